@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv themselves.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck pytest simulator chat clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+## run: install and run the service (adapters for the tokens set; else the console playground)
+run: $(STAMP)
+	@$(BIN)/gloo-bots run
+
+## test: install and run the whole suite: lint, import contracts, types, tests
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy core bots tests
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+chat: $(STAMP)
+	@$(BIN)/gloo-bots chat
+
+simulator: $(STAMP)
+	@$(BIN)/gloo-bots simulator
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

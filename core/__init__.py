@@ -1,0 +1,1 @@
+"""Gloo bots: the core conversation service (no platform code lives here)."""

@@ -1,0 +1,136 @@
+"""The composition root: builds every long-lived object from :class:`Settings`, once.
+
+Adapters, the console and the CLI get a :class:`Container`; nothing else constructs
+clients, engines or stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import structlog
+
+from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
+from core.gloo.backend import GlooBackend
+from core.gloo.client import MessageBackend
+from core.gloo.errors import GlooConfigError
+from core.gloo.retry import RetryPolicy
+from core.ports import ConversationStore
+from core.service import ConversationService
+from core.settings import Settings
+from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
+from core.store.sql import SqlStore
+
+log = structlog.get_logger(__name__)
+
+SIMULATOR_URL = "http://gloo-simulator.invalid"
+USER_AGENT = "gloo-bots/0.1 (+https://github.com/gloo-bots)"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    http: httpx.AsyncClient
+    auth: Authenticator
+    gloo: GlooBackend
+    store: ConversationStore
+    service: ConversationService
+    simulator: Simulator | None = None
+
+
+def http_timeout(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(settings.gloo_timeout, connect=settings.gloo_connect_timeout)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(attempts=settings.gloo_retry_attempts, deadline=settings.gloo_retry_deadline)
+
+
+def simulator_config(settings: Settings) -> SimulatorConfig:
+    return SimulatorConfig(
+        seed=settings.gloo_simulator_seed,
+        first_chunk_latency=settings.gloo_simulator_first_chunk_latency,
+        chunk_latency=settings.gloo_simulator_chunk_latency,
+    )
+
+
+@asynccontextmanager
+async def build(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    store: ConversationStore | None = None,
+) -> AsyncIterator[Container]:
+    """Build the container; everything is closed when the block exits.
+
+    ``transport`` replaces the network under the one shared ``httpx.AsyncClient`` (tests);
+    ``store`` replaces the SQL store (tests).
+    """
+    async with AsyncExitStack() as stack:
+        simulator: Simulator | None = None
+        api_url, token_url = settings.gloo_api_url, settings.token_url
+        if settings.uses_simulator and transport is None:
+            simulator = Simulator(simulator_config(settings))
+            transport = SimulatorTransport(simulator)
+            api_url, token_url = SIMULATOR_URL, f"{SIMULATOR_URL}/oauth2/token"
+        http = httpx.AsyncClient(
+            transport=transport,
+            timeout=http_timeout(settings),
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        stack.push_async_callback(http.aclose)
+
+        auth: Authenticator
+        if settings.uses_simulator:
+            # The simulator enforces OAuth like Gloo, so the real token path is exercised.
+            auth = ClientCredentialsAuth(http, token_url, "simulator", "simulator")
+        else:
+            auth = build_authenticator(http, settings)
+
+        if settings.gloo_backend == "completions":
+            raise GlooConfigError(
+                "GLOO_BACKEND=completions is not available in this version; use 'message'."
+            )
+        gloo = MessageBackend(
+            http,
+            auth,
+            api_url,
+            retry=retry_policy(settings),
+            stream_enabled=settings.gloo_stream,
+        )
+
+        if store is None:
+            sql = await SqlStore.open(settings.database_url, migrate=settings.database_auto_migrate)
+            stack.push_async_callback(sql.close)
+            store = sql
+
+        service = ConversationService(gloo, store, settings.channel_defaults())
+        log.info(
+            "bootstrap.ready",
+            backend=settings.gloo_backend,
+            simulator=simulator is not None,
+            database=_safe_url(settings.database_url),
+        )
+        yield Container(
+            settings=settings,
+            http=http,
+            auth=auth,
+            gloo=gloo,
+            store=store,
+            service=service,
+            simulator=simulator,
+        )
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"

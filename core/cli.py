@@ -1,0 +1,183 @@
+"""``gloo-bots`` (also ``python -m core``): the one entry point of every process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import structlog
+from pydantic import ValidationError
+
+from core.logs import configure_logging
+from core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gloo-bots",
+        description="Gloo AI chat in Slack and Discord.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser(
+        "run",
+        help="run every configured part; with no platform tokens, the console playground",
+    )
+    sub.add_parser("chat", help="the console playground")
+
+    sim = sub.add_parser("simulator", help="serve a Gloo-compatible API (the Gloo simulator)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--token-ttl", type=float, default=3600.0, help="seconds a token lives")
+    sim.add_argument("--first-chunk-latency", type=float, default=0.3, metavar="SECONDS")
+    sim.add_argument("--chunk-latency", type=float, default=0.05, metavar="SECONDS")
+    sim.add_argument("--stream-format", choices=("sse", "sse-nodone", "ndjson"), default="sse")
+    sim.add_argument("--text-mode", choices=("delta", "cumulative"), default="delta")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND=RATE",
+        help="inject faults at a rate 0..1; KIND is 500, 502, 408, 429, drop or hang "
+        "(repeatable, e.g. --fault 429=0.1 --fault drop=0.05)",
+    )
+    sim.add_argument("--api-key", action="append", default=[], help="accept this static key")
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+    db_sub.add_parser("upgrade", help="apply database migrations")
+    db_sub.add_parser("current", help="show the applied and the latest migration")
+    return parser
+
+
+FAULT_FIELDS = {
+    "500": "error_500",
+    "502": "error_502",
+    "408": "error_408",
+    "429": "error_429",
+    "drop": "drop_stream",
+    "hang": "hang",
+}
+
+
+def _fault_rates(specs: Sequence[str]) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for spec in specs:
+        kind, sep, value = spec.partition("=")
+        if not sep or kind not in FAULT_FIELDS:
+            raise SystemExit(f"--fault takes KIND=RATE with KIND one of {', '.join(FAULT_FIELDS)}")
+        try:
+            rate = float(value)
+        except ValueError:
+            raise SystemExit(f"--fault {spec}: the rate must be a number from 0 to 1") from None
+        if not 0.0 <= rate <= 1.0:
+            raise SystemExit(f"--fault {spec}: the rate must be from 0 to 1")
+        rates[FAULT_FIELDS[kind]] = rate
+    return rates
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"gloo-bots: the configuration is not valid:\n{exc}", file=sys.stderr)
+        return 2
+    quiet = args.command in ("chat", "run")
+    configure_logging(
+        level=settings.log_level or ("WARNING" if quiet else "INFO"),
+        fmt=settings.log_format,
+        secrets=settings.secret_values(),
+    )
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "simulator":
+        return await _simulator(args)
+    if args.command == "db":
+        return await _db(args, settings)
+    if args.command == "run":
+        return await _run(settings)
+    if args.command == "chat":
+        return await _chat(settings)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+async def _run(settings: Settings) -> int:
+    platforms = [
+        name
+        for name, present in (("Slack", settings.has_slack), ("Discord", settings.has_discord))
+        if present
+    ]
+    if platforms:
+        print(
+            f"gloo-bots: {' and '.join(platforms)} credentials are set, but this build has no "
+            f"{' or '.join(platforms)} adapter yet. Unset them to use the console playground.",
+            file=sys.stderr,
+        )
+        return 2
+    return await _chat(settings)
+
+
+async def _chat(settings: Settings) -> int:
+    from core.bootstrap import build
+    from core.console import SIMULATOR_BANNER, Console, stdin_lines
+
+    if settings.uses_simulator:
+        print(SIMULATOR_BANNER, flush=True)
+    async with build(settings) as container:
+        console = Console(container.service, sys.stdout, interactive=sys.stdin.isatty())
+        return await console.run(stdin_lines())
+
+
+async def _simulator(args: argparse.Namespace) -> int:
+    from core.simulator import SimulatorConfig, serve
+
+    config = SimulatorConfig(
+        seed=args.seed,
+        token_ttl=args.token_ttl,
+        first_chunk_latency=args.first_chunk_latency,
+        chunk_latency=args.chunk_latency,
+        stream_format=args.stream_format,
+        text_mode=args.text_mode,
+        api_keys=frozenset(args.api_key),
+        **_fault_rates(args.fault),
+    )
+    print(f"Gloo simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    await serve(config, host=args.host, port=args.port)
+    return 0
+
+
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from core.store.engine import normalize_database_url
+    from core.store.migrate import current_revision, head_revision, upgrade
+
+    url = normalize_database_url(settings.database_url)
+    if args.db_command == "upgrade":
+        await upgrade(url)
+        print(f"Database is at migration {await current_revision(url)} (latest).")
+        return 0
+    if args.db_command == "current":
+        current, head = await current_revision(url), head_revision()
+        state = "up to date" if current == head else f"behind; run 'gloo-bots db upgrade' ({head})"
+        print(f"Database migration: {current or 'none'} - {state}")
+        return 0 if current == head else 1
+    print("usage: gloo-bots db {upgrade,current}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The console playground: talk to the core from a terminal (or a pipe).
+
+Answers stream as they arrive, then show numbered sources and suggestions; typing a
+suggestion's number continues the same chat exactly like a button click would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
+from core.types import ChatHistory, Question, Reply, TextDelta, ThreadKey
+
+HELP = """Commands:
+  <question>   ask Gloo
+  <number>     ask the numbered suggestion of the last answer
+  /history     show this conversation as Gloo stored it
+  /reset       start a new conversation
+  /help        this text
+  /quit        leave (Ctrl-D works too)"""
+
+SIMULATOR_BANNER = """\
+======================================================================
+  SIMULATOR MODE - answers come from the built-in Gloo simulator,
+  not from Gloo AI. Set GLOO_CLIENT_ID and GLOO_CLIENT_SECRET (or
+  GLOO_API_KEY) in the environment or .env to talk to the real Gloo.
+======================================================================"""
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines from standard input without blocking the event loop."""
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return
+        yield line
+
+
+class Console:
+    def __init__(
+        self,
+        service: ConversationService,
+        out: TextIO,
+        *,
+        interactive: bool = False,
+        user_id: str = "console-user",
+    ) -> None:
+        self._service = service
+        self._out = out
+        self._interactive = interactive
+        self._user_id = user_id
+        self._thread = self._new_thread()
+        self._last: Reply | None = None
+
+    @staticmethod
+    def _new_thread() -> ThreadKey:
+        return ThreadKey("console", "local", "console", uuid.uuid4().hex[:12])
+
+    @property
+    def thread(self) -> ThreadKey:
+        return self._thread
+
+    def _print(self, text: str = "", *, end: str = "\n") -> None:
+        self._out.write(text + end)
+        self._out.flush()
+
+    def _prompt(self) -> None:
+        if self._interactive:
+            self._print("> ", end="")
+
+    async def run(self, lines: AsyncIterator[str]) -> int:
+        """Serve until /quit or end of input. Returns the process exit code."""
+        self._print("Ask me anything. Type /help for commands.")
+        self._prompt()
+        async for raw in lines:
+            line = raw.strip()
+            if not line:
+                self._prompt()
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            await self.handle(line)
+            self._prompt()
+        if self._interactive:
+            self._print()
+        return 0
+
+    async def handle(self, line: str) -> None:
+        if line == "/help":
+            self._print(HELP)
+        elif line == "/reset":
+            await self._service.reset(self._thread)
+            self._thread, self._last = self._new_thread(), None
+            self._print("Started a new conversation.")
+        elif line == "/history":
+            await self._history()
+        elif line.startswith("/"):
+            self._print(f"Unknown command {line.split()[0]}. Type /help for commands.")
+        elif line.isdigit():
+            await self._suggestion(int(line))
+        else:
+            if not self._interactive:
+                self._print(f"You: {line}")
+            await self._ask(Question(self._thread, line, user_id=self._user_id))
+
+    async def _ask(self, question: Question) -> None:
+        await self._show(self._service.stream(question))
+
+    async def _suggestion(self, number: int) -> None:
+        if self._last is None or not 1 <= number <= len(self._last.suggestions):
+            count = len(self._last.suggestions) if self._last else 0
+            if count:
+                self._print(f"Pick a suggestion between 1 and {count}, or type a question.")
+            else:
+                self._print("There are no suggestions to pick from yet; type a question.")
+            return
+        try:
+            click, events = await self._service.answer_suggestion(
+                self._last.suggestion_ref(number - 1), user_id=self._user_id
+            )
+        except UnknownSuggestion as exc:
+            self._print(exc.user_message)
+            return
+        self._print(f"You (suggestion {number}): {click.text}")
+        await self._show(events)
+
+    async def _show(self, events: AsyncIterator[StreamEvent]) -> None:
+        started = False
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if not started:
+                        self._print("Gloo: ", end="")
+                        started = True
+                    self._print(event.delta, end="")
+                else:
+                    if not started:
+                        self._print(f"Gloo: {event.text}", end="")
+                    self._print()
+                    self._render_extras(event)
+                    self._last = event
+        except AnswerFailed as exc:
+            if started:
+                self._print()
+            self._print(f"(!) {exc.user_message}")
+
+    def _render_extras(self, reply: Reply) -> None:
+        if reply.sources:
+            self._print()
+            self._print("Sources:")
+            for i, source in enumerate(reply.sources, 1):
+                where = f" - {source.url}" if source.url and source.title else ""
+                self._print(f"  [{i}] {source.label}{where}")
+        if reply.suggestions:
+            self._print()
+            self._print("Suggestions (type a number to ask):")
+            for i, suggestion in enumerate(reply.suggestions, 1):
+                self._print(f"  {i}. {suggestion}")
+        self._print()
+
+    async def _history(self) -> None:
+        try:
+            history = await self._service.history(self._thread)
+        except AnswerFailed as exc:
+            self._print(f"(!) {exc.user_message}")
+            return
+        if history is None:
+            self._print("No conversation yet; ask something first.")
+            return
+        self._print(render_history(history))
+
+
+def render_history(history: ChatHistory) -> str:
+    lines = [f"Conversation {history.chat_id}" + (f" - {history.title}" if history.title else "")]
+    for message in history.messages:
+        who = "You" if message.role == "user" else "Gloo"
+        lines.append(f"{who}: {message.text}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Gloo AI client: auth, the Message API backend, streaming, retries and the error tree."""

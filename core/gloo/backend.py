@@ -1,0 +1,66 @@
+"""The backend seam: what the conversation service needs from any Gloo API.
+
+The Message API backend (``/ai/v1/message``) implements it today; a Completions V2 backend
+can implement the same protocol later without touching callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.types import ChatHistory, Source
+
+
+@dataclass(frozen=True, slots=True)
+class GlooRequest:
+    query: str
+    chat_id: str | None = None
+    character_limit: int | None = None
+    sources_limit: int | None = None
+    publishers: tuple[str, ...] = ()
+    intent: int | None = None
+    enable_sources: bool | None = None
+    enable_suggestions: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GlooAnswer:
+    """A complete answer from Gloo."""
+
+    chat_id: str
+    text: str
+    sources: tuple[Source, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    message_id: str | None = None
+    query_id: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GlooDelta:
+    """New answer text from a stream (always a delta, whatever the wire carried)."""
+
+    text: str
+
+
+GlooEvent = GlooDelta | GlooAnswer
+
+
+class GlooBackend(Protocol):
+    async def send(self, request: GlooRequest) -> GlooAnswer:
+        """Ask and wait for the whole answer (retries included)."""
+        ...
+
+    def stream(self, request: GlooRequest) -> AsyncIterator[GlooEvent]:
+        """Ask and yield :class:`GlooDelta` pieces, then exactly one final :class:`GlooAnswer`.
+
+        Retries happen only before the first delta is yielded; afterwards a failure raises
+        :class:`core.gloo.errors.GlooStreamInterrupted` with the partial text.
+        """
+        ...
+
+    async def history(self, chat_id: str) -> ChatHistory:
+        """The chat's messages (``GET /ai/v1/chat``)."""
+        ...

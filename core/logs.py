@@ -1,0 +1,176 @@
+"""Structured logging (structlog) with secret redaction.
+
+Every record — ours and those of httpx, aiohttp, slack_sdk, discord.py through the stdlib
+bridge — passes :class:`Redactor` before it is rendered, so no token, signing secret,
+client secret or API key ever reaches the log output.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are secrets whatever they look like.
+_SECRET_KEY = re.compile(
+    r"(?i)(^|_)(authorization|token|access_token|secret|client_secret|api_key|apikey|password|signing_secret)$"
+)
+
+# Values that look like credentials wherever they appear in a string.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{4,}"), rf"\1 {REDACTED}"),
+    (re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+"), REDACTED),  # Slack bot/user/config tokens
+    (re.compile(r"\bxapp-[A-Za-z0-9\-]+"), REDACTED),  # Slack app-level tokens
+    (  # Discord bot tokens: base64 user id . timestamp . hmac
+        re.compile(r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}\b"),
+        REDACTED,
+    ),
+    (
+        re.compile(
+            r"(?i)([\"']?(?:access_token|refresh_token|client_secret|api_key|token|password)"
+            r"[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+)
+
+
+class Redactor:
+    """A structlog processor that scrubs secrets from every value of an event dict."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def _value(self, value: Any, depth: int = 0) -> Any:
+        if depth > 6:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Mapping):
+            return {
+                k: (
+                    REDACTED
+                    if isinstance(k, str) and _SECRET_KEY.search(k) and v
+                    else self._value(v, depth + 1)
+                )
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return type(value)(self._value(v, depth + 1) for v in value)
+        if isinstance(value, BaseException):
+            return self.scrub(f"{type(value).__name__}: {value}")
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return self.scrub(str(value))
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        for key in list(event_dict):
+            value = event_dict[key]
+            if key in ("exc_info", "_record", "_from_structlog"):
+                continue
+            if _SECRET_KEY.search(key) and value:
+                event_dict[key] = REDACTED
+            else:
+                event_dict[key] = self._value(value)
+        return event_dict
+
+
+class _ScrubRendered:
+    """Last line of defence: scrub the rendered line too (tracebacks, foreign messages)."""
+
+    def __init__(self, redactor: Redactor, renderer: Processor) -> None:
+        self._redactor = redactor
+        self._renderer = renderer
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+        rendered = self._renderer(logger, method_name, event_dict)
+        text = rendered if isinstance(rendered, str) else str(rendered)
+        return self._redactor.scrub(text)
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    fmt: str = "console",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> Redactor:
+    """Route structlog and stdlib logging through one redacting pipeline on ``stream``."""
+    redactor = Redactor(secrets)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Processor
+    if fmt == "json":
+        shared.append(structlog.processors.format_exc_info)
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, redactor],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _ScrubRendered(redactor, renderer),
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Chatty libraries stay at WARNING unless we debug.
+    quiet = "DEBUG" if level.upper() == "DEBUG" else "WARNING"
+    for name in ("httpx", "httpcore", "aiohttp.access", "sqlalchemy.engine", "alembic"):
+        logging.getLogger(name).setLevel(quiet)
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            redactor,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    return redactor
+
+
+def bind_context(**values: Any) -> None:
+    """Bind values (e.g. a trace id) to every log line of the current task."""
+    structlog.contextvars.bind_contextvars(**values)
+
+
+def clear_context(*keys: str) -> None:
+    structlog.contextvars.unbind_contextvars(*keys)
+
+
+__all__ = [
+    "REDACTED",
+    "Redactor",
+    "bind_context",
+    "clear_context",
+    "configure_logging",
+]

@@ -1,0 +1,43 @@
+"""Plain sentences for users. The log keeps the detail; people get one clear sentence."""
+
+from __future__ import annotations
+
+import math
+
+from core.gloo import errors as e
+
+EMPTY_QUESTION = "Please include a question after the mention, and I'll ask Gloo."
+UNKNOWN_SUGGESTION = (
+    "Sorry, I can't find that suggestion any more. Please type your question instead."
+)
+INTERNAL_ERROR = (
+    "Something went wrong on my side while answering. It has been logged; please try again."
+)
+
+
+def for_error(exc: BaseException) -> str:
+    """The one sentence a user sees for a failure while answering."""
+    if isinstance(exc, e.GlooRateLimited):
+        if exc.retry_after and exc.retry_after > 0:
+            seconds = max(1, math.ceil(exc.retry_after))
+            return (
+                "Gloo is handling a lot of questions right now. "
+                f"Please try again in about {seconds} seconds."
+            )
+        return "Gloo is handling a lot of questions right now. Please try again in a minute."
+    if isinstance(exc, e.GlooStreamInterrupted):
+        return "My answer was cut off because the connection to Gloo dropped. Please ask again."
+    if isinstance(exc, e.GlooAuthError | e.GlooPermissionDenied | e.GlooConfigError):
+        return (
+            "I can't sign in to Gloo right now. An administrator needs to check the bot's Gloo "
+            "credentials."
+        )
+    if isinstance(exc, e.GlooBadRequest | e.GlooValidationError):
+        return "Gloo couldn't process that question. Try rephrasing it or making it shorter."
+    if isinstance(exc, e.GlooNotFound):
+        return "That conversation no longer exists at Gloo. Ask again to start a new one."
+    if isinstance(exc, e.GlooTimeout | e.GlooRequestTimeout):
+        return "Gloo took too long to answer. Please try again in a moment."
+    if isinstance(exc, e.GlooError):
+        return "I couldn't get an answer from Gloo just now. Please try again in a moment."
+    return INTERNAL_ERROR

@@ -1,0 +1,93 @@
+"""Ports: what the conversation service needs from the outside, as Protocols.
+
+The composition root (:mod:`core.bootstrap`) plugs real implementations in; tests plug
+fakes or the same implementations pointed at local fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from core.gloo.backend import GlooBackend
+from core.types import ChannelSettings, Source, ThreadKey
+
+__all__ = ["AnswerRecord", "ConversationStore", "GlooBackend"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """Everything the bot keeps about one answer, so buttons work after a restart."""
+
+    answer_id: str
+    thread: ThreadKey
+    chat_id: str
+    question: str
+    text: str
+    sources: tuple[Source, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    user_id: str = ""
+    gloo_message_id: str | None = None
+    gloo_query_id: str | None = None
+    platform_message_ids: tuple[str, ...] = ()
+    created_at: datetime = field(default_factory=utcnow)
+
+
+class ConversationStore(Protocol):
+    """Persistence for thread→chat mappings, answers, feedback and channel settings."""
+
+    async def get_chat_id(self, thread: ThreadKey) -> str | None:
+        """The Gloo chat bound to this thread, or ``None`` (new thread, or reset)."""
+        ...
+
+    async def bind_chat_id(self, thread: ThreadKey, chat_id: str) -> str:
+        """Bind ``chat_id`` to ``thread`` unless one is bound already; return the bound one.
+
+        Race-free: a unique constraint underneath decides, the loser gets the winner's id.
+        """
+        ...
+
+    async def forget_thread(self, thread: ThreadKey) -> bool:
+        """Unbind the thread's chat (a reset). True if something was bound."""
+        ...
+
+    async def save_answer(self, answer: AnswerRecord) -> None: ...
+
+    async def get_answer(self, answer_id: str) -> AnswerRecord | None: ...
+
+    async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
+        """Record the platform messages that show this answer (order kept, no duplicates)."""
+        ...
+
+    async def set_feedback(self, answer_id: str, user_id: str, value: int) -> None:
+        """Store a user's 👍 (+1) or 👎 (-1) on an answer; a second vote replaces the first."""
+        ...
+
+    async def get_feedback(self, answer_id: str) -> dict[str, int]:
+        """user_id → vote for one answer."""
+        ...
+
+    async def get_channel_settings(
+        self, platform: str, workspace: str, channel: str
+    ) -> ChannelSettings | None:
+        """The most specific stored settings: the channel's, else the workspace's (channel
+        ``""``), else ``None``."""
+        ...
+
+    async def save_channel_settings(
+        self, platform: str, workspace: str, channel: str, settings: ChannelSettings
+    ) -> None:
+        """Upsert; ``channel=""`` stores workspace-wide settings."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...

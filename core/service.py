@@ -1,0 +1,387 @@
+"""The conversation service: the one place that knows how a platform thread talks to Gloo.
+
+Adapters call it with neutral :class:`~core.types.Question` objects and render what comes
+back; it maps threads to Gloo chats, keeps every answer so buttons work after a restart,
+serializes each thread, and turns every failure into one plain sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import structlog
+
+from core import messages
+from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
+from core.gloo.errors import GlooError, GlooNotFound
+from core.ports import AnswerRecord, ConversationStore
+from core.types import (
+    ChannelSettings,
+    ChatHistory,
+    Question,
+    Reply,
+    TextDelta,
+    ThreadKey,
+    parse_suggestion_ref,
+)
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+StreamEvent = TextDelta | Reply
+
+
+class AnswerFailed(Exception):
+    """Answering failed. ``user_message`` is the sentence to show; the cause is logged.
+
+    ``partial_text`` is what had already been streamed to the user, if anything.
+    ``retryable`` says whether asking again later can help (issue-level re-drives use it).
+    """
+
+    def __init__(
+        self,
+        user_message: str,
+        *,
+        cause: BaseException | None = None,
+        partial_text: str = "",
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.cause = cause
+        self.partial_text = partial_text
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class UnknownSuggestion(Exception):
+    """A suggestion button whose id is malformed, forged, or refers to nothing we stored."""
+
+    user_message = messages.UNKNOWN_SUGGESTION
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionClick:
+    """What a clicked suggestion resolves to: ask ``text`` in ``thread`` on ``chat_id``."""
+
+    answer_id: str
+    thread: ThreadKey
+    chat_id: str
+    text: str
+
+
+def new_answer_id() -> str:
+    """A short, URL- and custom_id-safe id (12 characters, 72 random bits)."""
+    return secrets.token_urlsafe(9)
+
+
+class _ThreadLocks:
+    """One asyncio.Lock per thread, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class ConversationService:
+    def __init__(
+        self,
+        gloo: GlooBackend,
+        store: ConversationStore,
+        defaults: ChannelSettings,
+        *,
+        id_factory: Callable[[], str] = new_answer_id,
+    ) -> None:
+        self._gloo = gloo
+        self._store = store
+        self._defaults = defaults
+        self._new_id = id_factory
+        self._locks = _ThreadLocks()
+
+    # --- asking -----------------------------------------------------------------------------
+
+    async def ask(self, question: Question, *, chat_id: str | None = None) -> Reply:
+        """Ask and wait for the whole answer."""
+        reply: Reply | None = None
+        async for event in self.stream(question, chat_id=chat_id):
+            if isinstance(event, Reply):
+                reply = event
+        assert reply is not None  # stream() always ends with a Reply or raises
+        return reply
+
+    async def stream(
+        self, question: Question, *, chat_id: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield :class:`TextDelta` events as Gloo streams, then exactly one :class:`Reply`.
+
+        Questions in the same thread are answered one at a time, in arrival order. ``chat_id``
+        continues a specific chat (a clicked suggestion); otherwise the thread's chat is used,
+        and a new one is bound when the first answer arrives.
+
+        Raises :class:`AnswerFailed` with a plain sentence when no answer can be given.
+        """
+        text = question.text.strip()
+        if not text:
+            raise AnswerFailed(messages.EMPTY_QUESTION)
+
+        async with self._locks.hold(question.thread.as_str()):
+            async for event in self._answer(question, text, chat_id):
+                yield event
+
+    async def _answer(
+        self, question: Question, text: str, explicit_chat_id: str | None
+    ) -> AsyncIterator[StreamEvent]:
+        thread = question.thread
+        started = time.monotonic()
+        settings = await self._settings_or_defaults(thread)
+        chat_id = explicit_chat_id or await self._store_call(self._store.get_chat_id(thread))
+        request = _request(text, chat_id, settings)
+        log.info(
+            "question.received",
+            thread=thread.as_str(),
+            chat_id=chat_id,
+            chars=len(text),
+            continuing=chat_id is not None,
+        )
+        streamed = ""
+        answer: GlooAnswer | None = None
+        try:
+            for restarted in (False, True):
+                try:
+                    async for event in self._gloo.stream(request):
+                        if isinstance(event, GlooDelta):
+                            if event.text:
+                                streamed += event.text
+                                yield TextDelta(delta=event.text, text=streamed)
+                        else:
+                            answer = event
+                    break
+                except GlooNotFound:
+                    if restarted or chat_id is None or explicit_chat_id or streamed:
+                        raise
+                    # Gloo no longer knows this thread's chat: start a fresh one instead of
+                    # failing every later message in the thread.
+                    log.warning(
+                        "chat.not_found_restarting", thread=thread.as_str(), chat_id=chat_id
+                    )
+                    await self._store_call(self._store.forget_thread(thread))
+                    chat_id, request = None, replace(request, chat_id=None)
+        except GlooError as exc:
+            log.warning(
+                "answer.failed",
+                thread=thread.as_str(),
+                chat_id=chat_id,
+                error=type(exc).__name__,
+                status=getattr(exc, "status_code", None),
+                detail=exc.detail,
+                message=exc.message,
+                streamed_chars=len(streamed),
+            )
+            raise AnswerFailed(
+                messages.for_error(exc),
+                cause=exc,
+                partial_text=streamed,
+                retryable=exc.retryable,
+                retry_after=getattr(exc, "retry_after", None),
+            ) from exc
+        if answer is None:  # a backend that ended without its final event
+            raise AnswerFailed(messages.for_error(GlooError("no answer")), partial_text=streamed)
+
+        if chat_id is None and explicit_chat_id is None:
+            bound = await self._store_call(self._store.bind_chat_id(thread, answer.chat_id))
+            if bound is not None and bound != answer.chat_id:
+                log.warning(
+                    "chat.bind_lost_race", thread=thread.as_str(), kept=bound, got=answer.chat_id
+                )
+        reply = await self._keep(question, text, answer)
+        log.info(
+            "answer.done",
+            thread=thread.as_str(),
+            chat_id=reply.chat_id,
+            answer_id=reply.answer_id,
+            chars=len(reply.text),
+            sources=len(reply.sources),
+            suggestions=len(reply.suggestions),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        yield reply
+
+    async def _keep(self, question: Question, text: str, answer: GlooAnswer) -> Reply:
+        reply = Reply(
+            text=answer.text,
+            sources=answer.sources,
+            suggestions=answer.suggestions,
+            answer_id=self._new_id(),
+            chat_id=answer.chat_id,
+        )
+        record = AnswerRecord(
+            answer_id=reply.answer_id,
+            thread=question.thread,
+            chat_id=answer.chat_id,
+            question=text,
+            text=answer.text,
+            sources=answer.sources,
+            suggestions=answer.suggestions,
+            user_id=question.user_id,
+            gloo_message_id=answer.message_id,
+            gloo_query_id=answer.query_id,
+        )
+        # The user gets the answer even if it cannot be stored; only its buttons would not
+        # survive, and the log says why.
+        await self._store_call(self._store.save_answer(record))
+        return reply
+
+    async def _store_call(self, call: Awaitable[T]) -> T | None:
+        try:
+            return await call
+        except Exception:
+            log.exception("store.failed")
+            return None
+
+    # --- buttons ------------------------------------------------------------------------------
+
+    async def resolve_suggestion(self, ref: str) -> SuggestionClick:
+        """Turn a suggestion button's short id into what to ask, where, on which chat."""
+        parsed = parse_suggestion_ref(ref)
+        if parsed is None:
+            log.info("suggestion.malformed", ref=ref[:120])
+            raise UnknownSuggestion(ref)
+        answer_id, index = parsed
+        record = await self._store.get_answer(answer_id)
+        if record is None or index >= len(record.suggestions):
+            log.info("suggestion.unknown", answer_id=answer_id, index=index)
+            raise UnknownSuggestion(ref)
+        return SuggestionClick(
+            answer_id=answer_id,
+            thread=record.thread,
+            chat_id=record.chat_id,
+            text=record.suggestions[index],
+        )
+
+    async def answer_suggestion(
+        self, ref: str, *, user_id: str = "", user_name: str = ""
+    ) -> tuple[SuggestionClick, AsyncIterator[StreamEvent]]:
+        """Resolve a clicked suggestion and start answering it on the same chat."""
+        click = await self.resolve_suggestion(ref)
+        question = Question(
+            thread=click.thread, text=click.text, user_id=user_id, user_name=user_name
+        )
+        return click, self.stream(question, chat_id=click.chat_id)
+
+    async def record_feedback(self, answer_id: str, user_id: str, value: int) -> bool:
+        """Store 👍 (+1) / 👎 (-1). False if the answer is unknown."""
+        if value not in (1, -1):
+            raise ValueError("feedback is +1 or -1")
+        if await self._store.get_answer(answer_id) is None:
+            return False
+        await self._store.set_feedback(answer_id, user_id, value)
+        log.info("feedback.recorded", answer_id=answer_id, value=value)
+        return True
+
+    async def attach_messages(self, answer_id: str, message_ids: Sequence[str]) -> None:
+        """Remember which platform messages show an answer."""
+        await self._store.add_platform_message_ids(answer_id, message_ids)
+
+    async def get_answer(self, answer_id: str) -> AnswerRecord | None:
+        return await self._store.get_answer(answer_id)
+
+    # --- thread management ----------------------------------------------------------------------
+
+    async def is_active(self, thread: ThreadKey) -> bool:
+        """True when the bot has a conversation in this thread (follow-ups need no mention)."""
+        return await self._store.get_chat_id(thread) is not None
+
+    async def reset(self, thread: ThreadKey) -> bool:
+        """The next message in this thread starts a new Gloo chat."""
+        forgotten = await self._store.forget_thread(thread)
+        log.info("thread.reset", thread=thread.as_str(), had_chat=forgotten)
+        return forgotten
+
+    async def history(self, thread: ThreadKey) -> ChatHistory | None:
+        """The thread's chat as neutral data, or ``None`` when there is no chat yet.
+
+        Raises :class:`AnswerFailed` with a plain sentence if Gloo cannot be asked.
+        """
+        chat_id = await self._store.get_chat_id(thread)
+        if chat_id is None:
+            return None
+        try:
+            return await self._gloo.history(chat_id)
+        except GlooError as exc:
+            log.warning(
+                "history.failed", chat_id=chat_id, error=type(exc).__name__, detail=exc.detail
+            )
+            raise AnswerFailed(messages.for_error(exc), cause=exc, retryable=exc.retryable) from exc
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    @property
+    def defaults(self) -> ChannelSettings:
+        return self._defaults
+
+    async def settings_for(self, platform: str, workspace: str, channel: str) -> ChannelSettings:
+        stored = await self._store.get_channel_settings(platform, workspace, channel)
+        return stored or self._defaults
+
+    async def update_settings(
+        self, platform: str, workspace: str, channel: str, **changes: object
+    ) -> ChannelSettings:
+        """Change some fields of a channel's settings (``channel=""`` for the workspace)."""
+        current = await self.settings_for(platform, workspace, channel)
+        updated = replace(current, **changes)  # type: ignore[arg-type]
+        _validate(updated)
+        await self._store.save_channel_settings(platform, workspace, channel, updated)
+        log.info("settings.updated", platform=platform, workspace=workspace, channel=channel)
+        return updated
+
+    async def _settings_or_defaults(self, thread: ThreadKey) -> ChannelSettings:
+        found = await self._store_call(
+            self._store.get_channel_settings(thread.platform, thread.workspace, thread.channel)
+        )
+        return found or self._defaults
+
+
+def _validate(settings: ChannelSettings) -> None:
+    if settings.character_limit is not None and settings.character_limit < 1:
+        raise ValueError("character_limit must be a positive number")
+    if settings.sources_limit is not None and not 0 <= settings.sources_limit <= 25:
+        raise ValueError("sources_limit must be between 0 and 25")
+    if settings.intent not in (None, 0, 1):
+        raise ValueError("intent must be 0 or 1")
+
+
+def _request(text: str, chat_id: str | None, settings: ChannelSettings) -> GlooRequest:
+    return GlooRequest(
+        query=text,
+        chat_id=chat_id,
+        character_limit=settings.character_limit,
+        sources_limit=settings.sources_limit,
+        publishers=settings.publishers,
+        intent=settings.intent,
+        enable_sources=settings.enable_sources,
+        enable_suggestions=settings.enable_suggestions,
+    )

@@ -1,0 +1,144 @@
+"""Settings, read once from the environment and ``.env`` by the composition root.
+
+No other module reads ``os.environ``: everything that needs configuration gets a
+:class:`Settings` (or a value from it) handed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.types import ChannelSettings
+
+DEFAULT_GLOO_API_URL = "https://platform.ai.gloo.com"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/gloo-bots.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- Gloo ------------------------------------------------------------------------------
+    gloo_client_id: str | None = None
+    gloo_client_secret: SecretStr | None = None
+    gloo_api_key: SecretStr | None = None
+    gloo_api_url: str = DEFAULT_GLOO_API_URL
+    gloo_token_url: str | None = None
+    gloo_backend: Literal["message", "completions", "simulator"] = "message"
+    gloo_stream: bool = True
+    gloo_timeout: float = Field(default=60.0, gt=0, description="seconds per HTTP attempt")
+    gloo_connect_timeout: float = Field(default=10.0, gt=0)
+    gloo_retry_attempts: int = Field(default=4, ge=1)
+    gloo_retry_deadline: float = Field(default=90.0, gt=0, description="seconds for all attempts")
+    gloo_token_scope: str = "api/access"  # noqa: S105 - an OAuth scope, not a secret
+
+    # The built-in simulator (used when GLOO_BACKEND=simulator or no credentials are set).
+    gloo_simulator_seed: int = 0
+    gloo_simulator_first_chunk_latency: float = Field(default=0.15, ge=0)
+    gloo_simulator_chunk_latency: float = Field(default=0.02, ge=0)
+
+    # Defaults for per-channel settings.
+    gloo_publishers: Annotated[tuple[str, ...], NoDecode] = ()
+    gloo_character_limit: int | None = None
+    gloo_sources_limit: int | None = 5
+    gloo_intent: int | None = None
+    gloo_enable_sources: bool = True
+    gloo_enable_suggestions: bool = True
+
+    # --- storage -------------------------------------------------------------------------
+    database_url: str = DEFAULT_DATABASE_URL
+    database_auto_migrate: bool = True
+
+    # --- platforms -----------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_api_url: str | None = None
+    discord_bot_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    # --- process -------------------------------------------------------------------------
+    port: int = 3000
+    log_level: str | None = None  # INFO for services, WARNING for the console playground
+    log_format: Literal["json", "console"] = "console"
+
+    @field_validator("gloo_publishers", mode="before")
+    @classmethod
+    def _split_publishers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("gloo_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.gloo_token_url:
+            self.gloo_token_url = f"{self.gloo_api_url}/oauth2/token"
+        if self.gloo_backend != "simulator" and not self.has_gloo_credentials:
+            # No way to reach the real Gloo: use the built-in simulator (the CLI says so loudly).
+            self.gloo_backend = "simulator"
+        return self
+
+    @property
+    def has_gloo_credentials(self) -> bool:
+        return bool(self.gloo_api_key) or bool(self.gloo_client_id and self.gloo_client_secret)
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.gloo_backend == "simulator"
+
+    @property
+    def token_url(self) -> str:
+        return self.gloo_token_url or f"{self.gloo_api_url}/oauth2/token"
+
+    def channel_defaults(self) -> ChannelSettings:
+        return ChannelSettings(
+            publishers=self.gloo_publishers,
+            character_limit=self.gloo_character_limit,
+            sources_limit=self.gloo_sources_limit,
+            intent=self.gloo_intent,
+            enable_sources=self.gloo_enable_sources,
+            enable_suggestions=self.gloo_enable_suggestions,
+        )
+
+    @property
+    def has_slack(self) -> bool:
+        return bool(self.slack_bot_token or (self.slack_client_id and self.slack_client_secret))
+
+    @property
+    def has_discord(self) -> bool:
+        return bool(self.discord_bot_token)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redactor."""
+        secrets = [
+            self.gloo_client_secret,
+            self.gloo_api_key,
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.slack_signing_secret,
+            self.slack_client_secret,
+            self.discord_bot_token,
+        ]
+        return [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
+
+    def sqlite_path(self) -> Path | None:
+        """The file behind a SQLite URL, so its folder can be created."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            rest = self.database_url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return Path(rest)
+        return None

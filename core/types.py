@@ -1,0 +1,117 @@
+"""Neutral conversation types shared by the core and every adapter.
+
+Nothing here knows about Slack, Discord or HTTP: adapters turn platform events into
+:class:`Question` objects and render :class:`Reply` objects natively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadKey:
+    """Where a conversation lives on a platform.
+
+    ``workspace`` is the Slack team (or enterprise) id, the Discord guild id, or ``"dm"``;
+    ``thread`` is the thread root (Slack ``thread_ts``, Discord thread/channel id) or ``""``
+    when the whole channel is one conversation (a DM).
+    """
+
+    platform: str
+    workspace: str
+    channel: str
+    thread: str = ""
+
+    def as_str(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}:{self.thread}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A document that grounded an answer. Either ``title`` or ``url`` is always set."""
+
+    title: str
+    url: str | None = None
+    publisher: str | None = None
+    author: str | None = None
+    snippet: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.url or ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """Per-workspace/per-channel knobs passed to Gloo with every question."""
+
+    publishers: tuple[str, ...] = ()
+    character_limit: int | None = None
+    sources_limit: int | None = None
+    intent: int | None = None
+    enable_sources: bool = True
+    enable_suggestions: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One user question, as an adapter hands it to the core."""
+
+    thread: ThreadKey
+    text: str
+    user_id: str = ""
+    user_name: str = ""
+    message_ref: str | None = None  # the platform id of the question message, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A finished answer, neutral: each adapter renders it natively."""
+
+    text: str
+    sources: tuple[Source, ...]
+    suggestions: tuple[str, ...]
+    answer_id: str
+    chat_id: str
+
+    def suggestion_ref(self, index: int) -> str:
+        """The short id a suggestion button carries (well under 100 characters)."""
+        return suggestion_ref(self.answer_id, index)
+
+
+def suggestion_ref(answer_id: str, index: int) -> str:
+    return f"{answer_id}:{index}"
+
+
+def parse_suggestion_ref(ref: str) -> tuple[str, int] | None:
+    """Inverse of :func:`suggestion_ref`; ``None`` for anything malformed."""
+    answer_id, sep, index = ref.rpartition(":")
+    if not sep or not answer_id or not index.isdigit() or len(ref) > 100:
+        return None
+    return answer_id, int(index)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of streamed answer text. ``text`` is everything so far, ``delta`` the new part."""
+
+    delta: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    role: str  # "user" or "assistant"
+    text: str
+    timestamp: datetime | None = None
+    sources: tuple[Source, ...] = ()
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatHistory:
+    chat_id: str
+    title: str | None = None
+    messages: tuple[HistoryMessage, ...] = field(default_factory=tuple)
