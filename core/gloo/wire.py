@@ -1,0 +1,285 @@
+"""Gloo wire formats: TypedDicts for the JSON payloads, and tolerant readers for them.
+
+The TypedDicts document what Gloo sends and receives (see the Message, Chat and token
+endpoints). Everything read from the network is still untrusted ``object`` data: the small
+helpers below pick typed values out of it without ever assuming a shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Literal, Required, TypedDict
+
+from core.gloo.errors import GlooHTTPError, error_for_status
+from core.gloo.retry import parse_retry_after
+
+# --- request / response bodies -------------------------------------------------------------
+
+
+class MessageRequestBody(TypedDict, total=False):
+    """``POST /ai/v1/message`` JSON body. ``chat_id`` is omitted to start a new chat."""
+
+    query: Required[str]
+    chat_id: str
+    character_limit: int
+    sources_limit: int
+    stream: bool
+    publishers: list[str]
+
+
+class WireSource(TypedDict, total=False):
+    """A source as Gloo may send it; the field names vary, see :mod:`core.gloo.sources`."""
+
+    title: str
+    name: str
+    item_title: str
+    url: str
+    link: str
+    uri: str
+    publisher: str
+    author: str | list[str]
+    snippet: str
+    text: str
+
+
+class MessageResponse(TypedDict, total=False):
+    """``POST /ai/v1/message`` answer (also the shape of most stream chunks)."""
+
+    chat_id: str
+    query_id: str
+    message_id: str
+    timestamp: str
+    success: bool
+    message: str
+    model: str
+    sources: list[WireSource]
+    sources_limit: int
+    suggestions: list[str]
+    intent: int
+
+
+class TokenResponse(TypedDict, total=False):
+    """OAuth2 client-credentials token endpoint answer."""
+
+    access_token: Required[str]
+    token_type: str
+    expires_in: int
+
+
+ChatRole = Literal["user", "kallm"]
+
+
+class ChatHistoryMessage(TypedDict, total=False):
+    """One message in ``GET /ai/v1/chat``; ``role`` is ``"user"`` or ``"kallm"`` (the AI)."""
+
+    query_id: str
+    message_id: str
+    timestamp: str
+    role: ChatRole
+    character_limit: int
+    stream: bool
+    intent: int
+    message: str
+    model: str
+    publishers: list[str]
+    sources_limit: int
+    sources: list[WireSource]
+    success: bool
+    suggestions: list[str]
+
+
+class ChatHistoryResponse(TypedDict, total=False):
+    """``GET /ai/v1/chat?chat_id=...`` answer."""
+
+    user_id: str
+    chat_id: str
+    created_at: str
+    updated_at: str
+    messages: list[ChatHistoryMessage]
+    pin: bool
+    summary: str | None
+    title: str | None
+
+
+class ValidationIssue(TypedDict, total=False):
+    """One entry of a FastAPI 422 ``detail`` list."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(TypedDict, total=False):
+    """Error bodies seen from Gloo and its OAuth server."""
+
+    detail: str | list[ValidationIssue]
+    error: str
+    error_description: str
+    code: str | int
+    message: str
+
+
+# --- tolerant readers ----------------------------------------------------------------------
+
+
+def decode_json(raw: bytes | str) -> object:
+    """Parse JSON; raises :class:`ValueError` (``json.JSONDecodeError``) when it is not."""
+    return json.loads(raw)
+
+
+def as_mapping(value: object) -> Mapping[str, object] | None:
+    """``value`` when it is a JSON object (string keys), else ``None``."""
+    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        return value
+    return None
+
+
+def get_str(obj: Mapping[str, object], *keys: str) -> str | None:
+    """The first of ``keys`` holding a non-empty string (returned unstripped)."""
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def str_tuple(value: object) -> tuple[str, ...]:
+    """A list of strings as a tuple of its non-blank items (stripped); anything else -> ()."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(item.strip() for item in value if isinstance(item, str) and item.strip())
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An ISO-8601 string (naive = UTC) or a Unix timestamp as an aware datetime."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# --- error bodies --------------------------------------------------------------------------
+
+_SUMMARY_MAX = 300
+
+_WHAT_BY_STATUS: dict[int, str] = {
+    401: "Gloo refused the access token",
+    403: "Gloo denied permission",
+    404: "Gloo did not find it",
+    408: "Gloo timed out waiting for the request",
+    429: "Gloo is rate limiting us",
+}
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1] + "…"
+
+
+def _issue_summary(issue: object) -> str | None:
+    entry = as_mapping(issue)
+    if entry is None:
+        return issue.strip() if isinstance(issue, str) and issue.strip() else None
+    msg = get_str(entry, "msg", "message") or ""
+    loc = entry.get("loc")
+    where = ".".join(str(part) for part in loc) if isinstance(loc, list | tuple) else ""
+    if where and msg:
+        return f"{where}: {msg}"
+    return msg or where or None
+
+
+def parse_error_body(raw: bytes | str) -> tuple[object, str | None, str | None]:
+    """Read an error body into ``(detail, summary, code)``.
+
+    * FastAPI: ``{"detail": [{"loc": [...], "msg": ...}, ...]}`` or ``{"detail": "text"}``;
+      ``detail`` is the list (or string), the summary joins ``loc: msg`` pairs.
+    * ``{"error", "code", "message"}`` (also OAuth's ``error_description`` and a nested
+      ``{"error": {...}}``): ``detail`` is the whole object.
+    * Anything else: the (shortened) text, unless it is HTML.
+    """
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        body = decode_json(text) if text.strip() else None
+    except ValueError:
+        stripped = text.strip()
+        if not stripped or stripped.startswith("<"):
+            return (stripped or None), None, None
+        return stripped, _short(stripped), None
+    obj = as_mapping(body)
+    if obj is None:
+        if isinstance(body, str) and body.strip():
+            return body, _short(body), None
+        return body, None, None
+    if "detail" in obj and not ("error" in obj or "code" in obj):
+        detail = obj["detail"]
+        if isinstance(detail, list):
+            parts = [part for part in (_issue_summary(item) for item in detail) if part]
+            return detail, (_short("; ".join(parts)) if parts else None), None
+        if isinstance(detail, str):
+            return detail, (_short(detail) if detail.strip() else None), None
+        nested = as_mapping(detail)
+        if nested is not None:
+            summary, code = _error_object_summary(nested)
+            return detail, summary, code
+        return detail, None, None
+    return obj, *_error_object_summary(obj)
+
+
+def _error_object_summary(obj: Mapping[str, object]) -> tuple[str | None, str | None]:
+    nested = as_mapping(obj.get("error"))
+    if nested is not None:
+        return _error_object_summary(nested)
+    code_value = obj.get("code")
+    code: str | None = None
+    if isinstance(code_value, str) and code_value.strip():
+        code = code_value.strip()
+    elif isinstance(code_value, int) and not isinstance(code_value, bool):
+        code = str(code_value)
+    error = get_str(obj, "error")
+    if code is None and error is not None and len(error.split()) == 1:
+        code = error.strip()  # OAuth style: {"error": "invalid_client"}
+    summary = get_str(obj, "message", "error_description", "detail", "msg") or error
+    return (_short(summary) if summary else None), code
+
+
+def http_error(
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes | str,
+    *,
+    what: str | None = None,
+) -> GlooHTTPError:
+    """The exception for an error response, from :func:`error_for_status`.
+
+    ``what`` replaces the default start of the message (e.g. "Gloo rejected the request").
+    The message never includes request headers, so no token can leak through it.
+    """
+    detail, summary, code = parse_error_body(body)
+    if what is None:
+        if status_code >= 500:
+            what = "Gloo had a server error"
+        else:
+            what = _WHAT_BY_STATUS.get(status_code, "Gloo rejected the request")
+    message = f"{what} ({status_code})"
+    if summary:
+        message = f"{message}: {summary}"
+    cls = error_for_status(status_code)
+    return cls(
+        message,
+        status_code=status_code,
+        detail=detail,
+        code=code,
+        retry_after=parse_retry_after(headers),
+    )

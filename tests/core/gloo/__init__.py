@@ -1,0 +1,1 @@
+"""Tests for the Gloo client package (auth, retries, streaming, the Message backend)."""

@@ -1,0 +1,367 @@
+"""StreamParser and StreamAccumulator on every wire variant we tolerate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+import pytest
+
+from core.gloo.backend import GlooAnswer
+from core.gloo.errors import GlooProtocolError
+from core.gloo.stream import StreamAccumulator, StreamParser, StreamPayload, parse_lines
+from core.types import Source
+
+
+def parse(lines: Iterable[str]) -> list[StreamPayload]:
+    parser = StreamParser()
+    payloads: list[StreamPayload] = []
+    for line in lines:
+        payloads.extend(parser.feed_line(line))
+    payloads.extend(parser.finish())
+    return payloads
+
+
+def accumulate(
+    payloads: Sequence[StreamPayload], fallback_chat_id: str | None = None
+) -> tuple[list[str], GlooAnswer]:
+    acc = StreamAccumulator()
+    deltas = [d for d in (acc.add(p) for p in payloads) if d]
+    return deltas, acc.finish(fallback_chat_id=fallback_chat_id)
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def test_sse_with_done() -> None:
+    lines = ['data: {"delta": "Hel"}', "", 'data: {"delta": "lo"}', "", "data: [DONE]", ""]
+    parser = StreamParser()
+    out = [p for line in lines for p in parser.feed_line(line)]
+    assert out == [{"delta": "Hel"}, {"delta": "lo"}]
+    assert parser.mode == "sse"
+    assert parser.done
+    assert parser.feed_line('data: {"delta": "ignored after DONE"}') == []
+    assert parser.feed_line("") == []
+
+
+def test_sse_without_done_dispatches_last_event_at_end() -> None:
+    assert parse(['data: {"delta": "a"}', "", 'data: {"delta": "b"}']) == [
+        {"delta": "a"},
+        {"delta": "b"},
+    ]
+
+
+def test_sse_ignores_comments_and_other_fields() -> None:
+    lines = [
+        ": keepalive",
+        "retry: 3000",
+        "id: 1",
+        "event: message",
+        'data: {"delta": "x"}',
+        ":ping",
+        "",
+        "",
+        "unknown-field: whatever",
+        "id: 2",
+        "",
+    ]
+    assert parse(lines) == [{"delta": "x"}]
+
+
+def test_sse_multi_line_data_joined_with_newline() -> None:
+    assert parse(
+        ["data: first line", "data: second line", "", "data:{", 'data: "delta": "j"', "data:}"]
+    ) == [
+        "first line\nsecond line",
+        {"delta": "j"},
+    ]
+
+
+def test_sse_non_json_data_is_text_and_one_leading_space_is_stripped() -> None:
+    assert parse(["data: Hello", "", "data:  world", "", "data:42", "", "data: [1] cite", ""]) == [
+        "Hello",
+        " world",
+        "42",
+        "[1] cite",
+    ]
+
+
+def test_sse_json_string_data_is_text() -> None:
+    assert parse(['data: "quoted text"', ""]) == ["quoted text"]
+
+
+def test_sse_empty_data_is_nothing() -> None:
+    assert parse(["data:", "", "data: ", ""]) == []
+
+
+def test_sse_data_without_space_and_crlf() -> None:
+    assert parse(['data:{"delta":"a"}\r', "\r"]) == [{"delta": "a"}]
+
+
+def test_sse_error_event_becomes_failure_payload() -> None:
+    assert parse(["event: error", 'data: {"message": "model overloaded"}', ""]) == [
+        {"success": False, "message": "model overloaded"}
+    ]
+    assert parse(["event: error", "data: plain failure", ""]) == [
+        {"success": False, "message": "plain failure"}
+    ]
+
+
+def test_bare_json_line_inside_sse_is_tolerated() -> None:
+    assert parse(["data: a", '{"delta": "b"}', "data: c", ""]) == ["a", {"delta": "b"}, "c"]
+
+
+def test_ndjson() -> None:
+    lines = ['{"delta": "a"}', "", '{"delta": "b"}', '{"chat_id": "c1"}']
+    parser = StreamParser()
+    out = [p for line in lines for p in parser.feed_line(line)] + parser.finish()
+    assert parser.mode == "json"
+    assert out == [{"delta": "a"}, {"delta": "b"}, {"chat_id": "c1"}]
+
+
+def test_concatenated_json_objects_on_one_line() -> None:
+    assert parse(['{"delta": "a"}{"delta": "b"} {"delta": "c"}']) == [
+        {"delta": "a"},
+        {"delta": "b"},
+        {"delta": "c"},
+    ]
+
+
+def test_pretty_printed_json_document() -> None:
+    doc = {"chat_id": "c1", "message": "Hi there", "sources": [], "suggestions": ["a", "b"]}
+    lines = json.dumps(doc, indent=2).splitlines()
+    assert len(lines) > 5
+    assert parse(["", *lines, ""]) == [doc]
+
+
+def test_json_array_of_chunks() -> None:
+    assert parse(['[{"delta": "a"}, {"delta": "b"}]']) == [{"delta": "a"}, {"delta": "b"}]
+
+
+def test_truncated_json_document_is_a_protocol_error() -> None:
+    parser = StreamParser()
+    for line in ["{", '  "message": "Hi",', '  "chat_id": "c']:
+        assert parser.feed_line(line) == []
+    with pytest.raises(GlooProtocolError, match="middle of a JSON document"):
+        parser.finish()
+
+
+def test_byte_order_mark_and_leading_blank_lines() -> None:
+    assert parse(["", "\ufeffdata: hi", ""]) == ["hi"]
+
+
+def test_finish_is_idempotent() -> None:
+    parser = StreamParser()
+    parser.feed_line("data: x")
+    assert parser.finish() == ["x"]
+    assert parser.finish() == []
+    assert parser.feed_line("data: y") == []
+
+
+async def test_parse_lines_stops_at_done() -> None:
+    consumed: list[str] = []
+
+    async def lines() -> AsyncIterator[str]:
+        for line in ["data: a", "", "data: [DONE]", "", "data: never read", ""]:
+            consumed.append(line)
+            yield line
+
+    assert [p async for p in parse_lines(lines())] == ["a"]
+    assert "data: never read" not in consumed
+
+
+async def test_parse_lines_flushes_at_end() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ['{"delta": "a"}', "{", '"delta": "b"', "}"]:
+            yield line
+
+    assert [p async for p in parse_lines(lines())] == [{"delta": "a"}, {"delta": "b"}]
+
+
+# --- accumulator ---------------------------------------------------------------------------
+
+
+def test_delta_chunks_with_metadata_last() -> None:
+    deltas, answer = accumulate(
+        [
+            {"delta": "Hel"},
+            {"delta": "lo"},
+            {
+                "chat_id": "c1",
+                "message_id": "m1",
+                "query_id": "q1",
+                "model": "llama",
+                "sources": [{"title": "S", "url": "https://s.example/"}],
+                "suggestions": ["Next?"],
+            },
+        ]
+    )
+    assert deltas == ["Hel", "lo"]
+    assert answer == GlooAnswer(
+        chat_id="c1",
+        text="Hello",
+        sources=(Source(title="S", url="https://s.example/"),),
+        suggestions=("Next?",),
+        message_id="m1",
+        query_id="q1",
+        model="llama",
+    )
+
+
+def test_metadata_in_first_chunk() -> None:
+    deltas, answer = accumulate(
+        [{"chat_id": "c1", "message_id": "m1", "delta": ""}, {"delta": "A"}, {"delta": "B"}]
+    )
+    assert deltas == ["A", "B"]
+    assert (answer.chat_id, answer.message_id, answer.text) == ("c1", "m1", "AB")
+
+
+def test_latest_non_empty_metadata_wins() -> None:
+    _, answer = accumulate(
+        [
+            {"chat_id": "c1", "model": "m-a", "suggestions": ["x"], "delta": "t"},
+            {"chat_id": "", "model": "m-b", "suggestions": [], "sources": []},
+            {"chat_id": None, "sources": "bad"},
+        ]
+    )
+    assert (answer.chat_id, answer.model, answer.suggestions) == ("c1", "m-b", ("x",))
+
+
+def test_nested_delta_content_and_openai_choices() -> None:
+    deltas, answer = accumulate(
+        [
+            {"delta": {"content": "One"}},
+            {"choices": [{"delta": {"content": " two"}}]},
+            {"delta": {"role": "assistant"}},
+            {"chat_id": "c"},
+        ]
+    )
+    assert deltas == ["One", " two"]
+    assert answer.text == "One two"
+
+
+@pytest.mark.parametrize("key", ["message", "text", "content", "answer"])
+def test_cumulative_chunks_emit_only_the_new_suffix(key: str) -> None:
+    deltas, answer = accumulate(
+        [{key: "Hel"}, {key: "Hello"}, {key: "Hello"}, {key: "Hello world"}, {"chat_id": "c"}]
+    )
+    assert deltas == ["Hel", "lo", " world"]
+    assert answer.text == "Hello world"
+
+
+def test_text_chunks_that_are_deltas() -> None:
+    deltas, answer = accumulate(
+        [{"message": "Hel"}, {"text": "lo"}, {"content": "!", "chat_id": "c"}]
+    )
+    assert deltas == ["Hel", "lo", "!"]
+    assert answer.text == "Hello!"
+
+
+def test_final_full_message_after_deltas_is_not_duplicated() -> None:
+    deltas, answer = accumulate(
+        [
+            {"delta": "My name"},
+            {"delta": " is Gloo."},
+            {"chat_id": "c", "message": "My name is Gloo."},
+        ]
+    )
+    assert deltas == ["My name", " is Gloo."]
+    assert answer.text == "My name is Gloo."
+
+
+def test_chunk_with_delta_and_longer_cumulative_message() -> None:
+    deltas, _ = accumulate([{"delta": "a"}, {"delta": "b", "message": "abc"}, {"chat_id": "c"}])
+    assert deltas == ["a", "bc"]
+
+
+def test_message_as_content_object() -> None:
+    deltas, answer = accumulate(
+        [{"message": {"role": "assistant", "content": "Hi"}, "chat_id": "c"}]
+    )
+    assert deltas == ["Hi"]
+    assert answer.text == "Hi"
+
+
+def test_plain_text_payloads() -> None:
+    deltas, answer = accumulate(["Hello", " world"], fallback_chat_id="c9")
+    assert deltas == ["Hello", " world"]
+    assert (answer.text, answer.chat_id) == ("Hello world", "c9")
+
+
+def test_whole_seed_answer_as_one_chunk() -> None:
+    payload = {
+        "chat_id": "c1",
+        "message": "My name is Gloo AI Chat.",
+        "success": True,
+        "sources": [],
+        "suggestions": ["How can I use AI?"],
+    }
+    deltas, answer = accumulate([payload])
+    assert deltas == ["My name is Gloo AI Chat."]
+    assert answer.suggestions == ("How can I use AI?",)
+
+
+def test_success_false_raises_with_its_message() -> None:
+    acc = StreamAccumulator()
+    acc.add({"delta": "partial"})
+    with pytest.raises(GlooProtocolError, match="Upstream model failed") as info:
+        acc.add({"success": False, "message": "Upstream model failed"})
+    assert info.value.detail == {"success": False, "message": "Upstream model failed"}
+
+
+def test_success_false_without_message() -> None:
+    with pytest.raises(GlooProtocolError, match="success: false"):
+        StreamAccumulator().add({"success": False})
+
+
+def test_missing_chat_id_uses_fallback_or_fails() -> None:
+    acc = StreamAccumulator()
+    acc.add({"delta": "x"})
+    assert acc.finish(fallback_chat_id="existing").chat_id == "existing"
+    with pytest.raises(GlooProtocolError, match="chat_id"):
+        acc.finish()
+
+
+def test_empty_answer_is_a_protocol_error() -> None:
+    acc = StreamAccumulator()
+    acc.add({"chat_id": "c", "message": "   "})
+    with pytest.raises(GlooProtocolError, match="empty answer"):
+        acc.finish()
+
+
+def test_sources_only_answer_is_accepted_and_limited() -> None:
+    acc = StreamAccumulator()
+    acc.add(
+        {
+            "chat_id": "c",
+            "message": "",
+            "sources": [{"title": "A"}, {"title": "B"}, {"title": "C"}],
+        }
+    )
+    answer = acc.finish(sources_limit=2)
+    assert [s.title for s in answer.sources] == ["A", "B"]
+    assert answer.text == ""
+
+
+def test_end_to_end_sse_lines_to_answer() -> None:
+    lines = [
+        ": connected",
+        'data: {"chat_id": "c1", "query_id": "q1"}',
+        "",
+        "data: Once",
+        "",
+        "data:  upon",
+        "",
+        'data: {"message": "Once upon a time", "message_id": "m1"}',
+        "",
+        "data: [DONE]",
+        "",
+    ]
+    deltas, answer = accumulate(parse(lines))
+    assert deltas == ["Once", " upon", " a time"]
+    assert (answer.text, answer.chat_id, answer.query_id, answer.message_id) == (
+        "Once upon a time",
+        "c1",
+        "q1",
+        "m1",
+    )
