@@ -1,0 +1,161 @@
+"""Database URLs and async engines for the two supported backends: SQLite and PostgreSQL.
+
+SQLite (``sqlite+aiosqlite``) is the zero-setup default; PostgreSQL (``postgresql+psycopg``)
+is for deployments with more than one process or a managed database.
+
+SQLite transactions are controlled by SQLAlchemy rather than by the ``sqlite3`` module's
+legacy mode: every transaction starts with ``BEGIN IMMEDIATE`` (it takes the write lock up
+front, so read-modify-write transactions never fail with ``SQLITE_BUSY`` half-way through
+and the busy timeout applies), unless the connection carries the execution option
+:data:`SQLITE_BEGIN_OPTION` set to ``"DEFERRED"`` — which read-only work uses so that
+readers never queue behind writers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+__all__ = [
+    "SQLITE_BEGIN_OPTION",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "create_engine",
+    "is_sqlite_memory",
+    "normalize_database_url",
+    "sqlite_file_path",
+]
+
+log = structlog.get_logger(__name__)
+
+SQLITE_DRIVER: Final = "sqlite+aiosqlite"
+POSTGRES_DRIVER: Final = "postgresql+psycopg"
+
+#: Execution option read when a SQLite transaction begins: ``"IMMEDIATE"`` (the default)
+#: or ``"DEFERRED"`` (for read-only work).
+SQLITE_BEGIN_OPTION: Final = "gloo_sqlite_begin"
+_SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE"})
+
+#: How long a SQLite connection waits for another one's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+
+_POSTGRES_POOL_SIZE: Final = 5
+_POSTGRES_MAX_OVERFLOW: Final = 10
+_POSTGRES_POOL_RECYCLE_S: Final = 1800
+
+_URL_PREFIXES: Final = (
+    ("postgres://", f"{POSTGRES_DRIVER}://"),
+    ("postgresql://", f"{POSTGRES_DRIVER}://"),
+    ("sqlite://", f"{SQLITE_DRIVER}://"),
+)
+
+
+def normalize_database_url(url: str) -> str:
+    """Give a database URL the async driver this service uses.
+
+    ``postgres://`` and ``postgresql://`` (as hosting providers hand them out) become
+    ``postgresql+psycopg://``; ``sqlite://`` becomes ``sqlite+aiosqlite://``. URLs that
+    already name a driver are returned unchanged (apart from surrounding whitespace).
+    """
+    url = url.strip()
+    for prefix, replacement in _URL_PREFIXES:
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    return url
+
+
+def is_sqlite_memory(url: URL) -> bool:
+    """True for an in-memory SQLite database (no file behind it)."""
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return True
+    if str(url.query.get("uri", "")).lower() not in ("true", "1"):
+        return False
+    return url.query.get("mode") == "memory" or database.startswith("file::memory:")
+
+
+def sqlite_file_path(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL, or ``None`` (another backend, or in-memory)."""
+    parsed = make_url(normalize_database_url(url)) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or is_sqlite_memory(parsed):
+        return None
+    database = parsed.database or ""
+    if database.startswith("file:"):
+        database = database[len("file:") :]
+    return Path(database)
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An :class:`AsyncEngine` for ``url`` (normalized first), tuned for its backend.
+
+    SQLite: the database file's folder is created, and every connection gets WAL
+    journaling, foreign keys, a busy timeout and SQLAlchemy-controlled transactions.
+    PostgreSQL: a bounded, pre-pinged, recycled connection pool.
+
+    Raises :class:`ValueError` for any other backend.
+    """
+    parsed = make_url(normalize_database_url(url))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _create_sqlite_engine(parsed, echo=echo)
+    if backend == "postgresql":
+        return create_async_engine(
+            parsed,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=_POSTGRES_POOL_SIZE,
+            max_overflow=_POSTGRES_MAX_OVERFLOW,
+            pool_recycle=_POSTGRES_POOL_RECYCLE_S,
+        )
+    raise ValueError(
+        f"unsupported database backend {backend!r}: use sqlite+aiosqlite:/// or "
+        "postgresql+psycopg://"
+    )
+
+
+def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
+    if url.drivername != SQLITE_DRIVER:
+        raise ValueError(f"SQLite needs the async driver: use {SQLITE_DRIVER}:///path/to/file.db")
+    memory = is_sqlite_memory(url)
+    kwargs: dict[str, Any] = {}
+    if memory:
+        # One connection is the whole database: keep exactly one, and hand it to one
+        # task at a time (a StaticPool would share it between concurrent transactions).
+        kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
+    else:
+        path = sqlite_file_path(url)
+        if path is not None and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log.info("created database folder", path=str(path.parent))
+    engine = create_async_engine(url, echo=echo, **kwargs)
+    _install_sqlite_hooks(engine, wal=not memory)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module's legacy transaction handling (which
+        # never begins a transaction for SELECT); ``_on_begin`` emits it instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if wal:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = str(conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")).upper()
+        if mode not in _SQLITE_BEGIN_MODES:
+            raise ValueError(f"{SQLITE_BEGIN_OPTION} must be one of {sorted(_SQLITE_BEGIN_MODES)}")
+        conn.exec_driver_sql(f"BEGIN {mode}")

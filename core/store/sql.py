@@ -1,0 +1,358 @@
+"""The SQL implementation of :class:`core.ports.ConversationStore` (SQLite or PostgreSQL).
+
+Races are settled by the database, never by read-then-write in Python: bindings and votes
+are ``INSERT … ON CONFLICT`` statements against unique constraints, and the one
+read-modify-write (appending platform message ids) holds the row's lock (``FOR UPDATE``
+on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final, Self
+
+import structlog
+from sqlalchemy import ColumnElement, delete, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.ports import AnswerRecord
+from core.store.engine import SQLITE_BEGIN_OPTION, create_engine, normalize_database_url
+from core.store.migrate import upgrade_engine
+from core.store.tables import (
+    AnswerFeedbackRow,
+    AnswerRow,
+    ChannelSettingsRow,
+    StoreModel,
+    ThreadChatRow,
+    utcnow,
+)
+from core.types import ChannelSettings, Source, ThreadKey
+
+__all__ = ["SqlStore", "UnknownAnswerError"]
+
+log = structlog.get_logger(__name__)
+
+_FEEDBACK_VALUES: Final = frozenset({-1, 1})
+_BIND_ATTEMPTS: Final = 5
+_SOURCE_FIELDS: Final = ("title", "url", "publisher", "author", "snippet")
+
+
+class UnknownAnswerError(LookupError):
+    """An operation named an answer id that is not stored."""
+
+    def __init__(self, answer_id: str) -> None:
+        super().__init__(f"no stored answer with id {answer_id!r}")
+        self.answer_id = answer_id
+
+
+class SqlStore:
+    """:class:`core.ports.ConversationStore` on an :class:`AsyncEngine`.
+
+    The store owns the engine: :meth:`close` disposes it. Build one with :meth:`open`
+    (normalizes the URL, creates the engine, migrates) or hand in an engine from
+    :func:`core.store.engine.create_engine` whose database is already migrated.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        dialect = engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"SqlStore supports SQLite and PostgreSQL, not {dialect!r}")
+        self._engine = engine
+        self._dialect = dialect
+        self._writer = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # On SQLite, read-only work begins DEFERRED so it never waits for the write lock.
+        self._read_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+        self._reader = async_sessionmaker(
+            self._read_engine, class_=AsyncSession, expire_on_commit=False
+        )
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True, echo: bool = False) -> Self:
+        """Connect to ``url`` (``postgres://`` and ``sqlite:///`` URLs are accepted too) and,
+        unless ``migrate`` is false, bring the schema to the newest revision."""
+        engine = create_engine(normalize_database_url(url), echo=echo)
+        try:
+            if migrate:
+                await upgrade_engine(engine)
+            store = cls(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        log.info(
+            "conversation store opened",
+            backend=store._dialect,
+            database=engine.url.render_as_string(hide_password=True),
+        )
+        return store
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    # --- thread → chat -----------------------------------------------------------------
+
+    async def get_chat_id(self, thread: ThreadKey) -> str | None:
+        async with self._read() as session:
+            result = await session.exec(
+                select(ThreadChatRow.chat_id).where(*_thread_clauses(ThreadChatRow, thread))
+            )
+            return result.first()
+
+    async def bind_chat_id(self, thread: ThreadKey, chat_id: str) -> str:
+        now = utcnow()
+        insert = (
+            self._insert(ThreadChatRow)
+            .values(
+                platform=thread.platform,
+                workspace=thread.workspace,
+                channel=thread.channel,
+                thread=thread.thread,
+                chat_id=chat_id,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "thread"])
+        )
+        bound_query = select(ThreadChatRow.chat_id).where(*_thread_clauses(ThreadChatRow, thread))
+        # A concurrent forget_thread can delete the winner between the two statements:
+        # then nothing is bound and the insert is simply tried again.
+        for _ in range(_BIND_ATTEMPTS):
+            async with self._write() as session:
+                await session.exec(insert)
+                bound = (await session.exec(bound_query)).first()
+            if bound is not None:
+                if bound != chat_id:
+                    log.debug(
+                        "thread already bound", thread=thread.as_str(), chat_id=bound, lost=chat_id
+                    )
+                return bound
+        raise RuntimeError(f"could not bind a chat to {thread.as_str()}: it keeps being reset")
+
+    async def forget_thread(self, thread: ThreadKey) -> bool:
+        async with self._write() as session:
+            result = await session.exec(
+                delete(ThreadChatRow).where(*_thread_clauses(ThreadChatRow, thread))
+            )
+            return result.rowcount > 0
+
+    # --- answers -----------------------------------------------------------------------
+
+    async def save_answer(self, answer: AnswerRecord) -> None:
+        """Store ``answer``; saving an id again replaces the stored record."""
+        values = _answer_values(answer)
+        insert = self._insert(AnswerRow).values(**values)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["answer_id"],
+            set_={name: insert.excluded[name] for name in values if name != "answer_id"},
+        )
+        async with self._write() as session:
+            await session.exec(upsert)
+
+    async def get_answer(self, answer_id: str) -> AnswerRecord | None:
+        async with self._read() as session:
+            row = await session.get(AnswerRow, answer_id)
+            return None if row is None else _answer_record(row)
+
+    async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
+        """Append ``message_ids`` (order kept, ids already recorded skipped).
+
+        Raises :class:`UnknownAnswerError` when the answer is not stored.
+        """
+        async with self._write() as session:
+            row = await session.get(AnswerRow, answer_id, with_for_update=True)
+            if row is None:
+                raise UnknownAnswerError(answer_id)
+            merged = _merge_unique(row.platform_message_ids, message_ids)
+            if merged != row.platform_message_ids:
+                # A new list object: JSON columns do not track in-place mutation.
+                row.platform_message_ids = merged
+
+    # --- feedback ----------------------------------------------------------------------
+
+    async def set_feedback(self, answer_id: str, user_id: str, value: int) -> None:
+        """Upsert ``user_id``'s vote (+1 or -1) on the answer.
+
+        Raises :class:`ValueError` for any other value and :class:`UnknownAnswerError` when
+        the answer is not stored.
+        """
+        if value not in _FEEDBACK_VALUES:
+            raise ValueError(f"feedback must be +1 or -1, not {value!r}")
+        insert = self._insert(AnswerFeedbackRow).values(
+            answer_id=answer_id, user_id=user_id, value=value, updated_at=utcnow()
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["answer_id", "user_id"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        )
+        async with self._write() as session:
+            # Answers are never deleted, so this check cannot go stale before the insert;
+            # the foreign key backs it up anyway.
+            if await session.get(AnswerRow, answer_id) is None:
+                raise UnknownAnswerError(answer_id)
+            await session.exec(upsert)
+
+    async def get_feedback(self, answer_id: str) -> dict[str, int]:
+        async with self._read() as session:
+            result = await session.exec(
+                select(AnswerFeedbackRow.user_id, AnswerFeedbackRow.value)
+                .where(AnswerFeedbackRow.answer_id == answer_id)
+                .order_by(col(AnswerFeedbackRow.user_id))
+            )
+            return dict(result.all())
+
+    # --- channel settings --------------------------------------------------------------
+
+    async def get_channel_settings(
+        self, platform: str, workspace: str, channel: str
+    ) -> ChannelSettings | None:
+        async with self._read() as session:
+            result = await session.exec(
+                select(ChannelSettingsRow).where(
+                    ChannelSettingsRow.platform == platform,
+                    ChannelSettingsRow.workspace == workspace,
+                    col(ChannelSettingsRow.channel).in_((channel, "")),
+                )
+            )
+            rows = {row.channel: row for row in result.all()}
+        row = rows.get(channel) or rows.get("")
+        return None if row is None else _channel_settings(row)
+
+    async def save_channel_settings(
+        self, platform: str, workspace: str, channel: str, settings: ChannelSettings
+    ) -> None:
+        values: dict[str, Any] = {
+            "platform": platform,
+            "workspace": workspace,
+            "channel": channel,
+            "publishers": list(settings.publishers),
+            "character_limit": settings.character_limit,
+            "sources_limit": settings.sources_limit,
+            "intent": settings.intent,
+            "enable_sources": settings.enable_sources,
+            "enable_suggestions": settings.enable_suggestions,
+            "updated_at": utcnow(),
+        }
+        key = ("platform", "workspace", "channel")
+        insert = self._insert(ChannelSettingsRow).values(**values)
+        upsert = insert.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: insert.excluded[name] for name in values if name not in key},
+        )
+        async with self._write() as session:
+            await session.exec(upsert)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        async with self._read_engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on error."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session (on SQLite its transaction does not take the write lock)."""
+        async with self._reader() as session, session.begin():
+            yield session
+
+    def _insert(self, model: type[StoreModel]) -> sqlite.Insert | postgresql.Insert:
+        if self._dialect == "postgresql":
+            return postgresql.insert(model)
+        return sqlite.insert(model)
+
+
+def _thread_clauses(
+    model: type[ThreadChatRow], thread: ThreadKey
+) -> tuple[ColumnElement[bool], ...]:
+    return (
+        col(model.platform) == thread.platform,
+        col(model.workspace) == thread.workspace,
+        col(model.channel) == thread.channel,
+        col(model.thread) == thread.thread,
+    )
+
+
+def _merge_unique(existing: Iterable[str], new: Iterable[str]) -> list[str]:
+    """``existing`` followed by the ids of ``new`` not seen yet, first occurrence wins."""
+    return list(dict.fromkeys([*existing, *new]))
+
+
+def _answer_values(answer: AnswerRecord) -> dict[str, Any]:
+    return {
+        "answer_id": answer.answer_id,
+        "platform": answer.thread.platform,
+        "workspace": answer.thread.workspace,
+        "channel": answer.thread.channel,
+        "thread": answer.thread.thread,
+        "chat_id": answer.chat_id,
+        "question": answer.question,
+        "text": answer.text,
+        "sources": [_source_json(source) for source in answer.sources],
+        "suggestions": list(answer.suggestions),
+        "user_id": answer.user_id,
+        "gloo_message_id": answer.gloo_message_id,
+        "gloo_query_id": answer.gloo_query_id,
+        "platform_message_ids": _merge_unique(answer.platform_message_ids, ()),
+        "created_at": answer.created_at,
+    }
+
+
+def _answer_record(row: AnswerRow) -> AnswerRecord:
+    return AnswerRecord(
+        answer_id=row.answer_id,
+        thread=ThreadKey(
+            platform=row.platform, workspace=row.workspace, channel=row.channel, thread=row.thread
+        ),
+        chat_id=row.chat_id,
+        question=row.question,
+        text=row.text,
+        sources=tuple(_source(item) for item in row.sources),
+        suggestions=tuple(row.suggestions),
+        user_id=row.user_id,
+        gloo_message_id=row.gloo_message_id,
+        gloo_query_id=row.gloo_query_id,
+        platform_message_ids=tuple(row.platform_message_ids),
+        created_at=row.created_at,
+    )
+
+
+def _source_json(source: Source) -> dict[str, str | None]:
+    return {name: getattr(source, name) for name in _SOURCE_FIELDS}
+
+
+def _source(item: Mapping[str, Any]) -> Source:
+    def optional(name: str) -> str | None:
+        value = item.get(name)
+        return None if value is None else str(value)
+
+    return Source(
+        title=str(item.get("title") or ""),
+        url=optional("url"),
+        publisher=optional("publisher"),
+        author=optional("author"),
+        snippet=optional("snippet"),
+    )
+
+
+def _channel_settings(row: ChannelSettingsRow) -> ChannelSettings:
+    return ChannelSettings(
+        publishers=tuple(row.publishers),
+        character_limit=row.character_limit,
+        sources_limit=row.sources_limit,
+        intent=row.intent,
+        enable_sources=row.enable_sources,
+        enable_suggestions=row.enable_suggestions,
+    )

@@ -1,0 +1,169 @@
+"""The stored tables, as SQLModel models on their own metadata.
+
+Only what the service keeps lives here: which Gloo chat a platform thread is bound to,
+the answers (so buttons keep working after a restart), feedback votes and per-channel
+settings. Gloo and Slack/Discord wire payloads do not belong here.
+
+Every change to these models needs a new migration in ``core/store/migrations/versions``
+(the test suite fails when the migrated schema and these models drift apart).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "PLATFORM_LENGTH",
+    "AnswerFeedbackRow",
+    "AnswerRow",
+    "ChannelSettingsRow",
+    "StoreModel",
+    "ThreadChatRow",
+    "UTCDateTime",
+    "metadata",
+    "utcnow",
+]
+
+#: Constraint and index names, so migrations can refer to them on every backend.
+NAMING_CONVENTION: Final[dict[str, str]] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PLATFORM_LENGTH: Final = 32
+ANSWER_ID_LENGTH: Final = 64
+ID_LENGTH: Final = 255
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC ``datetime`` on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so values are stored
+    converted to UTC and read back with ``tzinfo=UTC``. Naive values are taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+store_registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class StoreModel(SQLModel, registry=store_registry):
+    """Base of the stored tables: keeps them on :data:`metadata`, not SQLModel's global one."""
+
+
+metadata: MetaData = StoreModel.metadata
+
+
+class ThreadChatRow(StoreModel, table=True):
+    """A platform thread bound to a Gloo chat. The unique key decides binding races."""
+
+    __tablename__: ClassVar[str] = "thread_chats"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "channel", "thread"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    workspace: str = Field(sa_type=String(ID_LENGTH))
+    channel: str = Field(sa_type=String(ID_LENGTH))
+    thread: str = Field(sa_type=String(ID_LENGTH))
+    chat_id: str = Field(sa_type=String(ID_LENGTH))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AnswerRow(StoreModel, table=True):
+    """One answer, with what its buttons need (sources, suggestions, message ids)."""
+
+    __tablename__: ClassVar[str] = "answers"
+
+    answer_id: str = Field(primary_key=True, sa_type=String(ANSWER_ID_LENGTH))
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    workspace: str = Field(sa_type=String(ID_LENGTH))
+    channel: str = Field(sa_type=String(ID_LENGTH))
+    thread: str = Field(sa_type=String(ID_LENGTH))
+    chat_id: str = Field(index=True, sa_type=String(ID_LENGTH))
+    question: str = Field(sa_type=Text)
+    text: str = Field(sa_type=Text)
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    suggestions: list[str] = Field(default_factory=list, sa_type=JSON)
+    user_id: str = Field(default="", sa_type=String(ID_LENGTH))
+    gloo_message_id: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    gloo_query_id: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    platform_message_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+
+
+class AnswerFeedbackRow(StoreModel, table=True):
+    """One user's vote (+1 or -1) on one answer."""
+
+    __tablename__: ClassVar[str] = "answer_feedback"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "user_id"),
+        CheckConstraint("value IN (-1, 1)", name="value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: str = Field(
+        foreign_key="answers.answer_id", ondelete="CASCADE", sa_type=String(ANSWER_ID_LENGTH)
+    )
+    user_id: str = Field(sa_type=String(ID_LENGTH))
+    value: int = Field(sa_type=Integer)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChannelSettingsRow(StoreModel, table=True):
+    """Settings for one channel, or for a whole workspace when ``channel`` is ``""``."""
+
+    __tablename__: ClassVar[str] = "channel_settings"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    workspace: str = Field(sa_type=String(ID_LENGTH))
+    channel: str = Field(default="", sa_type=String(ID_LENGTH))
+    publishers: list[str] = Field(default_factory=list, sa_type=JSON)
+    character_limit: int | None = Field(default=None, sa_type=Integer)
+    sources_limit: int | None = Field(default=None, sa_type=Integer)
+    intent: int | None = Field(default=None, sa_type=Integer)
+    enable_sources: bool = Field(default=True, sa_type=Boolean)
+    enable_suggestions: bool = Field(default=True, sa_type=Boolean)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,169 @@
+"""Database URLs and engines: normalization, SQLite setup, backend checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from core.settings import DEFAULT_DATABASE_URL
+from core.store.engine import (
+    create_engine,
+    is_sqlite_memory,
+    normalize_database_url,
+    sqlite_file_path,
+)
+from core.store.sql import SqlStore
+from core.types import ThreadKey
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@db:5432/gloo", "postgresql+psycopg://u:p@db:5432/gloo"),
+        (
+            "postgresql://u:p@db/gloo?sslmode=require",
+            "postgresql+psycopg://u:p@db/gloo?sslmode=require",
+        ),
+        ("postgresql+psycopg://u@db/gloo", "postgresql+psycopg://u@db/gloo"),
+        ("sqlite:///./data/gloo-bots.db", "sqlite+aiosqlite:///./data/gloo-bots.db"),
+        ("sqlite:////var/lib/gloo/bots.db", "sqlite+aiosqlite:////var/lib/gloo/bots.db"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("  postgres://db/gloo\n", "postgresql+psycopg://db/gloo"),
+        ("mysql://db/gloo", "mysql://db/gloo"),
+    ],
+)
+def test_normalize_database_url(url: str, expected: str) -> None:
+    assert normalize_database_url(url) == expected
+
+
+def test_normalizing_keeps_percent_encoded_passwords() -> None:
+    url = normalize_database_url("postgres://bot:p%40ss%25word@db/gloo")
+    assert url == "postgresql+psycopg://bot:p%40ss%25word@db/gloo"
+    assert make_url(url).password == "p@ss%word"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///./data/gloo-bots.db", Path("data/gloo-bots.db")),
+        ("sqlite+aiosqlite:////var/lib/gloo/bots.db", Path("/var/lib/gloo/bots.db")),
+        ("sqlite+aiosqlite://", None),
+        ("sqlite+aiosqlite:///:memory:", None),
+        ("postgresql+psycopg://db/gloo", None),
+    ],
+)
+def test_sqlite_file_path(url: str, expected: Path | None) -> None:
+    assert sqlite_file_path(url) == expected
+
+
+def test_memory_detection() -> None:
+    assert is_sqlite_memory(make_url("sqlite+aiosqlite://"))
+    assert is_sqlite_memory(make_url("sqlite+aiosqlite:///file:mem1?mode=memory&uri=true"))
+    assert not is_sqlite_memory(make_url("sqlite+aiosqlite:///./x.db"))
+
+
+@pytest.mark.parametrize("url", ["mysql+aiomysql://db/gloo", "mssql+aioodbc://db/gloo"])
+def test_unsupported_backends_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="unsupported database backend"):
+        create_engine(url)
+
+
+def test_sqlite_needs_the_async_driver(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="sqlite\\+aiosqlite"):
+        create_engine(f"sqlite+pysqlite:///{tmp_path / 'x.db'}")
+
+
+async def test_default_sqlite_url_creates_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert not (tmp_path / "data").exists()
+    store = await SqlStore.open(DEFAULT_DATABASE_URL)
+    try:
+        thread = ThreadKey("slack", "T1", "C1", "1700.1")
+        assert await store.bind_chat_id(thread, "chat-1") == "chat-1"
+    finally:
+        await store.close()
+    assert (tmp_path / "data" / "gloo-bots.db").is_file()
+
+
+async def test_nested_sqlite_folders_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "c" / "bots.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    finally:
+        await engine.dispose()
+    assert path.is_file()
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.connect() as connection:
+            journal = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+            foreign_keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+            timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert journal == "wal"
+    assert foreign_keys == 1
+    assert timeout >= 5_000
+
+
+async def test_sqlite_transactions_are_real_and_roll_back(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        async def insert_then_fail() -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (1)"))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            await insert_then_fail()
+        async with engine.connect() as connection:
+            count = (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert count == 0
+
+
+@pytest.mark.postgres
+async def test_postgres_pool_survives_a_dropped_connection(postgres_url: str) -> None:
+    """pool_pre_ping: a pooled connection the server killed is replaced, not handed out."""
+    engine = create_engine(postgres_url)
+    try:
+        assert engine.dialect.driver == "psycopg"
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with engine.connect() as connection:  # the same pooled connection
+            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
+        killer = create_engine(postgres_url)
+        try:
+            async with killer.connect() as connection:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await killer.dispose()
+        async with engine.connect() as connection:
+            new_pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert new_pid != pid
+    finally:
+        await engine.dispose()
+
+
+async def test_in_memory_sqlite_store_works() -> None:
+    store = await SqlStore.open("sqlite://")
+    try:
+        thread = ThreadKey("discord", "G1", "C1")
+        assert await store.bind_chat_id(thread, "chat-1") == "chat-1"
+        assert await store.get_chat_id(thread) == "chat-1"
+    finally:
+        await store.close()
