@@ -154,8 +154,7 @@ async def _simulator(args: argparse.Namespace) -> int:
         stream_format=args.stream_format,
         text_mode=args.text_mode,
         api_keys=frozenset(args.api_key),
-        **_fault_rates(args.fault),
-    )
+    ).replace(**_fault_rates(args.fault))
     print(f"Gloo simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     await serve(config, host=args.host, port=args.port)
     return 0

@@ -169,6 +169,7 @@ class ConversationService:
         )
         streamed = ""
         answer: GlooAnswer | None = None
+        bind = chat_id is None  # a new chat is bound to the thread when its answer arrives
         try:
             for restarted in (False, True):
                 try:
@@ -181,7 +182,7 @@ class ConversationService:
                             answer = event
                     break
                 except GlooNotFound:
-                    if restarted or chat_id is None or explicit_chat_id or streamed:
+                    if restarted or chat_id is None or streamed:
                         raise
                     # Gloo no longer knows this thread's chat: start a fresh one instead of
                     # failing every later message in the thread.
@@ -190,6 +191,7 @@ class ConversationService:
                     )
                     await self._store_call(self._store.forget_thread(thread))
                     chat_id, request = None, replace(request, chat_id=None)
+                    bind = True
         except GlooError as exc:
             log.warning(
                 "answer.failed",
@@ -211,7 +213,7 @@ class ConversationService:
         if answer is None:  # a backend that ended without its final event
             raise AnswerFailed(messages.for_error(GlooError("no answer")), partial_text=streamed)
 
-        if chat_id is None and explicit_chat_id is None:
+        if bind:
             bound = await self._store_call(self._store.bind_chat_id(thread, answer.chat_id))
             if bound is not None and bound != answer.chat_id:
                 log.warning(

@@ -6,7 +6,6 @@ No other module reads ``os.environ``: everything that needs configuration gets a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -133,12 +132,3 @@ class Settings(BaseSettings):
             self.discord_bot_token,
         ]
         return [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
-
-    def sqlite_path(self) -> Path | None:
-        """The file behind a SQLite URL, so its folder can be created."""
-        prefix = "sqlite+aiosqlite:///"
-        if self.database_url.startswith(prefix):
-            rest = self.database_url[len(prefix) :]
-            if rest and rest != ":memory:":
-                return Path(rest)
-        return None

@@ -1,0 +1,102 @@
+"""Secrets never reach the log output, whatever path they take into it."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from core.logs import REDACTED, Redactor, configure_logging
+
+CLIENT_SECRET = "gloo-client-secret-9f8e7d"
+API_KEY = "gk_live_4c3b2a1908"
+SLACK_BOT = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
+SLACK_APP = "xapp-1-A0123456789-1234567890123-abcdef0123456789"
+SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
+DISCORD = "MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
+BEARER = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+
+ALL_SECRETS = (CLIENT_SECRET, API_KEY, SLACK_BOT, SLACK_APP, SIGNING, DISCORD, BEARER)
+
+
+@pytest.fixture(params=["console", "json"])
+def captured(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    configure_logging(
+        level="DEBUG",
+        fmt=request.param,
+        secrets=[CLIENT_SECRET, API_KEY, SIGNING],
+        stream=out,
+    )
+    yield out
+    configure_logging(level="WARNING", stream=io.StringIO())
+
+
+def assert_clean(text: str) -> None:
+    for secret in ALL_SECRETS:
+        assert secret not in text, f"secret leaked: {secret[:8]}…\n{text}"
+    assert REDACTED in text
+
+
+def test_structlog_event_values_are_scrubbed(captured: io.StringIO) -> None:
+    log = structlog.get_logger("test")
+    log.info("gloo.request", headers={"Authorization": f"Bearer {BEARER}"})
+    log.info("slack.start", token=SLACK_BOT, app_token=SLACK_APP)
+    log.warning("oauth", body=f"grant_type=client_credentials&client_secret={CLIENT_SECRET}")
+    message = f"failed with key {API_KEY} and signing secret {SIGNING}"
+    log.error(message)
+    log.info("discord.login", note=f"using {DISCORD}")
+    log.info("nested", payload={"inner": [{"x": f"Bearer {BEARER}"}], "list": (SLACK_APP,)})
+    assert_clean(captured.getvalue())
+    assert "gloo.request" in captured.getvalue()
+
+
+def test_stdlib_loggers_of_libraries_are_scrubbed(captured: io.StringIO) -> None:
+    logging.getLogger("slack_sdk.web").warning("Sending a request with token %s", SLACK_BOT)
+    logging.getLogger("discord.http").error("Authorization: Bot %s", DISCORD)
+    logging.getLogger("some.lib").warning('{"access_token": "%s", "x": 1}', BEARER)
+    assert_clean(captured.getvalue())
+
+
+def test_exceptions_and_tracebacks_are_scrubbed(captured: io.StringIO) -> None:
+    log = structlog.get_logger("test")
+    try:
+        raise RuntimeError(f"token refused: Bearer {BEARER} / {CLIENT_SECRET}")
+    except RuntimeError:
+        log.exception("boom")
+    try:
+        raise ValueError(f"bad {SLACK_BOT}")
+    except ValueError as exc:
+        log.warning("caught", error=exc)
+    assert_clean(captured.getvalue())
+    assert "boom" in captured.getvalue()
+
+
+def test_json_lines_stay_valid_json() -> None:
+    out = io.StringIO()
+    configure_logging(level="INFO", fmt="json", secrets=[CLIENT_SECRET], stream=out)
+    try:
+        structlog.get_logger("t").info("x", secret_value=CLIENT_SECRET, n=3)
+        record = json.loads(out.getvalue().strip().splitlines()[-1])
+    finally:
+        configure_logging(level="WARNING", stream=io.StringIO())
+    assert record["event"] == "x"
+    assert record["n"] == 3
+    assert record["secret_value"] == REDACTED
+
+
+def test_secret_named_keys_are_redacted_whatever_the_value() -> None:
+    redactor = Redactor()
+    event = redactor(None, "info", {"event": "e", "client_secret": "short", "password": "pw"})
+    assert event["client_secret"] == REDACTED
+    assert event["password"] == REDACTED
+
+
+def test_harmless_text_is_left_alone() -> None:
+    redactor = Redactor(secrets=[CLIENT_SECRET])
+    text = "What is grace? The token of friendship is kindness."
+    assert redactor.scrub(text) == text

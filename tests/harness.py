@@ -1,0 +1,39 @@
+"""A whole core wired the production way (composition root), on the in-process simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from core.bootstrap import Container, build
+from core.ports import ConversationStore
+from core.settings import Settings
+from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
+
+
+def test_settings(**overrides: Any) -> Settings:
+    """Settings that ignore the developer's .env and environment-provided credentials."""
+    values: dict[str, Any] = {
+        "gloo_backend": "simulator",
+        "gloo_client_id": None,
+        "gloo_client_secret": None,
+        "gloo_api_key": None,
+        "gloo_retry_attempts": 3,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@asynccontextmanager
+async def core_on_simulator(
+    store: ConversationStore,
+    config: SimulatorConfig | None = None,
+    simulator: Simulator | None = None,
+    **settings: Any,
+) -> AsyncIterator[tuple[Container, Simulator]]:
+    sim = simulator or Simulator(config or SimulatorConfig())
+    async with build(
+        test_settings(**settings), transport=SimulatorTransport(sim), store=store
+    ) as container:
+        yield container, sim
