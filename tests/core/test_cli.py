@@ -1,0 +1,163 @@
+"""The ``gloo-bots`` command as a user runs it: real processes, real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.cli import _fault_rates, main
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """An environment with no Gloo, Slack or Discord settings at all."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+    env.update(GLOO_SIMULATOR_FIRST_CHUNK_LATENCY="0", GLOO_SIMULATOR_CHUNK_LATENCY="0")
+    env.update(extra)
+    return env
+
+
+def gloo_bots(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "core", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env or clean_env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_chat_with_an_empty_environment_uses_the_simulator_and_says_so(tmp_path: Path) -> None:
+    result = gloo_bots("chat", cwd=tmp_path, stdin="What is grace?\n1\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "SIMULATOR MODE" in out
+    assert out.index("SIMULATOR MODE") < out.index("Gloo: ")
+    assert out.count("Gloo: ") == 2
+    assert "Suggestions (type a number to ask):" in out
+    assert "You (suggestion 1): " in out
+    assert (tmp_path / "data" / "gloo-bots.db").exists()  # the zero-setup SQLite default
+
+
+def test_run_without_platform_tokens_opens_the_playground(tmp_path: Path) -> None:
+    result = gloo_bots("run", cwd=tmp_path, stdin="Hello\n")
+    assert result.returncode == 0, result.stderr
+    assert "SIMULATOR MODE" in result.stdout
+    assert "Gloo: " in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def simulator_process(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "simulator",
+            "--port",
+            str(port),
+            "--first-chunk-latency",
+            "0",
+            "--chunk-latency",
+            "0",
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None:
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"simulator exited: {output}") from None
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise RuntimeError("simulator did not start listening")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_chat_talks_to_a_simulator_over_http_with_oauth(
+    tmp_path: Path, simulator_process: str
+) -> None:
+    env = clean_env(
+        GLOO_API_URL=simulator_process,
+        GLOO_CLIENT_ID="x",
+        GLOO_CLIENT_SECRET="y",
+        GLOO_INTENT="1",
+    )
+    result = gloo_bots("chat", cwd=tmp_path, stdin="What is grace?\n2\n/history\n", env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "SIMULATOR MODE" not in out
+    assert out.count("Gloo: ") == 4  # two answers, then both again in the history
+    assert "You (suggestion 2): " in out
+    assert "Conversation c" in out
+
+
+def test_wrong_credentials_are_one_plain_sentence(tmp_path: Path, simulator_process: str) -> None:
+    env = clean_env(GLOO_API_URL=simulator_process, GLOO_API_KEY="not-a-key")
+    result = gloo_bots("chat", cwd=tmp_path, stdin="What is grace?\n", env=env)
+    assert result.returncode == 0
+    assert "(!) I can't sign in to Gloo right now." in result.stdout
+    assert "not-a-key" not in result.stdout + result.stderr
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    current = gloo_bots("db", "current", cwd=tmp_path, env=env)
+    assert current.returncode == 1
+    assert "behind" in current.stdout
+    upgraded = gloo_bots("db", "upgrade", cwd=tmp_path, env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "(latest)" in upgraded.stdout
+    assert gloo_bots("db", "current", cwd=tmp_path, env=env).returncode == 0
+
+
+def test_platform_tokens_without_adapters_are_refused_clearly(tmp_path: Path) -> None:
+    result = gloo_bots("run", cwd=tmp_path, env=clean_env(SLACK_BOT_TOKEN="xoxb-123"))
+    assert result.returncode == 2
+    assert "Slack credentials are set" in result.stderr
+    assert "xoxb-123" not in result.stderr
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "simulator" in capsys.readouterr().out
+
+
+def test_fault_specs() -> None:
+    assert _fault_rates(["429=0.1", "drop=0.05"]) == {"error_429": 0.1, "drop_stream": 0.05}
+    with pytest.raises(SystemExit, match="KIND=RATE"):
+        _fault_rates(["teapot=1"])
+    with pytest.raises(SystemExit, match="from 0 to 1"):
+        _fault_rates(["500=2"])

@@ -1,0 +1,95 @@
+"""The console playground, driven line by line against the real core on the simulator."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Iterable
+
+from core.console import Console, render_history
+from core.simulator import SimulatorConfig
+from core.store.sql import SqlStore
+from core.types import ChatHistory, HistoryMessage
+from tests.harness import core_on_simulator
+
+
+async def feed(lines: Iterable[str]) -> AsyncIterator[str]:
+    for line in lines:
+        yield line + "\n"
+
+
+async def run_console(store: SqlStore, lines: list[str], **config: object) -> tuple[str, int]:
+    out = io.StringIO()
+    async with core_on_simulator(store, SimulatorConfig(**config)) as (c, _):  # type: ignore[arg-type]
+        code = await Console(c.service, out).run(feed(lines))
+    return out.getvalue(), code
+
+
+async def test_a_question_then_a_suggestion_number_continues_the_chat(store: SqlStore) -> None:
+    out = io.StringIO()
+    async with core_on_simulator(store, gloo_intent=1) as (c, sim):
+        console = Console(c.service, out)
+        code = await console.run(feed(["What is grace?", "1"]))
+        records = sim.message_records
+    text = out.getvalue()
+    assert code == 0
+    assert "You: What is grace?" in text
+    assert text.count("Gloo: ") == 2
+    assert "Sources:\n  [1] " in text
+    assert "https://" in text
+    assert "Suggestions (type a number to ask):\n  1. " in text
+    first_suggestion = text.split("Suggestions (type a number to ask):\n  1. ")[1].split("\n")[0]
+    assert f"You (suggestion 1): {first_suggestion}" in text
+    assert len(records) == 2
+    assert records[1].chat_id == records[0].response_chat_id
+    assert records[1].query == first_suggestion
+
+
+async def test_commands(store: SqlStore) -> None:
+    text, code = await run_console(
+        store,
+        ["/help", "/history", "What is hope?", "/history", "/reset", "/history", "/nope", "9"],
+    )
+    assert code == 0
+    assert "/reset       start a new conversation" in text
+    assert text.count("No conversation yet; ask something first.") == 2
+    assert "Conversation c" in text
+    assert "You: What is hope?" in text
+    assert "Started a new conversation." in text
+    assert "Unknown command /nope. Type /help for commands." in text
+    assert "There are no suggestions to pick from yet; type a question." in text
+
+
+async def test_out_of_range_suggestion_number(store: SqlStore) -> None:
+    text, _ = await run_console(store, ["What is peace?", "4"])
+    assert "Pick a suggestion between 1 and 3, or type a question." in text
+
+
+async def test_quit_stops_reading(store: SqlStore) -> None:
+    text, code = await run_console(store, ["/quit", "What is joy?"])
+    assert code == 0
+    assert "What is joy?" not in text
+
+
+async def test_a_gloo_failure_prints_one_sentence_and_the_next_question_works(
+    store: SqlStore,
+) -> None:
+    out = io.StringIO()
+    async with core_on_simulator(store, gloo_retry_attempts=1) as (c, sim):
+        sim.inject("500")
+        code = await Console(c.service, out).run(feed(["What is grace?", "What is grace?"]))
+    text = out.getvalue()
+    assert code == 0
+    assert "(!) I couldn't get an answer from Gloo just now. Please try again in a moment." in text
+    assert text.count("Gloo: ") == 1
+    assert "Traceback" not in text
+
+
+def test_render_history() -> None:
+    history = ChatHistory(
+        chat_id="c1",
+        title="About grace",
+        messages=(HistoryMessage("user", "What is grace?"), HistoryMessage("assistant", "A gift.")),
+    )
+    assert render_history(history) == (
+        "Conversation c1 - About grace\nYou: What is grace?\nGloo: A gift."
+    )
