@@ -7,10 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint typecheck pytest simulator chat clean
 
+INSTALL_LOG := $(VENV)/install.log
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "Installing into $(VENV) (log: $(INSTALL_LOG))..."
+	@{ $(BIN)/python -m pip install --disable-pip-version-check --upgrade pip && \
+	   $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'; } \
+	   > $(INSTALL_LOG) 2>&1 || { tail -40 $(INSTALL_LOG); echo "Install failed; see $(INSTALL_LOG)"; exit 1; }
 	@touch $(STAMP)
 
 ## run: install and run the service (adapters for the tokens set; else the console playground)
