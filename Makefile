@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest simulator chat clean
+.PHONY: run test lint typecheck pytest bench simulator chat clean
 
 INSTALL_LOG := $(VENV)/install.log
 
@@ -34,6 +34,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+## bench: measure the core's overhead and throughput on the simulator (bench/results.json)
+bench: $(STAMP)
+	$(BIN)/gloo-bots bench
 
 chat: $(STAMP)
 	@$(BIN)/gloo-bots chat

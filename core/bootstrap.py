@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+import stamina.instrumentation
 import structlog
 
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
@@ -69,6 +70,8 @@ async def build(
     ``transport`` replaces the network under the one shared ``httpx.AsyncClient`` (tests);
     ``store`` replaces the SQL store (tests).
     """
+    # Retries are logged once, as gloo.retry by the retry policy, not again by stamina.
+    stamina.instrumentation.set_on_retry_hooks([])
     async with AsyncExitStack() as stack:
         simulator: Simulator | None = None
         api_url, token_url = settings.gloo_api_url, settings.token_url

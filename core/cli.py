@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--api-key", action="append", default=[], help="accept this static key")
 
+    bench = sub.add_parser("bench", help="measure the core's overhead on the simulator")
+    bench.add_argument("--latency", type=float, default=0.5, help="simulated Gloo latency, s")
+    bench.add_argument("--conversations", type=int, default=100)
+    bench.add_argument("--questions", type=int, default=3, help="questions per conversation")
+    bench.add_argument("--output", default="bench/results.json")
+    bench.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="apply database migrations")
@@ -93,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"gloo-bots: the configuration is not valid:\n{exc}", file=sys.stderr)
         return 2
-    quiet = args.command in ("chat", "run")
+    quiet = args.command in ("chat", "run", "bench")
     configure_logging(
         level=settings.log_level or ("WARNING" if quiet else "INFO"),
         fmt=settings.log_format,
@@ -117,6 +124,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _run(settings)
     if args.command == "chat":
         return await _chat(settings)
+    if args.command == "bench":
+        return await _bench(args, settings)
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -162,6 +171,22 @@ async def _simulator(args: argparse.Namespace) -> int:
     print(f"Gloo simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     await serve(config, host=args.host, port=args.port)
     return 0
+
+
+async def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from core.bench import run_bench
+
+    results = await run_bench(
+        settings,
+        latency=args.latency,
+        conversations=args.conversations,
+        questions=args.questions,
+        output=Path(args.output),
+        database_url=args.database_url,
+    )
+    return 0 if all(r.errors == 0 for r in results) else 1
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:

@@ -228,7 +228,9 @@ def _to_int(name: str, raw: object) -> int:
     raise ValueError(f"{name} must be an integer, got {raw!r}")
 
 
-def _to_bool(name: str, raw: object) -> bool:
+def parse_flag(raw: object) -> bool | None:
+    """``True``/``False`` for the usual spellings of a boolean (1/0, true/false, yes/no,
+    on/off), ``None`` for anything else."""
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int) and raw in (0, 1):
@@ -239,7 +241,14 @@ def _to_bool(name: str, raw: object) -> bool:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-    raise ValueError(f"{name} must be a boolean, got {raw!r}")
+    return None
+
+
+def _to_bool(name: str, raw: object) -> bool:
+    flag = parse_flag(raw)
+    if flag is None:
+        raise ValueError(f"{name} must be a boolean, got {raw!r}")
+    return flag
 
 
 def _to_key_set(raw: object) -> frozenset[str]:

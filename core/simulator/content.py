@@ -155,13 +155,20 @@ _SNIPPETS = (
 )
 
 
+# The words of our own suggestion templates never make a topic either, so asking a
+# suggestion ("How has thinking about grace changed over time?") stays on "grace".
+_TEMPLATE_WORDS = frozenset(
+    word.lower() for template in _SUGGESTIONS for word in _WORD_RE.findall(template)
+) - {"topic"}
+
+
 def extract_topic(query: str, *, max_words: int = 3) -> str:
     """A short noun phrase for ``query``: its first few content words, or a neutral fallback."""
     words = _WORD_RE.findall(query)
     picked: list[str] = []
     for index, word in enumerate(words):
         bare = word.strip("'’-")
-        if not bare or bare.lower() in _STOPWORDS:
+        if not bare or bare.lower() in _STOPWORDS or bare.lower() in _TEMPLATE_WORDS:
             continue
         keep_case = any(c.isupper() for c in bare[1:]) or (index > 0 and bare[0].isupper())
         picked.append(bare if keep_case else bare.lower())

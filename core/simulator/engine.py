@@ -37,7 +37,7 @@ from urllib.parse import parse_qs
 import structlog
 
 from core.simulator import content
-from core.simulator.config import SimulatorConfig
+from core.simulator.config import SimulatorConfig, parse_flag
 
 __all__ = [
     "FAULT_KINDS",
@@ -979,17 +979,8 @@ def _as_int(raw: Any) -> int | None:
 def _as_bool(raw: Any) -> bool | _Invalid:
     if raw is None:
         return False
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, int) and raw in (0, 1):
-        return bool(raw)
-    if isinstance(raw, str):
-        lowered = raw.strip().lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-    return _INVALID
+    flag = parse_flag(raw)
+    return _INVALID if flag is None else flag
 
 
 def _str_or_none(raw: Any) -> str | None:
@@ -1112,3 +1103,11 @@ def _format_seconds(value: float) -> str:
     if float(value).is_integer():
         return str(int(value))
     return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def first_values(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Flatten query items to one value per name (the first wins), as FastAPI reads them."""
+    values: dict[str, str] = {}
+    for key, value in items:
+        values.setdefault(key, value)
+    return values

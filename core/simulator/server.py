@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from core.simulator.config import SimulatorConfig
-from core.simulator.engine import Headers, SimRequest, Simulator, StreamDropped
+from core.simulator.engine import Headers, SimRequest, Simulator, StreamDropped, first_values
 
 __all__ = ["RunningServer", "build_app", "serve", "start_server"]
 
@@ -129,7 +129,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     sim_request = SimRequest(
         method=request.method,
         path=request.path,
-        query=_first_values(request.query.items()),
+        query=first_values(request.query.items()),
         headers=Headers(request.headers.items()),
         body=await request.read(),
     )
@@ -172,10 +172,3 @@ def _bound_port(addresses: Iterable[object], requested: int) -> int:
         if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
             return address[1]
     return requested
-
-
-def _first_values(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for key, value in items:
-        values.setdefault(key, value)
-    return values

@@ -10,13 +10,13 @@ timeout applies to the response and to every chunk (a "hang" raises
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
 
 from core.simulator.config import SimulatorConfig
-from core.simulator.engine import Headers, SimRequest, Simulator, StreamDropped
+from core.simulator.engine import Headers, SimRequest, Simulator, StreamDropped, first_values
 
 __all__ = ["SIMULATOR_BASE_URL", "SimulatorTransport", "simulator_client"]
 
@@ -43,7 +43,7 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
         sim_request = SimRequest(
             method=request.method,
             path=request.url.path,
-            query=_first_values(request.url.params.multi_items()),
+            query=first_values(request.url.params.multi_items()),
             headers=Headers(request.headers.multi_items()),
             body=body,
         )
@@ -126,10 +126,3 @@ def _read_timeout(request: httpx.Request) -> float | None:
         if isinstance(value, int | float):
             return float(value)
     return None
-
-
-def _first_values(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for key, value in items:
-        values.setdefault(key, value)
-    return values

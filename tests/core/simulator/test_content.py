@@ -30,7 +30,7 @@ def test_different_turns_give_different_answers() -> None:
 
 
 def test_topic_extraction() -> None:
-    assert content.extract_topic("How do I build a daily prayer habit?") == "build daily prayer"
+    assert content.extract_topic("How do I build a daily prayer habit?") == "build prayer habit"
     assert content.extract_topic("What can churches learn from Barna?") == "churches learn Barna"
     assert content.extract_topic("Is AI useful?") == "AI useful"
     assert content.extract_topic("what is it?") == "your question"
@@ -108,3 +108,9 @@ def test_suggestions_are_three_distinct_questions() -> None:
 def test_chat_title() -> None:
     assert content.chat_title("How do I start journaling?") == "User Asks About Start Journaling"
     assert content.chat_title("What is it?") == "User Starts A Conversation"
+
+
+def test_a_suggestion_asked_back_stays_on_the_same_topic() -> None:
+    rng = Random(3)
+    for suggestion in content.compose_suggestions(rng, "What is grace?"):
+        assert content.extract_topic(suggestion) == "grace"

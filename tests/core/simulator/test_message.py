@@ -160,7 +160,7 @@ async def test_memory_continues_the_chat_and_history_grows(harness: Harness) -> 
     assert history["user_id"].startswith("u")
     assert history["pin"] is False
     assert history["summary"] is None
-    assert history["title"] == "User Asks About Build Daily Prayer"
+    assert history["title"] == "User Asks About Build Prayer Habit"
     assert history["created_at"] <= history["updated_at"]
     messages = history["messages"]
     assert [m["role"] for m in messages] == ["user", "kallm"] * 3
