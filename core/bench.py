@@ -155,7 +155,11 @@ async def run_bench(
             echo(f"  done: {result.name} ({result.seconds:.2f} s)")
             results.append(result)
     echo(render(results))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    await asyncio.to_thread(write_results, results, output)
     echo(f"Results written to {output}")
     return results
+
+
+def write_results(results: list[BenchResult], output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

@@ -12,7 +12,7 @@ from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 
 
-def test_settings(**overrides: Any) -> Settings:
+def settings_for_tests(**overrides: Any) -> Settings:
     """Settings that ignore the developer's .env and environment-provided credentials."""
     values: dict[str, Any] = {
         "gloo_backend": "simulator",
@@ -34,6 +34,6 @@ async def core_on_simulator(
 ) -> AsyncIterator[tuple[Container, Simulator]]:
     sim = simulator or Simulator(config or SimulatorConfig())
     async with build(
-        test_settings(**settings), transport=SimulatorTransport(sim), store=store
+        settings_for_tests(**settings), transport=SimulatorTransport(sim), store=store
     ) as container:
         yield container, sim
