@@ -10,6 +10,10 @@ EMPTY_QUESTION = "Please include a question after the mention, and I'll ask Gloo
 UNKNOWN_SUGGESTION = (
     "Sorry, I can't find that suggestion any more. Please type your question instead."
 )
+STORE_UNAVAILABLE = (
+    "I can't reach my conversation memory right now, so I can't answer in context. "
+    "Please try again in a moment."
+)
 INTERNAL_ERROR = (
     "Something went wrong on my side while answering. It has been logged; please try again."
 )

@@ -158,7 +158,15 @@ class ConversationService:
         thread = question.thread
         started = time.monotonic()
         settings = await self._settings_or_defaults(thread)
-        chat_id = explicit_chat_id or await self._store_call(self._store.get_chat_id(thread))
+        chat_id = explicit_chat_id
+        if chat_id is None:
+            try:
+                chat_id = await self._store.get_chat_id(thread)
+            except Exception as exc:
+                # Without the mapping a follow-up would silently start a new chat: refuse
+                # instead, so the user asks again when the database is back.
+                log.exception("store.unavailable", thread=thread.as_str())
+                raise AnswerFailed(messages.STORE_UNAVAILABLE, cause=exc, retryable=True) from exc
         request = _request(text, chat_id, settings)
         log.info(
             "question.received",

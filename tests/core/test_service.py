@@ -262,6 +262,24 @@ class FailingSaves:
         raise RuntimeError("disk full")
 
 
+class DownStore(FailingSaves):
+    """A store whose database is unreachable."""
+
+    async def get_chat_id(self, thread: ThreadKey) -> str | None:
+        raise ConnectionError("database is down")
+
+
+async def test_a_follow_up_is_refused_rather_than_answered_out_of_context(
+    store: SqlStore,
+) -> None:
+    async with core_on_simulator(DownStore(store)) as (c, sim):  # type: ignore[arg-type]
+        with pytest.raises(AnswerFailed) as info:
+            await c.service.ask(Question(THREAD, "And then?"))
+        assert info.value.user_message == messages.STORE_UNAVAILABLE
+        assert info.value.retryable
+        assert message_requests(sim) == []
+
+
 async def test_an_answer_is_delivered_even_if_it_cannot_be_stored(store: SqlStore) -> None:
     flaky = FailingSaves(store)
     async with core_on_simulator(flaky) as (c, _):  # type: ignore[arg-type]
