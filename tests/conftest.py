@@ -1,4 +1,7 @@
-"""Database fixtures for the whole suite.
+"""Fixtures for the whole suite: instant retries everywhere, and databases.
+
+* ``instant_retries`` (autouse) — retry waits are zero in every test (each policy keeps its
+  attempt count); nothing in the suite ever sleeps through a backoff.
 
 * ``sqlite_url`` — a file database under the test's ``tmp_path``.
 * ``postgres_url`` — a PostgreSQL database of this test session's own
@@ -23,10 +26,17 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
+from core.gloo.retry import set_instant_retries
 from core.store.sql import SqlStore
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 _CONNECT_TIMEOUT_S = 5
+
+
+@pytest.fixture(autouse=True)
+def instant_retries() -> Iterator[None]:
+    with set_instant_retries():
+        yield
 
 
 def _in_ci() -> bool:

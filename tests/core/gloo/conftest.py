@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from core.gloo.auth import ClientCredentialsAuth, StaticKeyAuth
 from core.gloo.client import MessageBackend
-from core.gloo.retry import RetryPolicy, set_instant_retries
+from core.gloo.retry import RetryPolicy
 from tests.core.gloo.fakes import API_URL, TOKEN_URL, FakeClock, FakeGloo
-
-
-@pytest.fixture(autouse=True)
-def instant_retries() -> Iterator[None]:
-    with set_instant_retries():
-        yield
 
 
 @pytest.fixture
