@@ -218,6 +218,11 @@ class ConversationService:
                 retryable=exc.retryable,
                 retry_after=getattr(exc, "retry_after", None),
             ) from exc
+        except Exception as exc:  # a bug or an unexpected library error: say so plainly
+            log.exception("answer.crashed", thread=thread.as_str(), chat_id=chat_id)
+            raise AnswerFailed(
+                messages.INTERNAL_ERROR, cause=exc, partial_text=streamed, retryable=True
+            ) from exc
         if answer is None:  # a backend that ended without its final event
             raise AnswerFailed(messages.for_error(GlooError("no answer")), partial_text=streamed)
 

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from core import messages
+from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
 from core.ports import AnswerRecord, ConversationStore
-from core.service import AnswerFailed, UnknownSuggestion
+from core.service import AnswerFailed, ConversationService, UnknownSuggestion
 from core.simulator import RequestRecord, Simulator, SimulatorConfig
 from core.store.sql import SqlStore
-from core.types import Question, Reply, TextDelta, ThreadKey
+from core.types import ChannelSettings, ChatHistory, Question, Reply, TextDelta, ThreadKey
 from tests.harness import core_on_simulator
 
 THREAD = ThreadKey("slack", "T1", "C1", "1700000000.000100")
@@ -293,3 +294,27 @@ async def test_questions_in_one_thread_are_answered_in_order(store: SqlStore) ->
     async with core_on_simulator(store, config) as (c, sim):
         await asyncio.gather(*(c.service.ask(Question(THREAD, f"q{i}")) for i in range(5)))
         assert [r.query for r in message_requests(sim)] == [f"q{i}" for i in range(5)]
+
+
+class CrashingBackend:
+    """A Gloo backend with a bug: it breaks after some text."""
+
+    async def send(self, request: GlooRequest) -> GlooAnswer:
+        raise AssertionError("not used")
+
+    async def stream(self, request: GlooRequest) -> AsyncIterator[GlooEvent]:
+        yield GlooDelta("Half an ans")
+        raise KeyError("surprise")
+
+    async def history(self, chat_id: str) -> ChatHistory:
+        raise AssertionError("not used")
+
+
+async def test_a_crash_mid_answer_is_a_plain_sentence(store: SqlStore) -> None:
+    service = ConversationService(CrashingBackend(), store, ChannelSettings())
+    with pytest.raises(AnswerFailed) as info:
+        await service.ask(Question(THREAD, "What is grace?"))
+    assert info.value.user_message == messages.INTERNAL_ERROR
+    assert info.value.partial_text == "Half an ans"
+    assert isinstance(info.value.cause, KeyError)
+    assert await store.get_chat_id(THREAD) is None
