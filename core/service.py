@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -135,7 +135,7 @@ class ConversationService:
 
     async def stream(
         self, question: Question, *, chat_id: str | None = None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Yield :class:`TextDelta` events as Gloo streams, then exactly one :class:`Reply`.
 
         Questions in the same thread are answered one at a time, in arrival order. ``chat_id``
@@ -154,7 +154,7 @@ class ConversationService:
 
     async def _answer(
         self, question: Question, text: str, explicit_chat_id: str | None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         thread = question.thread
         started = time.monotonic()
         settings = await self._settings_or_defaults(thread)
@@ -299,7 +299,7 @@ class ConversationService:
 
     async def answer_suggestion(
         self, ref: str, *, user_id: str = "", user_name: str = ""
-    ) -> tuple[SuggestionClick, AsyncIterator[StreamEvent]]:
+    ) -> tuple[SuggestionClick, AsyncGenerator[StreamEvent, None]]:
         """Resolve a clicked suggestion and start answering it on the same chat."""
         click = await self.resolve_suggestion(ref)
         question = Question(

@@ -318,3 +318,60 @@ async def test_a_crash_mid_answer_is_a_plain_sentence(store: SqlStore) -> None:
     assert info.value.partial_text == "Half an ans"
     assert isinstance(info.value.cause, KeyError)
     assert await store.get_chat_id(THREAD) is None
+
+
+async def test_a_hanging_gloo_times_out_and_the_retry_answers(store: SqlStore) -> None:
+    async with core_on_simulator(store, gloo_timeout=0.2, gloo_retry_attempts=2) as (c, sim):
+        sim.inject("hang")
+        reply = await c.service.ask(Question(THREAD, "What is grace?"))
+        assert reply.text
+        assert [r.fault for r in message_requests(sim)] == ["hang", None]
+
+
+async def test_an_abandoned_stream_releases_its_thread(store: SqlStore) -> None:
+    async with core_on_simulator(store) as (c, _):
+        events = c.service.stream(Question(THREAD, "What is grace?"))
+        first = await anext(aiter(events))
+        assert isinstance(first, TextDelta)
+        await events.aclose()  # e.g. the adapter shut down mid-answer
+        reply = await asyncio.wait_for(c.service.ask(Question(THREAD, "Still there?")), 5)
+        assert reply.text
+        assert len(c.service._locks) == 0
+
+
+async def test_many_threads_under_faults_lose_no_question(store: SqlStore) -> None:
+    config = SimulatorConfig(
+        seed=11,
+        error_500=0.08,
+        error_502=0.07,
+        error_408=0.05,
+        error_429=0.05,
+        drop_stream=0.05,
+        rate_limit_reset=1,
+    )
+    async with core_on_simulator(store, config, gloo_retry_attempts=4) as (c, sim):
+        threads = [ThreadKey("slack", "T1", "C1", f"t{i}") for i in range(20)]
+
+        async def ask(thread: ThreadKey, n: int) -> Reply | AnswerFailed:
+            try:
+                return await c.service.ask(Question(thread, f"question {n}"))
+            except AnswerFailed as failed:
+                return failed
+
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*(ask(t, n) for n in range(5) for t in threads)), 60
+        )
+        answered = [o for o in outcomes if isinstance(o, Reply)]
+        failed = [o for o in outcomes if isinstance(o, AnswerFailed)]
+        print(f"\n100 questions, 30% faults: answered={len(answered)} failed={len(failed)}")
+        assert len(answered) + len(failed) == 100
+        assert len(answered) >= 80  # retries absorb most faults
+        assert all(f.user_message and "Traceback" not in f.user_message for f in failed)
+        chats_by_thread: dict[ThreadKey, set[str]] = {}
+        for reply in answered:
+            record = await store.get_answer(reply.answer_id)
+            assert record is not None
+            chats_by_thread.setdefault(record.thread, set()).add(reply.chat_id)
+        # one chat per thread, whatever failed along the way
+        assert all(len(chats) == 1 for chats in chats_by_thread.values())
+        assert sum(1 for r in sim.message_records if r.fault) > 0
