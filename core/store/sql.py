@@ -13,11 +13,10 @@ from contextlib import asynccontextmanager
 from typing import Any, Final, Self
 
 import structlog
-from sqlalchemy import ColumnElement, delete, text
+from sqlalchemy import ColumnElement, RowMapping, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col
 
 from core.ports import AnswerRecord
 from core.store.engine import SQLITE_BEGIN_OPTION, create_engine, normalize_database_url
@@ -28,6 +27,7 @@ from core.store.tables import (
     ChannelSettingsRow,
     StoreModel,
     ThreadChatRow,
+    metadata,
     utcnow,
 )
 from core.types import ChannelSettings, Source, ThreadKey
@@ -39,6 +39,8 @@ log = structlog.get_logger(__name__)
 _FEEDBACK_VALUES: Final = frozenset({-1, 1})
 _BIND_ATTEMPTS: Final = 5
 _SOURCE_FIELDS: Final = ("title", "url", "publisher", "author", "snippet")
+_ANSWERS: Final = metadata.tables[AnswerRow.__tablename__]
+_CHANNEL_SETTINGS: Final = metadata.tables[ChannelSettingsRow.__tablename__]
 
 
 class UnknownAnswerError(LookupError):
@@ -63,12 +65,8 @@ class SqlStore:
             raise ValueError(f"SqlStore supports SQLite and PostgreSQL, not {dialect!r}")
         self._engine = engine
         self._dialect = dialect
-        self._writer = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # On SQLite, read-only work begins DEFERRED so it never waits for the write lock.
         self._read_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
-        self._reader = async_sessionmaker(
-            self._read_engine, class_=AsyncSession, expire_on_commit=False
-        )
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, echo: bool = False) -> Self:
@@ -96,11 +94,11 @@ class SqlStore:
     # --- thread → chat -----------------------------------------------------------------
 
     async def get_chat_id(self, thread: ThreadKey) -> str | None:
-        async with self._read() as session:
-            result = await session.exec(
-                select(ThreadChatRow.chat_id).where(*_thread_clauses(ThreadChatRow, thread))
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(col(ThreadChatRow.chat_id)).where(*_thread_clauses(ThreadChatRow, thread))
             )
-            return result.first()
+            return result.scalar_one_or_none()
 
     async def bind_chat_id(self, thread: ThreadKey, chat_id: str) -> str:
         now = utcnow()
@@ -117,13 +115,15 @@ class SqlStore:
             )
             .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "thread"])
         )
-        bound_query = select(ThreadChatRow.chat_id).where(*_thread_clauses(ThreadChatRow, thread))
+        bound_query = select(col(ThreadChatRow.chat_id)).where(
+            *_thread_clauses(ThreadChatRow, thread)
+        )
         # A concurrent forget_thread can delete the winner between the two statements:
         # then nothing is bound and the insert is simply tried again.
         for _ in range(_BIND_ATTEMPTS):
-            async with self._write() as session:
-                await session.exec(insert)
-                bound = (await session.exec(bound_query)).first()
+            async with self._write() as conn:
+                await conn.execute(insert)
+                bound = (await conn.execute(bound_query)).scalar_one_or_none()
             if bound is not None:
                 if bound != chat_id:
                     log.debug(
@@ -133,8 +133,8 @@ class SqlStore:
         raise RuntimeError(f"could not bind a chat to {thread.as_str()}: it keeps being reset")
 
     async def forget_thread(self, thread: ThreadKey) -> bool:
-        async with self._write() as session:
-            result = await session.exec(
+        async with self._write() as conn:
+            result = await conn.execute(
                 delete(ThreadChatRow).where(*_thread_clauses(ThreadChatRow, thread))
             )
             return result.rowcount > 0
@@ -149,27 +149,35 @@ class SqlStore:
             index_elements=["answer_id"],
             set_={name: insert.excluded[name] for name in values if name != "answer_id"},
         )
-        async with self._write() as session:
-            await session.exec(upsert)
+        async with self._write() as conn:
+            await conn.execute(upsert)
 
     async def get_answer(self, answer_id: str) -> AnswerRecord | None:
-        async with self._read() as session:
-            row = await session.get(AnswerRow, answer_id)
-            return None if row is None else _answer_record(row)
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(_ANSWERS).where(col(AnswerRow.answer_id) == answer_id)
+            )
+            row = result.mappings().first()
+        return None if row is None else _answer_record(row)
 
     async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
         """Append ``message_ids`` (order kept, ids already recorded skipped).
 
         Raises :class:`UnknownAnswerError` when the answer is not stored.
         """
-        async with self._write() as session:
-            row = await session.get(AnswerRow, answer_id, with_for_update=True)
-            if row is None:
+        where = col(AnswerRow.answer_id) == answer_id
+        async with self._write() as conn:
+            result = await conn.execute(
+                select(col(AnswerRow.platform_message_ids)).where(where).with_for_update()
+            )
+            existing = result.scalar_one_or_none()
+            if existing is None:
                 raise UnknownAnswerError(answer_id)
-            merged = _merge_unique(row.platform_message_ids, message_ids)
-            if merged != row.platform_message_ids:
-                # A new list object: JSON columns do not track in-place mutation.
-                row.platform_message_ids = merged
+            merged = _merge_unique(existing, message_ids)
+            if merged != existing:
+                await conn.execute(
+                    update(AnswerRow).where(where).values(platform_message_ids=merged)
+                )
 
     # --- feedback ----------------------------------------------------------------------
 
@@ -188,36 +196,39 @@ class SqlStore:
             index_elements=["answer_id", "user_id"],
             set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
         )
-        async with self._write() as session:
+        async with self._write() as conn:
             # Answers are never deleted, so this check cannot go stale before the insert;
             # the foreign key backs it up anyway.
-            if await session.get(AnswerRow, answer_id) is None:
+            exists = await conn.execute(
+                select(col(AnswerRow.answer_id)).where(col(AnswerRow.answer_id) == answer_id)
+            )
+            if exists.first() is None:
                 raise UnknownAnswerError(answer_id)
-            await session.exec(upsert)
+            await conn.execute(upsert)
 
     async def get_feedback(self, answer_id: str) -> dict[str, int]:
-        async with self._read() as session:
-            result = await session.exec(
-                select(AnswerFeedbackRow.user_id, AnswerFeedbackRow.value)
-                .where(AnswerFeedbackRow.answer_id == answer_id)
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(col(AnswerFeedbackRow.user_id), col(AnswerFeedbackRow.value))
+                .where(col(AnswerFeedbackRow.answer_id) == answer_id)
                 .order_by(col(AnswerFeedbackRow.user_id))
             )
-            return dict(result.all())
+            return {user_id: value for user_id, value in result.all()}
 
     # --- channel settings --------------------------------------------------------------
 
     async def get_channel_settings(
         self, platform: str, workspace: str, channel: str
     ) -> ChannelSettings | None:
-        async with self._read() as session:
-            result = await session.exec(
-                select(ChannelSettingsRow).where(
-                    ChannelSettingsRow.platform == platform,
-                    ChannelSettingsRow.workspace == workspace,
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(_CHANNEL_SETTINGS).where(
+                    col(ChannelSettingsRow.platform) == platform,
+                    col(ChannelSettingsRow.workspace) == workspace,
                     col(ChannelSettingsRow.channel).in_((channel, "")),
                 )
             )
-            rows = {row.channel: row for row in result.all()}
+            rows = {row["channel"]: row for row in result.mappings()}
         row = rows.get(channel) or rows.get("")
         return None if row is None else _channel_settings(row)
 
@@ -242,8 +253,8 @@ class SqlStore:
             index_elements=list(key),
             set_={name: insert.excluded[name] for name in values if name not in key},
         )
-        async with self._write() as session:
-            await session.exec(upsert)
+        async with self._write() as conn:
+            await conn.execute(upsert)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -257,16 +268,20 @@ class SqlStore:
     # --- helpers -----------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self._writer() as session, session.begin():
-            yield session
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that commits on success and rolls back on error.
+
+        Plain Core statements on a connection: the ORM session's unit of work would only add
+        overhead to these single-statement operations (about half of each round trip).
+        """
+        async with self._engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session (on SQLite its transaction does not take the write lock)."""
-        async with self._reader() as session, session.begin():
-            yield session
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (on SQLite it does not take the write lock)."""
+        async with self._read_engine.begin() as conn:
+            yield conn
 
     def _insert(self, model: type[StoreModel]) -> sqlite.Insert | postgresql.Insert:
         if self._dialect == "postgresql":
@@ -310,22 +325,25 @@ def _answer_values(answer: AnswerRecord) -> dict[str, Any]:
     }
 
 
-def _answer_record(row: AnswerRow) -> AnswerRecord:
+def _answer_record(row: RowMapping) -> AnswerRecord:
     return AnswerRecord(
-        answer_id=row.answer_id,
+        answer_id=row["answer_id"],
         thread=ThreadKey(
-            platform=row.platform, workspace=row.workspace, channel=row.channel, thread=row.thread
+            platform=row["platform"],
+            workspace=row["workspace"],
+            channel=row["channel"],
+            thread=row["thread"],
         ),
-        chat_id=row.chat_id,
-        question=row.question,
-        text=row.text,
-        sources=tuple(_source(item) for item in row.sources),
-        suggestions=tuple(row.suggestions),
-        user_id=row.user_id,
-        gloo_message_id=row.gloo_message_id,
-        gloo_query_id=row.gloo_query_id,
-        platform_message_ids=tuple(row.platform_message_ids),
-        created_at=row.created_at,
+        chat_id=row["chat_id"],
+        question=row["question"],
+        text=row["text"],
+        sources=tuple(_source(item) for item in row["sources"]),
+        suggestions=tuple(row["suggestions"]),
+        user_id=row["user_id"],
+        gloo_message_id=row["gloo_message_id"],
+        gloo_query_id=row["gloo_query_id"],
+        platform_message_ids=tuple(row["platform_message_ids"]),
+        created_at=row["created_at"],
     )
 
 
@@ -347,12 +365,12 @@ def _source(item: Mapping[str, Any]) -> Source:
     )
 
 
-def _channel_settings(row: ChannelSettingsRow) -> ChannelSettings:
+def _channel_settings(row: RowMapping) -> ChannelSettings:
     return ChannelSettings(
-        publishers=tuple(row.publishers),
-        character_limit=row.character_limit,
-        sources_limit=row.sources_limit,
-        intent=row.intent,
-        enable_sources=row.enable_sources,
-        enable_suggestions=row.enable_suggestions,
+        publishers=tuple(row["publishers"]),
+        character_limit=row["character_limit"],
+        sources_limit=row["sources_limit"],
+        intent=row["intent"],
+        enable_sources=row["enable_sources"],
+        enable_suggestions=row["enable_suggestions"],
     )
