@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import stamina.instrumentation
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
@@ -29,6 +30,10 @@ log = structlog.get_logger(__name__)
 
 SIMULATOR_URL = "http://gloo-simulator.invalid"
 USER_AGENT = "gloo-bots/0.1 (+https://github.com/gloo-bots)"
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says what to change."""
 
 
 @dataclass
@@ -88,16 +93,18 @@ async def build(
         stack.push_async_callback(http.aclose)
 
         auth: Authenticator
+        if settings.gloo_backend == "completions":
+            raise StartupError(
+                "GLOO_BACKEND=completions is not available in this version; use 'message'."
+            )
         if settings.uses_simulator:
             # The simulator enforces OAuth like Gloo, so the real token path is exercised.
             auth = ClientCredentialsAuth(http, token_url, "simulator", "simulator")
         else:
-            auth = build_authenticator(http, settings)
-
-        if settings.gloo_backend == "completions":
-            raise GlooConfigError(
-                "GLOO_BACKEND=completions is not available in this version; use 'message'."
-            )
+            try:
+                auth = build_authenticator(http, settings)
+            except GlooConfigError as exc:
+                raise StartupError(exc.message) from exc
         gloo = MessageBackend(
             http,
             auth,
@@ -107,9 +114,7 @@ async def build(
         )
 
         if store is None:
-            sql = await SqlStore.open(settings.database_url, migrate=settings.database_auto_migrate)
-            stack.push_async_callback(sql.close)
-            store = sql
+            store = await _open_store(settings, stack)
 
         service = ConversationService(gloo, store, settings.channel_defaults())
         log.info(
@@ -127,6 +132,21 @@ async def build(
             service=service,
             simulator=simulator,
         )
+
+
+async def _open_store(settings: Settings, stack: AsyncExitStack) -> SqlStore:
+    try:
+        sql = await SqlStore.open(settings.database_url, migrate=settings.database_auto_migrate)
+    except ValueError as exc:  # an unsupported or malformed URL
+        raise StartupError(f"DATABASE_URL is not usable: {exc}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        log.exception("store.open_failed", database=_safe_url(settings.database_url))
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StartupError(
+            f"Could not open the database {_safe_url(settings.database_url)}: {reason}"
+        ) from exc
+    stack.push_async_callback(sql.close)
+    return sql
 
 
 def _safe_url(url: str) -> str:

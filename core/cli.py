@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import structlog
 from pydantic import ValidationError
 
+from core.bootstrap import StartupError
 from core.logs import configure_logging
 from core.settings import Settings
 
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(_dispatch(args, settings))
+    except StartupError as exc:
+        print(f"gloo-bots: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gloo-bots chat | head`: the reader left, nothing to say

@@ -28,6 +28,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{4,}"), rf"\1 {REDACTED}"),
     (re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+"), REDACTED),  # Slack bot/user/config tokens
     (re.compile(r"\bxapp-[A-Za-z0-9\-]+"), REDACTED),  # Slack app-level tokens
+    # passwords inside URLs (scheme://user:password@host)
+    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s]+@"), rf"\1{REDACTED}@"),
     (  # Discord bot tokens: base64 user id . timestamp . hmac
         re.compile(r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}\b"),
         REDACTED,
@@ -124,7 +126,10 @@ def configure_logging(
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: rich's would print every frame's local variables, secrets included.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, redactor],
         processors=[

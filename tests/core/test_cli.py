@@ -161,3 +161,24 @@ def test_fault_specs() -> None:
         _fault_rates(["teapot=1"])
     with pytest.raises(SystemExit, match="from 0 to 1"):
         _fault_rates(["500=2"])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"GLOO_BACKEND": "completions", "GLOO_API_KEY": "k"}, "GLOO_BACKEND=completions"),
+        ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL is not usable"),
+        (
+            {"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/x"},
+            "Could not open the database postgresql://postgres@127.0.0.1:1/x",
+        ),
+        ({"GLOO_TIMEOUT": "soon"}, "the configuration is not valid"),
+    ],
+)
+def test_startup_problems_are_one_clear_sentence(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    result = gloo_bots("chat", cwd=tmp_path, stdin="hi\n", env=clean_env(**env))
+    assert result.returncode in (1, 2)
+    assert expected in result.stderr.strip().splitlines()[-1] or expected in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout

@@ -100,3 +100,19 @@ def test_harmless_text_is_left_alone() -> None:
     redactor = Redactor(secrets=[CLIENT_SECRET])
     text = "What is grace? The token of friendship is kindness."
     assert redactor.scrub(text) == text
+
+
+def test_passwords_in_urls_and_traceback_locals_are_not_logged(captured: io.StringIO) -> None:
+    log = structlog.get_logger("test")
+    database_url = "postgresql+psycopg://app:s3cr3t-pw@db.internal:5432/gloo"
+
+    def connect(url: str) -> None:
+        raise ConnectionError(f"cannot reach {url}")
+
+    try:
+        connect(database_url)
+    except ConnectionError:
+        log.exception("store.open_failed", database=database_url)
+    out = captured.getvalue()
+    assert "s3cr3t-pw" not in out
+    assert "postgresql+psycopg://app:[REDACTED]@db.internal:5432/gloo" in out
