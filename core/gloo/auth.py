@@ -25,7 +25,7 @@ from core.gloo.errors import (
     GlooProtocolError,
     GlooTimeout,
 )
-from core.gloo.wire import as_mapping, decode_json, get_str, http_error
+from core.gloo.wire import as_mapping, decode_json, get_str, http_error, transport_errors
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -160,20 +160,16 @@ class ClientCredentialsAuth:
     async def _fetch(self) -> str:
         """POST the token request (caller holds the lock) and cache the result."""
         try:
-            response = await self._http.post(
-                self._token_url,
-                data={"grant_type": "client_credentials", "scope": self._scope},
-                auth=httpx.BasicAuth(self._client_id, self._client_secret),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TimeoutException as exc:
-            log.warning("gloo.token.timeout", error=type(exc).__name__)
-            raise GlooTimeout("Timed out getting a Gloo access token") from exc
-        except httpx.TransportError as exc:
-            log.warning("gloo.token.connection_error", error=type(exc).__name__)
-            raise GlooConnectionError(
-                f"Could not reach Gloo's token endpoint: {type(exc).__name__}"
-            ) from exc
+            with transport_errors("token"):
+                response = await self._http.post(
+                    self._token_url,
+                    data={"grant_type": "client_credentials", "scope": self._scope},
+                    auth=httpx.BasicAuth(self._client_id, self._client_secret),
+                    headers={"Accept": "application/json"},
+                )
+        except (GlooTimeout, GlooConnectionError) as exc:
+            log.warning("gloo.token.unreachable", error=type(exc.__cause__).__name__)
+            raise
 
         if response.status_code in _REFUSED_STATUSES:
             error = http_error(

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
@@ -25,11 +25,9 @@ from core.gloo.auth import Authenticator
 from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
 from core.gloo.errors import (
     GlooConfigError,
-    GlooConnectionError,
     GlooError,
     GlooProtocolError,
     GlooStreamInterrupted,
-    GlooTimeout,
 )
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
@@ -42,6 +40,7 @@ from core.gloo.wire import (
     http_error,
     parse_timestamp,
     str_tuple,
+    transport_errors,
 )
 from core.types import ChatHistory, HistoryMessage
 
@@ -84,23 +83,6 @@ def build_message_params(request: GlooRequest) -> dict[str, str]:
     if request.enable_suggestions is not None:
         params["enable_suggestions"] = "1" if request.enable_suggestions else "0"
     return params
-
-
-@contextmanager
-def _transport_errors(action: str) -> Iterator[None]:
-    """Translate httpx request failures into the Gloo tree."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise GlooTimeout(f"Gloo timed out ({action}): {type(exc).__name__}") from exc
-    except httpx.UnsupportedProtocol as exc:
-        raise GlooConfigError(f"The Gloo API URL is not usable: {exc}") from exc
-    except httpx.DecodingError as exc:
-        raise GlooProtocolError(f"Gloo sent an undecodable body ({action})") from exc
-    except httpx.RequestError as exc:
-        raise GlooConnectionError(
-            f"Connection to Gloo failed ({action}): {type(exc).__name__}"
-        ) from exc
 
 
 @dataclass
@@ -216,7 +198,7 @@ class MessageBackend:
                 accept=_JSON_ACCEPT,
                 action="message",
             )
-            with _transport_errors("message"):
+            with transport_errors("message"):
                 content = await response.aread()
         payload = _json_object(content, "message")
         accumulator = StreamAccumulator()
@@ -271,7 +253,7 @@ class MessageBackend:
                 accept=_JSON_ACCEPT,
                 action="history",
             )
-            with _transport_errors("history"):
+            with transport_errors("history"):
                 content = await response.aread()
         return _parse_history(content, chat_id)
 
@@ -295,7 +277,7 @@ class MessageBackend:
         while True:
             headers = {"Authorization": f"Bearer {token}", "Accept": accept}
             started = time.monotonic()
-            with _transport_errors(action):
+            with transport_errors(action):
                 response = await stack.enter_async_context(
                     self._http.stream(method, url, params=params, json=json, headers=headers)
                 )
@@ -307,7 +289,7 @@ class MessageBackend:
             )
             if not response.is_error:
                 return response
-            with _transport_errors(action):
+            with transport_errors(action):
                 try:
                     body = await response.aread()
                 finally:
@@ -336,7 +318,7 @@ async def _translated(
 ) -> AsyncGenerator[StreamPayload, None]:
     """``payloads`` with httpx failures while reading turned into Gloo errors."""
     while True:
-        with _transport_errors("stream"):
+        with transport_errors("stream"):
             try:
                 payload = await anext(payloads)
             except StopAsyncIteration:

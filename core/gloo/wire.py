@@ -8,11 +8,21 @@ helpers below pick typed values out of it without ever assuming a shape.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal, Required, TypedDict
 
-from core.gloo.errors import GlooHTTPError, error_for_status
+import httpx
+
+from core.gloo.errors import (
+    GlooConfigError,
+    GlooConnectionError,
+    GlooHTTPError,
+    GlooProtocolError,
+    GlooTimeout,
+    error_for_status,
+)
 from core.gloo.retry import parse_retry_after
 
 # --- request / response bodies -------------------------------------------------------------
@@ -283,3 +293,20 @@ def http_error(
         code=code,
         retry_after=parse_retry_after(headers),
     )
+
+
+@contextmanager
+def transport_errors(action: str) -> Iterator[None]:
+    """Translate httpx request failures into the Gloo tree."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise GlooTimeout(f"Gloo timed out ({action}): {type(exc).__name__}") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise GlooConfigError(f"The Gloo API URL is not usable: {exc}") from exc
+    except httpx.DecodingError as exc:
+        raise GlooProtocolError(f"Gloo sent an undecodable body ({action})") from exc
+    except httpx.RequestError as exc:
+        raise GlooConnectionError(
+            f"Connection to Gloo failed ({action}): {type(exc).__name__}"
+        ) from exc
