@@ -10,7 +10,8 @@ import pytest
 from core.gloo.auth import ClientCredentialsAuth, StaticKeyAuth
 from core.gloo.client import MessageBackend
 from core.gloo.retry import RetryPolicy
-from tests.core.gloo.fakes import API_URL, TOKEN_URL, FakeClock, FakeGloo
+from tests.clock import FakeClock
+from tests.core.gloo.fakes import API_URL, TOKEN_URL, FakeGloo
 
 
 @pytest.fixture

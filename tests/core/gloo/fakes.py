@@ -82,19 +82,6 @@ SEED_HISTORY: dict[str, Any] = {
 }
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class Route:
     def __init__(self, *steps: Step) -> None:
         self.calls: list[httpx.Request] = []

@@ -27,9 +27,9 @@ from core.gloo.errors import (
     GlooTimeout,
 )
 from core.settings import Settings
+from tests.clock import FakeClock
 from tests.core.gloo.fakes import (
     TOKEN_URL,
-    FakeClock,
     FakeGloo,
     json_reply,
     raise_error,

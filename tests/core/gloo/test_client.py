@@ -30,11 +30,11 @@ from core.gloo.errors import (
 )
 from core.gloo.retry import RetryPolicy
 from core.types import ChatHistory, HistoryMessage, Source
+from tests.clock import FakeClock
 from tests.core.gloo.fakes import (
     API_URL,
     SEED_ANSWER,
     SEED_HISTORY,
-    FakeClock,
     FakeGloo,
     bearer,
     json_reply,

@@ -27,7 +27,7 @@ from core.gloo.errors import (
     GlooValidationError,
 )
 from core.gloo.retry import RetryPolicy, parse_retry_after, set_instant_retries
-from tests.core.gloo.fakes import FakeClock
+from tests.clock import FakeClock
 
 NOW = 1_750_000_000.0
 

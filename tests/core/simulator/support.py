@@ -44,19 +44,6 @@ NON_STREAM_KEYS = {
 }
 
 
-class FakeClock:
-    """An injectable ``clock`` for :class:`SimulatorConfig` that only moves when told."""
-
-    def __init__(self, start: float = 1_752_500_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class StreamResult:
     status: int

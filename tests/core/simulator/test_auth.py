@@ -7,8 +7,9 @@ import base64
 import structlog
 
 from core.simulator import SimulatorConfig
+from tests.clock import FakeClock
 from tests.core.simulator.conftest import HarnessFactory
-from tests.core.simulator.support import FakeClock, Harness
+from tests.core.simulator.support import Harness
 
 
 def _basic(client_id: str, secret: str) -> str:

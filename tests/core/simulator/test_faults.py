@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from core.simulator import SimulatorConfig
+from tests.clock import FakeClock
 from tests.core.simulator.conftest import HarnessFactory
-from tests.core.simulator.support import QUESTIONS, FakeClock, Harness
+from tests.core.simulator.support import QUESTIONS, Harness
 
 _ERROR_CODES = {
     "500": "internal_server_error",
