@@ -151,13 +151,17 @@ async def _run(settings: Settings) -> int:
 
 async def _chat(settings: Settings) -> int:
     from core.bootstrap import build
-    from core.console import SIMULATOR_BANNER, Console, stdin_lines
+    from core.console import SIMULATOR_BANNER, Console, read_stdin
 
     if settings.uses_simulator:
         print(SIMULATOR_BANNER, flush=True)
     async with build(settings) as container:
-        console = Console(container.service, sys.stdout, interactive=sys.stdin.isatty())
-        return await console.run(stdin_lines())
+        interactive = sys.stdin.isatty()
+        if interactive:
+            import readline  # noqa: F401 - gives input() line editing and history
+
+        console = Console(container.service, sys.stdout, interactive=interactive)
+        return await console.run(read_stdin)
 
 
 async def _simulator(args: argparse.Namespace) -> int:

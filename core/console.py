@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
 from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
@@ -31,13 +32,33 @@ SIMULATOR_BANNER = """\
 ======================================================================"""
 
 
-async def stdin_lines() -> AsyncIterator[str]:
-    """Lines from standard input without blocking the event loop."""
-    while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            return
-        yield line
+LineReader = Callable[[str], Awaitable[str | None]]
+"""Reads one line, showing the prompt; ``None`` at the end of input."""
+
+
+async def read_stdin(prompt: str) -> str | None:
+    """One line from standard input without blocking the event loop.
+
+    With a prompt (a terminal) it uses ``input()``, so line editing and history work once
+    :mod:`readline` is imported. The read runs on a daemon thread, not the loop's executor,
+    so Ctrl-C at the prompt ends the program at once instead of waiting for Enter.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str | None] = loop.create_future()
+
+    def settle(value: str | None) -> None:
+        if not future.done():
+            future.set_result(value)
+
+    def read() -> None:
+        try:
+            line: str | None = input(prompt) if prompt else (sys.stdin.readline() or None)
+        except EOFError:
+            line = None
+        loop.call_soon_threadsafe(settle, line)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return await future
 
 
 class Console:
@@ -68,23 +89,16 @@ class Console:
         self._out.write(text + end)
         self._out.flush()
 
-    def _prompt(self) -> None:
-        if self._interactive:
-            self._print("> ", end="")
-
-    async def run(self, lines: AsyncIterator[str]) -> int:
+    async def run(self, read: LineReader) -> int:
         """Serve until /quit or end of input. Returns the process exit code."""
         self._print("Ask me anything. Type /help for commands.")
-        self._prompt()
-        async for raw in lines:
+        prompt = "> " if self._interactive else ""
+        while (raw := await read(prompt)) is not None:
             line = raw.strip()
-            if not line:
-                self._prompt()
-                continue
             if line in ("/quit", "/exit"):
                 break
-            await self.handle(line)
-            self._prompt()
+            if line:
+                await self.handle(line)
         if self._interactive:
             self._print()
         return 0

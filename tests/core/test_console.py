@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
-from core.console import Console, render_history
+from core.console import Console, LineReader, render_history
 from core.simulator import SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import ChatHistory, HistoryMessage
 from tests.harness import core_on_simulator
 
 
-async def feed(lines: Iterable[str]) -> AsyncIterator[str]:
-    for line in lines:
-        yield line + "\n"
+def feed(lines: Iterable[str]) -> LineReader:
+    """A reader that answers the console's prompts with ``lines``, then ends."""
+    remaining = iter(lines)
+
+    async def read(prompt: str) -> str | None:
+        return next(remaining, None)
+
+    return read
 
 
 async def run_console(store: SqlStore, lines: list[str], **config: object) -> tuple[str, int]:
