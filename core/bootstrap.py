@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import httpx
 import stamina.instrumentation
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
@@ -24,6 +25,7 @@ from core.ports import ConversationStore
 from core.service import ConversationService
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
+from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 
 log = structlog.get_logger(__name__)
@@ -49,10 +51,6 @@ class Container:
 
 def http_timeout(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(settings.gloo_timeout, connect=settings.gloo_connect_timeout)
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(attempts=settings.gloo_retry_attempts, deadline=settings.gloo_retry_deadline)
 
 
 def simulator_config(settings: Settings) -> SimulatorConfig:
@@ -92,11 +90,11 @@ async def build(
         )
         stack.push_async_callback(http.aclose)
 
-        auth: Authenticator
         if settings.gloo_backend == "completions":
             raise StartupError(
                 "GLOO_BACKEND=completions is not available in this version; use 'message'."
             )
+        auth: Authenticator
         if settings.uses_simulator:
             # The simulator enforces OAuth like Gloo, so the real token path is exercised.
             auth = ClientCredentialsAuth(http, token_url, "simulator", "simulator")
@@ -109,7 +107,7 @@ async def build(
             http,
             auth,
             api_url,
-            retry=retry_policy(settings),
+            retry=RetryPolicy.from_settings(settings),
             stream_enabled=settings.gloo_stream,
         )
 
@@ -150,10 +148,8 @@ async def _open_store(settings: Settings, stack: AsyncExitStack) -> SqlStore:
 
 
 def _safe_url(url: str) -> str:
-    """A database URL without its password, for logs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
+    """A database URL without its password, for logs and messages."""
+    try:
+        return make_url(normalize_database_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable URL)"

@@ -170,7 +170,7 @@ def test_fault_specs() -> None:
         ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL is not usable"),
         (
             {"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/x"},
-            "Could not open the database postgresql://postgres@127.0.0.1:1/x",
+            "Could not open the database postgresql+psycopg://postgres:***@127.0.0.1:1/x",
         ),
         ({"GLOO_TIMEOUT": "soon"}, "the configuration is not valid"),
     ],
