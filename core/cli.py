@@ -7,13 +7,19 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 from pydantic import ValidationError
 
-from core.bootstrap import StartupError
+from core.bench import run_bench
+from core.bootstrap import StartupError, build
+from core.console import SIMULATOR_BANNER, Console, read_stdin
 from core.logs import configure_logging
 from core.settings import Settings
+from core.simulator import SimulatorConfig, serve
+from core.store.engine import normalize_database_url
+from core.store.migrate import current_revision, head_revision, upgrade
 
 log = structlog.get_logger(__name__)
 
@@ -150,9 +156,6 @@ async def _run(settings: Settings) -> int:
 
 
 async def _chat(settings: Settings) -> int:
-    from core.bootstrap import build
-    from core.console import SIMULATOR_BANNER, Console, read_stdin
-
     if settings.uses_simulator:
         print(SIMULATOR_BANNER, flush=True)
     async with build(settings) as container:
@@ -165,8 +168,6 @@ async def _chat(settings: Settings) -> int:
 
 
 async def _simulator(args: argparse.Namespace) -> int:
-    from core.simulator import SimulatorConfig, serve
-
     config = SimulatorConfig(
         seed=args.seed,
         token_ttl=args.token_ttl,
@@ -182,10 +183,6 @@ async def _simulator(args: argparse.Namespace) -> int:
 
 
 async def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from core.bench import run_bench
-
     results = await run_bench(
         settings,
         latency=args.latency,
@@ -198,9 +195,6 @@ async def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
-    from core.store.engine import normalize_database_url
-    from core.store.migrate import current_revision, head_revision, upgrade
-
     url = normalize_database_url(settings.database_url)
     if args.db_command == "upgrade":
         await upgrade(url)
