@@ -31,7 +31,7 @@ from core.store.sql import SqlStore
 log = structlog.get_logger(__name__)
 
 SIMULATOR_URL = "http://gloo-simulator.invalid"
-USER_AGENT = "gloo-bots/0.1 (+https://github.com/gloo-bots)"
+USER_AGENT = "gloo-bots/0.1"
 
 
 class StartupError(Exception):
