@@ -13,6 +13,8 @@ readers never queue behind writers.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +45,10 @@ _SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE"})
 
 #: How long a SQLite connection waits for another one's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+
+#: Switching a new database file to WAL: how long to keep trying, and how often.
+_WAL_SWITCH_DEADLINE_S: Final = 5.0
+_WAL_SWITCH_RETRY_S: Final = 0.01
 
 _POSTGRES_POOL_SIZE: Final = 5
 _POSTGRES_MAX_OVERFLOW: Final = 10
@@ -137,6 +143,32 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     return engine
 
 
+def _ensure_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a persistent, once-per-file change).
+
+    Switching to WAL needs an exclusive lock and SQLite reports ``database is locked``
+    at once instead of waiting through the busy timeout when another connection holds
+    one — as happens when several connections open a new database together. Only that
+    first switch can collide, so it is retried briefly; once any connection has made
+    it, every later one finds the file in WAL mode already.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + _WAL_SWITCH_DEADLINE_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+        # Blocking, but only during the first opening of a new database file.
+        time.sleep(_WAL_SWITCH_RETRY_S)
+
+
 def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -148,7 +180,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _ensure_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()

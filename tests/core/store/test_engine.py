@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import DEFAULT_DATABASE_URL
 from core.store.engine import (
+    _ensure_wal,
     create_engine,
     is_sqlite_memory,
     normalize_database_url,
@@ -114,6 +118,57 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite
     assert journal == "wal"
     assert foreign_keys == 1
     assert timeout >= 5_000
+
+
+async def test_many_connections_opening_a_new_sqlite_file_together_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """The switch to WAL is not covered by the busy timeout: racing first opens retry it."""
+    for attempt in range(10):
+        url = f"sqlite+aiosqlite:///{tmp_path}/race-{attempt}.db"
+        engines = [create_engine(url) for _ in range(6)]
+
+        async def open_one(engine: AsyncEngine) -> str:
+            async with engine.connect() as connection:
+                return str((await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one())
+
+        try:
+            modes = await asyncio.gather(*(open_one(engine) for engine in engines))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+        assert modes == ["wal"] * 6
+
+
+class _LockedCursor:
+    """A DB-API cursor whose WAL switch fails as a racing connection's would."""
+
+    def __init__(self, failures: int, message: str = "database is locked") -> None:
+        self.failures = failures
+        self.message = message
+        self.statements: list[str] = []
+
+    def execute(self, statement: str) -> None:
+        self.statements.append(statement)
+        if statement == "PRAGMA journal_mode = WAL" and self.failures > 0:
+            self.failures -= 1
+            raise sqlite3.OperationalError(self.message)
+
+    def fetchone(self) -> tuple[str]:
+        return ("delete",)
+
+
+def test_the_wal_switch_is_retried_while_the_file_is_locked() -> None:
+    cursor = _LockedCursor(failures=3)
+    _ensure_wal(cursor)
+    assert cursor.statements.count("PRAGMA journal_mode = WAL") == 4
+
+
+def test_other_errors_of_the_wal_switch_are_not_retried() -> None:
+    cursor = _LockedCursor(failures=3, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _ensure_wal(cursor)
+    assert cursor.statements.count("PRAGMA journal_mode = WAL") == 1
 
 
 async def test_sqlite_transactions_are_real_and_roll_back(sqlite_url: str) -> None:
