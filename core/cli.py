@@ -12,6 +12,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
+from core.adapters import adapter_names, load_adapter, serve_adapters
 from core.bench import run_bench
 from core.bootstrap import StartupError, build
 from core.console import SIMULATOR_BANNER, Console, read_stdin
@@ -36,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         help="run every configured part; with no platform tokens, the console playground",
     )
     sub.add_parser("chat", help="the console playground")
+    for name in adapter_names():
+        platform = sub.add_parser(
+            name,
+            help=f"serve {name.capitalize()} (or run one of its commands; see '{name} --help')",
+            add_help=False,
+        )
+        platform.add_argument("adapter_args", nargs=argparse.REMAINDER)
 
     sim = sub.add_parser("simulator", help="serve a Gloo-compatible API (the Gloo simulator)")
     sim.add_argument("--host", default="127.0.0.1")
@@ -107,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"gloo-bots: the configuration is not valid:\n{exc}", file=sys.stderr)
         return 2
-    quiet = args.command in ("chat", "run", "bench")
+    quiet = args.command in ("chat", "bench") or (
+        args.command == "run" and not _configured_adapters_exist(settings)
+    )
     configure_logging(
         level=settings.log_level or ("WARNING" if quiet else "INFO"),
         fmt=settings.log_format,
@@ -136,23 +146,40 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _chat(settings)
     if args.command == "bench":
         return await _bench(args, settings)
+    if args.command in adapter_names():
+        return await _adapter(args.command, args.adapter_args, settings)
     raise AssertionError(f"unhandled command {args.command}")
 
 
+def _configured_adapters_exist(settings: Settings) -> bool:
+    return settings.has_slack or settings.has_discord
+
+
 async def _run(settings: Settings) -> int:
-    platforms = [
-        name
-        for name, present in (("Slack", settings.has_slack), ("Discord", settings.has_discord))
-        if present
-    ]
-    if platforms:
-        print(
-            f"gloo-bots: {' and '.join(platforms)} credentials are set, but this build has no "
-            f"{' or '.join(platforms)} adapter yet. Unset them to use the console playground.",
-            file=sys.stderr,
-        )
-        return 2
-    return await _chat(settings)
+    """Every configured adapter in this process; with none, the console playground."""
+    adapters = [load_adapter(name) for name in adapter_names()]
+    configured = [adapter for adapter in adapters if adapter.configured(settings)]
+    if not configured:
+        return await _chat(settings)
+    if settings.uses_simulator:
+        print(SIMULATOR_BANNER, file=sys.stderr, flush=True)
+    return await serve_adapters(settings, configured)
+
+
+async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
+    """``gloo-bots NAME [...]``: the adapter's own sub-command, or serve it alone."""
+    adapter = load_adapter(name)
+    parser = argparse.ArgumentParser(prog=f"gloo-bots {name}", description=adapter.help)
+    adapter.add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    code = await adapter.command(args, settings)
+    if code is not None:
+        return code
+    if not adapter.configured(settings):
+        raise StartupError(f"{name.capitalize()} is not configured: see the README's {name} setup")
+    if settings.uses_simulator:
+        print(SIMULATOR_BANNER, file=sys.stderr, flush=True)
+    return await serve_adapters(settings, [adapter])
 
 
 async def _chat(settings: Settings) -> int:

@@ -61,6 +61,10 @@ class ConversationStore(Protocol):
 
     async def get_answer(self, answer_id: str) -> AnswerRecord | None: ...
 
+    async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
+        """The newest ``limit`` answers given on ``chat_id``, oldest first."""
+        ...
+
     async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
         """Record the platform messages that show this answer (order kept, no duplicates)."""
         ...

@@ -63,8 +63,13 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
+    # Sharding: none set → discord.py's AutoShardedClient decides; DISCORD_SHARD_COUNT with
+    # DISCORD_SHARD_IDS (e.g. "0,1") runs just those shards, so processes can split a bot.
+    discord_shard_count: int | None = Field(default=None, ge=1)
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
 
     # --- process -------------------------------------------------------------------------
+    host: str = "0.0.0.0"  # noqa: S104 - the web process serves a load balancer
     port: int = 3000
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
@@ -75,6 +80,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(p.strip() for p in value.split(",") if p.strip())
         return value
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _split_shard_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(p) for p in value.split(",") if p.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_shards(self) -> Settings:
+        if self.discord_shard_ids:
+            if self.discord_shard_count is None:
+                raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
+            bad = [i for i in self.discord_shard_ids if not 0 <= i < self.discord_shard_count]
+            if bad:
+                raise ValueError(
+                    f"DISCORD_SHARD_IDS {bad} are outside 0..{self.discord_shard_count - 1}"
+                )
+        return self
 
     @field_validator("gloo_api_url")
     @classmethod

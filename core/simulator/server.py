@@ -8,7 +8,6 @@ broken upstream connection looks like.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from core.simulator.config import SimulatorConfig
 from core.simulator.engine import Headers, SimRequest, Simulator, StreamDropped, first_values
+from core.web import WebServer, start_web
 
 __all__ = ["RunningServer", "build_app", "serve", "start_server"]
 
@@ -41,23 +41,22 @@ class RunningServer:
     """A started simulator server; ``close()`` (or ``async with``) stops it."""
 
     simulator: Simulator
-    host: str
-    port: int
-    _runner: web.AppRunner
+    server: WebServer
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     @property
     def url(self) -> str:
-        host = self.host
-        if host in ("", "0.0.0.0"):  # noqa: S104 - only turning a wildcard into a dialable host
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self.server.url
 
     async def close(self) -> None:
-        await self._runner.cleanup()
+        await self.server.close()
         log.info("simulator.stopped", url=self.url)
 
     async def __aenter__(self) -> RunningServer:
@@ -86,21 +85,8 @@ async def start_server(
     cancelled, so a hanging request ends when its client gives up.
     """
     simulator = config if isinstance(config, Simulator) else Simulator(config)
-    runner = web.AppRunner(
-        build_app(simulator),
-        handler_cancellation=True,
-        access_log=None,
-        shutdown_timeout=shutdown_timeout,
-    )
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = _bound_port(runner.addresses, port)
-    except BaseException:
-        await runner.cleanup()
-        raise
-    running = RunningServer(simulator=simulator, host=host, port=bound_port, _runner=runner)
+    server = await start_web(build_app(simulator), host, port, shutdown_timeout=shutdown_timeout)
+    running = RunningServer(simulator=simulator, server=server)
     log.info(
         "simulator.listening",
         url=running.url,
@@ -165,10 +151,3 @@ def _drop_connection(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()
-
-
-def _bound_port(addresses: Iterable[object], requested: int) -> int:
-    for address in addresses:
-        if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
-            return address[1]
-    return requested

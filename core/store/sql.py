@@ -160,6 +160,18 @@ class SqlStore:
             row = result.mappings().first()
         return None if row is None else _answer_record(row)
 
+    async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
+        """The newest ``limit`` answers given on ``chat_id``, oldest first."""
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(_ANSWERS)
+                .where(col(AnswerRow.chat_id) == chat_id)
+                .order_by(col(AnswerRow.created_at).desc(), col(AnswerRow.answer_id).desc())
+                .limit(limit)
+            )
+            rows = result.mappings().all()
+        return [_answer_record(row) for row in reversed(rows)]
+
     async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
         """Append ``message_ids`` (order kept, ids already recorded skipped).
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import httpx
 import pytest
@@ -48,14 +47,6 @@ async def test_start_server_shares_a_simulator_with_the_transport() -> None:
         assert second.status_code == 200
         assert len(simulator.chats[first["chat_id"]]) == 4
         assert simulator.message_requests == 2
-
-
-async def test_url_of_wildcard_and_ipv6_hosts() -> None:
-    async with await start_server(SimulatorConfig()) as running:
-        wildcard = dataclasses.replace(running, host="0.0.0.0")  # noqa: S104
-        assert wildcard.url == f"http://127.0.0.1:{running.port}"
-        ipv6 = dataclasses.replace(running, host="::")
-        assert ipv6.url == f"http://[::1]:{running.port}"
 
 
 async def test_a_busy_port_fails_cleanly() -> None:

@@ -158,6 +158,27 @@ async def test_answer_round_trips_everything(store: SqlStore) -> None:
     assert loaded.created_at == datetime(2024, 5, 17, 4, 0, 15, 123456, tzinfo=UTC)
 
 
+async def test_chat_answers_are_the_newest_oldest_first(store: SqlStore) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(5):
+        await store.save_answer(
+            AnswerRecord(
+                answer_id=f"a{i}",
+                thread=THREAD,
+                chat_id="chat-1",
+                question=f"q{i}",
+                text=f"t{i}",
+                created_at=start + timedelta(minutes=i),
+            )
+        )
+    await store.save_answer(
+        AnswerRecord(answer_id="other", thread=THREAD, chat_id="chat-2", question="q", text="t")
+    )
+    answers = await store.chat_answers("chat-1", limit=3)
+    assert [a.answer_id for a in answers] == ["a2", "a3", "a4"]
+    assert await store.chat_answers("nothing", limit=3) == []
+
+
 async def test_answer_defaults_round_trip(store: SqlStore) -> None:
     record = _answer()
     await store.save_answer(record)

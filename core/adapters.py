@@ -1,0 +1,180 @@
+"""The seam between the core and the platform adapters, and the process that runs them.
+
+The core never imports an adapter. Adapters announce themselves as entry points in the
+``gloo_bots.adapters`` group (see ``pyproject.toml``); each names a zero-argument factory of
+an :class:`Adapter`. ``gloo-bots run`` starts every configured adapter in one process;
+``gloo-bots slack`` / ``gloo-bots discord`` start one, or run its own sub-commands
+(``gloo-bots discord sync``).
+
+A serving process builds the container once, gives every adapter the same
+:class:`Runtime` — the container, the :class:`~core.delivery.Dispatcher`, and the web
+application served on ``$PORT`` (health endpoints, Slack's HTTP endpoints) — calls
+:meth:`Adapter.prepare` on each, starts the web server, then runs :meth:`Adapter.serve` on
+each until SIGTERM/SIGINT or until one of them ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Final, Protocol
+
+import httpx
+import structlog
+from aiohttp import web
+
+from core.bootstrap import Container, StartupError, build
+from core.delivery import Dispatcher
+from core.settings import Settings
+from core.web import build_web_app, start_web
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Adapter",
+    "Runtime",
+    "adapter_names",
+    "load_adapter",
+    "serve_adapters",
+]
+
+log = structlog.get_logger(__name__)
+
+ENTRY_POINT_GROUP: Final = "gloo_bots.adapters"
+
+#: Seconds a stopping process gives the questions in flight to finish.
+SHUTDOWN_GRACE: Final = 25.0
+
+
+@dataclass
+class Runtime:
+    """What a serving process shares with its adapters."""
+
+    container: Container
+    dispatcher: Dispatcher
+    #: Served on ``settings.host:settings.port`` once every adapter is prepared; add routes
+    #: in :meth:`Adapter.prepare`, not later (aiohttp freezes the router on start).
+    web: web.Application
+    #: Set when the process is asked to stop; adapters stop taking new work.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Filled by :func:`serve_adapters` once the web server listens (the bound port).
+    web_url: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.container.settings
+
+
+class Adapter(Protocol):
+    """A platform adapter, as the CLI and the process runner see it."""
+
+    #: The CLI sub-command and the ``ThreadKey.platform`` value, e.g. ``"slack"``.
+    name: str
+    #: One line for ``gloo-bots --help``.
+    help: str
+
+    def configured(self, settings: Settings) -> bool:
+        """True when the settings hold what this adapter needs to serve."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add this adapter's own options and sub-commands to ``gloo-bots NAME``."""
+
+    async def command(self, args: argparse.Namespace, settings: Settings) -> int | None:
+        """Run a non-serving sub-command (``discord invite``) and return its exit code.
+
+        Return ``None`` to serve (``gloo-bots NAME`` with no sub-command).
+        """
+
+    async def prepare(self, runtime: Runtime) -> None:
+        """Register the responder with the dispatcher and any web routes; connect nothing yet."""
+
+    async def serve(self, runtime: Runtime) -> None:
+        """Connect and serve until cancelled; clean up on cancellation.
+
+        Return (or raise :class:`~core.bootstrap.StartupError` with a sentence saying what
+        to change) when the platform refuses the credentials.
+        """
+
+
+def adapter_names() -> list[str]:
+    """The installed adapters' names, without importing them."""
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def load_adapter(name: str) -> Adapter:
+    """Import and build the adapter called ``name``."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            factory: Callable[[], Adapter] = ep.load()
+            return factory()
+    raise StartupError(f"no adapter called {name!r} is installed (have: {adapter_names()})")
+
+
+async def serve_adapters(
+    settings: Settings,
+    adapters: Sequence[Adapter],
+    *,
+    on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+    handle_signals: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    """Run ``adapters`` in this process until SIGTERM/SIGINT or until one of them ends.
+
+    Stopping is graceful: ``runtime.stopping`` is set (adapters take no new work), the
+    questions in flight are finished (for up to ``SHUTDOWN_GRACE`` seconds), then the
+    adapters are cancelled and the web server closed. ``on_ready`` runs once the web server
+    listens and every adapter's ``serve`` has started (tests use it to learn the port);
+    ``transport`` replaces the network under the Gloo client (tests: a simulator).
+    """
+    if not adapters:
+        raise StartupError("nothing to run: no adapter is configured")
+    async with build(settings, transport=transport) as container:
+        dispatcher = Dispatcher(container.service)
+        runtime = Runtime(container=container, dispatcher=dispatcher, web=build_web_app(container))
+        for adapter in adapters:
+            await adapter.prepare(runtime)
+        server = await start_web(runtime.web, settings.host, settings.port)
+        runtime.web_url = server.url
+        log.info("process.serving", url=server.url, adapters=[a.name for a in adapters])
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for sig in signals:
+            loop.add_signal_handler(sig, runtime.stopping.set)
+        tasks = [
+            asyncio.create_task(adapter.serve(runtime), name=f"adapter:{adapter.name}")
+            for adapter in adapters
+        ]
+        stop = asyncio.create_task(runtime.stopping.wait(), name="stopping")
+        failure: BaseException | None = None
+        try:
+            if on_ready is not None:
+                await on_ready(runtime)
+            done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
+            failure = _first_failure(done - {stop})
+            log.info("process.stopping", in_flight=dispatcher.in_flight)
+            runtime.stopping.set()
+            try:
+                await asyncio.wait_for(dispatcher.close(), SHUTDOWN_GRACE)
+            except TimeoutError:
+                log.warning("process.stopped_with_questions_in_flight", count=dispatcher.in_flight)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            for task in [*tasks, stop]:
+                task.cancel()
+            await asyncio.gather(*tasks, stop, return_exceptions=True)
+            await server.close()
+        if failure is not None:
+            raise failure
+        log.info("process.stopped")
+        return 0
+
+
+def _first_failure(done: Iterable[asyncio.Task[Any]]) -> BaseException | None:
+    for task in done:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            return exc
+    return None
