@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     gloo_retry_deadline: float = Field(default=90.0, gt=0, description="seconds for all attempts")
     gloo_token_scope: str = "api/access"  # noqa: S105 - an OAuth scope, not a secret
 
+    # GLOO_BACKEND=completions (Completions V2, stateless): the model to ask (None: Gloo's
+    # automatic routing) and how many characters of earlier turns to send with each question.
+    gloo_completions_model: str | None = None
+    gloo_history_chars: int = Field(default=12_000, ge=0)
+
     # The built-in simulator (used when GLOO_BACKEND=simulator or no credentials are set).
     gloo_simulator_seed: int = 0
     gloo_simulator_first_chunk_latency: float = Field(default=0.15, ge=0)
