@@ -29,6 +29,7 @@ from aiohttp import web
 
 from core.bootstrap import Container, StartupError, build
 from core.delivery import Dispatcher
+from core.scheduler import build_scheduler
 from core.settings import Settings
 from core.web import build_web_app, start_web
 
@@ -38,6 +39,7 @@ __all__ = [
     "Runtime",
     "adapter_names",
     "load_adapter",
+    "run_worker",
     "serve_adapters",
 ]
 
@@ -132,11 +134,13 @@ async def serve_adapters(
     if not adapters:
         raise StartupError("nothing to run: no adapter is configured")
     async with build(settings, transport=transport) as container:
-        dispatcher = Dispatcher(container.service)
+        dispatcher = container.dispatcher
         runtime = Runtime(container=container, dispatcher=dispatcher, web=build_web_app(container))
         for adapter in adapters:
             await adapter.prepare(runtime)
         server = await start_web(runtime.web, settings.host, settings.port)
+        scheduler = build_scheduler(container, container.leadership)
+        scheduler.start()
         runtime.web_url = server.url
         log.info("process.serving", url=server.url, adapters=[a.name for a in adapters])
         loop = asyncio.get_running_loop()
@@ -156,20 +160,45 @@ async def serve_adapters(
             failure = _first_failure(done - {stop})
             log.info("process.stopping", in_flight=dispatcher.in_flight)
             runtime.stopping.set()
-            try:
-                await asyncio.wait_for(dispatcher.close(), SHUTDOWN_GRACE)
-            except TimeoutError:
-                log.warning("process.stopped_with_questions_in_flight", count=dispatcher.in_flight)
+            scheduler.shutdown(wait=False)
+            await dispatcher.close(grace=SHUTDOWN_GRACE)
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             for task in [*tasks, stop]:
                 task.cancel()
             await asyncio.gather(*tasks, stop, return_exceptions=True)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             await server.close()
         if failure is not None:
             raise failure
         log.info("process.stopped")
+        return 0
+
+
+async def run_worker(settings: Settings, *, handle_signals: bool = True) -> int:
+    """The worker process: the scheduler's jobs, until SIGTERM/SIGINT.
+
+    Questions are re-driven by the processes that serve their platform; the worker runs
+    what must happen once per deployment, whichever process leads.
+    """
+    async with build(settings) as container:
+        scheduler = build_scheduler(container, container.leadership, redrive=False)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for sig in signals:
+            loop.add_signal_handler(sig, stopping.set)
+        scheduler.start()
+        log.info("worker.started", jobs=[job.id for job in scheduler.get_jobs()])
+        try:
+            await stopping.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+        log.info("worker.stopped")
         return 0
 
 

@@ -16,12 +16,15 @@ import structlog
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from core.delivery import DeliveryPolicy, Dispatcher
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
 from core.gloo.client import MessageBackend
 from core.gloo.errors import GlooConfigError
 from core.gloo.retry import RetryPolicy
-from core.ports import ConversationStore
+from core.leader import Leadership
+from core.ports import Store
+from core.quotas import QuotaLimits, Quotas
 from core.service import ConversationService
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
@@ -44,8 +47,11 @@ class Container:
     http: httpx.AsyncClient
     auth: Authenticator
     gloo: GlooBackend
-    store: ConversationStore
+    store: Store
     service: ConversationService
+    dispatcher: Dispatcher
+    #: Who runs the once-per-deployment jobs; None for a store that is not SQL (tests).
+    leadership: Leadership | None = None
     simulator: Simulator | None = None
 
 
@@ -66,7 +72,7 @@ async def build(
     settings: Settings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    store: ConversationStore | None = None,
+    store: Store | None = None,
 ) -> AsyncIterator[Container]:
     """Build the container; everything is closed when the block exits.
 
@@ -113,8 +119,17 @@ async def build(
 
         if store is None:
             store = await _open_store(settings, stack)
+        leadership = Leadership(store.engine) if isinstance(store, SqlStore) else None
+        if leadership is not None:
+            stack.push_async_callback(leadership.release)
 
         service = ConversationService(gloo, store, settings.channel_defaults())
+        dispatcher = Dispatcher(
+            service,
+            store,
+            policy=DeliveryPolicy.from_settings(settings),
+            quotas=Quotas(store, QuotaLimits.from_settings(settings)),
+        )
         log.info(
             "bootstrap.ready",
             backend=settings.gloo_backend,
@@ -128,6 +143,8 @@ async def build(
             gloo=gloo,
             store=store,
             service=service,
+            dispatcher=dispatcher,
+            leadership=leadership,
             simulator=simulator,
         )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
-from core.adapters import adapter_names, load_adapter, serve_adapters
+from core.adapters import adapter_names, load_adapter, run_worker, serve_adapters
 from core.bench import run_bench
 from core.bootstrap import StartupError, build
 from core.console import SIMULATOR_BANNER, Console, read_stdin
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run every configured part; with no platform tokens, the console playground",
     )
     sub.add_parser("chat", help="the console playground")
+    sub.add_parser("worker", help="the once-per-deployment background jobs (retention pruning)")
     for name in adapter_names():
         platform = sub.add_parser(
             name,
@@ -144,6 +145,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _run(settings)
     if args.command == "chat":
         return await _chat(settings)
+    if args.command == "worker":
+        return await run_worker(settings)
     if args.command == "bench":
         return await _bench(args, settings)
     if args.command in adapter_names():

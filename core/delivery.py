@@ -9,27 +9,42 @@ so a job can be answered again by any process after a crash or a failed attempt;
 platform messages an earlier attempt already posted travel with it (:attr:`Job.posted`),
 so the responder edits them instead of posting a second answer.
 
-``submit`` is idempotent on :attr:`Job.key`: a platform's redelivery of the same event
-(Slack's Events API retries, ``app_mention`` plus ``message`` for one message) is accepted
-once and answered once.
+Nothing accepted is lost: ``submit`` commits the job to the :class:`~core.ports.Inbox`
+before it returns (so the adapter acknowledges the platform only for stored questions), and
+is idempotent on :attr:`Job.key` — a platform's redelivery of the same event (Slack's Events
+API retries, ``app_mention`` plus ``message`` for one message) is accepted once. A process
+answers a job only while it holds the job's claim (a lease it keeps renewing); a failed
+attempt that may succeed later is handed back with a backoff, and any serving process
+re-drives due and abandoned jobs (:meth:`Dispatcher.redrive`). A job that exhausts its
+attempts is told so in plain words and marked failed. Jobs of one thread are answered in
+the order they were accepted, across processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Final, Protocol
+import os
+import secrets
+import socket
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from core import messages
+from core.ports import QUOTA_ERROR, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
-from core.types import Question, Reply
+from core.types import Job, Reply
+
+if TYPE_CHECKING:
+    from core.quotas import Quotas
+    from core.settings import Settings
 
 __all__ = [
+    "DeliveryPolicy",
     "Dispatcher",
     "Job",
     "PostedCallback",
@@ -38,28 +53,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-#: How many recently accepted job keys are remembered for de-duplication.
-DEDUPE_CAPACITY: Final = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One accepted question, with everything needed to answer it on its platform.
-
-    ``key`` is unique per platform question and stable across redeliveries, e.g.
-    ``slack:T1:C1:1700000000.000100`` (the message) or ``discord:interaction:123``.
-    ``chat_id`` continues a specific Gloo chat (a clicked suggestion). ``posted`` lists the
-    platform message ids already posted for this answer by earlier attempts, oldest first.
-    """
-
-    key: str
-    question: Question
-    chat_id: str | None = None
-    posted: tuple[str, ...] = ()
-    attempt: int = 1
-    accepted_at: float = field(default_factory=time.time)
-
 
 PostedCallback = Callable[[Sequence[str]], Awaitable[None]]
 
@@ -92,42 +85,77 @@ class Responder(Protocol):
         """
 
 
-class _RecentKeys:
-    """A bounded set of recently seen keys (oldest forgotten first)."""
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How hard and how long the dispatcher tries (from settings; tests shorten it)."""
 
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._keys: OrderedDict[str, None] = OrderedDict()
+    max_attempts: int = 4
+    retry_base: float = 5.0
+    retry_max: float = 300.0
+    lease: float = 30.0
+    poll_interval: float = 2.0
+    concurrency: int = 200
 
-    def add(self, key: str) -> bool:
-        """Remember ``key``; False when it was already there."""
-        if key in self._keys:
-            self._keys.move_to_end(key)
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self._capacity:
-            self._keys.popitem(last=False)
-        return True
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            max_attempts=settings.inbox_max_attempts,
+            retry_base=settings.inbox_retry_base,
+            retry_max=settings.inbox_retry_max,
+            lease=settings.inbox_lease,
+            poll_interval=settings.inbox_poll_interval,
+            concurrency=settings.inbox_concurrency,
+        )
+
+    def retry_delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before attempt ``attempt + 1``: exponential, at least what Gloo asked."""
+        backoff = min(self.retry_max, self.retry_base * 2.0 ** max(0, attempt - 1))
+        return max(backoff, retry_after or 0.0)
+
+
+def new_owner_id() -> str:
+    """This process's identity in claims: host, pid and a random part (pids repeat)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class Dispatcher:
-    """Accepts jobs once and answers each in the background through its platform's responder."""
+    """Accepts jobs into the inbox and answers them through their platform's responder."""
 
     def __init__(
         self,
         service: ConversationService,
+        inbox: Inbox,
         *,
-        dedupe_capacity: int = DEDUPE_CAPACITY,
+        policy: DeliveryPolicy | None = None,
+        quotas: Quotas | None = None,
+        owner: str | None = None,
     ) -> None:
         self._service = service
+        self._inbox = inbox
+        self._policy = policy or DeliveryPolicy()
+        self._quotas = quotas
+        self.owner = owner or new_owner_id()
         self._responders: dict[str, Responder] = {}
-        self._seen = _RecentKeys(dedupe_capacity)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
         self._closed = False
 
     @property
     def service(self) -> ConversationService:
         return self._service
+
+    @property
+    def policy(self) -> DeliveryPolicy:
+        return self._policy
+
+    @property
+    def platforms(self) -> frozenset[str]:
+        return frozenset(self._responders)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
 
     def register(self, platform: str, responder: Responder) -> None:
         """Answer jobs of ``platform`` (``ThreadKey.platform``) through ``responder``."""
@@ -136,76 +164,175 @@ class Dispatcher:
     async def submit(self, job: Job) -> bool:
         """Accept ``job`` and start answering it; False when its key was accepted before.
 
-        Returns as soon as the job is accepted, so the adapter can acknowledge the platform.
+        Returns once the job is committed to the inbox, so the adapter can acknowledge the
+        platform. Raises when the inbox cannot store it (the platform should redeliver).
         """
         if self._closed:
             raise RuntimeError("the dispatcher is shut down")
         platform = job.question.thread.platform
         if platform not in self._responders:
             raise LookupError(f"no responder registered for platform {platform!r}")
-        if not self._seen.add(job.key):
+        if not await self._inbox.accept(job):
             log.info("job.duplicate", job=job.key)
             return False
         log.info("job.accepted", job=job.key, thread=job.question.thread.as_str())
-        task = asyncio.create_task(self._run(job), name=f"job:{job.key}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._kick(job.key)
         return True
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
+    async def redrive(self) -> int:
+        """Claim and start due or abandoned jobs of this process's platforms; how many."""
+        room = self._policy.concurrency - len(self._running)
+        if self._closed or room <= 0 or not self._responders:
+            return 0
+        jobs = await self._inbox.claim_due(
+            self.owner, self._lease, platforms=self.platforms, limit=room
+        )
+        for job in jobs:
+            log.info("job.redriven", job=job.key, attempt=job.attempt)
+            self._start(job)
+        return len(jobs)
 
-    async def drain(self) -> None:
-        """Wait until every accepted job has been answered (or told it failed)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def run_redrive_loop(self) -> None:
+        """Re-drive every ``poll_interval`` seconds until cancelled."""
+        while True:
+            try:
+                await self.redrive()
+            except Exception:
+                log.warning("job.redrive_failed", exc_info=True)
+            await asyncio.sleep(self._policy.poll_interval)
 
-    async def close(self) -> None:
-        """Stop accepting jobs, and wait for the ones in flight."""
+    async def drain(self, *, retries: bool = False) -> None:
+        """Wait until no job is being answered by this process.
+
+        With ``retries``, also until the retries this process scheduled have run (tests).
+        """
+        while self._tasks or (retries and self._timers):
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            else:
+                await asyncio.sleep(0.01)
+
+    async def close(self, grace: float | None = None) -> None:
+        """Stop accepting; let jobs in flight finish for ``grace`` seconds, hand back the rest."""
         self._closed = True
-        await self.drain()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        try:
+            await asyncio.wait_for(self.drain(), grace)
+        except TimeoutError:
+            log.warning("job.shutdown_with_jobs_in_flight", count=len(self._running))
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        released = await self._inbox.release_all(self.owner)
+        if released:
+            log.info("job.handed_back", count=released)
+
+    # --- running a job --------------------------------------------------------------------
+
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self._policy.lease)
+
+    def _kick(self, key: str) -> None:
+        """Try to claim ``key`` and answer it here (it stays pending if that is not possible)."""
+        if self._closed or key in self._running or len(self._running) >= self._policy.concurrency:
+            return
+        self._spawn(self._claim_and_run(key), f"claim:{key}")
+
+    def _start(self, job: Job) -> None:
+        self._running.add(job.key)
+        self._spawn(self._run(job), f"job:{job.key}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _claim_and_run(self, key: str) -> None:
+        try:
+            job = await self._inbox.claim(key, self.owner, self._lease)
+        except Exception:
+            log.warning("job.claim_failed", job=key, exc_info=True)  # re-driven later
+            return
+        if job is not None and job.key not in self._running:
+            self._running.add(job.key)
+            await self._run(job)
 
     async def _run(self, job: Job) -> None:
-        responder = self._responders[job.question.thread.platform]
         structlog.contextvars.bind_contextvars(job=job.key)
+        heartbeat = asyncio.create_task(self._keep_lease(job.key))
         try:
-            await self._answer(job, responder)
+            await self._attempt(job)
         finally:
+            heartbeat.cancel()
+            self._running.discard(job.key)
             structlog.contextvars.unbind_contextvars("job")
+        await self._kick_next(job)
 
-    async def _answer(self, job: Job, responder: Responder) -> None:
+    async def _keep_lease(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(self._policy.lease / 3)
+            try:
+                if not await self._inbox.extend_lease(key, self.owner, self._lease):
+                    log.warning("job.claim_lost")
+                    return
+            except Exception:
+                log.warning("job.lease_renewal_failed", exc_info=True)
+
+    async def _attempt(self, job: Job) -> None:
+        responder = self._responders[job.question.thread.platform]
         posted = list(job.posted)
 
         async def record(ids: Sequence[str]) -> None:
-            posted.extend(i for i in ids if i not in posted)
+            new = [i for i in ids if i not in posted]
+            posted.extend(new)
+            if new:
+                await self._inbox.add_posted(job.key, self.owner, new)
 
-        try:
-            await responder.working(job)
-        except Exception:
-            log.warning("job.working_indicator_failed", exc_info=True)
+        def current() -> Job:
+            return replace(job, posted=tuple(posted))
+
+        if self._quotas is not None:
+            refusal = await self._quotas.check(job)
+            if refusal is not None:
+                await self._give_up(responder, current(), refusal, QUOTA_ERROR)
+                return
+
+        if job.attempt == 1:
+            try:
+                await responder.working(job)
+            except Exception:
+                log.warning("job.working_indicator_failed", exc_info=True)
 
         reply: Reply | None = None
 
-        async def events() -> AsyncIterator[StreamEvent]:
+        async def events() -> AsyncGenerator[StreamEvent, None]:
             nonlocal reply
-            async for event in self._service.stream(job.question, chat_id=job.chat_id):
-                if isinstance(event, Reply):
-                    reply = event
-                yield event
+            stream = self._service.stream(job.question, chat_id=job.chat_id)
+            async with aclosing(stream):
+                async for event in stream:
+                    if isinstance(event, Reply):
+                        reply = event
+                    yield event
 
         try:
-            await responder.deliver(job, events(), record)
+            # Closed however delivery ends, so the thread's lock is never left held by an
+            # abandoned stream.
+            async with aclosing(events()) as answer:
+                await responder.deliver(job, answer, record)
         except AnswerFailed as exc:
-            log.info("job.failed", reason=exc.user_message, retryable=exc.retryable)
-            await self._tell_failure(
-                responder, replace(job, posted=tuple(posted)), exc.user_message
+            log.info("job.attempt_failed", reason=exc.user_message, retryable=exc.retryable)
+            await self._after_failure(
+                responder, current(), exc.user_message, exc.retryable, exc.retry_after
             )
             return
-        except Exception:
+        except Exception as exc:
+            # A crash while rendering: the question is not lost, it is tried again.
             log.exception("job.delivery_crashed")
-            await self._tell_failure(
-                responder, replace(job, posted=tuple(posted)), messages.INTERNAL_ERROR
+            await self._after_failure(
+                responder, current(), messages.INTERNAL_ERROR, True, None, repr(exc)
             )
             return
         if reply is not None and posted:
@@ -213,10 +340,52 @@ class Dispatcher:
                 await self._service.attach_messages(reply.answer_id, posted)
             except Exception:
                 log.warning("job.attach_messages_failed", exc_info=True)
-        log.info("job.answered", messages=len(posted))
+        await self._inbox.finish(job.key, self.owner, "answered")
+        log.info("job.answered", attempt=job.attempt, messages=len(posted))
 
-    async def _tell_failure(self, responder: Responder, job: Job, message: str) -> None:
+    async def _after_failure(
+        self,
+        responder: Responder,
+        job: Job,
+        message: str,
+        retryable: bool,
+        retry_after: float | None,
+        detail: str | None = None,
+    ) -> None:
+        if retryable and job.attempt < self._policy.max_attempts:
+            delay = self._policy.retry_delay(job.attempt, retry_after)
+            retry_at = utcnow() + timedelta(seconds=delay)
+            if await self._inbox.release(job.key, self.owner, retry_at, detail or message):
+                log.info("job.retry_scheduled", attempt=job.attempt, delay=round(delay, 3))
+                self._kick_later(job.key, delay)
+            return
+        final = message if not retryable else messages.gave_up(job.attempt, message)
+        await self._give_up(responder, job, final, detail or message)
+
+    async def _give_up(self, responder: Responder, job: Job, message: str, error: str) -> None:
         try:
             await responder.failed(job, message)
         except Exception:
             log.exception("job.failure_notice_failed")
+        await self._inbox.finish(job.key, self.owner, "failed", error)
+        log.warning("job.failed", attempts=job.attempt, reason=error)
+
+    def _kick_later(self, key: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            self._kick(key)
+
+        timer = loop.call_later(delay, fire)
+        self._timers.add(timer)
+
+    async def _kick_next(self, job: Job) -> None:
+        """The thread's next question waited for this one: start it now."""
+        try:
+            key = await self._inbox.next_in_thread(job.question.thread)
+        except Exception:
+            log.warning("job.next_lookup_failed", exc_info=True)
+            return
+        if key is not None:
+            self._kick(key)

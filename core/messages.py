@@ -45,3 +45,20 @@ def for_error(exc: BaseException) -> str:
     if isinstance(exc, e.GlooError):
         return "I couldn't get an answer from Gloo just now. Please try again in a moment."
     return INTERNAL_ERROR
+
+
+def gave_up(attempts: int, last_reason: str) -> str:
+    """The sentence for a question given up on after ``attempts`` tries."""
+    return (
+        f"Sorry, I tried {attempts} times but couldn't get an answer from Gloo. "
+        f"{last_reason} If it keeps happening, let an administrator know."
+    )
+
+
+def quota_exceeded(scope: str, limit: int, period: str) -> str:
+    """The sentence for a question over a usage limit (``scope``: "you" or "this workspace")."""
+    who = "You have" if scope == "user" else "This workspace has"
+    return (
+        f"{who} reached the limit of {limit} questions per {period}, so I didn't send this "
+        "one to Gloo. Please try again later."
+    )

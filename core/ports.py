@@ -6,15 +6,26 @@ fakes or the same implementations pointed at local fakes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal, Protocol
 
 from core.gloo.backend import GlooBackend
-from core.types import ChannelSettings, Source, ThreadKey
+from core.types import ChannelSettings, Job, Source, ThreadKey
 
-__all__ = ["AnswerRecord", "ConversationStore", "GlooBackend"]
+__all__ = [
+    "QUOTA_ERROR",
+    "AnswerRecord",
+    "ConversationStore",
+    "GlooBackend",
+    "Inbox",
+    "InstallationStore",
+    "Store",
+]
+
+#: ``last_error`` of inbox questions refused for being over a quota.
+QUOTA_ERROR: Final = "quota"
 
 
 def utcnow() -> datetime:
@@ -65,6 +76,10 @@ class ConversationStore(Protocol):
         """The newest ``limit`` answers given on ``chat_id``, oldest first."""
         ...
 
+    async def prune_answers(self, before: datetime) -> int:
+        """Forget answers given before ``before`` (retention)."""
+        ...
+
     async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
         """Record the platform messages that show this answer (order kept, no duplicates)."""
         ...
@@ -95,3 +110,83 @@ class ConversationStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class InstallationStore(Protocol):
+    """Platform app installations (multi-workspace OAuth) and one-time OAuth states.
+
+    Installation data is the platform adapter's JSON document; ``""`` stands for an absent
+    enterprise or user id.
+    """
+
+    async def save_installation(
+        self,
+        platform: str,
+        enterprise_id: str,
+        team_id: str,
+        user_id: str,
+        data: dict[str, Any],
+    ) -> None: ...
+
+    async def find_installation(
+        self, platform: str, enterprise_id: str, team_id: str, user_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """With ``user_id=None``: the team's newest installation."""
+        ...
+
+    async def delete_installations(
+        self, platform: str, enterprise_id: str, team_id: str, user_id: str | None = None
+    ) -> int: ...
+
+    async def save_oauth_state(self, state: str, expires_at: datetime) -> None: ...
+
+    async def consume_oauth_state(self, state: str) -> bool:
+        """True exactly once for a state that was saved and has not expired."""
+        ...
+
+
+class Inbox(Protocol):
+    """Accepted questions, kept until answered (see :mod:`core.store.inbox`)."""
+
+    async def accept(self, job: Job) -> bool:
+        """Store the job as pending; False when its key was accepted before."""
+        ...
+
+    async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None: ...
+
+    async def claim_due(
+        self, owner: str, lease: timedelta, *, platforms: Collection[str], limit: int
+    ) -> list[Job]: ...
+
+    async def next_in_thread(self, thread: ThreadKey) -> str | None: ...
+
+    async def extend_lease(self, key: str, owner: str, lease: timedelta) -> bool: ...
+
+    async def add_posted(self, key: str, owner: str, message_ids: Sequence[str]) -> None: ...
+
+    async def finish(
+        self, key: str, owner: str, outcome: Literal["answered", "failed"], error: str | None = None
+    ) -> bool: ...
+
+    async def release(
+        self, key: str, owner: str, retry_at: datetime, error: str | None
+    ) -> bool: ...
+
+    async def release_all(self, owner: str) -> int: ...
+
+    async def count_accepted(
+        self,
+        platform: str,
+        workspace: str,
+        user_id: str | None,
+        since: datetime,
+        until: datetime,
+    ) -> int: ...
+
+    async def inbox_counts(self) -> dict[str, int]: ...
+
+    async def prune_inbox(self, before: datetime) -> int: ...
+
+
+class Store(ConversationStore, Inbox, InstallationStore, Protocol):
+    """Everything the service keeps, as one store (:class:`core.store.sql.SqlStore`)."""

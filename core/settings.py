@@ -58,6 +58,24 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     database_auto_migrate: bool = True
 
+    # --- answering reliably (the inbox) ------------------------------------------------
+    # Attempts per question across re-drives (each attempt has its own Gloo retries).
+    inbox_max_attempts: int = Field(default=4, ge=1)
+    inbox_retry_base: float = Field(default=5.0, ge=0, description="seconds, doubled per attempt")
+    inbox_retry_max: float = Field(default=300.0, ge=0)
+    # A process holds a question under a lease it renews; a dead process's lease runs out.
+    inbox_lease: float = Field(default=30.0, gt=0, description="seconds")
+    inbox_poll_interval: float = Field(default=2.0, gt=0, description="seconds between re-drives")
+    inbox_concurrency: int = Field(default=200, ge=1, description="answers in flight per process")
+    # "Still working" notice when an answer has not started after this many seconds (0: never).
+    slow_notice_after: float = Field(default=15.0, ge=0)
+    retention_days: float = Field(default=30.0, gt=0)
+
+    # --- quotas (0: unlimited) -----------------------------------------------------------
+    quota_user_per_minute: int = Field(default=6, ge=0)
+    quota_user_per_day: int = Field(default=200, ge=0)
+    quota_workspace_per_day: int = Field(default=5000, ge=0)
+
     # --- platforms -----------------------------------------------------------------------
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None

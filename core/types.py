@@ -115,3 +115,21 @@ class ChatHistory:
     chat_id: str
     title: str | None = None
     messages: tuple[HistoryMessage, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One accepted question, with everything needed to answer it on its platform.
+
+    ``key`` is unique per platform question and stable across redeliveries, e.g.
+    ``slack:T1:C1:1700000000.000100`` (the message) or ``discord:interaction:123``.
+    ``chat_id`` continues a specific Gloo chat (a clicked suggestion). ``posted`` lists the
+    platform message ids already posted for this answer by earlier attempts, oldest first.
+    """
+
+    key: str
+    question: Question
+    chat_id: str | None = None
+    posted: tuple[str, ...] = ()
+    attempt: int = 1
+    accepted_at: datetime | None = None  # set when the inbox accepts it

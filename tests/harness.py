@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from core.bootstrap import Container, build
-from core.ports import ConversationStore
+from core.ports import Store
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 
@@ -27,7 +28,7 @@ def settings_for_tests(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def core_on_simulator(
-    store: ConversationStore,
+    store: Store,
     config: SimulatorConfig | None = None,
     simulator: Simulator | None = None,
     **settings: Any,
@@ -37,3 +38,10 @@ async def core_on_simulator(
         settings_for_tests(**settings), transport=SimulatorTransport(sim), store=store
     ) as container:
         yield container, sim
+
+
+async def wait_until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
+    """Poll ``condition`` (state that other tasks change) until it holds, for ``within`` s."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - the state has no event to wait on
+            await asyncio.sleep(0.01)

@@ -8,24 +8,24 @@ on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final, Self
 
 import structlog
 from sqlalchemy import ColumnElement, RowMapping, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from core.ports import AnswerRecord
-from core.store.engine import SQLITE_BEGIN_OPTION, create_engine, normalize_database_url
+from core.store.base import SqlBase
+from core.store.engine import create_engine, normalize_database_url
+from core.store.inbox import InboxQueries
+from core.store.installations import InstallationQueries
 from core.store.migrate import upgrade_engine
 from core.store.tables import (
     AnswerFeedbackRow,
     AnswerRow,
     ChannelSettingsRow,
-    StoreModel,
     ThreadChatRow,
     metadata,
     utcnow,
@@ -51,22 +51,13 @@ class UnknownAnswerError(LookupError):
         self.answer_id = answer_id
 
 
-class SqlStore:
+class SqlStore(InboxQueries, InstallationQueries, SqlBase):
     """:class:`core.ports.ConversationStore` on an :class:`AsyncEngine`.
 
     The store owns the engine: :meth:`close` disposes it. Build one with :meth:`open`
     (normalizes the URL, creates the engine, migrates) or hand in an engine from
     :func:`core.store.engine.create_engine` whose database is already migrated.
     """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        dialect = engine.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"SqlStore supports SQLite and PostgreSQL, not {dialect!r}")
-        self._engine = engine
-        self._dialect = dialect
-        # On SQLite, read-only work begins DEFERRED so it never waits for the write lock.
-        self._read_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, echo: bool = False) -> Self:
@@ -86,10 +77,6 @@ class SqlStore:
             database=engine.url.render_as_string(hide_password=True),
         )
         return store
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
 
     # --- thread → chat -----------------------------------------------------------------
 
@@ -171,6 +158,19 @@ class SqlStore:
             )
             rows = result.mappings().all()
         return [_answer_record(row) for row in reversed(rows)]
+
+    async def prune_answers(self, before: datetime) -> int:
+        """Forget answers (and their votes) given before ``before``; their buttons stop working."""
+        async with self._write() as conn:
+            await conn.execute(
+                delete(AnswerFeedbackRow).where(
+                    col(AnswerFeedbackRow.answer_id).in_(
+                        select(col(AnswerRow.answer_id)).where(col(AnswerRow.created_at) < before)
+                    )
+                )
+            )
+            result = await conn.execute(delete(AnswerRow).where(col(AnswerRow.created_at) < before))
+            return result.rowcount
 
     async def add_platform_message_ids(self, answer_id: str, message_ids: Sequence[str]) -> None:
         """Append ``message_ids`` (order kept, ids already recorded skipped).
@@ -276,29 +276,6 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._engine.dispose()
-
-    # --- helpers -----------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction that commits on success and rolls back on error.
-
-        Plain Core statements on a connection: the ORM session's unit of work would only add
-        overhead to these single-statement operations (about half of each round trip).
-        """
-        async with self._engine.begin() as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (on SQLite it does not take the write lock)."""
-        async with self._read_engine.begin() as conn:
-            yield conn
-
-    def _insert(self, model: type[StoreModel]) -> sqlite.Insert | postgresql.Insert:
-        if self._dialect == "postgresql":
-            return postgresql.insert(model)
-        return sqlite.insert(model)
 
 
 def _thread_clauses(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Index,
     Integer,
     MetaData,
     String,
@@ -34,6 +35,9 @@ __all__ = [
     "AnswerFeedbackRow",
     "AnswerRow",
     "ChannelSettingsRow",
+    "InboxRow",
+    "InstallationRow",
+    "OAuthStateRow",
     "StoreModel",
     "ThreadChatRow",
     "UTCDateTime",
@@ -166,4 +170,71 @@ class ChannelSettingsRow(StoreModel, table=True):
     intent: int | None = Field(default=None, sa_type=Integer)
     enable_sources: bool = Field(default=True, sa_type=Boolean)
     enable_suggestions: bool = Field(default=True, sa_type=Boolean)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InstallationRow(StoreModel, table=True):
+    """A platform app installation (multi-workspace OAuth): the platform's data as JSON.
+
+    ``""`` stands for an absent enterprise or user id. The row with the newest
+    ``installed_at`` is a team's current installation.
+    """
+
+    __tablename__: ClassVar[str] = "installations"
+    __table_args__ = (UniqueConstraint("platform", "enterprise_id", "team_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    enterprise_id: str = Field(default="", sa_type=String(ID_LENGTH))
+    team_id: str = Field(default="", sa_type=String(ID_LENGTH))
+    user_id: str = Field(default="", sa_type=String(ID_LENGTH))
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    installed_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+
+
+class OAuthStateRow(StoreModel, table=True):
+    """An OAuth ``state`` handed out at the start of an install, usable once until it expires."""
+
+    __tablename__: ClassVar[str] = "oauth_states"
+
+    state: str = Field(primary_key=True, sa_type=String(ID_LENGTH))
+    expires_at: datetime = Field(index=True, sa_type=UTCDateTime)
+
+
+class InboxRow(StoreModel, table=True):
+    """An accepted question, kept until answered so that none is lost or answered twice.
+
+    ``key`` is the platform's identity of the question (redeliveries share it). ``status``
+    moves ``pending → answering → answered | failed``; an ``answering`` row whose lease
+    (``claimed_until``) ran out belongs to a process that died and is taken over.
+    ``posted`` lists the platform messages already showing (part of) the answer.
+    """
+
+    __tablename__: ClassVar[str] = "inbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'answering', 'answered', 'failed')", name="status"),
+        # Quota counts: a user's (or a workspace's) questions in a time window.
+        Index("ix_inbox_sender", "platform", "workspace", "user_id", "accepted_at"),
+        # Thread order: the open questions of one thread, oldest first.
+        Index("ix_inbox_thread", "platform", "workspace", "channel", "thread", "accepted_at"),
+    )
+
+    key: str = Field(primary_key=True, sa_type=String(ID_LENGTH))
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    workspace: str = Field(sa_type=String(ID_LENGTH))
+    channel: str = Field(sa_type=String(ID_LENGTH))
+    thread: str = Field(sa_type=String(ID_LENGTH))
+    text: str = Field(sa_type=Text)
+    user_id: str = Field(default="", sa_type=String(ID_LENGTH))
+    user_name: str = Field(default="", sa_type=String(ID_LENGTH))
+    message_ref: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    chat_id: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    status: str = Field(default="pending", index=True, sa_type=String(16))
+    attempts: int = Field(default=0, sa_type=Integer)
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    posted: list[str] = Field(default_factory=list, sa_type=JSON)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    accepted_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

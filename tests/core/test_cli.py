@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -143,11 +144,36 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
     assert gloo_bots("db", "current", cwd=tmp_path, env=env).returncode == 0
 
 
-def test_platform_tokens_without_adapters_are_refused_clearly(tmp_path: Path) -> None:
-    result = gloo_bots("run", cwd=tmp_path, env=clean_env(SLACK_BOT_TOKEN="xoxb-123"))
-    assert result.returncode == 2
-    assert "Slack credentials are set" in result.stderr
-    assert "xoxb-123" not in result.stderr
+def test_the_worker_runs_until_sigterm_and_stops_cleanly(tmp_path: Path) -> None:
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "core", "worker"],
+        cwd=tmp_path,
+        env=clean_env(LOG_LEVEL="INFO"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    started = ""
+    deadline = time.monotonic() + 30
+    while "worker.started" not in started and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        started += line
+    assert "worker.started" in started, started
+    assert "prune" in started
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, started + rest
+    assert "worker.stopped" in rest
+
+
+def test_help_lists_the_installed_adapters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    usage = capsys.readouterr().out
+    assert "slack" in usage
+    assert "discord" in usage
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

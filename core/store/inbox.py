@@ -1,0 +1,328 @@
+"""The inbox of accepted questions, in SQL: accepted once, claimed by one process at a time.
+
+Every state change is one ``UPDATE … RETURNING`` guarded by the row's current state, so two
+processes can never both hold a question:
+
+* :meth:`InboxQueries.accept` inserts a question unless its key is there already (a
+  platform redelivery);
+* :meth:`InboxQueries.claim` / :meth:`InboxQueries.claim_due` move ``pending`` rows whose
+  time has come — and ``answering`` rows whose lease ran out (their process died) — to
+  ``answering`` under a lease. A row is claimable only when no earlier question of the same
+  thread is still open, so answers within a thread stay in order across processes.
+  On PostgreSQL ``claim_due`` picks its rows with ``FOR UPDATE SKIP LOCKED``, so several
+  processes polling at once take different rows instead of waiting for each other;
+* :meth:`InboxQueries.finish` and :meth:`InboxQueries.release` end a claim, and only the
+  claim's owner can end it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+
+from core.ports import QUOTA_ERROR
+from core.store.base import SqlBase
+from core.store.tables import InboxRow, metadata, utcnow
+from core.types import Job, Question, ThreadKey
+
+__all__ = ["InboxEntry", "InboxQueries"]
+
+_INBOX: Final = metadata.tables[InboxRow.__tablename__]
+_OPEN: Final = ("pending", "answering")
+_ERROR_LENGTH: Final = 2000
+
+Outcome = Literal["answered", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A question in the inbox with its bookkeeping (for inspection and tests)."""
+
+    job: Job
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    last_error: str | None
+
+
+class InboxQueries(SqlBase):
+    """:class:`core.ports.Inbox` in SQL."""
+
+    async def accept(self, job: Job) -> bool:
+        """Store ``job`` as pending; False when its key was accepted before."""
+        thread = job.question.thread
+        now = utcnow()
+        insert = (
+            self._insert(InboxRow)
+            .values(
+                key=job.key,
+                platform=thread.platform,
+                workspace=thread.workspace,
+                channel=thread.channel,
+                thread=thread.thread,
+                text=job.question.text,
+                user_id=job.question.user_id,
+                user_name=job.question.user_name,
+                message_ref=job.question.message_ref,
+                chat_id=job.chat_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                posted=list(job.posted),
+                accepted_at=job.accepted_at or now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(col(InboxRow.key))
+        )
+        async with self._write() as conn:
+            # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
+            return (await conn.execute(insert)).first() is not None
+
+    async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None:
+        """Take the question ``key`` if it is claimable now (see the module docstring)."""
+        now = utcnow()
+        statement = (
+            _claim_update(owner, now, lease)
+            .where(col(InboxRow.key) == key, _claimable(now))
+            .returning(*_INBOX.c)
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return None if row is None else _job(row)
+
+    async def claim_due(
+        self, owner: str, lease: timedelta, *, platforms: Collection[str], limit: int
+    ) -> list[Job]:
+        """Take up to ``limit`` claimable questions of ``platforms``, oldest first."""
+        now = utcnow()
+        due = (
+            select(col(InboxRow.key))
+            .where(col(InboxRow.platform).in_(list(platforms)), _claimable(now))
+            .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
+            .limit(limit)
+        )
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            _claim_update(owner, now, lease)
+            .where(col(InboxRow.key).in_(due.scalar_subquery()))
+            .returning(*_INBOX.c)
+        )
+        async with self._write() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return sorted((_job(row) for row in rows), key=lambda job: (job.accepted_at, job.key))
+
+    async def next_in_thread(self, thread: ThreadKey) -> str | None:
+        """The key of the thread's oldest pending question, if any."""
+        query = (
+            select(col(InboxRow.key))
+            .where(*_same_thread(InboxRow, thread), col(InboxRow.status) == "pending")
+            .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
+            .limit(1)
+        )
+        async with self._read() as conn:
+            key: str | None = (await conn.execute(query)).scalar_one_or_none()
+        return key
+
+    async def extend_lease(self, key: str, owner: str, lease: timedelta) -> bool:
+        """Keep holding a question that takes long; False when the claim was lost."""
+        return await self._owned_update(key, owner, claimed_until=utcnow() + lease)
+
+    async def add_posted(self, key: str, owner: str, message_ids: Sequence[str]) -> None:
+        """Remember platform messages posted for the question (order kept, no repeats)."""
+        where = (col(InboxRow.key) == key, col(InboxRow.claimed_by) == owner)
+        async with self._write() as conn:
+            query = select(col(InboxRow.posted)).where(*where)
+            if self.is_postgres:
+                query = query.with_for_update()
+            existing = (await conn.execute(query)).scalar_one_or_none()
+            if existing is None:
+                return
+            merged = list(existing) + [i for i in message_ids if i not in existing]
+            if merged != existing:
+                await conn.execute(
+                    update(InboxRow).where(*where).values(posted=merged, updated_at=utcnow())
+                )
+
+    async def finish(
+        self, key: str, owner: str, outcome: Outcome, error: str | None = None
+    ) -> bool:
+        """End the claim with the final outcome; False when the claim had been lost."""
+        return await self._owned_update(
+            key,
+            owner,
+            status=outcome,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=_clip(error),
+        )
+
+    async def release(self, key: str, owner: str, retry_at: datetime, error: str | None) -> bool:
+        """Hand the question back, to be claimed again from ``retry_at``."""
+        return await self._owned_update(
+            key,
+            owner,
+            status="pending",
+            claimed_by=None,
+            claimed_until=None,
+            next_attempt_at=retry_at,
+            last_error=_clip(error),
+        )
+
+    async def release_all(self, owner: str) -> int:
+        """Hand back every question ``owner`` holds (a process shutting down), due at once."""
+        statement = (
+            update(InboxRow)
+            .where(col(InboxRow.claimed_by) == owner, col(InboxRow.status) == "answering")
+            .values(
+                status="pending",
+                claimed_by=None,
+                claimed_until=None,
+                next_attempt_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+        async with self._write() as conn:
+            return (await conn.execute(statement)).rowcount
+
+    async def inbox_entry(self, key: str) -> InboxEntry | None:
+        async with self._read() as conn:
+            row = (
+                (await conn.execute(select(_INBOX).where(col(InboxRow.key) == key)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return InboxEntry(
+            job=_job(row),
+            status=row["status"],
+            attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+            claimed_by=row["claimed_by"],
+            last_error=row["last_error"],
+        )
+
+    async def count_accepted(
+        self,
+        platform: str,
+        workspace: str,
+        user_id: str | None,
+        since: datetime,
+        until: datetime,
+    ) -> int:
+        """Questions accepted from a user (or a whole workspace) in ``[since, until]``.
+
+        Questions refused for being over a quota do not count.
+        """
+        query = select(func.count()).where(
+            col(InboxRow.platform) == platform,
+            col(InboxRow.workspace) == workspace,
+            col(InboxRow.accepted_at) >= since,
+            col(InboxRow.accepted_at) <= until,
+            or_(col(InboxRow.last_error).is_(None), col(InboxRow.last_error) != QUOTA_ERROR),
+        )
+        if user_id is not None:
+            query = query.where(col(InboxRow.user_id) == user_id)
+        async with self._read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def inbox_counts(self) -> dict[str, int]:
+        """How many questions are in each status."""
+        query = select(col(InboxRow.status), func.count()).group_by(col(InboxRow.status))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {status: int(count) for status, count in rows}
+
+    async def prune_inbox(self, before: datetime) -> int:
+        """Delete answered and failed questions last touched before ``before``."""
+        statement = delete(InboxRow).where(
+            col(InboxRow.status).in_(("answered", "failed")), col(InboxRow.updated_at) < before
+        )
+        async with self._write() as conn:
+            return (await conn.execute(statement)).rowcount
+
+    async def _owned_update(self, key: str, owner: str, **values: Any) -> bool:
+        statement = (
+            update(InboxRow)
+            .where(
+                col(InboxRow.key) == key,
+                col(InboxRow.claimed_by) == owner,
+                col(InboxRow.status) == "answering",
+            )
+            .values(updated_at=utcnow(), **values)
+        )
+        async with self._write() as conn:
+            return (await conn.execute(statement)).rowcount > 0
+
+
+def _claim_update(owner: str, now: datetime, lease: timedelta) -> Any:
+    return update(InboxRow).values(
+        status="answering",
+        claimed_by=owner,
+        claimed_until=now + lease,
+        attempts=col(InboxRow.attempts) + 1,
+        updated_at=now,
+    )
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due pending rows and abandoned claims, with no earlier open question in their thread."""
+    earlier = aliased(InboxRow)
+    row = InboxRow
+    blocked = exists().where(
+        col(earlier.platform) == col(row.platform),
+        col(earlier.workspace) == col(row.workspace),
+        col(earlier.channel) == col(row.channel),
+        col(earlier.thread) == col(row.thread),
+        col(earlier.status).in_(_OPEN),
+        or_(
+            col(earlier.accepted_at) < col(row.accepted_at),
+            and_(col(earlier.accepted_at) == col(row.accepted_at), col(earlier.key) < col(row.key)),
+        ),
+        # An earlier question that is itself being answered by a live claim, or waiting.
+    )
+    due = or_(
+        and_(col(row.status) == "pending", col(row.next_attempt_at) <= now),
+        and_(col(row.status) == "answering", col(row.claimed_until) < now),
+    )
+    return and_(due, ~blocked)
+
+
+def _same_thread(model: type[InboxRow], thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
+    return (
+        col(model.platform) == thread.platform,
+        col(model.workspace) == thread.workspace,
+        col(model.channel) == thread.channel,
+        col(model.thread) == thread.thread,
+    )
+
+
+def _clip(error: str | None) -> str | None:
+    return None if error is None else error[:_ERROR_LENGTH]
+
+
+def _job(row: RowMapping) -> Job:
+    return Job(
+        key=row["key"],
+        question=Question(
+            thread=ThreadKey(row["platform"], row["workspace"], row["channel"], row["thread"]),
+            text=row["text"],
+            user_id=row["user_id"],
+            user_name=row["user_name"],
+            message_ref=row["message_ref"],
+        ),
+        chat_id=row["chat_id"],
+        posted=tuple(row["posted"]),
+        attempt=row["attempts"],
+        accepted_at=row["accepted_at"],
+    )

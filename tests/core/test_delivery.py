@@ -1,0 +1,206 @@
+"""The dispatcher: accepted once, answered once, retried, ordered, handed back, limited."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core import messages
+from core.delivery import Dispatcher, PostedCallback, StreamEvent
+from core.simulator import Simulator, SimulatorConfig
+from core.store.sql import SqlStore
+from core.types import Job, Question, Reply, TextDelta, ThreadKey
+from tests.harness import core_on_simulator, wait_until
+
+THREAD = ThreadKey("test", "W1", "C1", "t1")
+FAST: dict[str, Any] = {
+    "inbox_retry_base": 0.0,
+    "inbox_max_attempts": 3,
+    "quota_user_per_minute": 0,
+}
+
+
+@dataclass
+class Delivered:
+    job: Job
+    message_ids: tuple[str, ...]
+    text: str
+    reply: Reply
+
+
+@dataclass
+class RecordingResponder:
+    """A platform that records what it was asked to show; can crash on demand."""
+
+    crash_times: int = 0
+    signalled: list[str] = field(default_factory=list)
+    delivered: list[Delivered] = field(default_factory=list)
+    failures: list[tuple[Job, str]] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    async def working(self, job: Job) -> None:
+        self.signalled.append(job.key)
+
+    async def deliver(
+        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
+    ) -> None:
+        self.started.append(job.key)
+        message_ids = job.posted or (f"msg-{next(self.ids)}",)
+        if not job.posted:
+            await posted(list(message_ids))
+        text = ""
+        async for event in answer:
+            if isinstance(event, TextDelta):
+                text = event.text
+                if self.crash_times:
+                    self.crash_times -= 1
+                    raise RuntimeError("renderer bug")
+            else:
+                self.delivered.append(Delivered(job, message_ids, text, event))
+
+    async def failed(self, job: Job, message: str) -> None:
+        self.failures.append((job, message))
+
+
+def question_job(key: str, text: str = "What is grace?", **kw: object) -> Job:
+    thread = kw.pop("thread", THREAD)
+    assert isinstance(thread, ThreadKey)
+    return Job(key=key, question=Question(thread, text, user_id=str(kw.get("user", "U1"))))
+
+
+@asynccontextmanager
+async def dispatcher_for(
+    store: SqlStore, sim: Simulator | None = None, **settings: object
+) -> AsyncIterator[tuple[Dispatcher, RecordingResponder, Simulator]]:
+    async with core_on_simulator(store, simulator=sim, **{**FAST, **settings}) as (c, simulator):
+        responder = RecordingResponder()
+        c.dispatcher.register("test", responder)
+        yield c.dispatcher, responder, simulator
+
+
+async def test_a_job_is_answered_once_and_its_messages_remembered(store: SqlStore) -> None:
+    async with dispatcher_for(store) as (dispatcher, responder, sim):
+        assert await dispatcher.submit(question_job("k1"))
+        assert not await dispatcher.submit(question_job("k1"))  # a redelivery
+        await dispatcher.drain(retries=True)
+    assert len(responder.delivered) == 1
+    delivered = responder.delivered[0]
+    assert delivered.text == delivered.reply.text
+    assert responder.signalled == ["k1"]
+    assert len(sim.message_records) == 1
+    record = await store.get_answer(delivered.reply.answer_id)
+    assert record is not None
+    assert record.platform_message_ids == delivered.message_ids
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.status == "answered"
+
+
+async def test_a_transient_failure_is_retried_and_edits_what_was_posted(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig())
+    sim.inject(*["500"] * 3)  # the Gloo client's own three attempts all fail
+    async with dispatcher_for(store, sim) as (dispatcher, responder, sim):
+        await dispatcher.submit(question_job("k1"))
+        await dispatcher.drain(retries=True)
+    assert responder.failures == []
+    assert responder.started == ["k1", "k1"]
+    [delivered] = responder.delivered
+    assert delivered.job.attempt == 2
+    assert delivered.message_ids == ("msg-0",)  # the first attempt's message, edited
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.status == "answered"
+    assert entry.attempts == 2
+
+
+async def test_a_crash_while_rendering_is_retried(store: SqlStore) -> None:
+    async with dispatcher_for(store) as (dispatcher, responder, _sim):
+        responder.crash_times = 1
+        await dispatcher.submit(question_job("k1"))
+        await dispatcher.drain(retries=True)
+    assert len(responder.delivered) == 1
+    assert responder.failures == []
+
+
+async def test_a_question_that_keeps_failing_is_told_so_once(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig(error_500=1.0))
+    async with dispatcher_for(store, sim) as (dispatcher, responder, sim):
+        await dispatcher.submit(question_job("k1"))
+        await dispatcher.drain(retries=True)
+    assert responder.delivered == []
+    [(job, message)] = responder.failures
+    assert job.attempt == 3
+    assert message.startswith("Sorry, I tried 3 times")
+    assert job.posted == ("msg-0",)  # the placeholder to turn into the sentence
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.status == "failed"
+
+
+async def test_a_question_gloo_refuses_is_not_retried(store: SqlStore) -> None:
+    async with dispatcher_for(store) as (dispatcher, responder, _sim):
+        await dispatcher.submit(question_job("k1", text="   "))
+        await dispatcher.drain(retries=True)
+    [(job, message)] = responder.failures
+    assert message == messages.EMPTY_QUESTION
+    assert job.attempt == 1
+
+
+async def test_questions_of_one_thread_are_answered_in_order(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig(first_chunk_latency=0.02))
+    async with dispatcher_for(store, sim) as (dispatcher, responder, sim):
+        for i in range(4):
+            await dispatcher.submit(question_job(f"k{i}", text=f"Question {i}?"))
+        await dispatcher.drain(retries=True)
+    assert [d.job.key for d in responder.delivered] == ["k0", "k1", "k2", "k3"]
+    chats = {record.response_chat_id for record in sim.message_records}
+    assert len(chats) == 1  # one chat for the thread, created by the first answer
+    assert sim.message_records[0].chat_id is None
+
+
+async def test_a_dead_process_s_job_is_redriven_by_another(store: SqlStore) -> None:
+    await store.accept(question_job("k1"))
+    await store.claim("k1", "dead-process", timedelta(seconds=-1))
+    await store.add_posted("k1", "dead-process", ["msg-partial"])
+    async with dispatcher_for(store) as (dispatcher, responder, _sim):
+        assert await dispatcher.redrive() == 1
+        await dispatcher.drain(retries=True)
+    [delivered] = responder.delivered
+    assert delivered.message_ids == ("msg-partial",)
+    assert responder.signalled == []  # not a fresh question: no second "working" signal
+
+
+async def test_closing_hands_unfinished_jobs_back(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig(hang=1.0, hang_seconds=30))
+    async with dispatcher_for(store, sim) as (dispatcher, responder, sim):
+        await dispatcher.submit(question_job("k1"))
+        await wait_until(lambda: "k1" in responder.started)
+        await dispatcher.close(grace=0.05)
+        with pytest.raises(RuntimeError):
+            await dispatcher.submit(question_job("k2"))
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.status == "pending"
+    assert entry.claimed_by is None
+
+
+async def test_a_user_over_the_quota_is_told_and_gloo_is_not_asked(store: SqlStore) -> None:
+    async with dispatcher_for(store, quota_user_per_minute=2) as (dispatcher, responder, sim):
+        for i in range(3):
+            await dispatcher.submit(
+                question_job(f"k{i}", thread=ThreadKey("test", "W1", "C", str(i)))
+            )
+        await dispatcher.submit(question_job("other", user="U2"))
+        await dispatcher.drain(retries=True)
+    assert len(responder.delivered) == 3
+    [(job, message)] = responder.failures
+    assert job.key == "k2"
+    assert "limit of 2 questions per minute" in message
+    assert len(sim.message_records) == 3
