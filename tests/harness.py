@@ -21,6 +21,13 @@ def settings_for_tests(**overrides: Any) -> Settings:
         "gloo_client_secret": None,
         "gloo_api_key": None,
         "gloo_retry_attempts": 3,
+        # Re-drives of failed questions are instant in tests (the Gloo client's retries are
+        # made instant by the autouse fixture in conftest.py).
+        "inbox_retry_base": 0.0,
+        # No usage limits unless a test is about them.
+        "quota_user_per_minute": 0,
+        "quota_user_per_day": 0,
+        "quota_workspace_per_day": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
