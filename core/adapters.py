@@ -31,7 +31,7 @@ from core.bootstrap import Container, StartupError, build
 from core.delivery import Dispatcher
 from core.scheduler import build_scheduler
 from core.settings import Settings
-from core.web import build_web_app, start_web
+from core.web import ReadinessCheck, build_web_app, start_web
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -64,6 +64,8 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     #: Filled by :func:`serve_adapters` once the web server listens (the bound port).
     web_url: str | None = None
+    #: Readiness checks served at ``/readyz``; adapters add their platform connection's.
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -135,7 +137,13 @@ async def serve_adapters(
         raise StartupError("nothing to run: no adapter is configured")
     async with build(settings, transport=transport) as container:
         dispatcher = container.dispatcher
-        runtime = Runtime(container=container, dispatcher=dispatcher, web=build_web_app(container))
+        readiness: dict[str, ReadinessCheck] = {}
+        runtime = Runtime(
+            container=container,
+            dispatcher=dispatcher,
+            web=build_web_app(container, readiness),
+            readiness=readiness,
+        )
         for adapter in adapters:
             await adapter.prepare(runtime)
         server = await start_web(runtime.web, settings.host, settings.port)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import stamina.instrumentation
@@ -23,9 +23,10 @@ from core.gloo.client import MessageBackend
 from core.gloo.errors import GlooConfigError
 from core.gloo.retry import RetryPolicy
 from core.leader import Leadership
+from core.metrics import Metrics
 from core.ports import Store
 from core.quotas import QuotaLimits, Quotas
-from core.service import ConversationService
+from core.service import ConversationService, error_code
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import normalize_database_url
@@ -50,6 +51,7 @@ class Container:
     store: Store
     service: ConversationService
     dispatcher: Dispatcher
+    metrics: Metrics
     #: Who runs the once-per-deployment jobs; None for a store that is not SQL (tests).
     leadership: Leadership | None = None
     simulator: Simulator | None = None
@@ -82,6 +84,7 @@ async def build(
     # Retries are logged once, as gloo.retry by the retry policy, not again by stamina.
     stamina.instrumentation.set_on_retry_hooks([])
     async with AsyncExitStack() as stack:
+        metrics = Metrics()
         simulator: Simulator | None = None
         api_url, token_url = settings.gloo_api_url, settings.token_url
         if settings.uses_simulator and transport is None:
@@ -113,7 +116,10 @@ async def build(
             http,
             auth,
             api_url,
-            retry=RetryPolicy.from_settings(settings),
+            retry=replace(
+                RetryPolicy.from_settings(settings),
+                on_retry=lambda exc: metrics.gloo_retries.labels(error_code(exc)).inc(),
+            ),
             stream_enabled=settings.gloo_stream,
         )
 
@@ -123,12 +129,13 @@ async def build(
         if leadership is not None:
             stack.push_async_callback(leadership.release)
 
-        service = ConversationService(gloo, store, settings.channel_defaults())
+        service = ConversationService(gloo, store, settings.channel_defaults(), metrics=metrics)
         dispatcher = Dispatcher(
             service,
             store,
             policy=DeliveryPolicy.from_settings(settings),
             quotas=Quotas(store, QuotaLimits.from_settings(settings)),
+            metrics=metrics,
         )
         log.info(
             "bootstrap.ready",
@@ -144,6 +151,7 @@ async def build(
             store=store,
             service=service,
             dispatcher=dispatcher,
+            metrics=metrics,
             leadership=leadership,
             simulator=simulator,
         )

@@ -40,6 +40,7 @@ from core.service import AnswerFailed, ConversationService, StreamEvent
 from core.types import Job, Reply
 
 if TYPE_CHECKING:
+    from core.metrics import Metrics
     from core.quotas import Quotas
     from core.settings import Settings
 
@@ -128,12 +129,14 @@ class Dispatcher:
         *,
         policy: DeliveryPolicy | None = None,
         quotas: Quotas | None = None,
+        metrics: Metrics | None = None,
         owner: str | None = None,
     ) -> None:
         self._service = service
         self._inbox = inbox
         self._policy = policy or DeliveryPolicy()
         self._quotas = quotas
+        self._metrics = metrics
         self.owner = owner or new_owner_id()
         self._responders: dict[str, Responder] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,6 +179,8 @@ class Dispatcher:
             log.info("job.duplicate", job=job.key)
             return False
         log.info("job.accepted", job=job.key, thread=job.question.thread.as_str())
+        if self._metrics is not None:
+            self._metrics.questions.labels(platform).inc()
         self._kick(job.key)
         return True
 
@@ -190,6 +195,8 @@ class Dispatcher:
         for job in jobs:
             log.info("job.redriven", job=job.key, attempt=job.attempt)
             self._start(job)
+        if jobs and self._metrics is not None:
+            self._metrics.redrives.inc(len(jobs))
         return len(jobs)
 
     async def run_redrive_loop(self) -> None:
@@ -341,6 +348,7 @@ class Dispatcher:
             except Exception:
                 log.warning("job.attach_messages_failed", exc_info=True)
         await self._inbox.finish(job.key, self.owner, "answered")
+        self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted))
 
     async def _after_failure(
@@ -368,7 +376,17 @@ class Dispatcher:
         except Exception:
             log.exception("job.failure_notice_failed")
         await self._inbox.finish(job.key, self.owner, "failed", error)
+        self._count(job, "quota" if error == QUOTA_ERROR else "failed")
         log.warning("job.failed", attempts=job.attempt, reason=error)
+
+    def _count(self, job: Job, outcome: str) -> None:
+        if self._metrics is None:
+            return
+        platform = job.question.thread.platform
+        self._metrics.answers.labels(platform, outcome).inc()
+        if outcome == "answered" and job.accepted_at is not None:
+            elapsed = (utcnow() - job.accepted_at).total_seconds()
+            self._metrics.end_to_end.labels(platform).observe(max(0.0, elapsed))
 
     def _kick_later(self, key: str, delay: float) -> None:
         loop = asyncio.get_running_loop()

@@ -105,6 +105,10 @@ class ConversationStore(Protocol):
         """Upsert; ``channel=""`` stores workspace-wide settings."""
         ...
 
+    async def schema_is_current(self) -> bool:
+        """True when the database schema is at the newest migration."""
+        ...
+
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
         ...

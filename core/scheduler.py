@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 TOKEN_REFRESH_AHEAD_S: Final = 120.0
 TOKEN_CHECK_INTERVAL_S: Final = 30.0
 PRUNE_INTERVAL_S: Final = 3600.0
+INBOX_GAUGE_INTERVAL_S: Final = 15.0
 
 
 class Jobs:
@@ -52,6 +53,12 @@ class Jobs:
             log.info("scheduler.token_refreshed")
         except Exception:
             log.warning("scheduler.token_refresh_failed", exc_info=True)
+
+    async def measure_inbox(self) -> None:
+        try:
+            self._container.metrics.set_inbox_counts(await self._container.store.inbox_counts())
+        except Exception:
+            log.warning("scheduler.inbox_count_failed", exc_info=True)
 
     async def prune(self) -> dict[str, int]:
         """Delete finished questions, answers and OAuth states older than the retention."""
@@ -93,6 +100,14 @@ def build_scheduler(
         "interval",
         seconds=TOKEN_CHECK_INTERVAL_S,
         id="refresh_token",
+        **common,
+    )
+    scheduler.add_job(
+        jobs.measure_inbox,
+        "interval",
+        seconds=INBOX_GAUGE_INTERVAL_S,
+        id="measure_inbox",
+        next_run_time=now,
         **common,
     )
     scheduler.add_job(

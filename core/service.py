@@ -20,6 +20,7 @@ import structlog
 from core import messages
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
 from core.gloo.errors import GlooError, GlooNotFound
+from core.metrics import Metrics
 from core.ports import AnswerRecord, ConversationStore
 from core.types import (
     ChannelSettings,
@@ -115,11 +116,13 @@ class ConversationService:
         defaults: ChannelSettings,
         *,
         id_factory: Callable[[], str] = new_answer_id,
+        metrics: Metrics | None = None,
     ) -> None:
         self._gloo = gloo
         self._store = store
         self._defaults = defaults
         self._new_id = id_factory
+        self._metrics = metrics
         self._locks = _ThreadLocks()
 
     # --- asking -----------------------------------------------------------------------------
@@ -181,13 +184,18 @@ class ConversationService:
         try:
             for restarted in (False, True):
                 try:
+                    asked = time.monotonic()
                     async for event in self._gloo.stream(request):
                         if isinstance(event, GlooDelta):
                             if event.text:
+                                if not streamed and self._metrics is not None:
+                                    self._metrics.gloo_first_chunk.observe(time.monotonic() - asked)
                                 streamed += event.text
                                 yield TextDelta(delta=event.text, text=streamed)
                         else:
                             answer = event
+                    if self._metrics is not None:
+                        self._metrics.gloo_total.observe(time.monotonic() - asked)
                     break
                 except GlooNotFound:
                     if restarted or chat_id is None or streamed:
@@ -201,6 +209,8 @@ class ConversationService:
                     chat_id, request = None, replace(request, chat_id=None)
                     bind = True
         except GlooError as exc:
+            if self._metrics is not None:
+                self._metrics.gloo_errors.labels(error_code(exc)).inc()
             log.warning(
                 "answer.failed",
                 thread=thread.as_str(),
@@ -400,3 +410,11 @@ def _request(text: str, chat_id: str | None, settings: ChannelSettings) -> GlooR
         enable_sources=settings.enable_sources,
         enable_suggestions=settings.enable_suggestions,
     )
+
+
+def error_code(exc: BaseException) -> str:
+    """A Gloo failure as a metric label: its HTTP status, or the kind of failure."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return str(status)
+    return type(exc).__name__.removeprefix("Gloo").lower() or "error"

@@ -100,6 +100,10 @@ class RetryPolicy:
     wait_jitter: float = 1.0
     max_retry_after: float = 30.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    #: Called with the error each time a call is about to be retried (metrics).
+    on_retry: Callable[[BaseException], None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -230,4 +234,6 @@ class _AttemptHook:
             attempt=self.failures,
             wait=round(wait, 3),
         )
+        if policy.on_retry is not None:
+            policy.on_retry(exc)
         return wait

@@ -43,6 +43,7 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "downgrade",
+    "engine_revision",
     "head_revision",
     "is_up_to_date",
     "upgrade",
@@ -105,17 +106,17 @@ async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
     Unlike :func:`upgrade` this also works for an in-memory SQLite database, which only
     exists inside that engine.
     """
-    before = await _engine_revision(engine)
+    before = await engine_revision(engine)
     async with _holding_alembic_lock(), engine.connect() as connection:
         await connection.run_sync(_run_upgrade, revision)
-    _log_upgrade(before, await _engine_revision(engine), revision)
+    _log_upgrade(before, await engine_revision(engine), revision)
 
 
 async def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at; ``None`` for an unmigrated database."""
     engine = create_engine(url)
     try:
-        return await _engine_revision(engine)
+        return await engine_revision(engine)
     finally:
         await engine.dispose()
 
@@ -152,7 +153,8 @@ def _release_if_acquired(acquiring: asyncio.Future[bool]) -> None:
         _alembic_lock.release()
 
 
-async def _engine_revision(engine: AsyncEngine) -> str | None:
+async def engine_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database behind ``engine`` is at (``None``: not migrated)."""
     async with engine.connect() as connection:
         readonly = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
         return await readonly.run_sync(_current_revision)

@@ -21,7 +21,7 @@ from core.store.base import SqlBase
 from core.store.engine import create_engine, normalize_database_url
 from core.store.inbox import InboxQueries
 from core.store.installations import InstallationQueries
-from core.store.migrate import upgrade_engine
+from core.store.migrate import engine_revision, head_revision, upgrade_engine
 from core.store.tables import (
     AnswerFeedbackRow,
     AnswerRow,
@@ -269,6 +269,10 @@ class SqlStore(InboxQueries, InstallationQueries, SqlBase):
             await conn.execute(upsert)
 
     # --- lifecycle ---------------------------------------------------------------------
+
+    async def schema_is_current(self) -> bool:
+        """True when the database is migrated to the newest revision shipped."""
+        return await engine_revision(self._engine) == head_revision()
 
     async def ping(self) -> None:
         async with self._read_engine.connect() as connection:

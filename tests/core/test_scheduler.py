@@ -36,8 +36,8 @@ async def test_serving_processes_redrive_and_the_worker_does_not(store: SqlStore
     async with core_on_simulator(store) as (c, _):
         ids = {job.id for job in build_scheduler(c, None).get_jobs()}
         worker_ids = {job.id for job in build_scheduler(c, None, redrive=False).get_jobs()}
-    assert ids == {"redrive", "refresh_token", "prune"}
-    assert worker_ids == {"refresh_token", "prune"}
+    assert ids == {"redrive", "refresh_token", "measure_inbox", "prune"}
+    assert worker_ids == {"refresh_token", "measure_inbox", "prune"}
 
 
 async def test_the_token_is_refreshed_ahead_of_expiry(store: SqlStore) -> None:
