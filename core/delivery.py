@@ -23,6 +23,7 @@ the order they were accepted, across processes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
 import socket
@@ -51,6 +52,7 @@ __all__ = [
     "PostedCallback",
     "Responder",
     "StreamEvent",
+    "trace_id",
 ]
 
 log = structlog.get_logger(__name__)
@@ -112,6 +114,15 @@ class DeliveryPolicy:
         """Seconds before attempt ``attempt + 1``: exponential, at least what Gloo asked."""
         backoff = min(self.retry_max, self.retry_base * 2.0 ** max(0, attempt - 1))
         return max(backoff, retry_after or 0.0)
+
+
+def trace_id(key: str) -> str:
+    """The trace id of the question ``key``: the same wherever it is logged.
+
+    Derived from the job key, so an adapter can bind it when the event arrives (before the
+    job is submitted) and every later log line of the question, in any process, matches.
+    """
+    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
 
 
 def new_owner_id() -> str:
@@ -268,14 +279,14 @@ class Dispatcher:
             await self._run(job)
 
     async def _run(self, job: Job) -> None:
-        structlog.contextvars.bind_contextvars(job=job.key)
+        structlog.contextvars.bind_contextvars(job=job.key, trace=trace_id(job.key))
         heartbeat = asyncio.create_task(self._keep_lease(job.key))
         try:
             await self._attempt(job)
         finally:
             heartbeat.cancel()
             self._running.discard(job.key)
-            structlog.contextvars.unbind_contextvars("job")
+            structlog.contextvars.unbind_contextvars("job", "trace")
         await self._kick_next(job)
 
     async def _keep_lease(self, key: str) -> None:

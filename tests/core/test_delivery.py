@@ -10,9 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import structlog
 
 from core import messages
-from core.delivery import Dispatcher, PostedCallback, StreamEvent
+from core.delivery import Dispatcher, PostedCallback, StreamEvent, trace_id
 from core.simulator import Simulator, SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import Job, Question, Reply, TextDelta, ThreadKey
@@ -43,6 +44,7 @@ class RecordingResponder:
     delivered: list[Delivered] = field(default_factory=list)
     failures: list[tuple[Job, str]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=itertools.count)
 
     async def working(self, job: Job) -> None:
@@ -52,6 +54,7 @@ class RecordingResponder:
         self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
     ) -> None:
         self.started.append(job.key)
+        self.traces.append(structlog.contextvars.get_contextvars().get("trace", ""))
         message_ids = job.posted or (f"msg-{next(self.ids)}",)
         if not job.posted:
             await posted(list(message_ids))
@@ -94,6 +97,7 @@ async def test_a_job_is_answered_once_and_its_messages_remembered(store: SqlStor
     delivered = responder.delivered[0]
     assert delivered.text == delivered.reply.text
     assert responder.signalled == ["k1"]
+    assert responder.traces == [trace_id("k1")]  # every log line of the answer carries it
     assert len(sim.message_records) == 1
     record = await store.get_answer(delivered.reply.answer_id)
     assert record is not None
@@ -204,3 +208,9 @@ async def test_a_user_over_the_quota_is_told_and_gloo_is_not_asked(store: SqlSto
     assert job.key == "k2"
     assert "limit of 2 questions per minute" in message
     assert len(sim.message_records) == 3
+
+
+def test_trace_ids_are_short_stable_and_distinct() -> None:
+    assert trace_id("slack:T1:C1:1700.1") == trace_id("slack:T1:C1:1700.1")
+    assert trace_id("slack:T1:C1:1700.1") != trace_id("slack:T1:C1:1700.2")
+    assert len(trace_id("k")) == 12
