@@ -29,6 +29,7 @@ from aiohttp import web
 
 from core.bootstrap import Container, StartupError, build
 from core.delivery import Dispatcher
+from core.doctor import Finding
 from core.scheduler import build_scheduler
 from core.settings import Settings
 from core.web import ReadinessCheck, build_web_app, start_web
@@ -91,6 +92,9 @@ class Adapter(Protocol):
 
         Return ``None`` to serve (``gloo-bots NAME`` with no sub-command).
         """
+
+    async def diagnose(self, settings: Settings) -> list[Finding]:
+        """``gloo-bots doctor``: check the platform credentials (and scopes, intents)."""
 
     async def prepare(self, runtime: Runtime) -> None:
         """Register the responder with the dispatcher and any web routes; connect nothing yet."""

@@ -16,6 +16,7 @@ from core.adapters import adapter_names, load_adapter, run_worker, serve_adapter
 from core.bench import run_bench
 from core.bootstrap import StartupError, build
 from core.console import SIMULATOR_BANNER, Console, read_stdin
+from core.doctor import run_doctor
 from core.logs import configure_logging
 from core.settings import Settings
 from core.simulator import SimulatorConfig, serve
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run every configured part; with no platform tokens, the console playground",
     )
     sub.add_parser("chat", help="the console playground")
+    sub.add_parser("doctor", help="check the credentials, the database and its migrations")
     sub.add_parser("worker", help="the once-per-deployment background jobs (retention pruning)")
     for name in adapter_names():
         platform = sub.add_parser(
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"gloo-bots: the configuration is not valid:\n{exc}", file=sys.stderr)
         return 2
-    quiet = args.command in ("chat", "bench") or (
+    quiet = args.command in ("chat", "bench", "doctor") or (
         args.command == "run" and not _configured_adapters_exist(settings)
     )
     configure_logging(
@@ -147,6 +149,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _chat(settings)
     if args.command == "worker":
         return await run_worker(settings)
+    if args.command == "doctor":
+        return await run_doctor(settings, [load_adapter(name) for name in adapter_names()])
     if args.command == "bench":
         return await _bench(args, settings)
     if args.command in adapter_names():
