@@ -20,6 +20,7 @@ from core.delivery import DeliveryPolicy, Dispatcher
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
 from core.gloo.client import MessageBackend
+from core.gloo.completions import build_completions_backend
 from core.gloo.errors import GlooConfigError
 from core.gloo.retry import RetryPolicy
 from core.leader import Leadership
@@ -99,10 +100,6 @@ async def build(
         )
         stack.push_async_callback(http.aclose)
 
-        if settings.gloo_backend == "completions":
-            raise StartupError(
-                "GLOO_BACKEND=completions is not available in this version; use 'message'."
-            )
         auth: Authenticator
         if settings.uses_simulator:
             # The simulator enforces OAuth like Gloo, so the real token path is exercised.
@@ -112,19 +109,30 @@ async def build(
                 auth = build_authenticator(http, settings)
             except GlooConfigError as exc:
                 raise StartupError(exc.message) from exc
-        gloo = MessageBackend(
-            http,
-            auth,
-            api_url,
-            retry=replace(
-                RetryPolicy.from_settings(settings),
-                on_retry=lambda exc: metrics.gloo_retries.labels(error_code(exc)).inc(),
-            ),
-            stream_enabled=settings.gloo_stream,
+        retry = replace(
+            RetryPolicy.from_settings(settings),
+            on_retry=lambda exc: metrics.gloo_retries.labels(error_code(exc)).inc(),
         )
 
         if store is None:
             store = await _open_store(settings, stack)
+        gloo: GlooBackend
+        if settings.gloo_api == "completions":
+            # Completions V2 is stateless: the thread's earlier turns come from the store.
+            gloo = build_completions_backend(
+                http,
+                auth,
+                api_url,
+                transcripts=store,
+                retry=retry,
+                model=settings.gloo_completions_model,
+                history_chars=settings.gloo_history_chars,
+                stream_enabled=settings.gloo_stream,
+            )
+        else:
+            gloo = MessageBackend(
+                http, auth, api_url, retry=retry, stream_enabled=settings.gloo_stream
+            )
         leadership = Leadership(store.engine) if isinstance(store, SqlStore) else None
         if leadership is not None:
             stack.push_async_callback(leadership.release)
@@ -139,7 +147,7 @@ async def build(
         )
         log.info(
             "bootstrap.ready",
-            backend=settings.gloo_backend,
+            api=settings.gloo_api,
             simulator=simulator is not None,
             database=_safe_url(settings.database_url),
         )

@@ -132,8 +132,9 @@ class Settings(BaseSettings):
     def _derive(self) -> Settings:
         if not self.gloo_token_url:
             self.gloo_token_url = f"{self.gloo_api_url}/oauth2/token"
-        if self.gloo_backend != "simulator" and not self.has_gloo_credentials:
+        if self.gloo_backend == "message" and not self.has_gloo_credentials:
             # No way to reach the real Gloo: use the built-in simulator (the CLI says so loudly).
+            # GLOO_BACKEND=completions stays: the simulator speaks Completions V2 too.
             self.gloo_backend = "simulator"
         return self
 
@@ -143,7 +144,13 @@ class Settings(BaseSettings):
 
     @property
     def uses_simulator(self) -> bool:
-        return self.gloo_backend == "simulator"
+        """The built-in simulator answers (asked for, or no Gloo credentials are set)."""
+        return self.gloo_backend == "simulator" or not self.has_gloo_credentials
+
+    @property
+    def gloo_api(self) -> Literal["message", "completions"]:
+        """Which Gloo API to speak: the Message API, or stateless Completions V2."""
+        return "completions" if self.gloo_backend == "completions" else "message"
 
     @property
     def token_url(self) -> str:

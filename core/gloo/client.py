@@ -9,35 +9,33 @@
 * :meth:`MessageBackend.send` and :meth:`MessageBackend.history` retry under the
   :class:`RetryPolicy`. :meth:`MessageBackend.stream` retries only until the first text is
   yielded; after that a failure is a :class:`GlooStreamInterrupted` and is never retried.
+
+The HTTP and streaming machinery is shared with the Completions V2 backend
+(:class:`core.gloo.wire.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable
+from contextlib import AsyncExitStack, aclosing
+from functools import partial
 
 import httpx
 import structlog
 
 from core.gloo.auth import Authenticator
-from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
-from core.gloo.errors import (
-    GlooConfigError,
-    GlooError,
-    GlooProtocolError,
-    GlooStreamInterrupted,
-)
+from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
+from core.gloo.errors import GlooProtocolError
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
-from core.gloo.stream import StreamAccumulator, StreamPayload, parse_lines
+from core.gloo.stream import StreamAccumulator, relay_stream, single_answer
 from core.gloo.wire import (
+    HttpBackendBase,
     MessageRequestBody,
     as_mapping,
     decode_json,
     get_str,
-    http_error,
+    json_object,
     parse_timestamp,
     str_tuple,
     transport_errors,
@@ -85,18 +83,7 @@ def build_message_params(request: GlooRequest) -> dict[str, str]:
     return params
 
 
-@dataclass
-class _OpenStream:
-    """A stream that produced its first text (or ended) within the retry phase."""
-
-    stack: AsyncExitStack
-    payloads: AsyncGenerator[StreamPayload, None]
-    accumulator: StreamAccumulator
-    first_text: str
-    ended: bool
-
-
-class MessageBackend:
+class MessageBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Message API."""
 
     def __init__(
@@ -108,23 +95,9 @@ class MessageBackend:
         retry: RetryPolicy | None = None,
         stream_enabled: bool = True,
     ) -> None:
-        base = api_url.rstrip("/")
-        if not base:
-            raise GlooConfigError("The Gloo API URL is empty")
-        self._http = http
-        self._auth = auth
-        self._message_url = f"{base}/ai/v1/message"
-        self._chat_url = f"{base}/ai/v1/chat"
-        self._retry = retry or RetryPolicy()
-        self._stream_enabled = stream_enabled
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return self._retry
-
-    @property
-    def stream_enabled(self) -> bool:
-        return self._stream_enabled
+        super().__init__(http, auth, api_url, retry=retry, stream_enabled=stream_enabled)
+        self._message_url = f"{self._base_url}/ai/v1/message"
+        self._chat_url = f"{self._base_url}/ai/v1/chat"
 
     # --- GlooBackend -------------------------------------------------------------------
 
@@ -142,42 +115,20 @@ class MessageBackend:
         with the partial text, chained to the cause, and is never retried.
         """
         if not self._stream_enabled:
-            answer = await self.send(request)
-            if answer.text:
-                yield GlooDelta(answer.text)
-            yield answer
+            async with aclosing(single_answer(lambda: self.send(request))) as answered:
+                async for event in answered:
+                    yield event
             return
-
-        opened = await self._retry.run(lambda: self._open_stream(request), operation="stream")
-        async with opened.stack:
-            accumulator = opened.accumulator
-            if opened.first_text:
-                yield GlooDelta(opened.first_text)
-            try:
-                if not opened.ended:
-                    async for payload in opened.payloads:
-                        delta = accumulator.add(payload)
-                        if delta:
-                            yield GlooDelta(delta)
-                answer = accumulator.finish(
-                    fallback_chat_id=request.chat_id, sources_limit=request.sources_limit
-                )
-            except GlooError as exc:
-                if not accumulator.text:
-                    raise  # nothing reached the user yet (an empty stream): not interrupted
-                log.warning(
-                    "gloo.stream.interrupted",
-                    error=type(exc).__name__,
-                    chars=len(accumulator.text),
-                    chunks=accumulator.chunks,
-                )
-                raise GlooStreamInterrupted(
-                    f"Gloo's answer broke off after {len(accumulator.text)} characters: "
-                    f"{exc.message}",
-                    partial_text=accumulator.text,
-                    detail=exc.detail,
-                ) from exc
-        yield answer
+        open_attempt = partial(self._post_message, request=request, stream=True)
+        new_accumulator = partial(
+            StreamAccumulator,
+            fallback_chat_id=request.chat_id,
+            sources_limit=request.sources_limit,
+        )
+        # aclosing: a consumer that stops early closes the HTTP response at once.
+        async with aclosing(relay_stream(self._retry, open_attempt, new_accumulator)) as events:
+            async for event in events:
+                yield event
 
     async def history(self, chat_id: str) -> ChatHistory:
         """The chat's messages (``kallm`` becomes ``assistant``); retried under the policy."""
@@ -189,65 +140,35 @@ class MessageBackend:
 
     async def _send_once(self, request: GlooRequest) -> GlooAnswer:
         async with AsyncExitStack() as stack:
-            response = await self._open(
-                stack,
-                "POST",
-                self._message_url,
-                params=build_message_params(request),
-                json=dict(build_message_body(request, stream=False)),
-                accept=_JSON_ACCEPT,
-                action="message",
-            )
+            response = await self._post_message(stack, request=request, stream=False)
             with transport_errors("message"):
                 content = await response.aread()
-        payload = _json_object(content, "message")
+        payload = json_object(content, "message")
         accumulator = StreamAccumulator()
         accumulator.add(payload)
         return accumulator.finish(
             fallback_chat_id=request.chat_id, sources_limit=request.sources_limit
         )
 
-    async def _open_stream(self, request: GlooRequest) -> _OpenStream:
-        """Open the stream and read up to its first text (or its end): the retryable part."""
-        stack = AsyncExitStack()
-        try:
-            response = await self._open(
-                stack,
-                "POST",
-                self._message_url,
-                params=build_message_params(request),
-                json=dict(build_message_body(request, stream=True)),
-                accept=_STREAM_ACCEPT,
-                action="stream",
-            )
-            raw_lines = response.aiter_lines()
-            close_raw_lines = getattr(raw_lines, "aclose", None)
-            if close_raw_lines is not None:
-                stack.push_async_callback(close_raw_lines)
-            lines = parse_lines(raw_lines)
-            stack.push_async_callback(lines.aclose)
-            payloads = _translated(lines)
-            stack.push_async_callback(payloads.aclose)
-            accumulator = StreamAccumulator()
-            async for payload in payloads:
-                first = accumulator.add(payload)
-                if first:
-                    return _OpenStream(stack, payloads, accumulator, first, ended=False)
-            # The stream ended before any text: the answer (or its error) is still retryable.
-            accumulator.finish(
-                fallback_chat_id=request.chat_id, sources_limit=request.sources_limit
-            )
-            return _OpenStream(stack, payloads, accumulator, "", ended=True)
-        except BaseException:
-            await stack.aclose()
-            raise
+    def _post_message(
+        self, stack: AsyncExitStack, *, request: GlooRequest, stream: bool
+    ) -> Awaitable[httpx.Response]:
+        return self._open(
+            stack,
+            method="POST",
+            url=self._message_url,
+            params=build_message_params(request),
+            json=dict(build_message_body(request, stream=stream)),
+            accept=_STREAM_ACCEPT if stream else _JSON_ACCEPT,
+            action="stream" if stream else "message",
+        )
 
     async def _history_once(self, chat_id: str) -> ChatHistory:
         async with AsyncExitStack() as stack:
             response = await self._open(
                 stack,
-                "GET",
-                self._chat_url,
+                method="GET",
+                url=self._chat_url,
                 params={"chat_id": chat_id},
                 json=None,
                 accept=_JSON_ACCEPT,
@@ -256,87 +177,6 @@ class MessageBackend:
             with transport_errors("history"):
                 content = await response.aread()
         return _parse_history(content, chat_id)
-
-    # --- HTTP --------------------------------------------------------------------------
-
-    async def _open(
-        self,
-        stack: AsyncExitStack,
-        method: str,
-        url: str,
-        *,
-        params: dict[str, str],
-        json: dict[str, object] | None,
-        accept: str,
-        action: str,
-    ) -> httpx.Response:
-        """Send one request (plus one re-authenticated resend after a 401) and return the
-        successful, still unread response, registered on ``stack`` for closing."""
-        token = await self._auth.token()
-        reauthenticated = False
-        while True:
-            headers = {"Authorization": f"Bearer {token}", "Accept": accept}
-            started = time.monotonic()
-            with transport_errors(action):
-                response = await stack.enter_async_context(
-                    self._http.stream(method, url, params=params, json=json, headers=headers)
-                )
-            log.debug(
-                "gloo.response",
-                action=action,
-                status=response.status_code,
-                elapsed_ms=round((time.monotonic() - started) * 1000),
-            )
-            if not response.is_error:
-                return response
-            with transport_errors(action):
-                try:
-                    body = await response.aread()
-                finally:
-                    await response.aclose()
-            if response.status_code == 401 and not reauthenticated:
-                self._auth.invalidate(token)
-                fresh = await self._auth.token()
-                if fresh != token:
-                    log.info("gloo.reauthenticate", action=action)
-                    token = fresh
-                    reauthenticated = True
-                    continue
-            error = http_error(response.status_code, response.headers, body)
-            log.warning(
-                "gloo.http_error",
-                action=action,
-                status=response.status_code,
-                code=error.code,
-                retry_after=error.retry_after,
-            )
-            raise error
-
-
-async def _translated(
-    payloads: AsyncIterator[StreamPayload],
-) -> AsyncGenerator[StreamPayload, None]:
-    """``payloads`` with httpx failures while reading turned into Gloo errors."""
-    while True:
-        with transport_errors("stream"):
-            try:
-                payload = await anext(payloads)
-            except StopAsyncIteration:
-                return
-        yield payload
-
-
-def _json_object(content: bytes, action: str) -> dict[str, object]:
-    try:
-        payload = as_mapping(decode_json(content))
-    except ValueError:
-        payload = None
-    if payload is None:
-        raise GlooProtocolError(
-            f"Gloo's {action} answer is not a JSON object",
-            detail=content[:500].decode("utf-8", errors="replace"),
-        )
-    return dict(payload)
 
 
 def _parse_history(content: bytes, chat_id: str) -> ChatHistory:

@@ -11,18 +11,38 @@ Two layers:
   or the cumulative text so far, remembers the metadata (chat/message ids, sources,
   suggestions, model) from whichever chunk carried it, and builds the final
   :class:`~core.gloo.backend.GlooAnswer`.
+
+:func:`relay_stream` is the streaming discipline every backend shares: open the response
+and read up to the first text under the retry policy, then relay the rest; a failure after
+text reached the caller becomes :class:`GlooStreamInterrupted` and is never retried. Each
+backend brings its own accumulator (anything shaped like :class:`AnswerBuilder`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterable, Mapping
-from typing import Literal, TypeAlias
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+)
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Generic, Literal, Protocol, TypeAlias, TypeVar
 
-from core.gloo.backend import GlooAnswer
-from core.gloo.errors import GlooProtocolError
+import httpx
+import structlog
+
+from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent
+from core.gloo.errors import GlooError, GlooProtocolError, GlooStreamInterrupted
+from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
-from core.gloo.wire import as_mapping, get_str, str_tuple
+from core.gloo.wire import as_mapping, get_str, str_tuple, transport_errors
+
+log = structlog.get_logger(__name__)
 
 StreamPayload: TypeAlias = Mapping[str, object] | str
 """A JSON object from the stream, or a piece of plain answer text."""
@@ -240,7 +260,11 @@ _META_KEYS = ("chat_id", "message_id", "query_id", "model")
 class StreamAccumulator:
     """Builds one answer from payloads; :meth:`add` returns only the new text."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, fallback_chat_id: str | None = None, sources_limit: int | None = None
+    ) -> None:
+        self._fallback_chat_id = fallback_chat_id
+        self._sources_limit = sources_limit
         self._text = ""
         self._meta: dict[str, str] = {}
         self._sources: object = None
@@ -287,10 +311,14 @@ class StreamAccumulator:
     ) -> GlooAnswer:
         """The complete answer.
 
-        ``fallback_chat_id`` (the chat being continued) is used when no chunk carried one.
+        ``fallback_chat_id`` (the chat being continued) is used when no chunk carried one;
+        both arguments default to the values given to the constructor.
         Raises :class:`GlooProtocolError` without any chat id, or for an answer with
         neither text nor sources.
         """
+        fallback_chat_id = fallback_chat_id or self._fallback_chat_id
+        if sources_limit is None:
+            sources_limit = self._sources_limit
         chat_id = self._meta.get("chat_id") or fallback_chat_id
         if not chat_id:
             raise GlooProtocolError(
@@ -360,3 +388,137 @@ def _content(value: object) -> str | None:
             if isinstance(inner, str):
                 return inner
     return None
+
+
+# --- relaying a stream -------------------------------------------------------------------
+
+
+class AnswerBuilder(Protocol):
+    """What :func:`relay_stream` needs from an accumulator."""
+
+    chunks: int
+
+    @property
+    def text(self) -> str:
+        """All answer text so far."""
+        ...
+
+    def add(self, payload: StreamPayload) -> str:
+        """Take one payload; return the text it adds (raise a :class:`GlooError` to fail)."""
+        ...
+
+    def finish(self) -> GlooAnswer:
+        """The complete answer once the stream ended (raise a :class:`GlooError` to fail)."""
+        ...
+
+
+B = TypeVar("B", bound=AnswerBuilder)
+
+
+@dataclass
+class _OpenStream(Generic[B]):
+    """A stream that produced its first text (or ended) within the retry phase."""
+
+    stack: AsyncExitStack
+    payloads: AsyncGenerator[StreamPayload, None]
+    builder: B
+    first_text: str
+    ended: bool
+
+
+async def relay_stream(
+    retry: RetryPolicy,
+    open_response: Callable[[AsyncExitStack], Awaitable[httpx.Response]],
+    new_builder: Callable[[], B],
+    *,
+    final_errors: tuple[type[GlooError], ...] = (),
+) -> AsyncGenerator[GlooEvent, None]:
+    """Yield :class:`GlooDelta` pieces as text arrives, then one :class:`GlooAnswer`.
+
+    ``open_response`` sends one attempt (registering the response on the stack it gets);
+    ``new_builder`` makes a fresh accumulator per attempt. Opening the stream and reading
+    up to its first text (or its end) is retried under ``retry``; its deadline bounds that
+    phase only. Once text was yielded, any :class:`GlooError` -- a broken connection, a
+    malformed end, a failure chunk -- raises :class:`GlooStreamInterrupted` with the
+    partial text, chained to the cause, and is never retried; errors of the
+    ``final_errors`` types are raised as they are (they are an outcome, not a breakage).
+    """
+    opened = await retry.run(lambda: _open_stream(open_response, new_builder), operation="stream")
+    async with opened.stack:
+        builder = opened.builder
+        if opened.first_text:
+            yield GlooDelta(opened.first_text)
+        try:
+            if not opened.ended:
+                async for payload in opened.payloads:
+                    delta = builder.add(payload)
+                    if delta:
+                        yield GlooDelta(delta)
+            answer = builder.finish()
+        except GlooError as exc:
+            if not builder.text or isinstance(exc, final_errors):
+                raise  # nothing reached the user yet (an empty stream): not interrupted
+            log.warning(
+                "gloo.stream.interrupted",
+                error=type(exc).__name__,
+                chars=len(builder.text),
+                chunks=builder.chunks,
+            )
+            raise GlooStreamInterrupted(
+                f"Gloo's answer broke off after {len(builder.text)} characters: {exc.message}",
+                partial_text=builder.text,
+                detail=exc.detail,
+            ) from exc
+    yield answer
+
+
+async def _open_stream(
+    open_response: Callable[[AsyncExitStack], Awaitable[httpx.Response]],
+    new_builder: Callable[[], B],
+) -> _OpenStream[B]:
+    """Open the stream and read up to its first text (or its end): the retryable part."""
+    stack = AsyncExitStack()
+    try:
+        response = await open_response(stack)
+        raw_lines = response.aiter_lines()
+        close_raw_lines = getattr(raw_lines, "aclose", None)
+        if close_raw_lines is not None:
+            stack.push_async_callback(close_raw_lines)
+        lines = parse_lines(raw_lines)
+        stack.push_async_callback(lines.aclose)
+        payloads = _translated(lines)
+        stack.push_async_callback(payloads.aclose)
+        builder = new_builder()
+        async for payload in payloads:
+            first = builder.add(payload)
+            if first:
+                return _OpenStream(stack, payloads, builder, first, ended=False)
+        # The stream ended before any text: the answer (or its error) is still retryable.
+        builder.finish()
+        return _OpenStream(stack, payloads, builder, "", ended=True)
+    except BaseException:
+        await stack.aclose()
+        raise
+
+
+async def _translated(
+    payloads: AsyncIterator[StreamPayload],
+) -> AsyncGenerator[StreamPayload, None]:
+    """``payloads`` with httpx failures while reading turned into Gloo errors."""
+    while True:
+        with transport_errors("stream"):
+            try:
+                payload = await anext(payloads)
+            except StopAsyncIteration:
+                return
+        yield payload
+
+
+async def single_answer(
+    send: Callable[[], Awaitable[GlooAnswer]],
+) -> AsyncGenerator[GlooEvent, None]:
+    """The events of a non-streamed answer: its whole text as one delta, then the answer."""
+    answer = await send()
+    if answer.text:
+        yield GlooDelta(answer.text)
+    yield answer

@@ -5,10 +5,14 @@
 * ``POST /oauth2/token`` (client credentials, HTTP Basic or form fields),
 * ``POST /ai/v1/message`` (JSON or a stream of SSE/NDJSON chunks, with real chat memory),
 * ``GET /ai/v1/chat?chat_id=...`` (the chat history),
+* ``POST /ai/v2/chat/completions`` and ``.../grounded`` (Completions V2, stateless; the
+  V2 wire lives in :mod:`core.simulator.completions`),
 * ``GET /healthz``.
 
-Faults are decided per authenticated message request: first from the deterministic queue
-filled by :meth:`Simulator.inject`, otherwise by a seeded RNG from the configured rates.
+Faults are decided per authenticated message or completion request: first from the
+deterministic queue filled by :meth:`Simulator.inject`, otherwise by a seeded RNG from the
+configured rates. The V2-only kinds ``stream_error`` and ``content_filter`` act as a ``500``
+on a V1 message request.
 The HTTP front ends (:mod:`core.simulator.transport` for httpx in-process,
 :mod:`core.simulator.server` for aiohttp on a port) only translate requests and responses.
 """
@@ -28,15 +32,24 @@ import re
 import secrets
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final, Literal, cast, get_args
 from urllib.parse import parse_qs
 
 import structlog
 
-from core.simulator import content
+from core.simulator import completions, content
 from core.simulator.config import SimulatorConfig, parse_flag
 
 __all__ = [
@@ -52,8 +65,10 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-FaultKind = Literal["500", "502", "408", "429", "drop", "hang"]
+FaultKind = Literal["500", "502", "408", "429", "drop", "hang", "stream_error", "content_filter"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+#: Faults only Completions V2 can express; a V1 message request gets a 500 instead.
+_V2_ONLY_FAULTS: Final = frozenset({"stream_error", "content_filter"})
 
 #: Which fault each rate field produces, in the order the RNG checks them.
 _RATE_FAULTS: tuple[tuple[str, FaultKind], ...] = (
@@ -187,8 +202,10 @@ class SimResponse:
 class RequestRecord:
     """What the simulator saw and did for one request (for assertions in tests).
 
-    ``chat_id`` is the chat id the client sent, ``query`` the question text and ``stream``
-    the stream flag (``None`` when not given or not applicable); ``status`` is ``None``
+    ``chat_id`` is the chat id the client sent, ``query`` the question text (for V2 the
+    last user message) and ``stream`` the stream flag (``None`` when not given or not
+    applicable); ``messages`` and ``body`` are a V2 request's messages (history included)
+    and whole JSON body; ``status`` is ``None``
     while a request is still hanging or when its connection was dropped before any
     response. ``response_chat_id`` is the chat the answer belongs to; ``completed`` turns
     true once the whole answer was delivered.
@@ -205,6 +222,8 @@ class RequestRecord:
     fault: str | None = None
     response_chat_id: str | None = None
     completed: bool = False
+    messages: list[dict[str, Any]] | None = None
+    body: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -296,6 +315,7 @@ class Simulator:
         self.token_requests = 0
         self.message_requests = 0
         self.chat_requests = 0
+        self.completion_requests = 0
         self.requests: list[RequestRecord] = []
 
     # --- introspection and control (for tests) -------------------------------------------
@@ -322,14 +342,25 @@ class Simulator:
         ]
 
     @property
+    def completion_records(self) -> list[RequestRecord]:
+        """The records of Completions V2 requests (both routes), oldest first."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST" and r.path in completions.COMPLETION_PATHS
+        ]
+
+    @property
     def pending_faults(self) -> tuple[str, ...]:
         return tuple(self._fault_queue)
 
     def inject(self, *kinds: str | int) -> None:
-        """Apply these faults, in order, to the next authenticated message requests.
+        """Apply these faults, in order, to the next authenticated message or completion
+        requests.
 
         Kinds: ``"500"``, ``"502"``, ``"408"``, ``"429"`` (ints work too), ``"drop"``,
-        ``"hang"``. Queued faults take precedence over the configured rates.
+        ``"hang"``, and for Completions V2 ``"stream_error"`` and ``"content_filter"``.
+        Queued faults take precedence over the configured rates.
         """
         parsed: list[FaultKind] = []
         for kind in kinds:
@@ -349,6 +380,7 @@ class Simulator:
         self.token_requests = 0
         self.message_requests = 0
         self.chat_requests = 0
+        self.completion_requests = 0
         self.requests.clear()
 
     def issue_token(self, client_id: str = "simulator-client", scope: str = DEFAULT_SCOPE) -> str:
@@ -397,6 +429,13 @@ class Simulator:
                 return _method_not_allowed("POST")
             self.token_requests += 1
             return self._token(request)
+        if path in completions.COMPLETION_PATHS:
+            if request.method != "POST":
+                return _method_not_allowed("POST")
+            self.completion_requests += 1
+            return await self._completion(
+                request, record, grounded=path == completions.GROUNDED_PATH
+            )
         match = _API_PATH_RE.match(path)
         if match is None:
             return _json_response(404, {"detail": "Not Found"})
@@ -575,6 +614,50 @@ class Simulator:
             },
         )
 
+    async def _admit(
+        self, request: SimRequest, record: RequestRecord, *, v2: bool
+    ) -> tuple[str, FaultKind | None] | SimResponse:
+        """Authenticate an answer request and draw its fault: the principal and the fault
+        still to act on, or the response that ends the request (a 401 or an HTTP fault).
+        A hang fault waits here."""
+        principal = self._authenticate(request)
+        if isinstance(principal, SimResponse):
+            return principal
+        fault = self._next_fault()
+        if fault in _V2_ONLY_FAULTS and not v2:
+            fault = "500"
+        record.fault = fault
+        if fault is not None:
+            log.info("simulator.fault", fault=fault, path=record.path, stream=record.stream)
+        if fault in ("500", "502", "408", "429"):
+            return self._fault_response(cast(FaultKind, fault))
+        if fault == "hang":
+            await asyncio.sleep(self.config.hang_seconds)
+        return principal, fault
+
+    async def _paced(
+        self,
+        frames: Sequence[Callable[[], bytes]],
+        *,
+        drop_at: int | None,
+        chat_id: str | None,
+        tail: bytes = b"",
+    ) -> AsyncGenerator[bytes, None]:
+        """Write ``frames`` with the configured latencies, then ``tail`` (if any); drop
+        the connection at ``drop_at`` (a frame index) when given."""
+        config = self.config
+        if config.first_chunk_latency > 0:
+            await asyncio.sleep(config.first_chunk_latency)
+        for index, frame in enumerate(frames):
+            if index > 0 and config.chunk_latency > 0:
+                await asyncio.sleep(config.chunk_latency)
+            if index == drop_at:
+                log.info("simulator.stream_dropped", chat_id=chat_id, chunks_sent=index)
+                raise StreamDropped(f"connection dropped after {index} of {len(frames)} chunks")
+            yield frame()
+        if tail:
+            yield tail
+
     # --- POST /ai/v1/message -------------------------------------------------------------
 
     async def _message(self, request: SimRequest, record: RequestRecord) -> SimResponse:
@@ -585,18 +668,10 @@ class Simulator:
             stream_value = _as_bool(payload.get("stream", False))
             record.stream = stream_value if isinstance(stream_value, bool) else None
 
-        principal = self._authenticate(request)
-        if isinstance(principal, SimResponse):
-            return principal
-
-        fault = self._next_fault()
-        record.fault = fault
-        if fault is not None:
-            log.info("simulator.fault", fault=fault, path=record.path, stream=record.stream)
-        if fault in ("500", "502", "408", "429"):
-            return self._fault_response(fault)
-        if fault == "hang":
-            await asyncio.sleep(self.config.hang_seconds)
+        admitted = await self._admit(request, record, v2=False)
+        if isinstance(admitted, SimResponse):
+            return admitted
+        principal, fault = admitted
 
         params = json_error or _validate_message(payload, request.query)
         if isinstance(params, SimResponse):
@@ -739,25 +814,18 @@ class Simulator:
             "intent": answer.intent,
         }
 
-    async def _stream(
+    def _stream(
         self, answer: _Answer, record: RequestRecord, *, drop: bool
     ) -> AsyncGenerator[bytes, None]:
         config = self.config
         stream_format = config.stream_format
         cumulative = config.text_mode == "cumulative"
         pieces = content.split_chunks(answer.text, config.words_per_chunk)
-        drop_at = len(pieces) // 2 if drop else None
-        sent = ""
-        if config.first_chunk_latency > 0:
-            await asyncio.sleep(config.first_chunk_latency)
-        for index, piece in enumerate(pieces):
-            if index > 0 and config.chunk_latency > 0:
-                await asyncio.sleep(config.chunk_latency)
-            if index == drop_at:
-                log.info("simulator.stream_dropped", chat_id=answer.chat_id, chunks_sent=index)
-                raise StreamDropped(f"connection dropped after {index} of {len(pieces)} chunks")
-            sent += piece
-            message = sent if cumulative else piece
+        sent: list[str] = []
+
+        def frame(index: int, piece: str) -> bytes:
+            sent.append(piece)
+            message = "".join(sent) if cumulative else piece
             event: dict[str, Any]
             if index == len(pieces) - 1:
                 answered_at = config.clock()
@@ -768,9 +836,78 @@ class Simulator:
                 event = {"chat_id": answer.chat_id, "message": message}
             else:
                 event = {"message": message}
-            yield _encode_event(event, stream_format)
-        if stream_format == "sse":
-            yield b"data: [DONE]\n\n"
+            return _encode_event(event, stream_format)
+
+        return self._paced(
+            [partial(frame, index, piece) for index, piece in enumerate(pieces)],
+            drop_at=len(pieces) // 2 if drop else None,
+            chat_id=answer.chat_id,
+            tail=b"data: [DONE]\n\n" if stream_format == "sse" else b"",
+        )
+
+    # --- POST /ai/v2/chat/completions[/grounded] -------------------------------------------
+
+    async def _completion(
+        self, request: SimRequest, record: RequestRecord, *, grounded: bool
+    ) -> SimResponse:
+        payload, json_error = _parse_json(request.body)
+        if isinstance(payload, dict):
+            record.body = copy.deepcopy(payload)
+            record.messages, record.query = completions.request_summary(payload)
+            stream_value = payload.get("stream", False)
+            record.stream = stream_value if isinstance(stream_value, bool) else None
+
+        admitted = await self._admit(request, record, v2=True)
+        if isinstance(admitted, SimResponse):
+            return admitted
+        _, fault = admitted
+
+        if json_error is not None:
+            if fault == "drop":
+                raise StreamDropped("connection dropped before the response")
+            return json_error
+        params = completions.validate(payload, grounded=grounded)
+        if isinstance(params, completions.Invalid):
+            if fault == "drop":
+                raise StreamDropped("connection dropped before the response")
+            return _json_response(params.status, params.body)
+        if fault == "drop" and not params.stream:
+            raise StreamDropped("connection dropped before the response")
+
+        answer = completions.compose(
+            params,
+            seed=self.config.seed,
+            default_model=self.config.model,
+            new_id=self._new_id,
+            now=self.config.clock(),
+        )
+        outcome: completions.Outcome = "stop"
+        if fault == "stream_error":
+            outcome = "error"
+        elif fault == "content_filter":
+            outcome = "content_filter"
+        if not params.stream:
+            return _json_response(200, completions.response_body(answer, outcome))
+        frames = completions.stream_frames(answer, self.config.words_per_chunk, outcome)
+
+        def frame(index: int) -> bytes:
+            if index == len(frames) - 1:
+                record.completed = True
+            return completions.encode_frame(frames[index])
+
+        return SimResponse(
+            status=200,
+            headers={
+                "Content-Type": _CONTENT_TYPES["sse"],
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            },
+            stream=self._paced(
+                [partial(frame, index) for index in range(len(frames))],
+                drop_at=len(frames) // 2 if fault == "drop" else None,
+                chat_id=None,
+            ),
+        )
 
     # --- GET /ai/v1/chat -----------------------------------------------------------------
 

@@ -1,0 +1,547 @@
+"""The Completions V2 backend: ``POST /ai/v2/chat/completions`` and its ``/grounded`` variant.
+
+Gloo documents its Chat (Message) API as deprecated in favour of Completions V2: an
+OpenAI-style chat-completions endpoint with Gloo's model routing. This module implements
+the same :class:`~core.gloo.backend.GlooBackend` seam on it.
+
+Wire (from Gloo's API reference and guides):
+
+* Request: ``messages`` (``role``/``content``), exactly one routing mechanism, ``stream``.
+  ``settings.gloo_completions_model`` set sends ``model``; unset sends ``auto_routing:
+  true`` (Gloo's recommended "AI Core" routing), never both.
+* A request with publishers goes to ``/grounded`` with ``rag_publisher`` (one name: the
+  first publisher of the channel; V2 takes no list), ``sources_limit`` clamped to Gloo's
+  1..10 and ``include_citations: true`` when sources are wanted.
+* Streams are SSE ``data:`` chunks with ``choices[0].delta.content``; they end with a
+  chunk whose ``finish_reason`` is set, without ``data: [DONE]`` (accepted if present).
+  Grounded streams send the citations as the first event, before any content; citations
+  (or ``sources``) are read wherever an event or the JSON answer carries them, through
+  :func:`core.gloo.sources.normalize_sources`.
+
+Decisions where the documentation leaves room:
+
+* ``finish_reason: "stop"`` ends a good answer. ``"length"`` keeps the (truncated) text as
+  the answer and logs ``gloo.completion.truncated``: the user gets what was written.
+* ``finish_reason: "error"`` (or an in-band ``error`` object / ``event: error``) raises
+  :class:`GlooCompletionError`, retryable unless its ``error.retryable`` says ``false``.
+  Before any text it is retried like a 5xx; after text it becomes
+  :class:`~core.gloo.errors.GlooStreamInterrupted` (the partial answer stays visible).
+* ``finish_reason: "content_filter"`` raises :class:`GlooContentFiltered`: terminal, never
+  retried, never turned into "interrupted" (even after text). It is a
+  :class:`~core.gloo.errors.GlooBadRequest`, so the user hears "Gloo couldn't process that
+  question. Try rephrasing it ..." from :mod:`core.messages`.
+* A stream that ends without any ``finish_reason`` was cut short: a
+  :class:`~core.gloo.errors.GlooProtocolError` (interrupted after text).
+* V2 has no ``character_limit``, ``intent`` or ``suggestions``. A character limit becomes a
+  short system instruction; ``intent`` is not sent; answers carry no suggestions.
+  ``enable_sources=False`` or ``sources_limit=0`` asks for no citations and shows none.
+
+State: V2 is stateless, so this backend keeps the conversation itself. A request without a
+``chat_id`` gets a locally minted one (uuid4). Earlier turns come from a
+:class:`TranscriptSource` (the store's ``chat_answers``: the service saves every answer),
+newest first into a budget of ``history_chars`` characters that the current question also
+counts against; whole turns are dropped, oldest first, and the current question is never
+cut. :meth:`CompletionsBackend.history` builds the chat history from the same records. A
+transcript failure is not a Gloo error: it propagates, so the service refuses to answer
+out of context rather than silently dropping the history.
+
+Auth, HTTP errors, retries and stream relaying are shared with the Message backend
+(:class:`core.gloo.wire.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing
+from functools import partial
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
+
+import httpx
+import structlog
+
+from core.gloo.auth import Authenticator
+from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
+from core.gloo.errors import GlooBadRequest, GlooError, GlooProtocolError
+from core.gloo.retry import RetryPolicy
+from core.gloo.sources import normalize_sources
+from core.gloo.stream import StreamPayload, relay_stream, single_answer
+from core.gloo.wire import (
+    HttpBackendBase,
+    as_mapping,
+    get_str,
+    json_object,
+    transport_errors,
+)
+from core.ports import AnswerRecord
+from core.types import ChatHistory, HistoryMessage
+
+log = structlog.get_logger(__name__)
+
+COMPLETIONS_PATH = "/ai/v2/chat/completions"
+GROUNDED_PATH = "/ai/v2/chat/completions/grounded"
+
+#: Gloo's documented range for ``sources_limit`` on the grounded endpoint.
+SOURCES_LIMIT_RANGE = (1, 10)
+#: How many earlier answers are read for the history budget (the budget decides the rest).
+HISTORY_TURNS = 50
+#: How many answers :meth:`CompletionsBackend.history` shows.
+HISTORY_VIEW_TURNS = 200
+
+_JSON_ACCEPT = "application/json"
+_STREAM_ACCEPT = "text/event-stream, application/json"
+_CITATION_KEYS = ("citations", "sources")
+
+
+# --- wire ----------------------------------------------------------------------------------
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CompletionRequestBody(TypedDict):
+    """``POST /ai/v2/chat/completions[/grounded]`` JSON body (the fields we send)."""
+
+    messages: list[ChatMessage]
+    stream: bool
+    auto_routing: NotRequired[bool]
+    model: NotRequired[str]
+    rag_publisher: NotRequired[str]
+    sources_limit: NotRequired[int]
+    include_citations: NotRequired[bool]
+
+
+class TranscriptSource(Protocol):
+    """Where earlier turns come from (the conversation store implements it)."""
+
+    async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
+        """The newest ``limit`` answers given on ``chat_id``, oldest first."""
+        ...
+
+
+class GlooCompletionError(GlooError):
+    """Gloo ended a completion with ``finish_reason: "error"`` (or an in-band error object).
+
+    ``name`` and ``code`` are Gloo's symbolic and numeric error codes when given.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        detail: Any = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.name = name
+        self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class GlooContentFiltered(GlooBadRequest):
+    """Gloo's content filter stopped the answer (``finish_reason: "content_filter"``).
+
+    Terminal: never retried. The HTTP status was a success (the refusal came inside the
+    answer), so ``status_code`` is the 200 that carried it.
+    """
+
+    def __init__(self, message: str, *, partial_text: str = "", detail: Any = None) -> None:
+        super().__init__(message, status_code=200, detail=detail, code="content_filter")
+        self.partial_text = partial_text
+
+
+def clamp_sources_limit(limit: int) -> int:
+    low, high = SOURCES_LIMIT_RANGE
+    return max(low, min(high, limit))
+
+
+def select_turns(records: Sequence[AnswerRecord], question: str, budget: int) -> list[AnswerRecord]:
+    """The most recent whole turns that fit ``budget`` characters together with
+    ``question`` (oldest first). A turn is its question plus its answer text."""
+    remaining = budget - len(question)
+    picked: list[AnswerRecord] = []
+    for record in reversed(records):
+        size = len(record.question) + len(record.text)
+        if size > remaining:
+            break
+        picked.append(record)
+        remaining -= size
+    picked.reverse()
+    return picked
+
+
+def build_messages(request: GlooRequest, turns: Sequence[AnswerRecord]) -> list[ChatMessage]:
+    """The ``messages`` list: an optional length instruction, earlier turns, the question."""
+    messages: list[ChatMessage] = []
+    if request.character_limit:
+        messages.append(
+            {
+                "role": "system",
+                "content": f"Keep the answer under {request.character_limit} characters.",
+            }
+        )
+    for turn in turns:
+        messages.append({"role": "user", "content": turn.question})
+        messages.append({"role": "assistant", "content": turn.text})
+    messages.append({"role": "user", "content": request.query})
+    return messages
+
+
+def wants_sources(request: GlooRequest) -> bool:
+    return request.enable_sources is not False and request.sources_limit != 0
+
+
+def is_grounded(request: GlooRequest) -> bool:
+    return any(p.strip() for p in request.publishers)
+
+
+def build_completion_body(
+    request: GlooRequest,
+    turns: Sequence[AnswerRecord],
+    *,
+    model: str | None,
+    stream: bool,
+) -> CompletionRequestBody:
+    """The JSON body for ``request`` with ``turns`` of history (see the module notes)."""
+    body: CompletionRequestBody = {
+        "messages": build_messages(request, turns),
+        "stream": stream,
+    }
+    if model:
+        body["model"] = model
+    else:
+        body["auto_routing"] = True
+    publishers = [p.strip() for p in request.publishers if p.strip()]
+    if publishers:
+        if len(publishers) > 1:
+            log.debug("gloo.completion.publishers_trimmed", used=publishers[0], given=publishers)
+        body["rag_publisher"] = publishers[0]
+        if wants_sources(request):
+            body["include_citations"] = True
+            if request.sources_limit is not None:
+                body["sources_limit"] = clamp_sources_limit(request.sources_limit)
+    return body
+
+
+class CompletionAccumulator:
+    """Builds one answer from V2 payloads (stream chunks or the whole JSON answer)."""
+
+    def __init__(
+        self, chat_id: str, *, sources_limit: int | None = None, keep_sources: bool = True
+    ) -> None:
+        self._chat_id = chat_id
+        self._sources_limit = sources_limit
+        self._keep_sources = keep_sources
+        self._text = ""
+        self._citations: object = None
+        self._model: str | None = None
+        self._completion_id: str | None = None
+        self.finish_reason: str | None = None
+        self.chunks = 0
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def add(self, payload: StreamPayload) -> str:
+        """Take one payload; return the text it adds. Raises for error/filter outcomes."""
+        self.chunks += 1
+        if isinstance(payload, str):
+            self._text += payload  # tolerated: plain text in an SSE data line
+            return payload
+        self._remember(payload)
+        choice = _first_choice(payload)
+        error = _error_object(payload, choice)
+        reason = get_str(choice, "finish_reason") if choice is not None else None
+        if error is not None and reason in (None, "error"):
+            reason = "error"
+        added = ""
+        if choice is not None:
+            content = _choice_text(choice)
+            if content:
+                self._text += content
+                added = content
+        if reason is not None:
+            self.finish_reason = reason
+            if reason == "error":
+                raise _completion_error(error, payload)
+            if reason == "content_filter":
+                log.warning("gloo.completion.content_filter", chars=len(self._text))
+                raise GlooContentFiltered(
+                    "Gloo's content filter stopped the answer",
+                    partial_text=self._text,
+                    detail=dict(payload),
+                )
+        return added
+
+    def finish(self) -> GlooAnswer:
+        if self.finish_reason is None:
+            raise GlooProtocolError(
+                "Gloo's completion ended without a finish_reason", detail={"chunks": self.chunks}
+            )
+        if self.finish_reason == "length":
+            log.warning("gloo.completion.truncated", chars=len(self._text))
+        elif self.finish_reason != "stop":
+            log.info("gloo.completion.finish_reason", finish_reason=self.finish_reason)
+        sources = (
+            normalize_sources(self._citations, self._sources_limit) if self._keep_sources else ()
+        )
+        if not self._text.strip():
+            raise GlooProtocolError("Gloo returned an empty answer", detail={"chunks": self.chunks})
+        return GlooAnswer(
+            chat_id=self._chat_id,
+            text=self._text,
+            sources=sources,
+            message_id=self._completion_id,
+            model=self._model,
+        )
+
+    def _remember(self, payload: Mapping[str, object]) -> None:
+        model = get_str(payload, "model")
+        if model:
+            self._model = model.strip()
+        completion_id = get_str(payload, "id")
+        if completion_id:
+            self._completion_id = completion_id.strip()
+        for key in _CITATION_KEYS:
+            value = payload.get(key)
+            if isinstance(value, list) and value:
+                self._citations = value
+                return
+
+
+def _first_choice(payload: Mapping[str, object]) -> Mapping[str, object] | None:
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices:
+        return as_mapping(choices[0])
+    return None
+
+
+def _choice_text(choice: Mapping[str, object]) -> str:
+    """``delta.content`` (a stream chunk) or ``message.content`` (a whole answer)."""
+    for key in ("delta", "message"):
+        part = as_mapping(choice.get(key))
+        if part is not None:
+            content = part.get("content")
+            if isinstance(content, str):
+                return content
+    return ""
+
+
+def _error_object(
+    payload: Mapping[str, object], choice: Mapping[str, object] | None
+) -> Mapping[str, object] | None:
+    """The structured error of a failed completion, if this payload carries one."""
+    for holder in (payload, choice):
+        if holder is None:
+            continue
+        error = holder.get("error")
+        nested = as_mapping(error)
+        if nested is not None:
+            return nested
+        if isinstance(error, str) and error.strip():
+            return {"message": error}
+    if payload.get("success") is False:  # an SSE ``event: error`` (see StreamParser)
+        return {"message": get_str(payload, "message") or "Gloo sent an error event"}
+    return None
+
+
+def _completion_error(
+    error: Mapping[str, object] | None, payload: Mapping[str, object]
+) -> GlooCompletionError:
+    error = error or {}
+    name = get_str(error, "name", "type")
+    code_value = error.get("code")
+    code = (
+        str(code_value)
+        if isinstance(code_value, str | int) and not isinstance(code_value, bool)
+        else None
+    )
+    retryable_value = error.get("retryable")
+    retryable = retryable_value if isinstance(retryable_value, bool) else None
+    summary = get_str(error, "message", "detail") or "no detail"
+    label = f" ({name or code})" if name or code else ""
+    message = f"Gloo failed the completion{label}: {summary}"
+    log.warning(
+        "gloo.completion.error", name=name, code=code, retryable=retryable, message=summary[:200]
+    )
+    return GlooCompletionError(
+        message, name=name, code=code, retryable=retryable, detail=dict(payload)
+    )
+
+
+# --- the backend ---------------------------------------------------------------------------
+
+
+class CompletionsBackend(HttpBackendBase):
+    """:class:`~core.gloo.backend.GlooBackend` for Gloo's Completions V2 API."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        auth: Authenticator,
+        api_url: str,
+        *,
+        transcripts: TranscriptSource,
+        retry: RetryPolicy | None = None,
+        model: str | None = None,
+        history_chars: int = 12_000,
+        stream_enabled: bool = True,
+    ) -> None:
+        super().__init__(http, auth, api_url, retry=retry, stream_enabled=stream_enabled)
+        if history_chars < 0:
+            raise ValueError("history_chars must not be negative")
+        self._completions_url = f"{self._base_url}{COMPLETIONS_PATH}"
+        self._grounded_url = f"{self._base_url}{GROUNDED_PATH}"
+        self._transcripts = transcripts
+        self._model = model.strip() if model and model.strip() else None
+        self._history_chars = history_chars
+
+    @property
+    def model(self) -> str | None:
+        return self._model
+
+    # --- GlooBackend -------------------------------------------------------------------
+
+    async def send(self, request: GlooRequest) -> GlooAnswer:
+        """Ask and wait for the whole answer; retried under the policy (deadline included)."""
+        chat_id, body = await self._prepare(request, stream=False)
+        return await self._retry.run(
+            lambda: self._send_once(request, chat_id, body), operation="completion"
+        )
+
+    async def stream(self, request: GlooRequest) -> AsyncGenerator[GlooEvent, None]:
+        """Yield :class:`~core.gloo.backend.GlooDelta` pieces, then one answer.
+
+        Retries happen only before the first text (see :func:`relay_stream`); a content
+        filter is raised as :class:`GlooContentFiltered` even after text.
+        """
+        if not self._stream_enabled:
+            async with aclosing(single_answer(lambda: self.send(request))) as answered:
+                async for event in answered:
+                    yield event
+            return
+        chat_id, body = await self._prepare(request, stream=True)
+        open_attempt = partial(
+            self._post, url=self._url_for(request), body=body, accept=_STREAM_ACCEPT
+        )
+        new_accumulator = partial(self._accumulator, request, chat_id)
+        relay = relay_stream(
+            self._retry, open_attempt, new_accumulator, final_errors=(GlooContentFiltered,)
+        )
+        async with aclosing(relay) as events:
+            async for event in events:
+                yield event
+
+    async def history(self, chat_id: str) -> ChatHistory:
+        """The chat as this service kept it: every stored question and answer."""
+        if not chat_id:
+            raise ValueError("history() needs a chat_id")
+        records = await self._transcripts.chat_answers(chat_id, HISTORY_VIEW_TURNS)
+        messages: list[HistoryMessage] = []
+        for record in records:
+            messages.append(
+                HistoryMessage(role="user", text=record.question, timestamp=record.created_at)
+            )
+            messages.append(
+                HistoryMessage(
+                    role="assistant",
+                    text=record.text,
+                    timestamp=record.created_at,
+                    sources=record.sources,
+                    suggestions=record.suggestions,
+                )
+            )
+        return ChatHistory(chat_id=chat_id, title=None, messages=tuple(messages))
+
+    # --- internals -----------------------------------------------------------------------
+
+    async def _prepare(
+        self, request: GlooRequest, *, stream: bool
+    ) -> tuple[str, CompletionRequestBody]:
+        """The chat id (minted for a new chat) and the body with the history that fits."""
+        turns: list[AnswerRecord] = []
+        if request.chat_id:
+            chat_id = request.chat_id
+            if self._history_chars > 0:
+                records = await self._transcripts.chat_answers(chat_id, HISTORY_TURNS)
+                turns = select_turns(records, request.query, self._history_chars)
+                if len(turns) < len(records):
+                    log.debug(
+                        "gloo.completion.history_trimmed",
+                        chat_id=chat_id,
+                        kept=len(turns),
+                        stored=len(records),
+                    )
+        else:
+            chat_id = str(uuid.uuid4())
+        body = build_completion_body(request, turns, model=self._model, stream=stream)
+        return chat_id, body
+
+    def _url_for(self, request: GlooRequest) -> str:
+        return self._grounded_url if is_grounded(request) else self._completions_url
+
+    def _accumulator(self, request: GlooRequest, chat_id: str) -> CompletionAccumulator:
+        limit = request.sources_limit
+        return CompletionAccumulator(
+            chat_id,
+            sources_limit=clamp_sources_limit(limit) if limit else None,
+            keep_sources=wants_sources(request),
+        )
+
+    async def _send_once(
+        self, request: GlooRequest, chat_id: str, body: CompletionRequestBody
+    ) -> GlooAnswer:
+        async with AsyncExitStack() as stack:
+            response = await self._post(
+                stack, url=self._url_for(request), body=body, accept=_JSON_ACCEPT
+            )
+            with transport_errors("completion"):
+                content = await response.aread()
+        accumulator = self._accumulator(request, chat_id)
+        accumulator.add(json_object(content, "completion"))
+        return accumulator.finish()
+
+    def _post(
+        self, stack: AsyncExitStack, *, url: str, body: CompletionRequestBody, accept: str
+    ) -> Awaitable[httpx.Response]:
+        return self._open(
+            stack,
+            method="POST",
+            url=url,
+            params={},
+            json=dict(body),
+            accept=accept,
+            action="completion",
+        )
+
+
+def build_completions_backend(
+    http: httpx.AsyncClient,
+    auth: Authenticator,
+    api_url: str,
+    *,
+    transcripts: TranscriptSource,
+    retry: RetryPolicy,
+    model: str | None,
+    history_chars: int,
+    stream_enabled: bool,
+) -> CompletionsBackend:
+    """The composition root's one way to build the V2 backend."""
+    return CompletionsBackend(
+        http,
+        auth,
+        api_url,
+        transcripts=transcripts,
+        retry=retry,
+        model=model,
+        history_chars=history_chars,
+        stream_enabled=stream_enabled,
+    )

@@ -1,0 +1,241 @@
+"""The conversation service on the Completions V2 backend: real store, real HTTP client,
+the in-process simulator serving V2. The history V2 needs comes from the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from core import messages
+from core.gloo.auth import ClientCredentialsAuth
+from core.gloo.completions import CompletionsBackend, build_completions_backend
+from core.gloo.errors import GlooBadRequest
+from core.gloo.retry import RetryPolicy
+from core.ports import AnswerRecord
+from core.service import AnswerFailed, ConversationService
+from core.simulator import SIMULATOR_BASE_URL, RequestRecord, Simulator, simulator_client
+from core.store.sql import SqlStore
+from core.types import ChannelSettings, Question, Reply, TextDelta, ThreadKey
+
+THREAD = ThreadKey("discord", "G1", "C1", "T1")
+
+
+@dataclass
+class V2Core:
+    service: ConversationService
+    backend: CompletionsBackend
+    sim: Simulator
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        return self.sim.completion_records
+
+
+@asynccontextmanager
+async def v2_core(
+    store: SqlStore,
+    *,
+    sim: Simulator | None = None,
+    history_chars: int = 12_000,
+    defaults: ChannelSettings | None = None,
+    attempts: int = 3,
+) -> AsyncIterator[V2Core]:
+    simulator = sim or Simulator()
+    async with simulator_client(simulator, timeout=httpx.Timeout(5.0)) as http:
+        auth = ClientCredentialsAuth(
+            http, f"{SIMULATOR_BASE_URL}/oauth2/token", "bot-client", "bot-secret"
+        )
+        backend = build_completions_backend(
+            http,
+            auth,
+            SIMULATOR_BASE_URL,
+            transcripts=store,
+            retry=RetryPolicy(attempts=attempts),
+            model=None,
+            history_chars=history_chars,
+            stream_enabled=True,
+        )
+        service = ConversationService(backend, store, defaults or ChannelSettings())
+        yield V2Core(service, backend, simulator)
+
+
+async def collect(events: AsyncIterator[TextDelta | Reply]) -> tuple[list[TextDelta], Reply]:
+    deltas: list[TextDelta] = []
+    reply: Reply | None = None
+    async for event in events:
+        if isinstance(event, TextDelta):
+            deltas.append(event)
+        else:
+            reply = event
+    assert reply is not None
+    return deltas, reply
+
+
+def turn(question: str, answer: Reply) -> list[dict[str, str]]:
+    return [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer.text},
+    ]
+
+
+async def test_follow_ups_carry_the_earlier_turns(store: SqlStore) -> None:
+    async with v2_core(store) as core:
+        first = await core.service.ask(Question(THREAD, "What is grace?", user_id="U1"))
+        assert await store.get_chat_id(THREAD) == first.chat_id
+        assert first.suggestions == ()  # V2 answers carry none
+        second = await core.service.ask(Question(THREAD, "And mercy?"))
+        third = await core.service.ask(Question(THREAD, "How do they meet?"))
+    assert second.chat_id == third.chat_id == first.chat_id
+    sent = [r.messages for r in core.requests]
+    assert sent[0] == [{"role": "user", "content": "What is grace?"}]
+    assert sent[1] == [*turn("What is grace?", first), {"role": "user", "content": "And mercy?"}]
+    assert sent[2] == [
+        *turn("What is grace?", first),
+        *turn("And mercy?", second),
+        {"role": "user", "content": "How do they meet?"},
+    ]
+    assert "Earlier you asked about *And mercy*" in third.text  # the simulator saw the history
+    record = await store.get_answer(third.answer_id)
+    assert record is not None
+    assert record.chat_id == first.chat_id
+
+
+async def test_the_history_budget_keeps_only_the_newest_turns(store: SqlStore) -> None:
+    async with v2_core(store) as warmup:
+        answers = [
+            await warmup.service.ask(Question(THREAD, f"Question number {i} about hope"))
+            for i in range(3)
+        ]
+    last = answers[-1]
+    budget = len("Next?") + len("Question number 2 about hope") + len(last.text)
+    async with v2_core(store, history_chars=budget) as core:
+        await core.service.ask(Question(THREAD, "Next?"))
+    assert core.requests[-1].messages == [
+        *turn("Question number 2 about hope", last),
+        {"role": "user", "content": "Next?"},
+    ]
+
+
+async def test_a_suggestion_continues_its_chat_with_its_history(store: SqlStore) -> None:
+    # An answer given before the switch to V2 (the Message API had suggestions).
+    await store.bind_chat_id(THREAD, "chat-from-v1")
+    await store.save_answer(
+        AnswerRecord(
+            answer_id="a-v1",
+            thread=THREAD,
+            chat_id="chat-from-v1",
+            question="What is faith?",
+            text="Faith is trust.",
+            suggestions=("How do I grow in faith?",),
+        )
+    )
+    async with v2_core(store) as core:
+        click, events = await core.service.answer_suggestion("a-v1:0", user_id="U2")
+        _, reply = await collect(events)
+        history = await core.service.history(THREAD)
+    assert click.chat_id == "chat-from-v1"
+    assert reply.chat_id == "chat-from-v1"
+    assert core.requests[-1].messages == [
+        {"role": "user", "content": "What is faith?"},
+        {"role": "assistant", "content": "Faith is trust."},
+        {"role": "user", "content": "How do I grow in faith?"},
+    ]
+    assert history is not None
+    assert [m.text for m in history.messages] == [
+        "What is faith?",
+        "Faith is trust.",
+        "How do I grow in faith?",
+        reply.text,
+    ]
+
+
+async def test_a_rate_limit_and_a_server_error_are_retried(store: SqlStore) -> None:
+    async with v2_core(store) as core:
+        core.sim.inject("429", "500")
+        deltas, reply = await collect(core.service.stream(Question(THREAD, "What is hope?")))
+    assert [r.status for r in core.requests] == [429, 500, 200]
+    assert "".join(d.delta for d in deltas) == reply.text
+    # The retries sent the same conversation each time.
+    assert len({str(r.messages) for r in core.requests}) == 1
+
+
+async def test_rate_limits_past_the_retries_are_a_plain_sentence(store: SqlStore) -> None:
+    async with v2_core(store, attempts=2) as core:
+        core.sim.inject("429", "429")
+        with pytest.raises(AnswerFailed) as info:
+            await core.service.ask(Question(THREAD, "What is hope?"))
+        assert info.value.user_message.startswith("Gloo is handling a lot of questions")
+        assert info.value.retryable
+        assert await store.get_chat_id(THREAD) is None  # nothing was bound
+        reply = await core.service.ask(Question(THREAD, "What is hope?"))
+        assert reply.text
+
+
+async def test_a_content_filter_is_a_rephrase_sentence_and_not_retried(store: SqlStore) -> None:
+    async with v2_core(store) as core:
+        core.sim.inject("content_filter")
+        with pytest.raises(AnswerFailed) as info:
+            await core.service.ask(Question(THREAD, "Something filtered"))
+    assert info.value.user_message == messages.for_error(GlooBadRequest("x", status_code=400))
+    assert "rephras" in info.value.user_message
+    assert not info.value.retryable
+    assert len(core.requests) == 1
+
+
+async def test_a_stream_error_after_text_keeps_the_partial_answer(store: SqlStore) -> None:
+    async with v2_core(store) as core:
+        core.sim.inject("stream_error")
+        deltas: list[TextDelta] = []
+
+        async def consume() -> None:
+            async for event in core.service.stream(Question(THREAD, "What is grace?")):
+                if isinstance(event, TextDelta):
+                    deltas.append(event)
+
+        with pytest.raises(AnswerFailed) as info:
+            await consume()
+    assert deltas
+    assert info.value.partial_text == deltas[-1].text
+    assert "cut off" in info.value.user_message
+    assert len(core.requests) == 1
+
+
+async def test_channel_publishers_ground_the_answer_with_sources(store: SqlStore) -> None:
+    defaults = ChannelSettings(publishers=("Lantern House",), sources_limit=3)
+    async with v2_core(store, defaults=defaults) as core:
+        reply = await core.service.ask(Question(THREAD, "How do I start journaling?"))
+    assert core.requests[-1].path == "/ai/v2/chat/completions/grounded"
+    assert 1 <= len(reply.sources) <= 3
+    assert {s.publisher for s in reply.sources} == {"Lantern House"}
+    record = await store.get_answer(reply.answer_id)
+    assert record is not None
+    assert record.sources == reply.sources
+
+
+async def test_two_threads_stay_apart(store: SqlStore) -> None:
+    other = ThreadKey("discord", "G1", "C1", "T2")
+    async with v2_core(store) as core:
+        a, b = await asyncio.gather(
+            core.service.ask(Question(THREAD, "What is grace?")),
+            core.service.ask(Question(other, "What is rest?")),
+        )
+        await core.service.ask(Question(other, "And sabbath?"))
+    assert a.chat_id != b.chat_id
+    follow_up = core.requests[-1].messages
+    assert follow_up is not None
+    assert "What is grace?" not in str(follow_up)
+    assert follow_up[0] == {"role": "user", "content": "What is rest?"}
+
+
+async def test_reset_starts_a_chat_without_history(store: SqlStore) -> None:
+    async with v2_core(store) as core:
+        first = await core.service.ask(Question(THREAD, "What is grace?"))
+        await core.service.reset(THREAD)
+        second = await core.service.ask(Question(THREAD, "What is peace?"))
+    assert second.chat_id != first.chat_id
+    assert core.requests[-1].messages == [{"role": "user", "content": "What is peace?"}]
