@@ -1,0 +1,116 @@
+"""Slack Web API clients: one per bot token, all pointed at ``SLACK_API_URL`` when it is set.
+
+Single-token mode uses ``SLACK_BOT_TOKEN`` for every workspace; OAuth mode looks the bot
+token of the job's workspace up in the installation store. Rate-limited calls (HTTP 429)
+are retried after ``Retry-After`` by slack_sdk's rate-limit retry handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.settings import Settings
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, waiting ``Retry-After`` (+ jitter) through an injectable sleep."""
+
+    def __init__(self, max_retry_count: int = 3, *, sleep: Sleep = asyncio.sleep) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+
+    async def prepare_for_next_attempt_async(
+        self, *, state: Any, request: Any, response: Any = None, error: Any = None
+    ) -> None:
+        if response is None:
+            raise error
+        state.next_attempt_requested = True
+        delay = 1.0
+        for name, values in response.headers.items():
+            if name.lower() == "retry-after":
+                value = values[0] if isinstance(values, list) else values
+                try:
+                    delay = max(0.0, float(value))
+                except (TypeError, ValueError):
+                    delay = 1.0
+                break
+        await self._sleep(delay + random.random())
+        state.increment_current_attempt()
+
+
+def split_workspace(workspace: str) -> tuple[str | None, str | None]:
+    """``"E1:T1"`` → ``("E1", "T1")``; ``"T1"`` → ``(None, "T1")`` (see ``workspace_id``)."""
+    enterprise, sep, team = workspace.partition(":")
+    if not sep:
+        return None, workspace or None
+    return enterprise or None, team or None
+
+
+def workspace_id(enterprise_id: str | None, team_id: str | None) -> str:
+    """The ``ThreadKey.workspace`` of a Slack team: ``T…``, or ``E…:T…`` on Enterprise Grid."""
+    if enterprise_id:
+        return f"{enterprise_id}:{team_id or ''}"
+    return team_id or ""
+
+
+class WebClients:
+    """Hands out Web API clients for a workspace."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        installation_store: AsyncInstallationStore | None = None,
+        retry_sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._base_url = settings.slack_api_url
+        token = settings.slack_bot_token
+        self._token = token.get_secret_value() if token else None
+        self._installations = installation_store
+        self._sleep = retry_sleep
+        self._by_token: dict[str | None, AsyncWebClient] = {}
+
+    def retry_handlers(self) -> list[AsyncRetryHandler]:
+        return [AsyncConnectionErrorRetryHandler(), RateLimitRetry(sleep=self._sleep)]
+
+    def build(self, token: str | None = None) -> AsyncWebClient:
+        """A new client (bolt's app client, the socket-mode client)."""
+        kwargs: dict[str, Any] = {"token": token, "retry_handlers": self.retry_handlers()}
+        if self._base_url:
+            kwargs["base_url"] = self._base_url
+        return AsyncWebClient(**kwargs)
+
+    def _for_token(self, token: str | None) -> AsyncWebClient:
+        client = self._by_token.get(token)
+        if client is None:
+            client = self._by_token[token] = self.build(token)
+        return client
+
+    async def for_workspace(self, workspace: str) -> AsyncWebClient:
+        """The bot's client for ``workspace`` (a ``ThreadKey.workspace``)."""
+        if self._installations is None:
+            return self._for_token(self._token)
+        enterprise_id, team_id = split_workspace(workspace)
+        bot = await self._installations.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=bool(enterprise_id and not team_id),
+        )
+        if bot is None or not bot.bot_token:
+            if self._token:
+                return self._for_token(self._token)
+            raise LookupError(f"the app is not installed in Slack workspace {workspace}")
+        return self._for_token(bot.bot_token)

@@ -1,0 +1,65 @@
+"""Parsing ``/gloo`` slash command text (pure functions, no Slack calls)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+SUBCOMMANDS: Final = frozenset({"ask", "reset", "history", "settings", "help"})
+_ON: Final = frozenset({"on", "yes", "true", "enable", "enabled", "show"})
+_OFF: Final = frozenset({"off", "no", "false", "disable", "disabled", "hide"})
+_NONE: Final = frozenset({"none", "all", "any", "default", "-"})
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # one of SUBCOMMANDS
+    argument: str
+
+
+def parse_command(text: str) -> Command:
+    """``"settings sources off"`` → ``Command("settings", "sources off")``.
+
+    Empty text is ``help``; text that does not start with a sub-command is a question.
+    """
+    text = text.strip()
+    if not text:
+        return Command("help", "")
+    head, _, rest = text.partition(" ")
+    name = head.lower()
+    if name in SUBCOMMANDS:
+        return Command(name, rest.strip())
+    return Command("ask", text)
+
+
+def parse_settings_change(text: str) -> dict[str, object]:
+    """``"sources 3"`` → ``{"sources_limit": 3}``; raises ValueError with a sentence."""
+    key, _, value = text.strip().partition(" ")
+    key, value = key.lower(), value.strip()
+    word = value.lower()
+    if key in ("sources", "source"):
+        if word in _ON:
+            return {"enable_sources": True}
+        if word in _OFF:
+            return {"enable_sources": False}
+        if word.isdigit():
+            return {"sources_limit": int(word)}
+        raise ValueError("Use `sources on`, `sources off` or `sources <number from 0 to 25>`.")
+    if key in ("suggestions", "suggestion"):
+        if word in _ON:
+            return {"enable_suggestions": True}
+        if word in _OFF:
+            return {"enable_suggestions": False}
+        raise ValueError("Use `suggestions on` or `suggestions off`.")
+    if key in ("characters", "chars", "length", "character_limit"):
+        if word in _NONE:
+            return {"character_limit": None}
+        if word.isdigit() and int(word) > 0:
+            return {"character_limit": int(word)}
+        raise ValueError("Use `characters <positive number>` or `characters none`.")
+    if key in ("publishers", "publisher"):
+        if not value or word in _NONE:
+            return {"publishers": ()}
+        names = tuple(p.strip() for p in value.split(",") if p.strip())
+        return {"publishers": names}
+    raise ValueError("Settings are `sources`, `suggestions`, `characters` and `publishers`.")

@@ -1,0 +1,356 @@
+"""Slack requests in, jobs out: bolt listeners for events, buttons, ``/gloo`` and the assistant.
+
+The app runs with ``process_before_response``: a listener's return is the acknowledgement.
+Events are acknowledged once their question is committed to the dispatcher's inbox (a
+quick database write; if it fails Slack gets an error and redelivers), so nothing
+acknowledged is lost. Anything slow — Web API calls, Gloo — happens after the
+acknowledgement, in :class:`~bots.slack.background.Background` tasks or in the dispatcher.
+Answers always go through :meth:`core.delivery.Dispatcher.submit`.
+
+Thread keys: ``ThreadKey("slack", team (or enterprise:team), channel, thread_ts)``. A
+channel mention starts (or continues) the thread of its message; a top-level direct message
+continues the DM's one conversation (thread ``""``) until ``/gloo reset``; a message in a
+DM thread (the assistant view) is that thread's conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+
+from bots.slack import messages as sentences
+from bots.slack import render
+from bots.slack.background import Background
+from bots.slack.clients import WebClients, workspace_id
+from bots.slack.commands import parse_command, parse_settings_change
+from bots.slack.responder import slack_error
+from core.delivery import Dispatcher, Job
+from core.service import AnswerFailed, ConversationService, UnknownSuggestion
+from core.types import Question, ThreadKey
+
+log = structlog.get_logger(__name__)
+
+PLATFORM = "slack"
+#: Message subtypes that are still a person writing to us.
+USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+def workspace_of(context: AsyncBoltContext) -> str:
+    return workspace_id(context.enterprise_id, context.team_id)
+
+
+def clean_text(text: str, bot_user_id: str | None) -> str:
+    """The question without the bot's own mention, with Slack's escapes undone."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split(" ")).strip()
+
+
+def message_job_key(workspace: str, channel: str, ts: str) -> str:
+    """One key per Slack message, so redeliveries and app_mention + message dedupe."""
+    return f"slack:{workspace}:{channel}:{ts}"
+
+
+class SlackHandlers:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        service: ConversationService,
+        clients: WebClients,
+        background: Background,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._service = service
+        self._clients = clients
+        self._background = background
+
+    def register(self, app: AsyncApp, *, assistant: bool = True) -> None:
+        if assistant:
+            view = AsyncAssistant()
+            view.thread_started(self.on_assistant_thread_started)
+            view.thread_context_changed(self.on_assistant_context_changed)
+            view.user_message(self.on_assistant_message)
+            app.assistant(view)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.action(re.compile(rf"^{render.SUGGEST_ACTION}:"))(self.on_suggestion)
+        app.action(re.compile(rf"^{render.FEEDBACK_ACTION}:"))(self.on_feedback)
+        app.action(re.compile(rf"^{render.SOURCE_ACTION}:"))(self.on_source)
+        app.command("/gloo")(self.on_command)
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if event.get("bot_id") or event.get("subtype") not in USER_SUBTYPES:
+            return
+        if not event.get("user") or event.get("user") == context.bot_user_id:
+            return
+        ts = str(event["ts"])
+        await self._submit_message(
+            workspace_of(context), event, thread=str(event.get("thread_ts") or ts), context=context
+        )
+
+    async def on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if not _from_a_person(event, context):
+            log.debug("slack.message_ignored", subtype=event.get("subtype"))
+            return
+        thread_ts = event.get("thread_ts")
+        if event.get("channel_type") == "im":
+            await self._submit_message(
+                workspace_of(context), event, thread=str(thread_ts or ""), context=context
+            )
+            return
+        if not thread_ts:
+            return  # top-level channel chatter; mentions arrive as app_mention
+        if context.bot_user_id and f"<@{context.bot_user_id}" in str(event.get("text", "")):
+            return  # a mention: app_mention answers it (same job key anyway)
+        await self._follow_up(workspace_of(context), event, str(thread_ts), context.bot_user_id)
+
+    async def _follow_up(
+        self, workspace: str, event: dict[str, Any], thread_ts: str, bot_user_id: str | None
+    ) -> None:
+        thread = ThreadKey(PLATFORM, workspace, str(event["channel"]), thread_ts)
+        if not await self._service.is_active(thread):
+            log.debug("slack.unrelated_thread_ignored", thread=thread.as_str())
+            return
+        await self._submit(
+            Job(
+                key=message_job_key(workspace, thread.channel, str(event["ts"])),
+                question=Question(
+                    thread=thread,
+                    text=clean_text(str(event.get("text", "")), bot_user_id),
+                    user_id=str(event.get("user", "")),
+                    message_ref=str(event["ts"]),
+                ),
+            )
+        )
+
+    async def _submit_message(
+        self, workspace: str, event: dict[str, Any], *, thread: str, context: AsyncBoltContext
+    ) -> None:
+        channel, ts = str(event["channel"]), str(event["ts"])
+        await self._submit(
+            Job(
+                key=message_job_key(workspace, channel, ts),
+                question=Question(
+                    thread=ThreadKey(PLATFORM, workspace, channel, thread),
+                    text=clean_text(str(event.get("text", "")), context.bot_user_id),
+                    user_id=str(event.get("user", "")),
+                    message_ref=ts,
+                ),
+            )
+        )
+
+    async def _submit(self, job: Job) -> bool:
+        try:
+            return await self._dispatcher.submit(job)
+        except RuntimeError:  # shutting down: Slack was acknowledged, say so in the log
+            log.warning("slack.job_dropped_at_shutdown", job=job.key)
+            return False
+
+    # --- assistant view ------------------------------------------------------------------------
+
+    async def on_assistant_thread_started(
+        self,
+        say: Callable[..., Awaitable[Any]],
+        set_suggested_prompts: Callable[..., Awaitable[Any]],
+    ) -> None:
+        async def welcome() -> None:
+            await say(text=sentences.ASSISTANT_GREETING)
+            await set_suggested_prompts(
+                prompts=[{"title": t, "message": m} for t, m in sentences.ASSISTANT_PROMPTS]
+            )
+
+        self._background.spawn(welcome(), "assistant_thread_started")
+
+    async def on_assistant_context_changed(self) -> None:
+        """We do not use the channel the user is viewing; nothing to store."""
+
+    async def on_assistant_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if not _from_a_person(event, context):
+            return
+        await self._submit_message(
+            workspace_of(context), event, thread=str(event.get("thread_ts") or ""), context=context
+        )
+
+    # --- buttons -------------------------------------------------------------------------------
+
+    async def on_suggestion(
+        self,
+        ack: Callable[[], Awaitable[Any]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+    ) -> None:
+        await ack()
+        self._background.spawn(self._suggestion(body, action, respond), "suggestion_click")
+
+    async def _suggestion(
+        self, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ref = str(action.get("value") or "")
+        user = str(body.get("user", {}).get("id", ""))
+        try:
+            click = await self._service.resolve_suggestion(ref)
+        except UnknownSuggestion as exc:
+            await respond(text=exc.user_message, response_type="ephemeral", replace_original=False)
+            return
+        client = await self._clients.for_workspace(click.thread.workspace)
+        asked = render.asked_message(user, click.text)
+        posted = await client.chat_postMessage(
+            channel=click.thread.channel, thread_ts=click.thread.thread or None, **asked.as_kwargs()
+        )
+        container = body.get("container") or {}
+        message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts", "")
+        await self._submit(
+            Job(
+                key=f"slack:action:{message_ts}:{action.get('action_ts', '')}",
+                question=Question(
+                    thread=click.thread,
+                    text=click.text,
+                    user_id=user,
+                    message_ref=str(posted["ts"]),
+                ),
+                chat_id=click.chat_id,
+            )
+        )
+
+    async def on_feedback(
+        self,
+        ack: Callable[[], Awaitable[Any]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+    ) -> None:
+        await ack()
+        self._background.spawn(self._feedback(body, action, respond), "feedback_click")
+
+    async def _feedback(
+        self, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        value = 1 if str(action.get("action_id", "")).endswith(":up") else -1
+        user = str(body.get("user", {}).get("id", ""))
+        known = await self._service.record_feedback(str(action.get("value", "")), user, value)
+        text = sentences.FEEDBACK_THANKS if known else sentences.FEEDBACK_UNKNOWN
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    async def on_source(self, ack: Callable[[], Awaitable[Any]]) -> None:
+        """Link buttons open in the browser; Slack still sends the click, which needs an ack."""
+        await ack()
+
+    # --- /gloo ---------------------------------------------------------------------------------
+
+    async def on_command(
+        self,
+        ack: Callable[..., Awaitable[Any]],
+        command: dict[str, Any],
+        respond: Respond,
+        context: AsyncBoltContext,
+    ) -> None:
+        parsed = parse_command(str(command.get("text", "")))
+        if parsed.name == "help":
+            await ack(text=sentences.HELP, response_type="ephemeral")
+            return
+        await ack()
+        self._background.spawn(
+            self._command(parsed.name, parsed.argument, command, respond, workspace_of(context)),
+            f"command_{parsed.name}",
+        )
+
+    async def _command(
+        self, name: str, argument: str, command: dict[str, Any], respond: Respond, workspace: str
+    ) -> None:
+        channel = str(command.get("channel_id", ""))
+        user = str(command.get("user_id", ""))
+        in_dm = channel.startswith("D")
+        conversation = ThreadKey(PLATFORM, workspace, channel, "")
+        if name == "ask":
+            await self._command_ask(argument, command, respond, workspace, in_dm)
+        elif name == "reset":
+            await self._service.reset(conversation)
+            await _ephemeral(respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL)
+        elif name == "history":
+            if not in_dm:
+                await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL)
+                return
+            try:
+                history = await self._service.history(conversation)
+            except AnswerFailed as exc:
+                await _ephemeral(respond, exc.user_message)
+                return
+            if history is None or not history.messages:
+                await _ephemeral(respond, sentences.NO_HISTORY)
+                return
+            await _ephemeral(respond, message=render.history_message(history))
+        elif name == "settings":
+            await self._command_settings(argument, respond, workspace, channel)
+        else:  # pragma: no cover - parse_command only returns known names
+            log.warning("slack.unknown_command", name=name, user=user)
+
+    async def _command_ask(
+        self,
+        question: str,
+        command: dict[str, Any],
+        respond: Respond,
+        workspace: str,
+        in_dm: bool,
+    ) -> None:
+        if not question:
+            await _ephemeral(respond, sentences.ASK_WHAT)
+            return
+        channel, user = str(command["channel_id"]), str(command.get("user_id", ""))
+        client = await self._clients.for_workspace(workspace)
+        asked = render.asked_message(user, question)
+        try:
+            posted = await client.chat_postMessage(channel=channel, **asked.as_kwargs())
+        except SlackApiError as exc:
+            log.info("slack.command_ask_cannot_post", error=slack_error(exc), channel=channel)
+            await _ephemeral(respond, sentences.NOT_IN_CHANNEL)
+            return
+        ts = str(posted["ts"])
+        thread = ThreadKey(PLATFORM, workspace, channel, "" if in_dm else ts)
+        await self._submit(
+            Job(
+                key=message_job_key(workspace, channel, ts),
+                question=Question(thread=thread, text=question, user_id=user, message_ref=ts),
+            )
+        )
+
+    async def _command_settings(
+        self, argument: str, respond: Respond, workspace: str, channel: str
+    ) -> None:
+        note = ""
+        if argument:
+            try:
+                changes = parse_settings_change(argument)
+                await self._service.update_settings(PLATFORM, workspace, channel, **changes)
+            except ValueError as exc:
+                await _ephemeral(respond, sentences.SETTINGS_BAD.format(reason=exc))
+                return
+            note = sentences.SETTINGS_SAVED
+        current = await self._service.settings_for(PLATFORM, workspace, channel)
+        await _ephemeral(respond, message=render.settings_message(current, note))
+
+
+def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    """A new message by a person: no edits, deletions, joins, bots or our own posts."""
+    if event.get("subtype") not in USER_SUBTYPES or event.get("bot_id"):
+        return False
+    user = event.get("user")
+    return bool(user) and user != context.bot_user_id
+
+
+async def _ephemeral(
+    respond: Respond, text: str = "", *, message: render.SlackMessage | None = None
+) -> None:
+    message = message or render.text_message(text)
+    await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())

@@ -1,0 +1,336 @@
+"""Answering a job on Slack: status, streamed text, the final blocks, and failures.
+
+Everything comes from the :class:`~core.delivery.Job` (thread key, question, posted message
+timestamps) plus a Web API client for the job's workspace, so any process can (re)answer a
+job. In threads the answer streams natively (``chat.startStream``/``appendStream``/
+``stopStream`` through slack_sdk's ``chat_stream`` helper); where that is unavailable or
+fails, one placeholder message is edited with ``chat.update`` at most once per
+``update_interval`` seconds. The final message always carries the full blocks. If Slack
+refuses the blocks (``invalid_blocks``, ``msg_too_long``…) the answer goes out as plain text
+followed by the buttons, instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_chat_stream import AsyncChatStream
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack import messages as sentences
+from bots.slack import render
+from bots.slack.clients import WebClients, split_workspace
+from bots.slack.render import SlackMessage
+from core.delivery import Job, PostedCallback
+from core.service import AnswerFailed, ConversationService, StreamEvent
+from core.types import ChannelSettings, Reply, TextDelta, ThreadKey
+
+log = structlog.get_logger(__name__)
+
+#: Slack errors that mean "these blocks/this text cannot be posted as is": fall back to text.
+CONTENT_ERRORS: Final = frozenset(
+    {
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "markdown_text_too_long",
+        "too_many_blocks",
+    }
+)
+WORKING_REACTION: Final = "eyes"
+WORKING_STATUS: Final = "is thinking…"
+
+
+def slack_error(exc: SlackApiError) -> str:
+    response = getattr(exc, "response", None)
+    try:
+        return str(response["error"]) if response is not None else "unknown"
+    except (KeyError, TypeError):
+        return "unknown"
+
+
+def is_dm_thread(thread: ThreadKey) -> bool:
+    """A thread inside a direct message (the assistant view lives there)."""
+    return thread.channel.startswith("D") and bool(thread.thread)
+
+
+class SlackResponder:
+    """The Slack side of :class:`core.delivery.Dispatcher` jobs."""
+
+    def __init__(
+        self,
+        clients: WebClients,
+        service: ConversationService,
+        *,
+        update_interval: float = 1.0,
+        stream_buffer: int = 256,
+        streaming: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clients = clients
+        self._service = service
+        self._interval = update_interval
+        self._buffer = stream_buffer
+        self._streaming = streaming
+        self._clock = clock
+        # Partial answers left readable by a failed delivery, by job key (in-process hint).
+        self._partials: dict[str, str] = {}
+
+    async def working(self, job: Job) -> None:
+        thread = job.question.thread
+        client = await self._clients.for_workspace(thread.workspace)
+        if is_dm_thread(thread):
+            try:
+                await client.assistant_threads_setStatus(
+                    channel_id=thread.channel, thread_ts=thread.thread, status=WORKING_STATUS
+                )
+                return
+            except SlackApiError as exc:
+                log.info("slack.status_unavailable", error=slack_error(exc))
+        if job.question.message_ref:
+            try:
+                await client.reactions_add(
+                    channel=thread.channel,
+                    timestamp=job.question.message_ref,
+                    name=WORKING_REACTION,
+                )
+            except SlackApiError as exc:
+                if slack_error(exc) != "already_reacted":
+                    raise
+
+    async def deliver(
+        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
+    ) -> None:
+        thread = job.question.thread
+        self._partials.pop(job.key, None)
+        client = await self._clients.for_workspace(thread.workspace)
+        writer = _Writer(
+            client=client,
+            job=job,
+            posted=posted,
+            interval=self._interval,
+            clock=self._clock,
+            stream=await self._open_stream(client, job),
+        )
+        reply: Reply | None = None
+        try:
+            async for event in answer:
+                if isinstance(event, TextDelta):
+                    await writer.progress(event.text)
+                else:
+                    reply = event
+        except AnswerFailed:
+            shown = await writer.abandon()
+            if shown:
+                self._partials[job.key] = shown
+            raise
+        if reply is None:  # the service always ends with a Reply or raises
+            raise AnswerFailed(sentences.SOMETHING_WENT_WRONG)
+        settings = await self._settings(thread)
+        await writer.finish(reply, settings)
+
+    async def failed(self, job: Job, message: str) -> None:
+        thread = job.question.thread
+        client = await self._clients.for_workspace(thread.workspace)
+        partial = self._partials.pop(job.key, "")
+        notice = render.text_message(message)
+        if job.posted and not partial:
+            try:
+                await client.chat_update(
+                    channel=thread.channel, ts=job.posted[0], **notice.as_kwargs()
+                )
+                return
+            except SlackApiError as exc:
+                log.warning("slack.failure_edit_failed", error=slack_error(exc))
+        await client.chat_postMessage(
+            channel=thread.channel, thread_ts=thread.thread or None, **notice.as_kwargs()
+        )
+
+    async def _open_stream(self, client: AsyncWebClient, job: Job) -> AsyncChatStream | None:
+        thread = job.question.thread
+        if not (self._streaming and thread.thread) or job.posted:
+            return None
+        _, team_id = split_workspace(thread.workspace)
+        user_id = job.question.user_id or None
+        # Builds the helper only; chat.startStream is called with the first flushed text.
+        return await client.chat_stream(
+            buffer_size=self._buffer,
+            channel=thread.channel,
+            thread_ts=thread.thread,
+            recipient_team_id=team_id if user_id else None,
+            recipient_user_id=user_id,
+        )
+
+    async def _settings(self, thread: ThreadKey) -> ChannelSettings:
+        try:
+            return await self._service.settings_for(
+                thread.platform, thread.workspace, thread.channel
+            )
+        except Exception:
+            log.warning("slack.settings_unavailable", exc_info=True)
+            return self._service.defaults
+
+
+@dataclass
+class _Writer:
+    """One answer's messages on Slack, while it streams and when it is done."""
+
+    client: AsyncWebClient
+    job: Job
+    posted: PostedCallback
+    interval: float
+    clock: Callable[[], float]
+    stream: AsyncChatStream | None
+    ids: list[str] = field(default_factory=list)
+    sent: str = ""  # defanged text handed to the stream so far
+    shown: str = ""  # defanged text the placeholder shows
+    last_update: float | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = list(self.job.posted)
+
+    @property
+    def thread(self) -> ThreadKey:
+        return self.job.question.thread
+
+    async def _remember(self, ts: str) -> None:
+        if ts not in self.ids:
+            self.ids.append(ts)
+        await self.posted([ts])
+
+    # --- while streaming -----------------------------------------------------------------
+
+    async def progress(self, raw: str) -> None:
+        if self.stream is not None:
+            safe = render.stable_defanged(raw)[: render.MARKDOWN_LIMIT]
+            new = safe[len(self.sent) :]
+            if not new:
+                return
+            try:
+                await self.stream.append(markdown_text=new)
+            except SlackApiError as exc:
+                await self._stream_broke(exc)
+            else:
+                self.sent = safe
+                if self.stream.ts and self.stream.ts not in self.ids:
+                    await self._remember(self.stream.ts)
+                return
+        await self._update_placeholder(raw)
+
+    async def _stream_broke(self, exc: SlackApiError) -> None:
+        """Streaming failed: carry on with the stream's message (if any) as a placeholder."""
+        log.warning("slack.stream_failed", error=slack_error(exc), started=bool(self.stream))
+        stream, self.stream = self.stream, None
+        if stream is not None and stream.ts and stream.ts not in self.ids:
+            await self._remember(stream.ts)
+        self.last_update = None  # show what we have at once
+
+    async def _update_placeholder(self, raw: str) -> None:
+        now = self.clock()
+        message = render.progress_message(raw)
+        if not self.ids:
+            ts = await self._post(message)
+            await self._remember(ts)
+        elif self.last_update is not None and now - self.last_update < self.interval:
+            return
+        else:
+            try:
+                await self._update(self.ids[0], message)
+            except SlackApiError as exc:  # the final update tries again
+                log.info("slack.progress_update_failed", error=slack_error(exc))
+        self.last_update = now
+        self.shown = render.stable_defanged(raw)
+
+    async def abandon(self) -> str:
+        """The answer failed: leave what was shown readable and return it."""
+        if self.stream is not None:
+            stream, self.stream = self.stream, None
+            if stream.ts:
+                try:
+                    await stream.stop()
+                except SlackApiError as exc:
+                    log.info("slack.stream_stop_failed", error=slack_error(exc))
+                return self.sent
+            return ""
+        return self.shown if self.ids else ""
+
+    # --- the final answer ----------------------------------------------------------------
+
+    async def finish(self, reply: Reply, settings: ChannelSettings) -> None:
+        pages = render.render_reply(reply, settings)
+        if self.stream is not None and await self._finish_stream(reply, settings, pages):
+            return
+        try:
+            await self._publish(pages)
+        except SlackApiError as exc:
+            if slack_error(exc) not in CONTENT_ERRORS:
+                raise
+            log.warning("slack.blocks_refused", error=slack_error(exc), fallback="plain text")
+            await self._publish(render.plain_pages(reply.text))
+            buttons = render.buttons_message(reply, settings)
+            try:
+                for message in buttons:
+                    await self._remember(await self._post(message))
+            except SlackApiError as exc2:
+                log.warning("slack.buttons_refused", error=slack_error(exc2))
+
+    async def _finish_stream(
+        self, reply: Reply, settings: ChannelSettings, pages: list[SlackMessage]
+    ) -> bool:
+        """End the native stream; True when the streamed message is the final answer."""
+        stream = self.stream
+        assert stream is not None
+        self.stream = None
+        full = render.defang(reply.text)
+        if len(pages) == 1 and full.startswith(self.sent) and len(full) <= render.MARKDOWN_LIMIT:
+            extras = render.reply_extras(reply, settings)
+            try:
+                await stream.stop(markdown_text=full[len(self.sent) :] or None, blocks=extras)
+            except SlackApiError as exc:
+                log.warning("slack.stream_stop_failed", error=slack_error(exc))
+                if stream.ts and stream.ts not in self.ids:
+                    await self._remember(stream.ts)
+                return False
+            if stream.ts and stream.ts not in self.ids:
+                await self._remember(stream.ts)
+            return True
+        # Several pages, or the final text differs from what streamed: close the stream and
+        # rewrite its message with the final blocks.
+        if stream.ts:
+            try:
+                await stream.stop()
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
+            if stream.ts not in self.ids:
+                await self._remember(stream.ts)
+        return False
+
+    async def _publish(self, messages: list[SlackMessage]) -> None:
+        for i, message in enumerate(messages):
+            if i < len(self.ids):
+                await self._update(self.ids[i], message)
+            else:
+                await self._remember(await self._post(message))
+
+    # --- Web API -----------------------------------------------------------------------------
+
+    async def _post(self, message: SlackMessage) -> str:
+        response = await self.client.chat_postMessage(
+            channel=self.thread.channel,
+            thread_ts=self.thread.thread or None,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message.as_kwargs(),
+        )
+        return str(response["ts"])
+
+    async def _update(self, ts: str, message: SlackMessage) -> None:
+        kwargs = message.as_kwargs()
+        kwargs.setdefault("blocks", [])
+        await self.client.chat_update(channel=self.thread.channel, ts=ts, **kwargs)

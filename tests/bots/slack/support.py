@@ -1,0 +1,207 @@
+"""Running the Slack adapter in a whole process (core + simulator + fake Slack) for scenarios."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+from bots.slack.adapter import SlackAdapter
+from core.adapters import Runtime, serve_adapters
+from core.simulator import Simulator, SimulatorTransport
+from tests.bots.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.harness import settings_for_tests
+
+PAYLOADS = Path(__file__).parent / "payloads"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+CHANNEL = "C0GENERAL"
+DM = "D0ALICEDM"
+ALICE = "U0ALICE01"
+BOB = "U0BOB0001"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
+    return data
+
+
+def event(name: str, *, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A recorded Events API body with some ``event`` fields replaced (None removes one)."""
+    body = copy.deepcopy(load(name))
+    body["event_id"] = event_id or f"Ev{uuid.uuid4().hex[:10].upper()}"
+    for key, value in fields.items():
+        if value is None:
+            body["event"].pop(key, None)
+        else:
+            body["event"][key] = value
+    return body
+
+
+def action(
+    fake: FakeSlack,
+    *,
+    action_id: str,
+    value: str,
+    user: str = BOB,
+    channel: str = CHANNEL,
+    message_ts: str = "1700000101.000100",
+    thread_ts: str | None = None,
+    action_ts: str | None = None,
+) -> dict[str, Any]:
+    body = copy.deepcopy(load("block_actions"))
+    body["user"]["id"] = user
+    body["channel"]["id"] = channel
+    body["container"].update(channel_id=channel, message_ts=message_ts, thread_ts=thread_ts)
+    body["message"].update(ts=message_ts, thread_ts=thread_ts)
+    body["response_url"] = fake.response_url(f"action-{uuid.uuid4().hex[:8]}")
+    body["actions"][0].update(
+        action_id=action_id,
+        value=value,
+        action_ts=action_ts or f"{time.time():.6f}",
+    )
+    return body
+
+
+def command(
+    fake: FakeSlack, text: str, *, channel: str = CHANNEL, user: str = "U0ALICE01"
+) -> dict[str, str]:
+    fields: dict[str, str] = copy.deepcopy(load("slash_command"))
+    fields.update(
+        text=text,
+        channel_id=channel,
+        user_id=user,
+        channel_name="directmessage" if channel.startswith("D") else "general",
+        response_url=fake.response_url(f"command-{uuid.uuid4().hex[:8]}"),
+        trigger_id=f"{time.time():.6f}.{uuid.uuid4().hex}",
+    )
+    return fields
+
+
+@dataclass
+class Posted:
+    status: int
+    text: str
+
+
+@dataclass
+class SlackProcess:
+    """A serving process with the Slack adapter, and ways to talk to it like Slack does."""
+
+    runtime: Runtime
+    adapter: SlackAdapter
+    fake: FakeSlack
+    sim: Simulator
+    secret: str = SIGNING_SECRET
+
+    @property
+    def events_url(self) -> str:
+        assert self.runtime.web_url is not None
+        return f"{self.runtime.web_url}/slack/events"
+
+    async def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Posted:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        signature = SignatureVerifier(secret or self.secret).generate_signature(
+            timestamp=stamp, body=body
+        )
+        all_headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature or "",
+            **(headers or {}),
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.events_url, data=body.encode(), headers=all_headers) as response,
+        ):
+            return Posted(response.status, await response.text())
+
+    async def event(self, body: dict[str, Any], **kwargs: Any) -> Posted:
+        return await self.post(json.dumps(body), "application/json", **kwargs)
+
+    async def action(self, payload: dict[str, Any], **kwargs: Any) -> Posted:
+        form = urlencode({"payload": json.dumps(payload)})
+        return await self.post(form, "application/x-www-form-urlencoded", **kwargs)
+
+    async def command(self, fields: dict[str, str], **kwargs: Any) -> Posted:
+        return await self.post(urlencode(fields), "application/x-www-form-urlencoded", **kwargs)
+
+    async def settle(self) -> None:
+        await asyncio.wait_for(self.adapter.settle(), 20)
+
+
+async def no_sleep(seconds: float) -> None:
+    """Retry waits in tests: recorded by the caller's fake if needed, never slept."""
+
+
+def slack_settings(database_url: str, fake: FakeSlack, **overrides: Any) -> Any:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": 0,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": fake.api_url,
+        "gloo_intent": 1,  # the simulator gives sources for intent 1
+        "quota_user_per_minute": 0,
+        "quota_user_per_day": 0,
+        "quota_workspace_per_day": 0,
+        "inbox_max_attempts": 1,
+    }
+    values.update(overrides)
+    return settings_for_tests(**values)
+
+
+@asynccontextmanager
+async def slack_process(
+    database_url: str,
+    fake: FakeSlack,
+    sim: Simulator,
+    adapter: SlackAdapter | None = None,
+    **overrides: Any,
+) -> AsyncIterator[SlackProcess]:
+    """Run ``gloo-bots slack`` in this event loop until the block ends."""
+    adapter = adapter or SlackAdapter(update_interval=0.0, stream_buffer=16, retry_sleep=no_sleep)
+    settings = slack_settings(database_url, fake, **overrides)
+    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(runtime: Runtime) -> None:
+        ready.set_result(runtime)
+
+    task = asyncio.create_task(
+        serve_adapters(
+            settings,
+            [adapter],
+            on_ready=on_ready,
+            handle_signals=False,
+            transport=SimulatorTransport(sim),
+        )
+    )
+    waiting: set[asyncio.Future[Any]] = {task, ready}
+    done, _ = await asyncio.wait(waiting, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # raises the startup failure
+    runtime = ready.result()
+    try:
+        yield SlackProcess(runtime=runtime, adapter=adapter, fake=fake, sim=sim)
+    finally:
+        runtime.stopping.set()
+        await asyncio.wait_for(task, 30)

@@ -1,0 +1,159 @@
+"""``/gloo``: parsing, and each sub-command through the running app."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.slack.commands import Command, parse_command, parse_settings_change
+from core.simulator import Simulator
+from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from tests.bots.slack.support import ALICE, CHANNEL, DM, command, event, slack_process
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("", Command("help", "")),
+        ("help", Command("help", "")),
+        ("ask What is grace?", Command("ask", "What is grace?")),
+        ("What is grace?", Command("ask", "What is grace?")),
+        ("RESET", Command("reset", "")),
+        ("settings sources off", Command("settings", "sources off")),
+    ],
+)
+def test_parse_command(text: str, parsed: Command) -> None:
+    assert parse_command(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "changes"),
+    [
+        ("sources off", {"enable_sources": False}),
+        ("sources on", {"enable_sources": True}),
+        ("sources 3", {"sources_limit": 3}),
+        ("suggestions off", {"enable_suggestions": False}),
+        ("characters 500", {"character_limit": 500}),
+        ("characters none", {"character_limit": None}),
+        ("publishers A, B ", {"publishers": ("A", "B")}),
+        ("publishers none", {"publishers": ()}),
+    ],
+)
+def test_parse_settings_change(text: str, changes: dict[str, object]) -> None:
+    assert parse_settings_change(text) == changes
+
+
+@pytest.mark.parametrize("text", ["sources maybe", "characters -4", "colour blue", "suggestions"])
+def test_bad_settings_say_how(text: str) -> None:
+    with pytest.raises(ValueError, match=r"Use|Settings are"):
+        parse_settings_change(text)
+
+
+async def test_help_is_the_immediate_ephemeral_ack(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        posted = await slack.command(command(fake_slack, ""))
+    assert posted.status == 200
+    assert '"response_type": "ephemeral"' in posted.text
+    assert "/gloo ask" in posted.text
+
+
+async def test_ask_posts_the_question_and_answers_in_its_thread(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        posted = await slack.command(command(fake_slack, "ask What is grace?"))
+        assert posted.status == 200
+        await slack.settle()
+        (question,) = fake_slack.in_thread(CHANNEL, None)
+        assert question.markdown == f"<@{ALICE}> asked: *What is grace?*"
+        (answer,) = fake_slack.in_thread(CHANNEL, question.ts)
+        assert answer.buttons("gloo_suggest")
+        # the thread is a conversation: a reply without mention continues it
+        await slack.event(
+            event("message_channels", ts="1700009999.000100", thread_ts=question.ts, text="More?")
+        )
+        await slack.settle()
+    first, second = sim.message_records
+    assert second.chat_id == first.response_chat_id
+
+
+async def test_ask_where_the_bot_cannot_post_says_how_to_fix_it(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.fail("chat.postMessage", "not_in_channel")
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.command(command(fake_slack, "ask What is grace?"))
+        await slack.settle()
+    (response,) = fake_slack.responses
+    assert "/invite" in response["text"]
+    assert not sim.message_records
+
+
+async def test_reset_starts_a_new_dm_conversation(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("message_im", ts="1700000300.000100"))
+        await slack.settle()
+        await slack.command(command(fake_slack, "reset", channel=DM))
+        await slack.settle()
+        await slack.event(event("message_im", ts="1700000310.000100"))
+        await slack.settle()
+    first, second = sim.message_records
+    assert first.chat_id is None
+    assert second.chat_id is None  # a new chat
+    assert "new conversation" in fake_slack.responses[0]["text"]
+
+
+async def test_history_is_ephemeral_and_comes_from_gloo(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.command(command(fake_slack, "history", channel=DM))
+        await slack.settle()
+        await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
+        await slack.settle()
+        await slack.command(command(fake_slack, "history", channel=DM))
+        await slack.settle()
+        await slack.command(command(fake_slack, "history", channel=CHANNEL))
+        await slack.settle()
+    empty, shown, in_channel = fake_slack.responses
+    assert "no conversation here yet" in empty["text"]
+    assert shown["response_type"] == "ephemeral"
+    assert "Tell me about hope" in str(shown["blocks"])
+    assert any(r.method == "GET" and "chat" in r.path for r in sim.requests)
+    assert "direct message" in in_channel["text"]
+
+
+async def test_settings_show_change_and_persist(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        for text in (
+            "settings",
+            "settings sources off",
+            "settings sources 30",
+            "settings characters 300",
+            "settings publishers Bible Project, Gloo",
+        ):
+            await slack.command(command(fake_slack, text))
+            await slack.settle()
+        stored = await slack.runtime.container.service.settings_for("slack", TEAM_ID, CHANNEL)
+        await slack.event(
+            event("app_mention", ts="1700000800.000100", text=f"<@{BOT_USER_ID}> grace?")
+        )
+        await slack.settle()
+    shown, off, bad, chars, publishers = (r["text"] for r in fake_slack.responses)
+    assert "Sources: on" in shown
+    assert "Saved." in off
+    assert "Sources: off" in off
+    assert "didn't understand" in bad
+    assert "between 0 and 25" in bad
+    assert "300 characters" in chars
+    assert "Bible Project, Gloo" in publishers
+    assert stored.enable_sources is False
+    assert stored.character_limit == 300
+    assert stored.publishers == ("Bible Project", "Gloo")
+    (answer,) = fake_slack.in_thread(CHANNEL, "1700000800.000100")
+    assert not answer.buttons("gloo_source")  # sources off for this channel

@@ -1,0 +1,140 @@
+"""Streaming and its fallbacks: chat.update placeholders (throttled), refused blocks, 429s."""
+
+from __future__ import annotations
+
+from bots.slack.adapter import SlackAdapter
+from core.simulator import Simulator
+from tests.bots.slack.fake_slack import FakeSlack
+from tests.bots.slack.support import CHANNEL, DM, event, no_sleep, slack_process
+
+MENTION_TS = "1700000100.000100"
+DM_TS = "1700000300.000100"
+
+
+def adapter(**kwargs: object) -> SlackAdapter:
+    values: dict[str, object] = {
+        "update_interval": 0.0,
+        "stream_buffer": 16,
+        "retry_sleep": no_sleep,
+    }
+    values.update(kwargs)
+    return SlackAdapter(**values)  # type: ignore[arg-type]
+
+
+async def test_a_stream_that_breaks_continues_as_one_edited_message(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.fail("chat.appendStream", "message_not_in_streaming_state")
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("app_mention", ts=MENTION_TS))
+        await slack.settle()
+    (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert fake_slack.calls_to("chat.startStream")
+    assert not fake_slack.calls_to("chat.stopStream")
+    assert fake_slack.calls_to("chat.update")
+    assert "grace" in answer.markdown.lower()
+    assert answer.buttons("gloo_suggest")
+    assert answer.buttons("gloo_source")
+    assert answer.buttons("gloo_feedback")
+
+
+async def test_without_streaming_support_a_placeholder_is_edited(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.fail("chat.startStream", "feature_not_enabled")
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("app_mention", ts=MENTION_TS))
+        await slack.settle()
+    (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert answer.edits >= 1
+    assert answer.buttons("gloo_suggest")
+
+
+async def test_placeholder_edits_are_throttled(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # One edit per hour at most: only the placeholder post and the final edit happen.
+    async with slack_process(sqlite_url, fake_slack, sim, adapter(update_interval=3600)) as slack:
+        await slack.event(event("message_im", ts=DM_TS))
+        await slack.settle()
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(fake_slack.calls_to("chat.update")) == 1
+    (answer,) = fake_slack.in_thread(DM, None)
+    assert answer.buttons("gloo_suggest")
+
+
+async def test_unthrottled_placeholder_shows_progress(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim, adapter(update_interval=0)) as slack:
+        await slack.event(event("message_im", ts=DM_TS))
+        await slack.settle()
+    updates = fake_slack.calls_to("chat.update")
+    assert len(updates) > 2
+    assert updates[0].args["blocks"][0]["text"].endswith(" …")  # still being written
+    assert not updates[-1].args["blocks"][0]["text"].endswith(" …")
+
+
+async def test_refused_blocks_fall_back_to_plain_text_then_buttons(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    for error in ("invalid_blocks", "msg_too_long"):
+        fake_slack.fail("chat.update", error)
+        async with slack_process(
+            sqlite_url, fake_slack, sim, adapter(update_interval=3600)
+        ) as slack:
+            ts = f"17000003{len(error):02d}.000100"
+            await slack.event(event("message_im", ts=ts))
+            await slack.settle()
+        text_only, buttons = fake_slack.in_thread(DM, None)[-2:]
+        assert not text_only.blocks
+        assert len(text_only.text) > 100  # the answer, as plain text
+        assert buttons.buttons("gloo_suggest")
+        fake_slack.messages.clear()
+
+
+async def test_refused_stream_blocks_fall_back_too(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.fail("chat.stopStream", "invalid_blocks")
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("app_mention", ts=MENTION_TS))
+        await slack.settle()
+    (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert answer.buttons("gloo_suggest")  # rewritten with chat.update
+    assert "grace" in answer.markdown.lower()
+
+
+async def test_rate_limited_calls_wait_for_retry_after_and_succeed(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    fake_slack.rate_limit("chat.postMessage", retry_after=7, times=2)
+    async with slack_process(
+        sqlite_url, fake_slack, sim, adapter(update_interval=3600, retry_sleep=record)
+    ) as slack:
+        await slack.event(event("message_im", ts=DM_TS))
+        await slack.settle()
+    assert len(waits) == 2
+    assert all(7 <= w < 8 for w in waits)
+    assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [429, 429, 200]
+    (answer,) = fake_slack.in_thread(DM, None)
+    assert answer.buttons("gloo_suggest")
+
+
+async def test_answer_cut_off_mid_stream_stays_readable_and_says_why(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    sim.inject("drop")
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("app_mention", ts=MENTION_TS))
+        await slack.settle()
+    partial, notice = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert partial.streamed  # what had streamed is still there
+    assert not partial.streaming  # and the stream was closed
+    assert "cut off" in notice.markdown

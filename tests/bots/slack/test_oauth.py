@@ -1,0 +1,94 @@
+"""Installing in several workspaces: bolt's OAuth flow with installations in our database."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import aiohttp
+from slack_sdk.oauth.installation_store import Installation
+
+from bots.slack.oauth import installation_from_data, installation_to_data
+from core.simulator import Simulator
+from tests.bots.slack.fake_slack import FakeSlack, Team
+from tests.bots.slack.support import CHANNEL, event, slack_process
+
+TEAM_TWO = "T0TEAM002"
+TOKEN_TWO = "xoxb-team-two"
+
+
+def test_installation_documents_round_trip_as_json() -> None:
+    installation = Installation(
+        app_id="A1",
+        team_id=TEAM_TWO,
+        bot_token=TOKEN_TWO,
+        bot_id="B2",
+        bot_user_id="U2",
+        bot_scopes="chat:write,commands",
+        bot_token_expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+        user_id="U0ALICE01",
+        installed_at=1_700_000_000.5,
+    )
+    data = installation_to_data(installation)
+    assert all(not isinstance(v, datetime) for v in data.values())
+    back = installation_from_data(data)
+    assert back.to_dict() == installation.to_dict()
+
+
+async def test_install_then_answer_in_the_new_workspace(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.teams[TOKEN_TWO] = Team(TEAM_TWO, bot_user_id="U0BOT002", bot_id="B0BOT002")
+    fake_slack.oauth_codes["code-1"] = {
+        "ok": True,
+        "app_id": "A0GLOOAPP",
+        "authed_user": {"id": "U0ALICE01"},
+        "scope": "app_mentions:read,chat:write,commands",
+        "token_type": "bot",
+        "access_token": TOKEN_TWO,
+        "bot_user_id": "U0BOT002",
+        "team": {"id": TEAM_TWO, "name": "Two"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+    async with slack_process(
+        sqlite_url,
+        fake_slack,
+        sim,
+        slack_bot_token=None,
+        slack_client_id="1111.2222",
+        slack_client_secret="client-secret",
+    ) as slack:
+        base = slack.runtime.web_url
+        async with aiohttp.ClientSession() as browser:
+            async with browser.get(f"{base}/slack/install", allow_redirects=False) as page:
+                assert page.status == 200
+                html = await page.text()
+                # a Secure cookie: a browser sends it back over https; we send it by hand
+                cookie = {
+                    "Cookie": f"slack-app-oauth-state={page.cookies['slack-app-oauth-state'].value}"
+                }
+            state = re.search(r"state=([\w\-]+)", html)
+            assert state is not None
+            assert "client_id=1111.2222" in html
+            callback = f"{base}/slack/oauth_redirect?code=code-1&state={state[1]}"
+            async with browser.get(callback, headers=cookie, allow_redirects=False) as done:
+                assert done.status == 200
+            # the state works once
+            async with browser.get(callback, headers=cookie, allow_redirects=False) as replay:
+                assert replay.status >= 400
+        stored = await slack.runtime.container.store.find_installation("slack", "", TEAM_TWO)
+        assert stored is not None
+        assert stored["bot_token"] == TOKEN_TWO
+
+        body = event("app_mention", ts="1700000100.000100", text="<@U0BOT002> What is grace?")
+        body["team_id"] = TEAM_TWO
+        body["authorizations"][0].update(team_id=TEAM_TWO, user_id="U0BOT002")
+        assert (await slack.event(body)).status == 200
+        await slack.settle()
+    (answer,) = fake_slack.in_thread(CHANNEL, "1700000100.000100")
+    assert answer.buttons("gloo_suggest")
+    posting = fake_slack.calls_to("chat.startStream", "chat.postMessage", "reactions.add")
+    assert posting
+    assert {c.token for c in posting} == {TOKEN_TWO}
+    assert fake_slack.calls_to("oauth.v2.access")

@@ -1,0 +1,266 @@
+"""The Slack adapter end to end (HTTP mode): signed recorded payloads in, fake Slack out.
+
+Each test runs a whole ``gloo-bots slack`` process (core, SQLite, the Gloo simulator behind
+the real Gloo client) and drives it like Slack: Events API, interactivity and slash command
+requests signed with the signing secret, answered by the real slack_bolt/slack_sdk against
+a fake Slack Web API on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import time
+
+from core import messages
+from core.simulator import Simulator
+from tests.bots.slack.fake_slack import BOT_USER_ID, FakeSlack, Message
+from tests.bots.slack.support import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    DM,
+    SlackProcess,
+    action,
+    event,
+    slack_process,
+)
+
+MENTION_TS = "1700000100.000100"
+
+
+async def mention(
+    slack: SlackProcess, ts: str = MENTION_TS, text: str = "What is grace?"
+) -> Message:
+    """Mention the bot at top level and return its (one) answer in the new thread."""
+    posted = await slack.event(
+        event("app_mention", ts=ts, user=ALICE, text=f"<@{BOT_USER_ID}> {text}")
+    )
+    assert posted.status == 200
+    await slack.settle()
+    answers = slack.fake.in_thread(CHANNEL, ts)
+    assert len(answers) == 1
+    return answers[0]
+
+
+def answers_started(fake: FakeSlack) -> int:
+    return len(fake.calls_to("chat.postMessage", "chat.startStream"))
+
+
+async def test_mention_gets_a_threaded_answer_with_links_and_buttons(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+    assert "grace" in answer.markdown.lower()
+    sources = answer.buttons("gloo_source")
+    assert sources
+    assert all(b["url"].startswith("http") for b in sources)
+    suggestions = answer.buttons("gloo_suggest")
+    assert len(suggestions) == 3
+    assert all(b["action_id"] == f"gloo_suggest:{b['value']}" for b in suggestions)
+    assert len(answer.buttons("gloo_feedback")) == 2
+    # Streamed natively in the thread, finished with the full blocks.
+    assert fake_slack.calls_to("chat.startStream")
+    (stop,) = fake_slack.calls_to("chat.stopStream")
+    assert stop.args["blocks"] == answer.blocks
+    (reaction,) = fake_slack.calls_to("reactions.add")
+    assert reaction.args == {"channel": CHANNEL, "timestamp": MENTION_TS, "name": "eyes"}
+    assert [r.chat_id for r in sim.message_records] == [None]
+
+
+async def test_thread_follow_up_without_mention_continues_the_chat(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await mention(slack)
+        follow_up = event(
+            "message_channels", ts="1700000200.000100", thread_ts=MENTION_TS, text="And mercy?"
+        )
+        assert (await slack.event(follow_up)).status == 200
+        await slack.settle()
+    first, second = sim.message_records
+    assert second.chat_id == first.response_chat_id
+    assert second.query == "And mercy?"
+    assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2
+
+
+async def test_edits_deletions_bots_own_and_unrelated_messages_are_ignored(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await mention(slack)
+        started = answers_started(fake_slack)
+        ignored = [
+            event("message_changed"),
+            event("message_deleted"),
+            event("bot_message", thread_ts=MENTION_TS),
+            # our own message in the thread
+            event("message_channels", user=BOT_USER_ID, bot_id="B0GLOOBOT", thread_ts=MENTION_TS),
+            # a thread the bot is not part of
+            event("message_channels", ts="1700000210.000100", thread_ts="1699999999.000100"),
+            # top-level chatter without a mention
+            event("message_channels", ts="1700000220.000100", thread_ts=None),
+            # a channel join
+            event("message_channels", ts="1700000230.000100", subtype="channel_join"),
+        ]
+        for body in ignored:
+            assert (await slack.event(body)).status == 200
+        await slack.settle()
+    assert answers_started(fake_slack) == started
+    assert len(sim.message_records) == 1
+
+
+async def test_direct_messages_continue_one_conversation(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
+        await slack.settle()
+        await slack.event(event("message_im", ts="1700000310.000100", text="And about joy?"))
+        await slack.settle()
+    first, second = sim.message_records
+    assert second.chat_id == first.response_chat_id
+    answers = fake_slack.in_thread(DM, None)  # top level of the DM, not in threads
+    assert len(answers) == 2
+    assert "hope" in answers[0].markdown.lower()
+    assert answers[1].buttons("gloo_suggest")
+    assert not fake_slack.calls_to("chat.startStream")  # no thread: placeholder + chat.update
+    assert fake_slack.calls_to("chat.update")
+
+
+async def test_suggestion_click_asks_in_the_thread_on_the_same_chat(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+        button = answer.buttons("gloo_suggest")[1]
+        click = action(
+            fake_slack,
+            action_id=button["action_id"],
+            value=button["value"],
+            message_ts=answer.ts,
+            thread_ts=MENTION_TS,
+        )
+        assert (await slack.action(click)).status == 200
+        await slack.settle()
+    first, second = sim.message_records
+    assert second.chat_id == first.response_chat_id
+    assert second.query
+    assert second.query.rstrip("…")[:20] in button["text"]["text"]
+    thread = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert len(thread) == 3  # answer, "<@bob> asked: …", answer
+    assert thread[1].markdown.startswith(f"<@{BOB}> asked: *")
+
+
+async def test_old_button_works_after_a_restart(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+    button = answer.buttons("gloo_suggest")[0]
+    async with slack_process(sqlite_url, fake_slack, sim) as restarted:
+        click = action(
+            fake_slack,
+            action_id=button["action_id"],
+            value=button["value"],
+            message_ts=answer.ts,
+            thread_ts=MENTION_TS,
+        )
+        assert (await restarted.action(click)).status == 200
+        await restarted.settle()
+    first, second = sim.message_records
+    assert second.chat_id == first.response_chat_id
+    assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 3
+
+
+async def test_unknown_or_forged_button_gets_a_polite_ephemeral_note(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        for value in ("nope:0", "x" * 300, "no-index"):
+            click = action(fake_slack, action_id=f"gloo_suggest:{value[:50]}", value=value)
+            assert (await slack.action(click)).status == 200
+        await slack.settle()
+    assert not sim.message_records
+    assert len(fake_slack.responses) == 3
+    for response in fake_slack.responses:
+        assert response["response_type"] == "ephemeral"
+        assert messages.UNKNOWN_SUGGESTION in response["text"]
+
+
+async def test_forged_or_stale_signatures_are_refused(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        forged = await slack.event(event("app_mention"), secret="not-the-signing-secret")
+        stale = await slack.event(event("app_mention"), timestamp=int(time.time()) - 10 * 60)
+        unsigned = await slack.post(
+            '{"type": "event_callback"}', "application/json", headers={"X-Slack-Signature": ""}
+        )
+        await slack.settle()
+    assert (forged.status, stale.status, unsigned.status) == (401, 401, 401)
+    assert not sim.message_records
+    assert answers_started(fake_slack) == 0
+    assert not fake_slack.calls_to("reactions.add")
+
+
+async def test_retries_and_double_delivery_give_one_answer(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await mention(slack)
+        # A mention inside the bot's thread arrives as app_mention AND as message.
+        ts = "1700000500.000100"
+        text = f"<@{BOT_USER_ID}> and hope?"
+        as_mention = event("app_mention", ts=ts, thread_ts=MENTION_TS, text=text)
+        as_message = event("message_channels", ts=ts, thread_ts=MENTION_TS, text=text)
+        for body, headers in [
+            (as_mention, {}),
+            (as_message, {}),
+            (as_mention, {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}),
+            (as_mention, {"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"}),
+        ]:
+            assert (await slack.event(body, headers=headers)).status == 200
+        await slack.settle()
+    assert len(sim.message_records) == 2
+    assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2
+
+
+async def test_gloo_failures_are_a_plain_sentence_then_later_messages_work(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        sim.inject("429", "429", "429")
+        await slack.event(event("app_mention", ts=MENTION_TS))
+        await slack.settle()
+        (notice,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+        assert "Gloo is handling a lot of questions right now" in notice.markdown
+        assert not notice.buttons()
+
+        sim.inject("500", "500", "500")
+        await slack.event(event("app_mention", ts="1700000600.000100"))
+        await slack.settle()
+        (notice,) = fake_slack.in_thread(CHANNEL, "1700000600.000100")
+        assert "couldn't get an answer from Gloo" in notice.markdown
+
+        answer = await mention(slack, ts="1700000700.000100")
+    assert "grace" in answer.markdown.lower()
+    assert answer.buttons("gloo_suggest")
+
+
+async def test_feedback_click_is_stored_with_the_answer(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+        up, down = answer.buttons("gloo_feedback")
+        await slack.action(action(fake_slack, action_id=up["action_id"], value=up["value"]))
+        await slack.action(
+            action(fake_slack, action_id=down["action_id"], value=down["value"], user=ALICE)
+        )
+        await slack.action(action(fake_slack, action_id=up["action_id"], value="unknown-answer"))
+        await slack.settle()
+        votes = await slack.runtime.container.store.get_feedback(up["value"])
+    assert votes == {BOB: 1, ALICE: -1}
+    texts = [r["text"] for r in fake_slack.responses]
+    assert texts.count("Thanks for the feedback!") == 2
+    assert any("couldn't record your feedback" in t for t in texts)
