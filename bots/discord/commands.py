@@ -1,0 +1,78 @@
+"""Slash commands: /ask, /reset, /history, /settings.
+
+They are registered on the client's command tree at start-up and published to Discord
+only by ``gloo-bots discord sync`` (never on every start). Each hands the work to the
+:class:`~bots.discord.bot.DiscordBot` the client carries.
+"""
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+__all__ = ["build_commands"]
+
+
+def _bot(interaction: discord.Interaction[Any]) -> Any:
+    return interaction.client.gloo_bot
+
+
+@app_commands.describe(question="What do you want to ask Gloo?")
+async def _ask(interaction: discord.Interaction[Any], question: str) -> None:
+    await _bot(interaction).ask(interaction, question)
+
+
+async def _reset(interaction: discord.Interaction[Any]) -> None:
+    await _bot(interaction).reset(interaction)
+
+
+async def _history(interaction: discord.Interaction[Any]) -> None:
+    await _bot(interaction).history(interaction)
+
+
+@app_commands.describe(
+    sources="Show the sources an answer is based on",
+    suggestions="Offer suggested follow-up questions",
+    sources_limit="At most this many sources (0-25)",
+    character_limit="Keep answers under this many characters",
+    publishers="Only these publishers, comma-separated ('-' for all)",
+)
+@app_commands.default_permissions(manage_guild=True)
+async def _settings(
+    interaction: discord.Interaction[Any],
+    sources: bool | None = None,
+    suggestions: bool | None = None,
+    sources_limit: app_commands.Range[int, 0, 25] | None = None,
+    character_limit: app_commands.Range[int, 1, 100_000] | None = None,
+    publishers: str | None = None,
+) -> None:
+    await _bot(interaction).settings(
+        interaction,
+        enable_sources=sources,
+        enable_suggestions=suggestions,
+        sources_limit=sources_limit,
+        character_limit=character_limit,
+        publishers=publishers,
+    )
+
+
+def build_commands() -> list[app_commands.Command[Any, ..., None]]:
+    """Fresh command objects for one client's tree."""
+    return [
+        app_commands.Command(
+            name="ask",
+            description="Ask Gloo (answers in a new thread, or here in a DM)",
+            callback=_ask,
+        ),
+        app_commands.Command(
+            name="reset", description="Start a new conversation in this channel", callback=_reset
+        ),
+        app_commands.Command(
+            name="history",
+            description="Show this conversation (only you see it)",
+            callback=_history,
+        ),
+        app_commands.Command(
+            name="settings", description="Show or change how Gloo answers here", callback=_settings
+        ),
+    ]

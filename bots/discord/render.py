@@ -1,0 +1,246 @@
+"""The one place Discord's limits are enforced: a neutral answer in, messages that fit out.
+
+Limits (Discord API v10):
+
+* 2,000 characters of content per message: longer answers continue in further messages,
+  cut at paragraph / sentence boundaries by :func:`core.text.split_text`;
+* 4,096 characters per embed description (the numbered source list);
+* 80 characters per button label (shortened with an ellipsis), 100 per ``custom_id``,
+  512 per link-button URL;
+* 5 buttons per action row, 5 rows (so 25 components) per message;
+* 100 characters per thread name.
+
+Sources become link buttons (de-duplicated by URL); those that do not fit, or cannot be a
+link button (no http(s) URL, too long), go to a numbered list in an embed. Suggestions and
+👍/👎 feedback become persistent buttons whose ``custom_id`` carries only the short answer id
+and an index (see :mod:`bots.discord.buttons`). Nothing here talks to Discord.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import structlog
+from discord.utils import escape_markdown
+
+from core.text import ellipsize, split_text
+from core.types import ChatHistory, Reply, Source
+
+log = structlog.get_logger(__name__)
+
+MESSAGE_LIMIT: Final = 2000
+EMBED_DESCRIPTION_LIMIT: Final = 4096
+LABEL_LIMIT: Final = 80
+CUSTOM_ID_LIMIT: Final = 100
+URL_LIMIT: Final = 512
+BUTTONS_PER_ROW: Final = 5
+ROWS_PER_MESSAGE: Final = 5
+COMPONENTS_PER_MESSAGE: Final = BUTTONS_PER_ROW * ROWS_PER_MESSAGE
+THREAD_NAME_LIMIT: Final = 100
+
+SUGGESTION_PREFIX: Final = "gloo:s:"
+FEEDBACK_PREFIX: Final = "gloo:f:"
+FEEDBACK_VALUES: Final = {"up": 1, "down": -1}
+
+SOURCES_TITLE: Final = "Sources"
+MORE_SOURCES_TITLE: Final = "More sources"
+EMPTY_ANSWER: Final = "Gloo sent an empty answer. Please try asking in a different way."
+DEFAULT_THREAD_NAME: Final = "Question for Gloo"
+
+_LINK_SCHEMES = ("https://", "http://")
+_MENTION_LIKE = re.compile(r"<(@[!&]?|#)\d+>|@(everyone|here)")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkButton:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionButton:
+    kind: Literal["suggestion", "feedback"]
+    custom_id: str
+    label: str | None = None
+    emoji: str | None = None
+
+
+Button = LinkButton | ActionButton
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedAnswer:
+    """An answer as Discord messages: ``pieces`` are message contents, oldest first; the last
+    message carries ``rows`` (action rows of buttons) and, when set, an embed with
+    ``embed_title`` / ``embed_description`` (the numbered source list)."""
+
+    pieces: tuple[str, ...]
+    rows: tuple[tuple[Button, ...], ...] = ()
+    embed_title: str | None = None
+    embed_description: str | None = None
+
+
+def split_message(text: str) -> list[str]:
+    """``text`` as message contents of at most 2,000 characters each (nothing lost)."""
+    return split_text(text, MESSAGE_LIMIT)
+
+
+def label(text: str) -> str:
+    """A button label: at most 80 characters, ellipsized when cut, never empty."""
+    return ellipsize(text, LABEL_LIMIT) or "…"
+
+
+def thread_name(question: str) -> str:
+    """A thread name (1-100 characters) taken from the question."""
+    cleaned = _MENTION_LIKE.sub("", question)
+    return ellipsize(cleaned, THREAD_NAME_LIMIT) or DEFAULT_THREAD_NAME
+
+
+def suggestion_custom_id(answer_id: str, index: int) -> str | None:
+    """The persistent ``custom_id`` of a suggestion button, or None if it would not fit."""
+    custom_id = f"{SUGGESTION_PREFIX}{answer_id}:{index}"
+    return custom_id if len(custom_id) <= CUSTOM_ID_LIMIT else None
+
+
+def feedback_custom_id(answer_id: str, value: Literal["up", "down"]) -> str | None:
+    custom_id = f"{FEEDBACK_PREFIX}{answer_id}:{value}"
+    return custom_id if len(custom_id) <= CUSTOM_ID_LIMIT else None
+
+
+def _linkable(source: Source) -> bool:
+    url = source.url or ""
+    return url.startswith(_LINK_SCHEMES) and len(url) <= URL_LIMIT and " " not in url
+
+
+def _unique_sources(sources: Sequence[Source]) -> list[Source]:
+    seen: set[str] = set()
+    unique: list[Source] = []
+    for source in sources:
+        key = (source.url or source.title).strip().lower()
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        unique.append(source)
+    return unique
+
+
+def _pack(buttons: Sequence[Button], rows: int) -> list[tuple[Button, ...]]:
+    return [
+        tuple(buttons[i : i + BUTTONS_PER_ROW])
+        for i in range(0, min(len(buttons), rows * BUTTONS_PER_ROW), BUTTONS_PER_ROW)
+    ]
+
+
+def render_answer(reply: Reply) -> RenderedAnswer:
+    """Lay out a finished answer within every Discord limit."""
+    pieces = tuple(split_message(reply.text)) or (EMPTY_ANSWER,)
+
+    feedback: list[Button] = []
+    up = feedback_custom_id(reply.answer_id, "up")
+    down = feedback_custom_id(reply.answer_id, "down")
+    if up and down:
+        feedback = [
+            ActionButton("feedback", up, emoji="👍"),
+            ActionButton("feedback", down, emoji="👎"),
+        ]
+    else:
+        log.warning("discord.render.answer_id_too_long", answer_id=reply.answer_id[:120])
+
+    suggestions: list[Button] = []
+    for index, text in enumerate(reply.suggestions):
+        custom_id = suggestion_custom_id(reply.answer_id, index)
+        if custom_id is None:
+            log.warning("discord.render.custom_id_too_long", answer_id=reply.answer_id[:120])
+            break
+        suggestions.append(ActionButton("suggestion", custom_id, label=label(text)))
+
+    sources = _unique_sources(reply.sources)
+    links = [s for s in sources if _linkable(s)]
+    rows_left = ROWS_PER_MESSAGE - (1 if feedback else 0)
+
+    # Suggestions one per row (their labels are sentences) while that leaves a row for the
+    # sources; otherwise packed five to a row.
+    suggestion_rows_max = rows_left - (1 if links else 0)
+    suggestion_rows: list[tuple[Button, ...]]
+    if len(suggestions) <= suggestion_rows_max:
+        suggestion_rows = [(button,) for button in suggestions]
+    else:
+        suggestion_rows = _pack(suggestions, max(1, suggestion_rows_max))
+        if len(suggestions) > len(suggestion_rows) * BUTTONS_PER_ROW:
+            log.warning("discord.render.suggestions_dropped", count=len(suggestions))
+    rows_left -= len(suggestion_rows)
+
+    link_buttons: list[Button] = [
+        LinkButton(label(s.label or s.url or ""), s.url or "") for s in links
+    ]
+    source_rows = _pack(link_buttons, rows_left)
+    shown = {id(s) for s in links[: sum(len(row) for row in source_rows)]}
+    listed = [(n, s) for n, s in enumerate(sources, start=1) if id(s) not in shown]
+
+    rows = tuple(source_rows + suggestion_rows + ([tuple(feedback)] if feedback else []))
+    embed_title = embed_description = None
+    if listed:
+        embed_title = SOURCES_TITLE if not shown else MORE_SOURCES_TITLE
+        embed_description = numbered_sources(listed)
+    return RenderedAnswer(
+        pieces=pieces,
+        rows=rows,
+        embed_title=embed_title,
+        embed_description=embed_description,
+    )
+
+
+def numbered_sources(entries: Sequence[tuple[int, Source]]) -> str:
+    """``1. [Title](url) — Publisher`` lines, within one embed description (4,096)."""
+    reserve = len("…and 99999 more") + 1  # room to say how many did not fit
+    lines: list[str] = []
+    used = 0
+    for position, (number, source) in enumerate(entries):
+        title = escape_markdown(ellipsize(source.label, 200)) or "Source"
+        line = f"{number}. [{title}]({source.url})" if _linkable(source) else f"{number}. {title}"
+        if source.publisher:
+            line += f" — {escape_markdown(ellipsize(source.publisher, 80))}"
+        needed = len(line) + (1 if lines else 0)
+        if used + needed > EMBED_DESCRIPTION_LIMIT - reserve:
+            lines.append(f"…and {len(entries) - position} more")
+            break
+        lines.append(line)
+        used += needed
+    return "\n".join(lines)
+
+
+def asked_line(user_name: str, question: str) -> str:
+    """``**user** asked: *question*`` within one message."""
+    name = escape_markdown(ellipsize(user_name or "Someone", 80))
+    budget = MESSAGE_LIMIT - len(f"**{name}** asked: **")
+    text = escape_markdown(" ".join(question.split()))
+    if len(text) > budget:
+        text = escape_markdown(ellipsize(" ".join(question.split()), budget // 2))
+    return f"**{name}** asked: *{text}*"
+
+
+def render_history(history: ChatHistory | None) -> str:
+    """A chat's turns as one message (the most recent ones that fit in 2,000 characters)."""
+    if history is None or not history.messages:
+        return "There is no conversation here yet. Ask me something first."
+    header = f"**{escape_markdown(ellipsize(history.title or 'This conversation', 100))}**"
+    lines: list[str] = []
+    used = len(header)
+    for message in reversed(history.messages):
+        who = "You" if message.role == "user" else "Gloo"
+        line = f"**{who}:** {ellipsize(message.text, 300)}"
+        if used + len(line) + 1 > MESSAGE_LIMIT - 40:
+            lines.append(f"*…{len(history.messages) - len(lines)} earlier messages not shown*")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join([header, *reversed(lines)])[:MESSAGE_LIMIT]
+
+
+def with_notice(shown: str, notice: str) -> str | None:
+    """``shown`` followed by ``notice`` in one message, or None when that would not fit."""
+    combined = f"{shown}\n\n*{notice}*" if shown else notice
+    return combined if len(combined) <= MESSAGE_LIMIT else None

@@ -1,0 +1,224 @@
+"""Running the whole Discord adapter (serve_adapters) against the fake Discord and the
+in-process Gloo simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bots.discord.adapter import DiscordAdapter
+from core.adapters import Runtime, serve_adapters
+from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
+from tests.bots.discord.fake_discord import FakeDiscord, payload
+from tests.harness import settings_for_tests
+
+GUILD_ID = 1_100_000_000_000_000_000
+CHANNEL_ID = 1_100_000_000_000_000_010
+DM_CHANNEL_ID = 1_200_000_000_000_000_001
+ROLE_ID = 1_100_000_000_000_000_099
+USER = {"id": "1300000000000000001", "username": "ann", "global_name": "Ann"}
+OTHER_BOT = {"id": "1300000000000000002", "username": "otherbot", "bot": True}
+
+
+@dataclass
+class Bot:
+    """A running adapter process, and helpers to talk to it as a Discord user would."""
+
+    fake: FakeDiscord
+    sim: Simulator
+    adapter: DiscordAdapter
+    runtime: Runtime
+    task: asyncio.Task[int]
+    sent: list[int] = field(default_factory=list)
+
+    async def dm(self, text: str, *, user: dict[str, Any] = USER) -> dict[str, Any]:
+        data = payload(
+            "message_create_dm",
+            message_id=str(self.fake.snowflake()),
+            channel_id=str(DM_CHANNEL_ID),
+            content=text,
+            user_id=user["id"],
+            user_name=user["username"],
+        )
+        if user.get("bot"):
+            data["author"]["bot"] = True
+        await self.fake.dispatch("MESSAGE_CREATE", data)
+        return data
+
+    async def say(
+        self,
+        text: str,
+        *,
+        channel_id: int = CHANNEL_ID,
+        mention_bot: bool = False,
+        user: dict[str, Any] = USER,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        if mention_bot:
+            text = f"<@{self.fake.bot_id}> {text}"
+        data = payload(
+            "message_create_guild",
+            message_id=str(self.fake.snowflake()),
+            channel_id=str(channel_id),
+            guild_id=str(GUILD_ID),
+            content=text,
+            user_id=user["id"],
+            user_name=user["username"],
+        )
+        if user.get("bot"):
+            data["author"]["bot"] = True
+        if mention_bot:
+            data["mentions"] = [{**self.fake.bot_user, "member": {"roles": []}}]
+        data.update(fields)
+        await self.fake.dispatch("MESSAGE_CREATE", data)
+        return data
+
+    async def answered(
+        self, channel_id: int, count: int = 1, within: float = 15
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` finished answers (messages with buttons) are in the channel."""
+
+        async def done() -> bool:
+            return len(self.final_answers(channel_id)) >= count
+
+        await self.fake.wait_for(done, within)
+        await self.runtime.dispatcher.drain()
+        return self.final_answers(channel_id)
+
+    def final_answers(self, channel_id: int) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.fake.channel_messages(channel_id)
+            if m["components"] and not m.get("interaction_token")
+        ]
+
+    def bot_messages(self, channel_id: int) -> list[dict[str, Any]]:
+        """What the bot posted in the channel (not interaction responses)."""
+        return [
+            m
+            for m in self.fake.channel_messages(channel_id)
+            if m["author"]["id"] == str(self.fake.bot_id) and not m.get("interaction_token")
+        ]
+
+    async def click(
+        self, message: dict[str, Any], custom_id: str, user: dict[str, Any] = USER
+    ) -> dict[str, Any]:
+        data = self.fake.click_payload(int(message["id"]), custom_id, user)
+        await self.fake.interaction(data)
+        return data
+
+    async def callback_for(self, interaction: dict[str, Any], within: float = 10) -> dict[str, Any]:
+        iid = int(interaction["id"])
+
+        async def answered() -> bool:
+            return iid in self.fake.callbacks
+
+        await self.fake.wait_for(answered, within)
+        return self.fake.callbacks[iid]
+
+    async def followups(
+        self, interaction: dict[str, Any], count: int = 1, within: float = 10
+    ) -> list[dict[str, Any]]:
+        token = interaction["token"]
+
+        def found() -> list[dict[str, Any]]:
+            return [m for m in self.fake.messages.values() if m.get("interaction_token") == token]
+
+        async def enough() -> bool:
+            return len(found()) >= count
+
+        await self.fake.wait_for(enough, within)
+        return found()
+
+
+def custom_ids(message: dict[str, Any], prefix: str = "") -> list[str]:
+    return [
+        b["custom_id"]
+        for row in message["components"]
+        for b in row["components"]
+        if b.get("custom_id", "").startswith(prefix)
+    ]
+
+
+def link_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for row in message["components"] for b in row["components"] if b.get("style") == 5]
+
+
+def assert_no_pings(fake: FakeDiscord) -> None:
+    """Every message send/edit told Discord to parse no mentions at all."""
+    sends = fake.message_sends()
+    assert sends, "nothing was sent"
+    for call in sends:
+        body = call.body.get("data", call.body) if call.path.endswith("/callback") else call.body
+        assert body.get("allowed_mentions") == {"parse": []}, (call.method, call.path, body)
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(SimulatorConfig(seed=7, words_per_chunk=12))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        server.add_guild(GUILD_ID, [CHANNEL_ID])
+        server.add_dm(DM_CHANNEL_ID, USER)
+        yield server
+
+
+@asynccontextmanager
+async def running(
+    fake: FakeDiscord,
+    sim: Simulator,
+    database_url: str,
+    *,
+    edit_interval: float = 0.0,
+    **settings: Any,
+) -> AsyncIterator[Bot]:
+    adapter = DiscordAdapter()
+    adapter.edit_interval = edit_interval
+    adapter.client_options = {"guild_ready_timeout": 0.05, "identify_delay": 0.0}
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": 0,
+        "discord_bot_token": fake.token,
+        "discord_api_url": fake.api_url,
+        "discord_gateway_url": fake.gateway_url,
+        "gloo_intent": 1,  # at least three sources per answer
+    }
+    values.update(settings)
+    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(runtime: Runtime) -> None:
+        ready.set_result(runtime)
+
+    identified = sum(s.identified.is_set() for s in fake.sessions)
+    task = asyncio.create_task(
+        serve_adapters(
+            settings_for_tests(**values),
+            [adapter],
+            on_ready=on_ready,
+            handle_signals=False,
+            transport=SimulatorTransport(sim),
+        )
+    )
+    try:
+        waiting: list[asyncio.Future[Any]] = [task, ready]
+        done, _ = await asyncio.wait(waiting, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # raises the start-up error
+        runtime = ready.result()
+        await fake.wait_identified(identified + 1)
+        yield Bot(fake=fake, sim=sim, adapter=adapter, runtime=runtime, task=task)
+    finally:
+        if ready.done() and not ready.cancelled() and ready.exception() is None:
+            ready.result().stopping.set()
+        else:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
