@@ -172,7 +172,7 @@ async def serve_adapters(
             failure = _first_failure(done - {stop})
             log.info("process.stopping", in_flight=dispatcher.in_flight)
             runtime.stopping.set()
-            scheduler.shutdown(wait=False)
+            await scheduler.stop()
             await dispatcher.close(grace=SHUTDOWN_GRACE)
         finally:
             for sig in signals:
@@ -180,8 +180,7 @@ async def serve_adapters(
             for task in [*tasks, stop]:
                 task.cancel()
             await asyncio.gather(*tasks, stop, return_exceptions=True)
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+            await scheduler.stop()
             await server.close()
         if failure is not None:
             raise failure
@@ -203,11 +202,11 @@ async def run_worker(settings: Settings, *, handle_signals: bool = True) -> int:
         for sig in signals:
             loop.add_signal_handler(sig, stopping.set)
         scheduler.start()
-        log.info("worker.started", jobs=[job.id for job in scheduler.get_jobs()])
+        log.info("worker.started", jobs=sorted(scheduler.job_ids()))
         try:
             await stopping.wait()
         finally:
-            scheduler.shutdown(wait=False)
+            await scheduler.stop()
             for sig in signals:
                 loop.remove_signal_handler(sig)
         log.info("worker.stopped")

@@ -109,7 +109,12 @@ def _fault_rates(specs: Sequence[str]) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # An adapter's own options ('gloo-bots discord --help') reach its parser untouched.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "adapter_args", None) is None:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.adapter_args = [*extra, *args.adapter_args]
     if args.command is None:
         parser.print_help()
         return 2

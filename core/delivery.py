@@ -31,7 +31,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import structlog
 
@@ -56,6 +56,12 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+#: Inbox writes at the end of an answer are retried this often (0.1 s, 0.2 s, … apart).
+PERSIST_ATTEMPTS: Final = 5
+PERSIST_BACKOFF_S: Final = 0.1
 
 PostedCallback = Callable[[Sequence[str]], Awaitable[None]]
 
@@ -283,6 +289,10 @@ class Dispatcher:
         heartbeat = asyncio.create_task(self._keep_lease(job.key))
         try:
             await self._attempt(job)
+        except Exception:
+            # The inbox could not be read (quota check) or the failure notice crashed: the
+            # lease runs out and the job is taken up again.
+            log.exception("job.crashed")
         finally:
             heartbeat.cancel()
             self._running.discard(job.key)
@@ -307,7 +317,9 @@ class Dispatcher:
             new = [i for i in ids if i not in posted]
             posted.extend(new)
             if new:
-                await self._inbox.add_posted(job.key, self.owner, new)
+                await self._persist(
+                    lambda: self._inbox.add_posted(job.key, self.owner, new), "add_posted"
+                )
 
         def current() -> Job:
             return replace(job, posted=tuple(posted))
@@ -358,7 +370,7 @@ class Dispatcher:
                 await self._service.attach_messages(reply.answer_id, posted)
             except Exception:
                 log.warning("job.attach_messages_failed", exc_info=True)
-        await self._inbox.finish(job.key, self.owner, "answered")
+        await self._persist(lambda: self._inbox.finish(job.key, self.owner, "answered"), "finish")
         self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted))
 
@@ -374,7 +386,11 @@ class Dispatcher:
         if retryable and job.attempt < self._policy.max_attempts:
             delay = self._policy.retry_delay(job.attempt, retry_after)
             retry_at = utcnow() + timedelta(seconds=delay)
-            if await self._inbox.release(job.key, self.owner, retry_at, detail or message):
+            released = await self._persist(
+                lambda: self._inbox.release(job.key, self.owner, retry_at, detail or message),
+                "release",
+            )
+            if released:
                 log.info("job.retry_scheduled", attempt=job.attempt, delay=round(delay, 3))
                 self._kick_later(job.key, delay)
             return
@@ -386,7 +402,9 @@ class Dispatcher:
             await responder.failed(job, message)
         except Exception:
             log.exception("job.failure_notice_failed")
-        await self._inbox.finish(job.key, self.owner, "failed", error)
+        await self._persist(
+            lambda: self._inbox.finish(job.key, self.owner, "failed", error), "finish"
+        )
         self._count(job, "quota" if error == QUOTA_ERROR else "failed")
         log.warning("job.failed", attempts=job.attempt, reason=error)
 
@@ -398,6 +416,24 @@ class Dispatcher:
         if outcome == "answered" and job.accepted_at is not None:
             elapsed = (utcnow() - job.accepted_at).total_seconds()
             self._metrics.end_to_end.labels(platform).observe(max(0.0, elapsed))
+
+    async def _persist(self, write: Callable[[], Awaitable[T]], what: str) -> T | None:
+        """Write to the inbox, riding out a short database outage.
+
+        A write that still fails is logged and dropped: the claim's lease then runs out and
+        the job is taken up again — at worst answered a second time into the same message,
+        never lost.
+        """
+        for attempt in range(PERSIST_ATTEMPTS):
+            try:
+                return await write()
+            except Exception:
+                if attempt == PERSIST_ATTEMPTS - 1:
+                    log.exception("job.inbox_write_failed", write=what)
+                    return None
+                log.warning("job.inbox_write_retry", write=what, attempt=attempt + 1)
+                await asyncio.sleep(PERSIST_BACKOFF_S * 2**attempt)
+        return None
 
     def _kick_later(self, key: str, delay: float) -> None:
         loop = asyncio.get_running_loop()

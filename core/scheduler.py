@@ -9,7 +9,9 @@ once-per-deployment job — retention pruning — runs only in the leader
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -20,7 +22,7 @@ from core.bootstrap import Container
 from core.leader import Leadership
 from core.ports import utcnow
 
-__all__ = ["Jobs", "build_scheduler"]
+__all__ = ["Jobs", "Scheduler", "build_scheduler"]
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +39,24 @@ class Jobs:
     def __init__(self, container: Container, leadership: Leadership | None) -> None:
         self._container = container
         self._leadership = leadership
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def run(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """``job`` as APScheduler runs it: in a task of its own that a shutdown cannot cancel."""
+
+        async def shielded() -> None:
+            task = asyncio.ensure_future(job())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            await asyncio.shield(task)
+
+        shielded.__name__ = getattr(job, "__name__", "job")
+        return shielded
+
+    async def wait_idle(self) -> None:
+        """Wait for the jobs that are running to finish."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
 
     async def redrive(self) -> None:
         try:
@@ -78,9 +98,34 @@ class Jobs:
         return pruned
 
 
+class Scheduler:
+    """The process's APScheduler with its jobs; ``stop()`` lets running jobs finish.
+
+    APScheduler cancels running coroutine jobs when it shuts down; a job cancelled inside a
+    database transaction can leave the connection unable to close. So each job's work runs
+    in a task of its own, shielded from that cancellation, and :meth:`stop` waits for it
+    before the store is closed.
+    """
+
+    def __init__(self, aps: AsyncIOScheduler, jobs: Jobs) -> None:
+        self.aps = aps
+        self.jobs = jobs
+
+    def job_ids(self) -> set[str]:
+        return {job.id for job in self.aps.get_jobs()}
+
+    def start(self) -> None:
+        self.aps.start()
+
+    async def stop(self) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+        await self.jobs.wait_idle()
+
+
 def build_scheduler(
     container: Container, leadership: Leadership | None, *, redrive: bool = True
-) -> AsyncIOScheduler:
+) -> Scheduler:
     """A scheduler with this process's jobs (call ``start()`` inside the event loop)."""
     jobs = Jobs(container, leadership)
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -88,7 +133,7 @@ def build_scheduler(
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     if redrive:
         scheduler.add_job(
-            jobs.redrive,
+            jobs.run(jobs.redrive),
             "interval",
             seconds=container.settings.inbox_poll_interval,
             id="redrive",
@@ -96,14 +141,14 @@ def build_scheduler(
             **common,
         )
     scheduler.add_job(
-        jobs.refresh_token,
+        jobs.run(jobs.refresh_token),
         "interval",
         seconds=TOKEN_CHECK_INTERVAL_S,
         id="refresh_token",
         **common,
     )
     scheduler.add_job(
-        jobs.measure_inbox,
+        jobs.run(jobs.measure_inbox),
         "interval",
         seconds=INBOX_GAUGE_INTERVAL_S,
         id="measure_inbox",
@@ -111,6 +156,11 @@ def build_scheduler(
         **common,
     )
     scheduler.add_job(
-        jobs.prune, "interval", seconds=PRUNE_INTERVAL_S, id="prune", next_run_time=now, **common
+        jobs.run(jobs.prune),
+        "interval",
+        seconds=PRUNE_INTERVAL_S,
+        id="prune",
+        next_run_time=now,
+        **common,
     )
-    return scheduler
+    return Scheduler(scheduler, jobs)

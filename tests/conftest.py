@@ -27,10 +27,33 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from core.gloo.retry import set_instant_retries
+from core.logs import configure_logging
 from core.store.sql import SqlStore
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 _CONNECT_TIMEOUT_S = 5
+
+
+def configure_test_logging() -> None:
+    """The production log pipeline (plain tracebacks, redaction) at DEBUG, for every test.
+
+    structlog's default development renderer draws rich tracebacks with every frame's
+    locals, which takes about a second per logged exception.
+    """
+    configure_logging(level="DEBUG", fmt="console")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_test_logging()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--chaos-scale",
+        type=int,
+        default=1,
+        help="multiply the sizes of the chaos scenarios in tests/chaos (make chaos: 20)",
+    )
 
 
 @pytest.fixture(autouse=True)

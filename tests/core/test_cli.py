@@ -51,6 +51,16 @@ def test_chat_with_an_empty_environment_uses_the_simulator_and_says_so(tmp_path:
     assert (tmp_path / "data" / "gloo-bots.db").exists()  # the zero-setup SQLite default
 
 
+def test_completions_v2_on_the_simulator_keeps_the_thread_s_history(tmp_path: Path) -> None:
+    env = clean_env(GLOO_BACKEND="completions")
+    result = gloo_bots("chat", cwd=tmp_path, stdin="What is grace?\nAnd mercy?\n", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "SIMULATOR MODE" in result.stdout
+    assert result.stdout.count("Gloo: ") == 2
+    # The stateless API got the first turn back from our store with the second question.
+    assert "Earlier you asked about" in result.stdout
+
+
 def test_run_without_platform_tokens_opens_the_playground(tmp_path: Path) -> None:
     result = gloo_bots("run", cwd=tmp_path, stdin="Hello\n")
     assert result.returncode == 0, result.stderr
@@ -145,7 +155,7 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
 
 
 def test_the_worker_runs_until_sigterm_and_stops_cleanly(tmp_path: Path) -> None:
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "core", "worker"],
         cwd=tmp_path,
         env=clean_env(LOG_LEVEL="INFO"),
@@ -192,7 +202,6 @@ def test_fault_specs() -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"GLOO_BACKEND": "completions", "GLOO_API_KEY": "k"}, "GLOO_BACKEND=completions"),
         ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL is not usable"),
         (
             {"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/x"},
@@ -208,3 +217,16 @@ def test_startup_problems_are_one_clear_sentence(
     assert result.returncode in (1, 2)
     assert expected in result.stderr.strip().splitlines()[-1] or expected in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_an_adapter_s_help_is_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["discord", "--help"])
+    assert exited.value.code == 0
+    assert "invite" in capsys.readouterr().out
+
+
+def test_unknown_options_of_core_commands_are_refused() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["chat", "--bogus"])
+    assert exited.value.code == 2

@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from core.logs import REDACTED, Redactor, configure_logging
+from tests.conftest import configure_test_logging
 
 CLIENT_SECRET = "gloo-client-secret-9f8e7d"
 API_KEY = "gk_live_4c3b2a1908"
@@ -33,7 +34,7 @@ def captured(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
         stream=out,
     )
     yield out
-    configure_logging(level="WARNING", stream=io.StringIO())
+    configure_test_logging()
 
 
 def assert_clean(text: str) -> None:
@@ -83,7 +84,7 @@ def test_json_lines_stay_valid_json() -> None:
         structlog.get_logger("t").info("x", secret_value=CLIENT_SECRET, n=3)
         record = json.loads(out.getvalue().strip().splitlines()[-1])
     finally:
-        configure_logging(level="WARNING", stream=io.StringIO())
+        configure_test_logging()
     assert record["event"] == "x"
     assert record["n"] == 3
     assert record["secret_value"] == REDACTED

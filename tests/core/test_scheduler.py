@@ -27,15 +27,15 @@ async def test_the_scheduler_redrives_an_abandoned_question(store: SqlStore) -> 
         try:
             await wait_until(lambda: bool(responder.delivered))
         finally:
-            scheduler.shutdown(wait=False)
+            await scheduler.stop()
         await c.dispatcher.drain()
     assert [d.job.key for d in responder.delivered] == ["k1"]
 
 
 async def test_serving_processes_redrive_and_the_worker_does_not(store: SqlStore) -> None:
     async with core_on_simulator(store) as (c, _):
-        ids = {job.id for job in build_scheduler(c, None).get_jobs()}
-        worker_ids = {job.id for job in build_scheduler(c, None, redrive=False).get_jobs()}
+        ids = build_scheduler(c, None).job_ids()
+        worker_ids = build_scheduler(c, None, redrive=False).job_ids()
     assert ids == {"redrive", "refresh_token", "measure_inbox", "prune"}
     assert worker_ids == {"refresh_token", "measure_inbox", "prune"}
 
