@@ -134,7 +134,9 @@ class DiscordAdapter:
     # --- serving --------------------------------------------------------------------------
 
     async def prepare(self, runtime: Runtime) -> None:
-        client = build_client(runtime.settings, **self.client_options)
+        client = build_client(
+            runtime.settings, metrics=runtime.container.metrics, **self.client_options
+        )
         bot = DiscordBot(runtime, client)
         client.attach(bot)
         self.client, self.bot = client, bot

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+import aiohttp
 import discord
 import structlog
 from discord import app_commands
 
 from bots.discord import buttons
 from bots.discord.commands import build_commands
+from core.metrics import Metrics
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -135,8 +138,35 @@ def _guard_parsers(parsers: dict[str, Callable[[Any], None]]) -> None:
         parsers[event] = guarded(event, parse)
 
 
-def build_client(settings: Settings, **options: Any) -> GlooClient:
+def http_metrics(metrics: Metrics) -> aiohttp.TraceConfig:
+    """Count every Discord REST call by route and result, through aiohttp's tracing.
+
+    Routes are labelled with their ids replaced (``POST /channels/:id/messages``), so the
+    label set stays small; a 429 counts as ``rate_limited`` (discord.py waits and retries).
+    """
+    trace = aiohttp.TraceConfig()
+
+    async def on_request_end(
+        session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        path = _ROUTE_IDS.sub("/:id", params.url.path.split("/api/v10", 1)[-1])
+        status = params.response.status
+        result = "ok" if status < 400 else ("rate_limited" if status == 429 else "error")
+        metrics.platform_call("discord", f"{params.method} {path}", result)
+
+    trace.on_request_end.append(on_request_end)
+    return trace
+
+
+_ROUTE_IDS: Final = re.compile(r"/(\d{5,}|[A-Za-z0-9_-]{60,})")
+
+
+def build_client(
+    settings: Settings, *, metrics: Metrics | None = None, **options: Any
+) -> GlooClient:
     """A client for these settings (``options`` go to discord.py, e.g. guild_ready_timeout)."""
+    if metrics is not None:
+        options.setdefault("http_trace", http_metrics(metrics))
     shard_ids = list(settings.discord_shard_ids) or None
     if settings.discord_shard_count is not None and shard_ids is None:
         shard_ids = list(range(settings.discord_shard_count))

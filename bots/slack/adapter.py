@@ -126,7 +126,10 @@ class SlackAdapter:
             oauth_flow = build_oauth_flow(settings, runtime.container.store)
             installation_store = oauth_flow.settings.installation_store
         self.clients = clients = WebClients(
-            settings, installation_store=installation_store, retry_sleep=self._retry_sleep
+            settings,
+            installation_store=installation_store,
+            retry_sleep=self._retry_sleep,
+            metrics=runtime.container.metrics,
         )
         responder = SlackResponder(
             clients,

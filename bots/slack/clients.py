@@ -12,6 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -19,7 +20,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from core.metrics import Metrics
 from core.settings import Settings
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -28,15 +31,25 @@ Sleep = Callable[[float], Awaitable[Any]]
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
     """slack_sdk's 429 handler, waiting ``Retry-After`` (+ jitter) through an injectable sleep."""
 
-    def __init__(self, max_retry_count: int = 3, *, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        max_retry_count: int = 3,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self._sleep = sleep
+        self._metrics = metrics
 
     async def prepare_for_next_attempt_async(
         self, *, state: Any, request: Any, response: Any = None, error: Any = None
     ) -> None:
         if response is None:
             raise error
+        if self._metrics is not None:
+            method = str(getattr(request, "url", "")).rstrip("/").rsplit("/", 1)[-1]
+            self._metrics.platform_call("slack", method or "unknown", "rate_limited")
         state.next_attempt_requested = True
         delay = 1.0
         for name, values in response.headers.items():
@@ -66,6 +79,25 @@ def workspace_id(enterprise_id: str | None, team_id: str | None) -> str:
     return team_id or ""
 
 
+class MeteredWebClient(AsyncWebClient):
+    """An ``AsyncWebClient`` that counts every call by method and result (``/metrics``)."""
+
+    def __init__(self, *, metrics: Metrics | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        if self._metrics is None:
+            return await super().api_call(api_method, **kwargs)
+        try:
+            response = await super().api_call(api_method, **kwargs)
+        except SlackApiError:
+            self._metrics.platform_call("slack", api_method, "error")
+            raise
+        self._metrics.platform_call("slack", api_method, "ok")
+        return response
+
+
 class WebClients:
     """Hands out Web API clients for a workspace."""
 
@@ -75,23 +107,28 @@ class WebClients:
         *,
         installation_store: AsyncInstallationStore | None = None,
         retry_sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self._base_url = settings.slack_api_url
         token = settings.slack_bot_token
         self._token = token.get_secret_value() if token else None
         self._installations = installation_store
         self._sleep = retry_sleep
+        self._metrics = metrics
         self._by_token: dict[str | None, AsyncWebClient] = {}
 
     def retry_handlers(self) -> list[AsyncRetryHandler]:
-        return [AsyncConnectionErrorRetryHandler(), RateLimitRetry(sleep=self._sleep)]
+        return [
+            AsyncConnectionErrorRetryHandler(),
+            RateLimitRetry(sleep=self._sleep, metrics=self._metrics),
+        ]
 
     def build(self, token: str | None = None) -> AsyncWebClient:
         """A new client (bolt's app client, the socket-mode client)."""
         kwargs: dict[str, Any] = {"token": token, "retry_handlers": self.retry_handlers()}
         if self._base_url:
             kwargs["base_url"] = self._base_url
-        return AsyncWebClient(**kwargs)
+        return MeteredWebClient(metrics=self._metrics, **kwargs)
 
     def _for_token(self, token: str | None) -> AsyncWebClient:
         client = self._by_token.get(token)

@@ -31,7 +31,13 @@ async def test_dm_is_answered_with_links_suggestions_and_feedback(
     async with running(fake, sim, sqlite_url) as bot:
         question = await bot.dm("What is grace?")
         [answer] = await bot.answered(DM_CHANNEL_ID)
+        metrics = bot.runtime.container.metrics.render().decode()
     assert fake.calls_to("POST", rf"/channels/{DM_CHANNEL_ID}/typing")
+    # REST calls are counted by route, ids folded away, at /metrics.
+    assert (
+        'gloo_bots_platform_calls_total{method="POST /channels/:id/messages",'
+        'platform="discord",result="ok"}' in metrics
+    )
     assert [r.query for r in sim.message_records] == ["What is grace?"]
     [message] = bot.bot_messages(DM_CHANNEL_ID)
     assert message["message_reference"]["message_id"] == question["id"]

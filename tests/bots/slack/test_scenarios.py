@@ -50,7 +50,13 @@ async def test_mention_gets_a_threaded_answer_with_links_and_buttons(
 ) -> None:
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
         answer = await mention(slack)
+        metrics = slack.runtime.container.metrics.render().decode()
     assert "grace" in answer.markdown.lower()
+    # Every Web API call is counted at /metrics, by method and result.
+    assert (
+        'gloo_bots_platform_calls_total{method="chat.startStream",platform="slack",result="ok"} 1.0'
+        in metrics
+    )
     sources = answer.buttons("gloo_source")
     assert sources
     assert all(b["url"].startswith("http") for b in sources)
