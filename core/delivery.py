@@ -86,6 +86,14 @@ class Responder(Protocol):
         ``answer`` propagate (after leaving any partial message readable).
         """
 
+    async def still_working(self, job: Job) -> None:
+        """Gloo has not started answering yet: show again that work goes on.
+
+        Called every ``slow_notice_after`` seconds until the first text arrives (a typing
+        indicator that expires, a status, an "hourglass" reaction). Best effort, like
+        :meth:`working`.
+        """
+
     async def failed(self, job: Job, message: str) -> None:
         """Tell the user in plain words that this question could not be answered.
 
@@ -104,6 +112,7 @@ class DeliveryPolicy:
     lease: float = 30.0
     poll_interval: float = 2.0
     concurrency: int = 200
+    slow_notice_after: float = 8.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -114,6 +123,7 @@ class DeliveryPolicy:
             lease=settings.inbox_lease,
             poll_interval=settings.inbox_poll_interval,
             concurrency=settings.inbox_concurrency,
+            slow_notice_after=settings.slow_notice_after,
         )
 
     def retry_delay(self, attempt: int, retry_after: float | None) -> float:
@@ -337,21 +347,22 @@ class Dispatcher:
                 log.warning("job.working_indicator_failed", exc_info=True)
 
         reply: Reply | None = None
+        started = asyncio.Event()
 
         async def events() -> AsyncGenerator[StreamEvent, None]:
             nonlocal reply
             stream = self._service.stream(job.question, chat_id=job.chat_id)
             async with aclosing(stream):
                 async for event in stream:
+                    started.set()
                     if isinstance(event, Reply):
                         reply = event
                     yield event
 
+        keep_alive = asyncio.create_task(self._keep_alive(responder, job, started))
+
         try:
-            # Closed however delivery ends, so the thread's lock is never left held by an
-            # abandoned stream.
-            async with aclosing(events()) as answer:
-                await responder.deliver(job, answer, record)
+            await self._deliver(responder, job, events(), record)
         except AnswerFailed as exc:
             log.info("job.attempt_failed", reason=exc.user_message, retryable=exc.retryable)
             await self._after_failure(
@@ -365,6 +376,8 @@ class Dispatcher:
                 responder, current(), messages.INTERNAL_ERROR, True, None, repr(exc)
             )
             return
+        finally:
+            keep_alive.cancel()
         if reply is not None and posted:
             try:
                 await self._service.attach_messages(reply.answer_id, posted)
@@ -373,6 +386,35 @@ class Dispatcher:
         await self._persist(lambda: self._inbox.finish(job.key, self.owner, "answered"), "finish")
         self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted))
+
+    @staticmethod
+    async def _deliver(
+        responder: Responder,
+        job: Job,
+        events: AsyncGenerator[StreamEvent, None],
+        record: PostedCallback,
+    ) -> None:
+        # Closed however delivery ends, so the thread's lock is never left held by an
+        # abandoned stream.
+        async with aclosing(events) as answer:
+            await responder.deliver(job, answer, record)
+
+    async def _keep_alive(self, responder: Responder, job: Job, started: asyncio.Event) -> None:
+        """Until Gloo's first text, tell the responder every ``slow_notice_after`` seconds."""
+        interval = self._policy.slow_notice_after
+        if interval <= 0:
+            return
+        while True:
+            try:
+                await asyncio.wait_for(started.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+            log.info("job.still_waiting_for_gloo")
+            try:
+                await responder.still_working(job)
+            except Exception:
+                log.warning("job.still_working_failed", exc_info=True)
 
     async def _after_failure(
         self,

@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     inbox_lease: float = Field(default=30.0, gt=0, description="seconds")
     inbox_poll_interval: float = Field(default=2.0, gt=0, description="seconds between re-drives")
     inbox_concurrency: int = Field(default=200, ge=1, description="answers in flight per process")
-    # "Still working" notice when an answer has not started after this many seconds (0: never).
-    slow_notice_after: float = Field(default=15.0, ge=0)
+    # While Gloo has not started answering, show again every this many seconds that the bot
+    # is still working (Discord's typing indicator lasts 10 s; Slack gets a ⏳). 0: never.
+    slow_notice_after: float = Field(default=8.0, ge=0)
     retention_days: float = Field(default=30.0, gt=0)
 
     # --- quotas (0: unlimited) -----------------------------------------------------------

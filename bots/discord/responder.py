@@ -171,6 +171,10 @@ class DiscordResponder:
     async def working(self, job: Job) -> None:
         await self.channel(job).typing()
 
+    async def still_working(self, job: Job) -> None:
+        """Gloo is slow to start: typing again (Discord shows it for about 10 s)."""
+        await self.channel(job).typing()
+
     async def deliver(
         self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
     ) -> None:

@@ -45,6 +45,8 @@ CONTENT_ERRORS: Final = frozenset(
 )
 WORKING_REACTION: Final = "eyes"
 WORKING_STATUS: Final = "is thinking…"
+SLOW_REACTION: Final = "hourglass_flowing_sand"
+SLOW_STATUS: Final = "is still working — Gloo is slow right now…"
 
 
 def slack_error(exc: SlackApiError) -> str:
@@ -99,6 +101,27 @@ class SlackResponder:
                     channel=thread.channel,
                     timestamp=job.question.message_ref,
                     name=WORKING_REACTION,
+                )
+            except SlackApiError as exc:
+                if slack_error(exc) != "already_reacted":
+                    raise
+
+    async def still_working(self, job: Job) -> None:
+        """Gloo is slow to start: a status in assistant threads, else an ⏳ on the question."""
+        thread = job.question.thread
+        client = await self._clients.for_workspace(thread.workspace)
+        if is_dm_thread(thread):
+            try:
+                await client.assistant_threads_setStatus(
+                    channel_id=thread.channel, thread_ts=thread.thread, status=SLOW_STATUS
+                )
+                return
+            except SlackApiError as exc:
+                log.info("slack.status_unavailable", error=slack_error(exc))
+        if job.question.message_ref:
+            try:
+                await client.reactions_add(
+                    channel=thread.channel, timestamp=job.question.message_ref, name=SLOW_REACTION
                 )
             except SlackApiError as exc:
                 if slack_error(exc) != "already_reacted":

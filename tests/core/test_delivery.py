@@ -41,6 +41,7 @@ class RecordingResponder:
 
     crash_times: int = 0
     signalled: list[str] = field(default_factory=list)
+    kept_alive: list[str] = field(default_factory=list)
     delivered: list[Delivered] = field(default_factory=list)
     failures: list[tuple[Job, str]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
@@ -49,6 +50,9 @@ class RecordingResponder:
 
     async def working(self, job: Job) -> None:
         self.signalled.append(job.key)
+
+    async def still_working(self, job: Job) -> None:
+        self.kept_alive.append(job.key)
 
     async def deliver(
         self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
@@ -214,3 +218,16 @@ def test_trace_ids_are_short_stable_and_distinct() -> None:
     assert trace_id("slack:T1:C1:1700.1") == trace_id("slack:T1:C1:1700.1")
     assert trace_id("slack:T1:C1:1700.1") != trace_id("slack:T1:C1:1700.2")
     assert len(trace_id("k")) == 12
+
+
+async def test_a_slow_gloo_gets_still_working_notices_until_text_arrives(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig(first_chunk_latency=0.35))
+    async with dispatcher_for(store, sim, slow_notice_after=0.1) as (dispatcher, responder, _):
+        await dispatcher.submit(question_job("slow"))
+        await dispatcher.drain()
+        sim.config.first_chunk_latency = 0.0
+        await dispatcher.submit(question_job("fast", thread=ThreadKey("test", "W1", "C", "x")))
+        await dispatcher.drain()
+    assert 2 <= responder.kept_alive.count("slow") <= 3  # at 0.1 s, 0.2 s (and 0.3 s)
+    assert "fast" not in responder.kept_alive
+    assert len(responder.delivered) == 2

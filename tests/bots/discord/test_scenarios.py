@@ -284,3 +284,14 @@ async def test_a_malformed_gateway_event_is_dropped_and_the_bot_keeps_answering(
         await bot.answered(DM_CHANNEL_ID)
         assert not bot.task.done()
     assert [r.query for r in sim.message_records] == ["Still there?"]
+
+
+async def test_a_slow_gloo_keeps_the_typing_indicator_going(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    sim.config.first_chunk_latency = 0.35
+    async with running(fake, sim, sqlite_url, slow_notice_after=0.1) as bot:
+        await bot.dm("What is grace?")
+        await bot.answered(DM_CHANNEL_ID)
+    # Once at the start, then again while Gloo has not started answering.
+    assert len(fake.calls_to("POST", rf"/channels/{DM_CHANNEL_ID}/typing")) >= 3

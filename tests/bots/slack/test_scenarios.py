@@ -270,3 +270,14 @@ async def test_feedback_click_is_stored_with_the_answer(
     texts = [r["text"] for r in fake_slack.responses]
     assert texts.count("Thanks for the feedback!") == 2
     assert any("couldn't record your feedback" in t for t in texts)
+
+
+async def test_a_slow_gloo_shows_an_hourglass_until_the_answer_starts(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    sim.config.first_chunk_latency = 0.3
+    async with slack_process(sqlite_url, fake_slack, sim, slow_notice_after=0.1) as slack:
+        await mention(slack)
+    reactions = [call.args["name"] for call in fake_slack.calls_to("reactions.add")]
+    assert reactions[0] == "eyes"
+    assert "hourglass_flowing_sand" in reactions[1:]
