@@ -73,6 +73,8 @@ class SlackAdapter:
         self._runtime: Runtime | None = None
         self._serving = False
         self._socket: AsyncSocketModeHandler | None = None
+        #: "auto", "http" or "socket" (``gloo-bots slack --mode``).
+        self.mode = "auto"
 
     # --- the CLI ---------------------------------------------------------------------------
 
@@ -80,15 +82,23 @@ class SlackAdapter:
         return settings.has_slack
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """No sub-commands: ``gloo-bots slack`` serves."""
+        """No sub-commands: ``gloo-bots slack`` serves; ``--mode`` picks the connection."""
+        parser.add_argument(
+            "--mode",
+            choices=("auto", "http", "socket"),
+            default="auto",
+            help="http: Events API on $PORT (SLACK_SIGNING_SECRET); socket: socket mode "
+            "(SLACK_APP_TOKEN); auto (default): socket mode when SLACK_APP_TOKEN is set",
+        )
 
     async def command(self, args: argparse.Namespace, settings: Settings) -> int | None:
+        self.mode = args.mode
         return None
 
     async def diagnose(self, settings: Settings) -> list[Finding]:
         """``gloo-bots doctor``: the mode, the tokens Slack accepts, and the bot's scopes."""
         try:
-            _check_settings(settings)
+            _check_settings(settings, self.mode)
         except StartupError as exc:
             return [Finding("Slack", False, "not configured", str(exc))]
         mode = "socket mode" if self.socket_mode(settings) else "HTTP mode at /slack/events"
@@ -108,9 +118,10 @@ class SlackAdapter:
 
     # --- serving ---------------------------------------------------------------------------
 
-    @staticmethod
-    def socket_mode(settings: Settings) -> bool:
-        return settings.slack_app_token is not None
+    def socket_mode(self, settings: Settings) -> bool:
+        if self.mode == "auto":
+            return settings.slack_app_token is not None
+        return self.mode == "socket"
 
     @staticmethod
     def oauth_mode(settings: Settings) -> bool:
@@ -118,7 +129,7 @@ class SlackAdapter:
 
     async def prepare(self, runtime: Runtime) -> None:
         settings = runtime.settings
-        _check_settings(settings)
+        _check_settings(settings, self.mode)
         self._runtime = runtime
         oauth_flow: AsyncOAuthFlow | None = None
         installation_store = None
@@ -310,8 +321,12 @@ async def _diagnose_app_token(client: AsyncWebClient, app_token: str) -> Finding
     return Finding("Slack app token", True, "accepted: socket mode can connect")
 
 
-def _check_settings(settings: Settings) -> None:
+def _check_settings(settings: Settings, mode: str = "auto") -> None:
     """Raise :class:`StartupError` with what to set when the Slack settings cannot work."""
+    if mode == "http" and settings.slack_signing_secret is None:
+        raise StartupError("Slack HTTP mode (--mode http) needs SLACK_SIGNING_SECRET.")
+    if mode == "socket" and settings.slack_app_token is None:
+        raise StartupError("Slack socket mode (--mode socket) needs SLACK_APP_TOKEN.")
     if not settings.has_slack:
         raise StartupError(
             "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "

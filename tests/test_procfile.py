@@ -1,0 +1,35 @@
+"""Every process the Procfile names is a command the CLI knows."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+
+PROCFILE = Path(__file__).resolve().parent.parent / "Procfile"
+
+
+def processes() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in PROCFILE.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, command = line.partition(":")
+        found[name.strip()] = shlex.split(command)
+    return found
+
+
+def test_the_procfile_names_the_documented_processes() -> None:
+    assert set(processes()) == {"web", "slack", "discord", "worker", "release"}
+    assert all(argv[0] == "gloo-bots" for argv in processes().values())
+
+
+@pytest.mark.parametrize("name", sorted(processes()))
+def test_each_process_command_parses(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*processes()[name][1:], "--help"])
+    assert exited.value.code == 0
+    assert "usage:" in capsys.readouterr().out
