@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench simulator chat clean
+.PHONY: run test lint typecheck pytest bench chaos simulator chat clean
 
 INSTALL_LOG := $(VENV)/install.log
 
@@ -34,6 +34,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+## chaos: the long chaos runs (R1-R5 at 7x the size make test uses); figures on CHAOS lines
+chaos: $(STAMP)
+	$(BIN)/pytest tests/chaos --chaos-scale 7 -s -o timeout=1800 -p no:cacheprovider 2>&1 \
+	  | grep -E '^CHAOS|passed|failed|Error'
 
 ## bench: measure the core's overhead and throughput on the simulator (bench/results.json)
 bench: $(STAMP)
