@@ -37,8 +37,8 @@ pytest: $(STAMP)
 
 ## chaos: the long chaos runs (R1-R5 at 7x the size make test uses); figures on CHAOS lines
 chaos: $(STAMP)
-	$(BIN)/pytest tests/chaos --chaos-scale 7 -s -o timeout=1800 -p no:cacheprovider 2>&1 \
-	  | grep -E '^CHAOS|passed|failed|Error'
+	@set -o pipefail; $(BIN)/pytest tests/chaos --chaos-scale 7 -s -q -o timeout=1800 \
+	  -p no:cacheprovider 2>&1 | grep -E '^CHAOS|^FAILED|^ERROR|^[0-9]+ (passed|failed)'
 
 ## bench: measure the core's overhead and throughput on the simulator (bench/results.json)
 bench: $(STAMP)
