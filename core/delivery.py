@@ -38,7 +38,7 @@ import structlog
 from core import messages
 from core.ports import QUOTA_ERROR, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
-from core.types import Job, Reply
+from core.types import Job, Reply, ThreadKey
 
 if TYPE_CHECKING:
     from core.metrics import Metrics
@@ -210,6 +210,16 @@ class Dispatcher:
             self._metrics.questions.labels(platform).inc()
         self._kick(job.key)
         return True
+
+    async def is_active(self, thread: ThreadKey) -> bool:
+        """True when the bot is in this conversation: follow-ups need no mention.
+
+        That is from the moment its first question is accepted, not only once the first
+        answer has bound a chat — a reply written while that answer streams counts too.
+        """
+        if await self._inbox.has_questions(thread):
+            return True
+        return await self._service.is_active(thread)
 
     async def redrive(self) -> int:
         """Claim and start due or abandoned jobs of this process's platforms; how many."""

@@ -123,7 +123,7 @@ class DiscordBot:
             return
         if _in_thread(message.channel):
             thread = thread_key(guild_id, message.channel.id)
-            if await self.service.is_active(thread):
+            if await self._runtime.dispatcher.is_active(thread):
                 await self._submit(message, thread, question_text(message, me.id))
 
     async def _start_thread(self, message: discord.Message, text: str) -> int:

@@ -119,7 +119,7 @@ class SlackHandlers:
         self, workspace: str, event: dict[str, Any], thread_ts: str, bot_user_id: str | None
     ) -> None:
         thread = ThreadKey(PLATFORM, workspace, str(event["channel"]), thread_ts)
-        if not await self._service.is_active(thread):
+        if not await self._dispatcher.is_active(thread):
             log.debug("slack.unrelated_thread_ignored", thread=thread.as_str())
             return
         await self._submit(

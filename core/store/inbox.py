@@ -133,6 +133,12 @@ class InboxQueries(SqlBase):
             key: str | None = (await conn.execute(query)).scalar_one_or_none()
         return key
 
+    async def has_questions(self, thread: ThreadKey) -> bool:
+        """True when any question of ``thread`` is in the inbox (answered or not)."""
+        query = select(col(InboxRow.key)).where(*_same_thread(InboxRow, thread)).limit(1)
+        async with self._read() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def extend_lease(self, key: str, owner: str, lease: timedelta) -> bool:
         """Keep holding a question that takes long; False when the claim was lost."""
         return await self._owned_update(key, owner, claimed_until=utcnow() + lease)

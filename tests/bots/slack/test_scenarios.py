@@ -281,3 +281,20 @@ async def test_a_slow_gloo_shows_an_hourglass_until_the_answer_starts(
     reactions = [call.args["name"] for call in fake_slack.calls_to("reactions.add")]
     assert reactions[0] == "eyes"
     assert "hourglass_flowing_sand" in reactions[1:]
+
+
+async def test_a_reply_written_while_the_first_answer_streams_is_answered_next(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    sim.config.first_chunk_latency = 0.2
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        assert (await slack.event(event("app_mention", ts=MENTION_TS))).status == 200
+        follow_up = event(
+            "message_channels", ts="1700000200.000100", thread_ts=MENTION_TS, text="And mercy?"
+        )
+        assert (await slack.event(follow_up)).status == 200  # before any answer exists
+        await slack.settle()
+    first, second = sim.message_records
+    assert second.query == "And mercy?"
+    assert second.chat_id == first.response_chat_id  # after the first, in the same chat
+    assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2
