@@ -189,13 +189,14 @@ async def serve_adapters(
 
 
 async def run_worker(settings: Settings, *, handle_signals: bool = True) -> int:
-    """The worker process: the scheduler's jobs, until SIGTERM/SIGINT.
+    """The worker process: the once-per-deployment jobs (pruning), until SIGTERM/SIGINT.
 
-    Questions are re-driven by the processes that serve their platform; the worker runs
-    what must happen once per deployment, whichever process leads.
+    Questions are re-driven by the processes that serve their platform, which may prune
+    too: whichever process holds the leader lock does. A worker is a leader candidate that
+    never serves — optional, for deployments that want that job apart.
     """
     async with build(settings) as container:
-        scheduler = build_scheduler(container, container.leadership, redrive=False)
+        scheduler = build_scheduler(container, container.leadership, serving=False)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()

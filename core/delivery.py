@@ -202,10 +202,11 @@ class Dispatcher:
         platform = job.question.thread.platform
         if platform not in self._responders:
             raise LookupError(f"no responder registered for platform {platform!r}")
-        if not await self._inbox.accept(job):
-            log.info("job.duplicate", job=job.key)
-            return False
-        log.info("job.accepted", job=job.key, thread=job.question.thread.as_str())
+        with structlog.contextvars.bound_contextvars(trace=trace_id(job.key)):
+            if not await self._inbox.accept(job):
+                log.info("job.duplicate", job=job.key)
+                return False
+            log.info("job.accepted", job=job.key, thread=job.question.thread.as_str())
         if self._metrics is not None:
             self._metrics.questions.labels(platform).inc()
         self._kick(job.key)

@@ -27,7 +27,7 @@ from core.gloo.errors import (
     GlooTimeout,
 )
 from core.settings import Settings
-from core.store.engine import create_engine, normalize_database_url
+from core.store.engine import create_engine, normalize_database_url, sqlite_file_path
 from core.store.migrate import engine_revision, head_revision
 
 if TYPE_CHECKING:
@@ -109,6 +109,13 @@ async def check_database(settings: Settings) -> list[Finding]:
     """Can the database be reached, and is it at the latest migration?"""
     url = normalize_database_url(settings.database_url)
     try:
+        path = sqlite_file_path(url)
+    except (ValueError, ArgumentError) as exc:
+        return [Finding("Database", False, f"DATABASE_URL is not usable: {exc}", _URL_ADVICE)]
+    if path is not None and not path.exists():
+        # Checking must not create it: report what the first start will do.
+        return [_not_migrated(settings, f"{path} does not exist yet", "creates and migrates")]
+    try:
         engine = create_engine(url)
     except (ValueError, ArgumentError) as exc:
         return [Finding("Database", False, f"DATABASE_URL is not usable: {exc}", _URL_ADVICE)]
@@ -132,16 +139,27 @@ async def check_database(settings: Settings) -> list[Finding]:
     if revision == head:
         found.append(Finding("Database", True, f"schema at the latest migration ({head})"))
     else:
-        found.append(
-            Finding(
-                "Database",
-                False,
-                f"schema at migration {revision or 'none'}, the latest is {head}",
-                "Run 'gloo-bots db upgrade' (services also do it at start "
-                "unless DATABASE_AUTO_MIGRATE=false).",
-            )
-        )
+        summary = f"schema at migration {revision or 'none'}, the latest is {head}"
+        found.append(_not_migrated(settings, summary, "migrates"))
     return found
+
+
+def _not_migrated(settings: Settings, summary: str, what_start_does: str) -> Finding:
+    """Fine when services migrate at start (the default); a failure when they do not."""
+    if settings.database_auto_migrate:
+        return Finding(
+            "Database",
+            True,
+            f"{summary}: the first service start {what_start_does} it",
+            "Or run 'gloo-bots db upgrade' now.",
+            warning=True,
+        )
+    return Finding(
+        "Database",
+        False,
+        summary,
+        "Run 'gloo-bots db upgrade' (DATABASE_AUTO_MIGRATE=false: services do not migrate).",
+    )
 
 
 _URL_ADVICE: Final = (

@@ -59,6 +59,7 @@ def quota_exceeded(scope: str, limit: int, period: str) -> str:
     """The sentence for a question over a usage limit (``scope``: "you" or "this workspace")."""
     who = "You have" if scope == "user" else "This workspace has"
     return (
-        f"{who} reached the limit of {limit} questions per {period}, so I didn't send this "
+        f"{who} reached the limit of {limit} question{'' if limit == 1 else 's'} per {period}, "
+        "so I didn't send this "
         "one to Gloo. Please try again later."
     )

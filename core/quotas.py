@@ -16,7 +16,7 @@ import structlog
 from core import messages
 from core.ports import Inbox, utcnow
 from core.settings import Settings
-from core.types import Job
+from core.types import PERSONAL_PREFIX, Job
 
 __all__ = ["QuotaLimits", "Quotas"]
 
@@ -64,6 +64,8 @@ class Quotas:
         for scope, user_id, limit, window, period in checks:
             if limit <= 0 or (scope == "user" and user_id is None):
                 continue
+            if scope == "workspace" and thread.workspace.startswith(PERSONAL_PREFIX):
+                continue  # direct messages belong to no organisation: only per-user limits
             count = await self._inbox.count_accepted(
                 thread.platform, thread.workspace, user_id, until - window, until
             )

@@ -81,7 +81,10 @@ class Jobs:
             log.warning("scheduler.inbox_count_failed", exc_info=True)
 
     async def prune(self) -> dict[str, int]:
-        """Delete finished questions, answers and OAuth states older than the retention."""
+        """Delete finished questions and answers older than the retention (leader only).
+
+        (Expired OAuth states go as soon as any install finishes: see the store.)
+        """
         if self._leadership is not None and not await self._leadership.try_acquire():
             return {}
         store = self._container.store
@@ -124,22 +127,45 @@ class Scheduler:
 
 
 def build_scheduler(
-    container: Container, leadership: Leadership | None, *, redrive: bool = True
+    container: Container, leadership: Leadership | None, *, serving: bool = True
 ) -> Scheduler:
-    """A scheduler with this process's jobs (call ``start()`` inside the event loop)."""
+    """A scheduler with this process's jobs (call ``start()`` inside the event loop).
+
+    A serving process re-drives its questions, keeps its Gloo token fresh and measures the
+    inbox for its ``/metrics``; every process may prune, and only the leader does.
+    """
     jobs = Jobs(container, leadership)
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    if redrive:
-        scheduler.add_job(
-            jobs.run(jobs.redrive),
-            "interval",
-            seconds=container.settings.inbox_poll_interval,
-            id="redrive",
-            next_run_time=now,
-            **common,
-        )
+    if serving:
+        _add_serving_jobs(scheduler, jobs, container, now, common)
+    scheduler.add_job(
+        jobs.run(jobs.prune),
+        "interval",
+        seconds=PRUNE_INTERVAL_S,
+        id="prune",
+        next_run_time=now,
+        **common,
+    )
+    return Scheduler(scheduler, jobs)
+
+
+def _add_serving_jobs(
+    scheduler: AsyncIOScheduler,
+    jobs: Jobs,
+    container: Container,
+    now: datetime,
+    common: dict[str, Any],
+) -> None:
+    scheduler.add_job(
+        jobs.run(jobs.redrive),
+        "interval",
+        seconds=container.settings.inbox_poll_interval,
+        id="redrive",
+        next_run_time=now,
+        **common,
+    )
     scheduler.add_job(
         jobs.run(jobs.refresh_token),
         "interval",
@@ -155,12 +181,3 @@ def build_scheduler(
         next_run_time=now,
         **common,
     )
-    scheduler.add_job(
-        jobs.run(jobs.prune),
-        "interval",
-        seconds=PRUNE_INTERVAL_S,
-        id="prune",
-        next_run_time=now,
-        **common,
-    )
-    return Scheduler(scheduler, jobs)

@@ -19,7 +19,12 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/gloo-bots.db"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # "SLACK_APP_TOKEN=" in .env means unset, not an empty token.
+        env_ignore_empty=True,
     )
 
     # --- Gloo ------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
+
+#: A ``ThreadKey.workspace`` starting with this belongs to no organisation (a direct message
+#: outside any server, e.g. Discord's ``"@dm"``): workspace-wide limits do not apply to it.
+PERSONAL_PREFIX: Final = "@"
 
 
 @dataclass(frozen=True, slots=True)

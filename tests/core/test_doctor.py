@@ -9,7 +9,8 @@ from typing import Any
 from core.doctor import Finding, run_doctor
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
-from core.store.migrate import upgrade
+from core.store.engine import sqlite_file_path
+from core.store.migrate import downgrade, upgrade
 from tests.harness import settings_for_tests
 
 
@@ -22,11 +23,27 @@ async def doctor(
     return code, out.getvalue()
 
 
-async def test_a_fresh_install_is_told_to_migrate(sqlite_url: str) -> None:
+async def test_a_fresh_install_is_told_what_the_first_start_does(sqlite_url: str) -> None:
     code, out = await doctor(settings_for_tests(database_url=sqlite_url))
-    assert code == 1
+    assert code == 0, out
     assert "[WARN] Gloo: no Gloo credentials" in out
-    assert "[FAIL] Database: schema at migration none" in out
+    assert "does not exist yet: the first service start creates and migrates it" in out
+    assert sqlite_file_path(sqlite_url) is not None
+    assert not sqlite_file_path(sqlite_url).exists()  # type: ignore[union-attr]
+
+
+async def test_an_unmigrated_database_fails_when_services_do_not_migrate(
+    sqlite_url: str,
+) -> None:
+    await upgrade(sqlite_url)
+    await downgrade(sqlite_url, "base")
+    code, out = await doctor(settings_for_tests(database_url=sqlite_url))
+    assert code == 0
+    assert "[WARN] Database: schema at migration none" in out
+    no_auto = settings_for_tests(database_url=sqlite_url, database_auto_migrate=False)
+    code, out = await doctor(no_auto)
+    assert code == 1
+    assert "[FAIL] Database: schema at migration none, the latest is" in out
     assert "Run 'gloo-bots db upgrade'" in out
     assert "1 problem(s) found." in out
 

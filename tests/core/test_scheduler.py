@@ -35,9 +35,9 @@ async def test_the_scheduler_redrives_an_abandoned_question(store: SqlStore) -> 
 async def test_serving_processes_redrive_and_the_worker_does_not(store: SqlStore) -> None:
     async with core_on_simulator(store) as (c, _):
         ids = build_scheduler(c, None).job_ids()
-        worker_ids = build_scheduler(c, None, redrive=False).job_ids()
+        worker_ids = build_scheduler(c, None, serving=False).job_ids()
     assert ids == {"redrive", "refresh_token", "measure_inbox", "prune"}
-    assert worker_ids == {"refresh_token", "measure_inbox", "prune"}
+    assert worker_ids == {"prune"}
 
 
 async def test_the_token_is_refreshed_ahead_of_expiry(store: SqlStore) -> None:
