@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--chaos-scale",
         type=int,
         default=1,
-        help="multiply the sizes of the chaos scenarios in tests/chaos (make chaos: 20)",
+        help="multiply the sizes of the chaos scenarios in tests/chaos (make chaos: 7)",
     )
 
 
