@@ -183,7 +183,8 @@ async def test_r3_kill_9_mid_answer_then_restart_answers_each_once(
         # Long enough answers that every one is mid-stream when the process dies.
         "GLOO_SIMULATOR_FIRST_CHUNK_LATENCY": "0.2",
         "GLOO_SIMULATOR_CHUNK_LATENCY": "0.08",
-        "INBOX_LEASE": "2",
+        # The restarted process takes over abandoned answers once their lease runs out.
+        "INBOX_LEASE": "6",
         "INBOX_POLL_INTERVAL": "0.2",
         "QUOTA_USER_PER_MINUTE": "0",
         "QUOTA_USER_PER_DAY": "0",
