@@ -22,7 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -90,13 +101,11 @@ class InboxQueries(SqlBase):
     async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None:
         """Take the question ``key`` if it is claimable now (see the module docstring)."""
         now = utcnow()
-        statement = (
-            _claim_update(owner, now, lease)
-            .where(col(InboxRow.key) == key, _claimable(now))
-            .returning(*_INBOX.c)
-        )
+        # One statement built once (with an alias and a correlated subquery, building it
+        # per call was a tenth of an answer's CPU); only the parameters change.
+        values = {"c_key": key, "c_owner": owner, "c_now": now, "c_until": now + lease}
         async with self._write() as conn:
-            row = (await conn.execute(statement)).mappings().first()
+            row = (await conn.execute(_CLAIM_ONE, values)).mappings().first()
         return None if row is None else _job(row)
 
     async def claim_due(
@@ -281,7 +290,7 @@ def _claim_update(owner: str, now: datetime, lease: timedelta) -> Any:
     )
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def _claimable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Due pending rows and abandoned claims, with no earlier open question in their thread."""
     earlier = aliased(InboxRow)
     row = InboxRow
@@ -302,6 +311,20 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
         and_(col(row.status) == "answering", col(row.claimed_until) < now),
     )
     return and_(due, ~blocked)
+
+
+_CLAIM_ONE: Final = (
+    update(InboxRow)
+    .values(
+        status="answering",
+        claimed_by=bindparam("c_owner"),
+        claimed_until=bindparam("c_until"),
+        attempts=col(InboxRow.attempts) + 1,
+        updated_at=bindparam("c_now"),
+    )
+    .where(col(InboxRow.key) == bindparam("c_key"), _claimable(bindparam("c_now")))
+    .returning(*_INBOX.c)
+)
 
 
 def _same_thread(model: type[InboxRow], thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:

@@ -1,30 +1,86 @@
+"""``gloo-bots bench`` in miniature: every figure P1–P5, through the real paths, in seconds."""
+
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-from core.bench import run_bench
+import pytest
+
+from core.bench import BenchResult, edit_rates, run_bench
 from tests.harness import settings_for_tests
 
 
-async def test_bench_measures_and_writes_results(tmp_path: Path) -> None:
+def test_edit_rates_counts_edits_within_the_window() -> None:
+    assert edit_rates([0.0, 1.0, 2.0], 1.0) == (1, 1.0)
+    most, gap = edit_rates([0.0, 0.5, 0.9, 3.0], 1.0)
+    assert most == 3
+    assert gap == pytest.approx(0.4)
+    assert edit_rates([5.0], 1.2) == (1, math.inf)
+
+
+async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> None:
     lines: list[str] = []
+    progress: list[str] = []
     output = tmp_path / "results.json"
     results = await run_bench(
         settings_for_tests(),
         latency=0.05,
         conversations=4,
         questions=2,
+        in_flight=30,
+        platform_conversations=2,
+        chunk_latency=0.002,
         output=output,
         echo=lines.append,
+        progress_to=progress.append,
     )
-    assert [r.errors for r in results] == [0, 0]
-    overhead, throughput = results
-    assert overhead.answers == 8
-    assert overhead.unit == "ratio"
-    assert overhead.detail["mean_s"] >= 0.05  # never faster than the simulated latency
-    assert throughput.answers == 24
-    assert throughput.figure > 0
+    by: dict[tuple[str, str], BenchResult] = {(r.key, r.platform): r for r in results}
+    assert {key for key, _ in by} == {"P1", "P2", "P3", "P4", "P5"}
+    assert [r.errors for r in results if r.measured] == [0] * len(
+        [r for r in results if r.measured]
+    )
+
+    p1 = by["P1", "core/sqlite"]
+    assert p1.answers == 8
+    assert p1.unit == "ratio"
+    assert p1.detail["simulated_s"] == 0.05
+    assert float(p1.detail["mean_s"]) >= 0.05  # never faster than the simulated latency
+    assert p1.met == (p1.figure <= 0.02)
+
+    p3 = by["P3", "core/sqlite"]
+    assert p3.answers == 30
+    assert 0 < p3.figure < 10_000  # MB of peak RSS
+    assert p3.met == (p3.figure <= 300)
+
+    p4 = by["P4", "core/sqlite"]
+    assert p4.answers == 8
+    assert p4.figure > 0
+    p4_postgres = by["P4", "core/postgres"]
+    assert p4_postgres.target == ">= 1000"
+    assert p4_postgres.met == (p4_postgres.measured and p4_postgres.figure >= 1000)
+
+    for platform in ("slack", "discord"):
+        p2, p5 = by["P2", platform], by["P5", platform]
+        assert p2.answers == p5.answers == 2, platform
+        assert p2.unit == "ms"
+        assert p2.figure > -1000  # first text after (or at worst just before) the first chunk
+        assert p2.target.startswith("<= ")
+        assert p5.figure >= 2  # at least the answer's post and its final edit, per answer
+        most, refused = p5.detail["max_edits_per_message_per_window"], p5.detail["http_429"]
+        assert isinstance(most, int)
+        assert isinstance(refused, int)
+        assert most >= 1
+        assert refused >= 0
+        assert p5.met == (most <= 1 and refused == 0)
+
     saved = json.loads(output.read_text())
-    assert [r["name"] for r in saved] == [r.name for r in results]
-    assert any(line.startswith("benchmark") for line in lines)
+    assert [(r["key"], r["platform"]) for r in saved] == [(r.key, r.platform) for r in results]
+    assert all({"figure", "target", "met", "unit", "detail"} <= set(r) for r in saved)
+    table = "\n".join(lines)
+    assert table.startswith("    benchmark")
+    for key in ("P1", "P2", "P3", "P4", "P5"):
+        assert f"\n{key} " in table
+    assert any("[1/" in line for line in progress)
+    assert any("answers" in line for line in progress)

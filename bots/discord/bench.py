@@ -1,0 +1,201 @@
+"""``gloo-bots bench`` on Discord: the real adapter against the fake Discord (P2 and P5).
+
+A whole ``gloo-bots discord`` process (core, inbox, the Gloo simulator behind the real Gloo
+client, discord.py on the fake gateway) gets a direct message from ``conversations`` users
+at once and answers them into :class:`bots.discord.fake.FakeDiscord`, which refuses (HTTP
+429) a message edited again within 1.2 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import statistics
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from pydantic import SecretStr
+
+from bots.discord.fake import FakeDiscord
+from core.adapters import Runtime, serve_adapters
+from core.bench import (
+    PLATFORM_CHUNK_LATENCY,
+    BenchResult,
+    PlatformRun,
+    Progress,
+    platform_results,
+    platform_simulator,
+)
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from bots.discord.adapter import DiscordAdapter
+
+__all__ = ["measure"]
+
+#: Discord: at most one edit of a message per 1.2 seconds.
+EDIT_WINDOW = 1.2
+ROUND_TRIPS = 9
+FIRST_CHANNEL = 1_500_000_000_000_000_000
+FIRST_USER = 1_600_000_000_000_000_000
+QUESTION = re.compile(r"Bench question (\d+)\b")
+
+
+async def measure(
+    adapter: DiscordAdapter,
+    settings: Settings,
+    *,
+    conversations: int,
+    latency: float,
+    chunk_latency: float = PLATFORM_CHUNK_LATENCY,
+    progress: Progress | None = None,
+) -> list[BenchResult]:
+    async with FakeDiscord(edit_interval=EDIT_WINDOW) as fake:
+        run = await _run(adapter, settings, fake, conversations, (latency, chunk_latency), progress)
+    return platform_results(run)
+
+
+async def _run(
+    adapter: DiscordAdapter,
+    base: Settings,
+    fake: FakeDiscord,
+    conversations: int,
+    latencies: tuple[float, float],
+    progress: Progress | None,
+) -> PlatformRun:
+    latency, chunk_latency = latencies
+    _, clock = platform_simulator(latency, chunk_latency)
+    settings = base.model_copy(
+        update={
+            "host": "127.0.0.1",
+            "port": 0,
+            "discord_bot_token": SecretStr(fake.token),
+            "discord_api_url": fake.api_url,
+            "discord_gateway_url": fake.gateway_url,
+            "discord_shard_count": None,
+            "discord_shard_ids": (),
+        }
+    )
+    users = [fake.user(FIRST_USER + i, f"bench{i}") for i in range(conversations)]
+    channels = [FIRST_CHANNEL + i for i in range(conversations)]
+    for user, channel in zip(users, channels, strict=True):
+        fake.add_dm(channel, user)
+    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(runtime: Runtime) -> None:
+        ready.set_result(runtime)
+
+    task: asyncio.Task[int] = asyncio.create_task(
+        serve_adapters(
+            settings, [adapter], on_ready=on_ready, handle_signals=False, transport=clock
+        )
+    )
+    waiting: set[asyncio.Future[Any]] = {task, ready}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # raises the start-up failure
+        runtime = ready.result()
+        await fake.wait_identified(1, within=30)
+        round_trip = await _round_trip(fake)
+        first_call = len(fake.calls)
+        started = time.perf_counter()
+        for index, (user, channel) in enumerate(zip(users, channels, strict=True)):
+            await fake.dispatch("MESSAGE_CREATE", _direct_message(fake, index, user, channel))
+        answered = await _wait_answers(fake, channels, progress, within=120 + 10 * latency)
+        await runtime.dispatcher.drain()
+        seconds = time.perf_counter() - started
+    finally:
+        if ready.done() and not ready.cancelled() and ready.exception() is None:
+            ready.result().stopping.set()
+        else:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    lags: list[float] = []
+    for query, first_chunk in clock.first_chunk.items():
+        found = QUESTION.search(query)
+        if found is None:
+            continue
+        shown = fake.first_text_at.get(channels[int(found.group(1))])
+        if shown is not None:
+            lags.append(shown - first_chunk)
+    calls = fake.calls[first_call:]
+    return PlatformRun(
+        platform="discord",
+        conversations=conversations,
+        answered=answered,
+        seconds=seconds,
+        first_text_lag=lags,
+        round_trip=round_trip,
+        calls=len(calls),
+        calls_by_method=dict(Counter(f"{c.method} {_route(c.path)}" for c in calls)),
+        edits=list(fake.edit_times.values()),
+        edit_window=EDIT_WINDOW,
+        rate_limited=sum(1 for call in calls if call.status == 429),
+    )
+
+
+def _route(path: str) -> str:
+    return re.sub(r"\d{5,}", "{id}", path)
+
+
+async def _round_trip(fake: FakeDiscord) -> float:
+    """The median time of ``GET /users/@me`` over aiohttp (as discord.py does it)."""
+    times = []
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(ROUND_TRIPS):
+            started = time.perf_counter()
+            async with session.get(f"{fake.api_url}/users/@me", headers=headers) as response:
+                await response.read()
+            times.append(time.perf_counter() - started)
+    del fake.calls[-ROUND_TRIPS:]
+    return statistics.median(times)
+
+
+def _direct_message(
+    fake: FakeDiscord, index: int, user: dict[str, Any], channel: int
+) -> dict[str, Any]:
+    return {
+        "type": 0,
+        "tts": False,
+        "timestamp": "2025-05-12T10:15:30.123000+00:00",
+        "pinned": False,
+        "mentions": [],
+        "mention_roles": [],
+        "mention_everyone": False,
+        "id": str(fake.snowflake()),
+        "flags": 0,
+        "embeds": [],
+        "edited_timestamp": None,
+        "content": f"Bench question {index}: what is grace?",
+        "components": [],
+        "channel_type": 1,
+        "channel_id": str(channel),
+        "author": {**user, "public_flags": 0},
+        "attachments": [],
+    }
+
+
+async def _wait_answers(
+    fake: FakeDiscord, channels: list[int], progress: Progress | None, *, within: float
+) -> int:
+    """Wait until every DM has its finished answer (a message with buttons); how many."""
+    seen: set[int] = set()
+
+    async def count() -> bool:
+        for message in fake.messages.values():
+            channel = int(message["channel_id"])
+            if channel not in seen and message["components"] and channel in channels:
+                seen.add(channel)
+                if progress is not None:
+                    progress.advance()
+        return len(seen) == len(channels)
+
+    with contextlib.suppress(TimeoutError):
+        await fake.wait_for(count, within)
+    return len(seen)

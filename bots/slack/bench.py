@@ -1,0 +1,216 @@
+"""``gloo-bots bench`` on Slack: the real adapter against the fake Slack (P2 and P5).
+
+A whole ``gloo-bots slack`` process in HTTP mode (core, inbox, the Gloo simulator behind
+the real Gloo client) receives signed ``app_mention`` events for ``conversations`` users at
+once and answers them through slack_bolt/slack_sdk into :class:`bots.slack.fake.FakeSlack`,
+which refuses (HTTP 429) a message edited again within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from pydantic import SecretStr
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.fake import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
+from core.adapters import Runtime, serve_adapters
+from core.bench import (
+    PLATFORM_CHUNK_LATENCY,
+    BenchResult,
+    PlatformRun,
+    Progress,
+    platform_results,
+    platform_simulator,
+)
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from bots.slack.adapter import SlackAdapter
+
+__all__ = ["measure"]
+
+#: Slack: at most one update of a message per second.
+EDIT_WINDOW = 1.0
+CHANNEL = "C0BENCH01"
+SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - the fake Slack's, for this run only
+ROUND_TRIPS = 9
+QUESTION = re.compile(r"Bench question (\d+)\b")
+
+
+async def measure(
+    adapter: SlackAdapter,
+    settings: Settings,
+    *,
+    conversations: int,
+    latency: float,
+    chunk_latency: float = PLATFORM_CHUNK_LATENCY,
+    progress: Progress | None = None,
+) -> list[BenchResult]:
+    fake = await FakeSlack(edit_interval=EDIT_WINDOW).start()
+    try:
+        run = await _run(adapter, settings, fake, conversations, (latency, chunk_latency), progress)
+    finally:
+        await fake.close()
+    return platform_results(run)
+
+
+async def _run(
+    adapter: SlackAdapter,
+    base: Settings,
+    fake: FakeSlack,
+    conversations: int,
+    latencies: tuple[float, float],
+    progress: Progress | None,
+) -> PlatformRun:
+    latency, chunk_latency = latencies
+    _, clock = platform_simulator(latency, chunk_latency)
+    settings = base.model_copy(
+        update={
+            "host": "127.0.0.1",
+            "port": 0,
+            "slack_bot_token": SecretStr(BOT_TOKEN),
+            "slack_signing_secret": SecretStr(SIGNING_SECRET),
+            "slack_app_token": None,
+            "slack_client_id": None,
+            "slack_client_secret": None,
+            "slack_api_url": fake.api_url,
+        }
+    )
+    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(runtime: Runtime) -> None:
+        ready.set_result(runtime)
+
+    task: asyncio.Task[int] = asyncio.create_task(
+        serve_adapters(
+            settings, [adapter], on_ready=on_ready, handle_signals=False, transport=clock
+        )
+    )
+    waiting: set[asyncio.Future[Any]] = {task, ready}
+    done, _ = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # raises the start-up failure
+    runtime = ready.result()
+    try:
+        round_trip = await _round_trip(fake)
+        first_call = len(fake.calls)
+        stamps = [f"1700001{i:03d}.{i:06d}" for i in range(conversations)]
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as session:
+            posted = await asyncio.gather(
+                *(
+                    _mention(session, f"{runtime.web_url}/slack/events", i, ts)
+                    for i, ts in enumerate(stamps)
+                )
+            )
+        if any(status != 200 for status in posted):
+            raise RuntimeError(f"the Slack adapter refused bench events: {posted}")
+        answered = await _wait_answers(fake, stamps, progress, within=120 + 10 * latency)
+        await asyncio.wait_for(adapter.settle(), 60)
+        seconds = time.perf_counter() - started
+    finally:
+        runtime.stopping.set()
+        await asyncio.wait_for(task, 60)
+
+    lags: list[float] = []
+    for query, first_chunk in clock.first_chunk.items():
+        found = QUESTION.search(query)
+        if found is None:
+            continue
+        shown = fake.first_text_at.get((CHANNEL, stamps[int(found.group(1))]))
+        if shown is not None:
+            lags.append(shown - first_chunk)
+    calls = fake.calls[first_call:]
+    return PlatformRun(
+        platform="slack",
+        conversations=conversations,
+        answered=answered,
+        seconds=seconds,
+        first_text_lag=lags,
+        round_trip=round_trip,
+        calls=len(calls),
+        calls_by_method=dict(Counter(call.method for call in calls)),
+        edits=[m.edit_times for m in fake.messages.values()],
+        edit_window=EDIT_WINDOW,
+        rate_limited=sum(1 for call in calls if call.status == 429),
+    )
+
+
+async def _round_trip(fake: FakeSlack) -> float:
+    """The median time of ``auth.test`` through slack_sdk: one fake-Slack round trip."""
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    times = []
+    for _ in range(ROUND_TRIPS):
+        started = time.perf_counter()
+        await client.auth_test()
+        times.append(time.perf_counter() - started)
+    del fake.calls[-ROUND_TRIPS:]
+    return statistics.median(times)
+
+
+async def _mention(session: aiohttp.ClientSession, url: str, index: int, ts: str) -> int:
+    body = json.dumps(
+        {
+            "token": "bench",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0GLOOAPP",
+            "type": "event_callback",
+            "event_id": f"EvBENCH{index:06d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
+            ],
+            "event": {
+                "type": "app_mention",
+                "text": f"<@{BOT_USER_ID}> Bench question {index}: what is grace?",
+                "user": f"U0BENCH{index:04d}",
+                "ts": ts,
+                "team": TEAM_ID,
+                "channel": CHANNEL,
+                "event_ts": ts,
+                "blocks": [],
+            },
+        }
+    )
+    stamp = str(int(time.time()))
+    headers: dict[str, Any] = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
+            timestamp=stamp, body=body
+        ),
+    }
+    async with session.post(url, data=body.encode(), headers=headers) as response:
+        await response.read()
+        return response.status
+
+
+async def _wait_answers(
+    fake: FakeSlack, stamps: list[str], progress: Progress | None, *, within: float
+) -> int:
+    """Wait until every thread has its finished answer (or ``within`` runs out); how many."""
+    seen: set[str] = set()
+
+    def count() -> bool:
+        for ts in stamps:
+            if ts not in seen and any(
+                m.buttons("gloo_feedback") for m in fake.in_thread(CHANNEL, ts)
+            ):
+                seen.add(ts)
+                if progress is not None:
+                    progress.advance()
+        return len(seen) == len(stamps)
+
+    with contextlib.suppress(TimeoutError):
+        await fake.wait_for(count, within)
+    return len(seen)

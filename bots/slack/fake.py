@@ -1,0 +1,455 @@
+"""A fake Slack Web API (and socket-mode server) on 127.0.0.1, for tests and ``gloo-bots bench``.
+
+It records every call (with its arrival time), keeps the messages it was asked to post,
+edit and stream (with the time of every edit and of the first text shown in each thread),
+validates blocks the way Slack does (``slack_sdk.models.blocks`` plus the message limits),
+answers ``ok: false`` errors and HTTP 429 with ``Retry-After`` on demand — or on its own
+for a message edited again sooner than ``edit_interval`` seconds, when one is given — serves
+``response_url`` posts, ``apps.connections.open`` with a local websocket, and
+``oauth.v2.access``. It ships in the package (not under ``tests/``) because the benchmark
+drives the real adapter against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from aiohttp import WSMsgType, web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+from core.web import WebServer, start_web
+
+T = TypeVar("T")
+
+TEAM_ID = "T0TEAM001"
+BOT_USER_ID = "U0GLOOBOT"
+BOT_ID = "B0GLOOBOT"
+BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - the fake's own token
+APP_TOKEN = "xapp-test-token"  # noqa: S105 - the fake's own token
+
+#: Calls that change a message already posted.
+EDIT_METHODS = frozenset({"chat.update", "chat.appendStream", "chat.stopStream"})
+#: Calls that can put answer text in front of a reader.
+TEXT_METHODS = frozenset({"chat.postMessage", "chat.startStream", *EDIT_METHODS})
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    status: int = 200
+    error: str | None = None
+    #: ``time.perf_counter()`` when the call arrived.
+    at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str = ""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    streamed: str = ""
+    streaming: bool = False
+    edits: int = 0
+    #: ``time.perf_counter()`` of every successful edit (update, append, stop).
+    edit_times: list[float] = field(default_factory=list)
+
+    @property
+    def markdown(self) -> str:
+        """All text a reader sees: streamed markdown, or the markdown/section blocks."""
+        parts = [self.streamed] if self.streamed else []
+        for block in self.blocks:
+            if block.get("type") == "markdown":
+                parts.append(block["text"])
+            elif block.get("type") == "section":
+                parts.append(block["text"]["text"])
+        return "\n".join(parts) if parts else self.text
+
+    def buttons(self, prefix: str = "") -> list[dict[str, Any]]:
+        return [
+            element
+            for block in self.blocks
+            if block.get("type") == "actions"
+            for element in block["elements"]
+            if str(element.get("action_id", "")).startswith(prefix)
+        ]
+
+
+@dataclass
+class Team:
+    team_id: str
+    bot_user_id: str = BOT_USER_ID
+    bot_id: str = BOT_ID
+    enterprise_id: str | None = None
+
+
+def validate_blocks(blocks: list[dict[str, Any]]) -> str | None:
+    """The error Slack would answer for these blocks, or None."""
+    if len(blocks) > 50:
+        return "invalid_blocks"
+    markdown = 0
+    for raw in blocks:
+        try:
+            block = Block.parse(raw)
+            if block is None:
+                return "invalid_blocks"
+            block.validate_json()
+        except (SlackObjectFormationError, TypeError, KeyError):
+            return "invalid_blocks"
+        if raw.get("type") == "markdown":
+            markdown += len(raw.get("text", ""))
+        for element in raw.get("elements", []) if raw.get("type") == "actions" else []:
+            if len(element.get("action_id", "")) > 255 or len(element.get("value", "")) > 2000:
+                return "invalid_blocks"
+    if markdown > 12_000:
+        return "msg_blocks_too_long"
+    return None
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        teams: dict[str, Team] | None = None,
+        app_token: str = APP_TOKEN,
+        *,
+        edit_interval: float | None = None,
+    ) -> None:
+        # bot token → team
+        self.teams = teams or {BOT_TOKEN: Team(TEAM_ID)}
+        self.app_token = app_token
+        #: When set, editing a message again within this many seconds answers HTTP 429.
+        self.edit_interval = edit_interval
+        self.calls: list[Call] = []
+        #: (channel, thread_ts) → ``time.perf_counter()`` of the first call that showed text.
+        self.first_text_at: dict[tuple[str, str | None], float] = {}
+        self.messages: dict[str, Message] = {}
+        self.responses: list[dict[str, Any]] = []
+        self.socket_acks: dict[str, dict[str, Any]] = {}
+        self.oauth_codes: dict[str, dict[str, Any]] = {}
+        self._faults: dict[str, deque[tuple[str, Any]]] = defaultdict(deque)
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._server: WebServer | None = None
+        self.url = ""
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_get("/socket", self._socket)
+        self._server = await start_web(app, "127.0.0.1", 0, shutdown_timeout=0.5)
+        self.url = self._server.url
+        return self
+
+    async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.url}/respond/{name}"
+
+    # --- faults --------------------------------------------------------------------------
+
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
+        self._faults[method].extend([("error", error)] * times)
+
+    def rate_limit(self, method: str, retry_after: int = 0, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer HTTP 429 with ``Retry-After``."""
+        self._faults[method].extend([("429", retry_after)] * times)
+
+    # --- inspection ------------------------------------------------------------------------
+
+    def calls_to(self, *methods: str) -> list[Call]:
+        return [c for c in self.calls if c.method in methods]
+
+    def in_thread(self, channel: str, thread_ts: str | None) -> list[Message]:
+        """The bot's messages in a thread (``None``: top level of the channel), oldest first."""
+        return [
+            m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts
+        ]
+
+    async def wait_for(self, check: Callable[[], T], within: float = 10.0) -> T:
+        """Wait until ``check()`` is truthy (re-checked after every call) and return it."""
+        async with asyncio.timeout(within), self._changed:
+            while not (result := check()):
+                await self._changed.wait()
+            return result
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- the Web API -----------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+        call = Call(method, args, token)
+        self.calls.append(call)
+        try:
+            fault = self._faults[method].popleft() if self._faults[method] else None
+            if fault is not None and fault[0] == "429":
+                call.status, call.error = 429, "ratelimited"
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(fault[1])},
+                )
+            if fault is not None:
+                call.error = str(fault[1])
+                return web.json_response({"ok": False, "error": call.error})
+            wait = self._too_soon(method, args)
+            if wait is not None:
+                call.status, call.error = 429, "ratelimited"
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+            result = self._handle(method, args, token)
+            if not result.get("ok"):
+                call.error = result.get("error")
+            else:
+                self._note_text(call, result)
+            return web.json_response(result)
+        finally:
+            await self._notify()
+
+    def _too_soon(self, method: str, args: dict[str, Any]) -> float | None:
+        """Seconds still to wait when this edit comes too soon after the message's last one."""
+        if self.edit_interval is None or method not in EDIT_METHODS:
+            return None
+        message = self.messages.get(str(args.get("ts")))
+        if message is None or not message.edit_times:
+            return None
+        wait = message.edit_times[-1] + self.edit_interval - time.perf_counter()
+        return wait if wait > 0 else None
+
+    def _note_text(self, call: Call, result: dict[str, Any]) -> None:
+        if call.method not in TEXT_METHODS:
+            return
+        message = self.messages.get(str(result.get("ts")))
+        if message is None:
+            return
+        if call.method in EDIT_METHODS:
+            message.edit_times.append(call.at)
+        if message.markdown:
+            self.first_text_at.setdefault((message.channel, message.thread_ts), call.at)
+
+    def _handle(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.url.replace("http", "ws", 1) + "/socket"}
+        if method == "oauth.v2.access":
+            found = self.oauth_codes.get(str(args.get("code")))
+            return found if found is not None else {"ok": False, "error": "invalid_code"}
+        team = self.teams.get(token or "")
+        if team is None:
+            return {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        result: dict[str, Any] = handler(args, team)
+        return result
+
+    def _new_ts(self) -> str:
+        return f"1700000{next(self._ts):03d}.000100"
+
+    def _m_auth_test(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake",
+            "user": "gloo",
+            "team_id": team.team_id,
+            "user_id": team.bot_user_id,
+            "bot_id": team.bot_id,
+            "enterprise_id": team.enterprise_id,
+            "is_enterprise_install": False,
+        }
+
+    def _check_content(self, args: dict[str, Any]) -> str | None:
+        if len(str(args.get("text") or "")) > 40_000:
+            return "msg_too_long"
+        blocks = args.get("blocks")
+        if blocks:
+            return validate_blocks(blocks)
+        if not args.get("text"):
+            return "no_text"
+        return None
+
+    def _m_chat_postMessage(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        error = self._check_content(args)
+        if error:
+            return {"ok": False, "error": error}
+        channel = str(args["channel"])
+        message = Message(
+            channel=channel,
+            ts=self._new_ts(),
+            thread_ts=args.get("thread_ts") or None,
+            text=str(args.get("text") or ""),
+            blocks=list(args.get("blocks") or []),
+        )
+        self.messages[message.ts] = message
+        return {"ok": True, "channel": channel, "ts": message.ts}
+
+    def _m_chat_update(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        message = self.messages.get(str(args.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        error = self._check_content(args)
+        if error:
+            return {"ok": False, "error": error}
+        message.text = str(args.get("text") or "")
+        message.blocks = list(args.get("blocks") or [])
+        message.streamed = ""
+        message.streaming = False
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    @staticmethod
+    def _chunk_text(args: dict[str, Any]) -> str:
+        text = str(args.get("markdown_text") or "")
+        for chunk in args.get("chunks") or []:
+            if chunk.get("type") == "markdown_text":
+                text += chunk.get("text", "")
+        return text
+
+    def _m_chat_startStream(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        if not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        message = Message(
+            channel=str(args["channel"]),
+            ts=self._new_ts(),
+            thread_ts=str(args["thread_ts"]),
+            streamed=self._chunk_text(args),
+            streaming=True,
+        )
+        self.messages[message.ts] = message
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _m_chat_appendStream(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        message = self.messages.get(str(args.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message.streamed += self._chunk_text(args)
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _m_chat_stopStream(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        message = self.messages.get(str(args.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        blocks = list(args.get("blocks") or [])
+        error = validate_blocks(blocks) if blocks else None
+        if error:
+            return {"ok": False, "error": error}
+        message.streamed += self._chunk_text(args)
+        message.blocks = blocks
+        message.streaming = False
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _m_reactions_add(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self._new_ts()}
+
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_assistant_threads_setSuggestedPrompts(
+        self, args: dict[str, Any], team: Team
+    ) -> dict[str, Any]:
+        return {"ok": True}
+
+    # --- response_url ----------------------------------------------------------------------
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        await self._notify()
+        return web.Response(text="ok")
+
+    # --- socket mode -------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {}})
+        await self._notify()
+        try:
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    data = json.loads(frame.data)
+                    if "envelope_id" in data:
+                        self.socket_acks[data["envelope_id"]] = data
+                        await self._notify()
+        finally:
+            self._sockets.remove(ws)
+            await self._notify()
+        return ws
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Push one socket-mode envelope and wait for the app's acknowledgement."""
+        envelope_id = str(uuid.uuid4())
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        await self.wait_for(lambda: envelope_id in self.socket_acks)
+        return self.socket_acks[envelope_id]
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    raw = await request.text()
+    if request.content_type == "application/json":
+        args: dict[str, Any] = json.loads(raw) if raw else {}
+    else:
+        args = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+    for key, value in request.query.items():  # slack_sdk sends some methods' args as params
+        args.setdefault(key, value)
+    for key in ("blocks", "chunks"):
+        if isinstance(args.get(key), str):
+            args[key] = json.loads(args[key])
+    return args
