@@ -56,17 +56,17 @@ class SlackAdapter:
         self,
         *,
         update_interval: float = 1.0,
-        stream_buffer: int = 256,
         streaming: bool = True,
         assistant: bool = True,
         retry_sleep: Sleep = asyncio.sleep,
+        pace_sleep: Sleep = asyncio.sleep,
         socket_ping_interval: float = 10.0,
     ) -> None:
         self._update_interval = update_interval
-        self._stream_buffer = stream_buffer
         self._streaming = streaming
         self._assistant = assistant
         self._retry_sleep = retry_sleep
+        self._pace_sleep = pace_sleep
         self._ping_interval = socket_ping_interval
         self.background = Background()
         self.app: AsyncApp | None = None
@@ -168,7 +168,7 @@ class SlackAdapter:
             clients,
             runtime.container.service,
             update_interval=self._update_interval,
-            stream_buffer=self._stream_buffer,
+            sleep=self._pace_sleep,
             streaming=self._streaming,
         )
         runtime.dispatcher.register(PLATFORM, responder)

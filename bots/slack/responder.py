@@ -4,14 +4,16 @@ Everything comes from the :class:`~core.delivery.Job` (thread key, question, pos
 timestamps) plus a Web API client for the job's workspace, so any process can (re)answer a
 job. In threads the answer streams natively (``chat.startStream``/``appendStream``/
 ``stopStream`` through slack_sdk's ``chat_stream`` helper); where that is unavailable or
-fails, one placeholder message is edited with ``chat.update`` at most once per
-``update_interval`` seconds. The final message always carries the full blocks. If Slack
+fails, one placeholder message is edited with ``chat.update``. Either way the first text
+shows at once and the message then changes at most once per ``update_interval`` seconds,
+the final change included. The final message always carries the full blocks. If Slack
 refuses the blocks (``invalid_blocks``, ``msg_too_long``…) the answer goes out as plain text
 followed by the buttons, instead of being dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import messages as sentences
 from bots.slack import render
-from bots.slack.clients import WebClients, split_workspace
+from bots.slack.clients import Sleep, WebClients, split_workspace
 from bots.slack.render import SlackMessage
 from core.delivery import Job, PostedCallback
 from core.service import AnswerFailed, ConversationService, StreamEvent
@@ -71,16 +73,16 @@ class SlackResponder:
         service: ConversationService,
         *,
         update_interval: float = 1.0,
-        stream_buffer: int = 256,
         streaming: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._clients = clients
         self._service = service
         self._interval = update_interval
-        self._buffer = stream_buffer
         self._streaming = streaming
         self._clock = clock
+        self._sleep = sleep
         # Partial answers left readable by a failed delivery, by job key (in-process hint).
         self._partials: dict[str, str] = {}
 
@@ -139,6 +141,7 @@ class SlackResponder:
             posted=posted,
             interval=self._interval,
             clock=self._clock,
+            sleep=self._sleep,
             stream=await self._open_stream(client, job),
         )
         reply: Reply | None = None
@@ -181,9 +184,10 @@ class SlackResponder:
             return None
         _, team_id = split_workspace(thread.workspace)
         user_id = job.question.user_id or None
-        # Builds the helper only; chat.startStream is called with the first flushed text.
+        # Builds the helper only; chat.startStream is called with the first text. Every
+        # append is sent at once (buffer of 1): the writer paces them by time instead.
         return await client.chat_stream(
-            buffer_size=self._buffer,
+            buffer_size=1,
             channel=thread.channel,
             thread_ts=thread.thread,
             recipient_team_id=team_id if user_id else None,
@@ -209,6 +213,7 @@ class _Writer:
     posted: PostedCallback
     interval: float
     clock: Callable[[], float]
+    sleep: Sleep
     stream: AsyncChatStream | None
     ids: list[str] = field(default_factory=list)
     sent: str = ""  # defanged text handed to the stream so far
@@ -217,6 +222,17 @@ class _Writer:
 
     def __post_init__(self) -> None:
         self.ids = list(self.job.posted)
+
+    def _too_soon(self) -> bool:
+        """Whether the message was changed less than ``interval`` seconds ago."""
+        return self.last_update is not None and self.clock() - self.last_update < self.interval
+
+    async def _wait_turn(self) -> None:
+        """Wait out the rest of ``interval`` since the last change (the final change too)."""
+        if self.last_update is not None:
+            remaining = self.interval - (self.clock() - self.last_update)
+            if remaining > 0:
+                await self.sleep(remaining)
 
     @property
     def thread(self) -> ThreadKey:
@@ -233,7 +249,9 @@ class _Writer:
         if self.stream is not None:
             safe = render.stable_defanged(raw)[: render.MARKDOWN_LIMIT]
             new = safe[len(self.sent) :]
-            if not new:
+            # The first text goes out at once; later text at most once per interval (what
+            # is held back goes with the next append, or with the final stop).
+            if not new or self._too_soon():
                 return
             try:
                 await self.stream.append(markdown_text=new)
@@ -241,6 +259,7 @@ class _Writer:
                 await self._stream_broke(exc)
             else:
                 self.sent = safe
+                self.last_update = self.clock()
                 if self.stream.ts and self.stream.ts not in self.ids:
                     await self._remember(self.stream.ts)
                 return
@@ -255,19 +274,18 @@ class _Writer:
         self.last_update = None  # show what we have at once
 
     async def _update_placeholder(self, raw: str) -> None:
-        now = self.clock()
         message = render.progress_message(raw)
         if not self.ids:
             ts = await self._post(message)
             await self._remember(ts)
-        elif self.last_update is not None and now - self.last_update < self.interval:
+        elif self._too_soon():
             return
         else:
             try:
                 await self._update(self.ids[0], message)
             except SlackApiError as exc:  # the final update tries again
                 log.info("slack.progress_update_failed", error=slack_error(exc))
-        self.last_update = now
+        self.last_update = self.clock()
         self.shown = render.stable_defanged(raw)
 
     async def abandon(self) -> str:
@@ -287,6 +305,7 @@ class _Writer:
 
     async def finish(self, reply: Reply, settings: ChannelSettings) -> None:
         pages = render.render_reply(reply, settings)
+        await self._wait_turn()  # the final change respects the pace too
         if self.stream is not None and await self._finish_stream(reply, settings, pages):
             return
         try:

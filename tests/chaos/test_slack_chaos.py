@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bots.slack.adapter import SlackAdapter
 from core.simulator import Simulator
 from core.store.sql import SqlStore
 from tests.bots.slack.conftest import fake_slack, sim  # noqa: F401 - fixtures
@@ -35,7 +34,6 @@ from tests.bots.slack.support import (
     SIGNING_SECRET,
     SlackProcess,
     event,
-    no_sleep,
     slack_process,
 )
 from tests.chaos.conftest import report
@@ -84,8 +82,7 @@ async def test_r1_redeliveries_give_exactly_one_answer(
     rng.shuffle(first)
     rng.shuffle(second)
     started = time.monotonic()
-    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep)  # Slack's stream buffer
-    async with slack_process(database_url, fake_slack, sim, adapter, inbox_max_attempts=4) as slack:
+    async with slack_process(database_url, fake_slack, sim, inbox_max_attempts=4) as slack:
         statuses = await _send_all(slack, first)
         await slack.settle()
         statuses += await _send_all(slack, second)

@@ -179,7 +179,9 @@ async def slack_process(
     **overrides: Any,
 ) -> AsyncIterator[SlackProcess]:
     """Run ``gloo-bots slack`` in this event loop until the block ends."""
-    adapter = adapter or SlackAdapter(update_interval=0.0, stream_buffer=16, retry_sleep=no_sleep)
+    adapter = adapter or SlackAdapter(
+        update_interval=0.0, retry_sleep=no_sleep, pace_sleep=no_sleep
+    )
     settings = slack_settings(database_url, fake, **overrides)
     ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
 

@@ -14,8 +14,8 @@ DM_TS = "1700000300.000100"
 def adapter(**kwargs: object) -> SlackAdapter:
     values: dict[str, object] = {
         "update_interval": 0.0,
-        "stream_buffer": 16,
         "retry_sleep": no_sleep,
+        "pace_sleep": no_sleep,
     }
     values.update(kwargs)
     return SlackAdapter(**values)  # type: ignore[arg-type]
