@@ -67,12 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--api-key", action="append", default=[], help="accept this static key")
 
-    bench = sub.add_parser("bench", help="measure the core's overhead on the simulator")
+    bench = sub.add_parser(
+        "bench", help="P1-P5 on the simulator and the fake platforms (bench/results.json)"
+    )
     bench.add_argument("--latency", type=float, default=0.5, help="simulated Gloo latency, s")
-    bench.add_argument("--conversations", type=int, default=100)
+    bench.add_argument("--conversations", type=int, default=100, help="P1: at once")
     bench.add_argument("--questions", type=int, default=3, help="questions per conversation")
+    bench.add_argument("--in-flight", type=int, default=1000, help="P3: conversations at once")
+    bench.add_argument(
+        "--platform-conversations", type=int, default=20, help="P2/P5: answers per platform"
+    )
+    bench.add_argument(
+        "--chunk-latency", type=float, default=0.06, help="P2/P5: seconds between chunks"
+    )
     bench.add_argument("--output", default="bench/results.json")
-    bench.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    bench.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL database for the PostgreSQL runs "
+        "(default: a fresh one on 127.0.0.1:5432 when a server answers there)",
+    )
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
@@ -227,6 +241,9 @@ async def _bench(args: argparse.Namespace, settings: Settings) -> int:
         latency=args.latency,
         conversations=args.conversations,
         questions=args.questions,
+        in_flight=args.in_flight,
+        platform_conversations=args.platform_conversations,
+        chunk_latency=args.chunk_latency,
         output=Path(args.output),
         database_url=args.database_url,
     )

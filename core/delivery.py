@@ -169,6 +169,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -270,6 +271,8 @@ class Dispatcher:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         released = await self._inbox.release_all(self.owner)
         if released:
             log.info("job.handed_back", count=released)
@@ -307,7 +310,7 @@ class Dispatcher:
 
     async def _run(self, job: Job) -> None:
         structlog.contextvars.bind_contextvars(job=job.key, trace=trace_id(job.key))
-        heartbeat = asyncio.create_task(self._keep_lease(job.key))
+        self._ensure_heartbeat()
         try:
             await self._attempt(job)
         except Exception:
@@ -315,20 +318,29 @@ class Dispatcher:
             # lease runs out and the job is taken up again.
             log.exception("job.crashed")
         finally:
-            heartbeat.cancel()
             self._running.discard(job.key)
             structlog.contextvars.unbind_contextvars("job", "trace")
         await self._kick_next(job)
 
-    async def _keep_lease(self, key: str) -> None:
-        while True:
+    def _ensure_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._keep_leases(), name="inbox-leases")
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of every job this process answers — one statement, not one per
+        job — every third of a lease, while any job runs."""
+        while self._running:
             await asyncio.sleep(self._policy.lease / 3)
+            if not self._running:
+                return
             try:
-                if not await self._inbox.extend_lease(key, self.owner, self._lease):
-                    log.warning("job.claim_lost")
-                    return
+                held = await self._inbox.extend_leases(self.owner, self._lease)
             except Exception:
                 log.warning("job.lease_renewal_failed", exc_info=True)
+                continue
+            lost = self._running - held
+            if lost:
+                log.warning("job.claims_lost", jobs=sorted(lost))
 
     async def _attempt(self, job: Job) -> None:
         responder = self._responders[job.question.thread.platform]

@@ -21,6 +21,7 @@ __all__ = [
     "GlooBackend",
     "Inbox",
     "InstallationStore",
+    "QuotaCounts",
     "Store",
 ]
 
@@ -116,6 +117,15 @@ class ConversationStore(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class QuotaCounts:
+    """Questions accepted recently, as usage limits count them."""
+
+    user_minute: int
+    user_day: int
+    workspace_day: int
+
+
 class InstallationStore(Protocol):
     """Platform app installations (multi-workspace OAuth) and one-time OAuth states.
 
@@ -166,7 +176,7 @@ class Inbox(Protocol):
 
     async def has_questions(self, thread: ThreadKey) -> bool: ...
 
-    async def extend_lease(self, key: str, owner: str, lease: timedelta) -> bool: ...
+    async def extend_leases(self, owner: str, lease: timedelta) -> set[str]: ...
 
     async def add_posted(self, key: str, owner: str, message_ids: Sequence[str]) -> None: ...
 
@@ -180,14 +190,9 @@ class Inbox(Protocol):
 
     async def release_all(self, owner: str) -> int: ...
 
-    async def count_accepted(
-        self,
-        platform: str,
-        workspace: str,
-        user_id: str | None,
-        since: datetime,
-        until: datetime,
-    ) -> int: ...
+    async def quota_counts(
+        self, platform: str, workspace: str, user_id: str, until: datetime
+    ) -> QuotaCounts: ...
 
     async def inbox_counts(self) -> dict[str, int]: ...
 

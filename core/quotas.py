@@ -8,8 +8,6 @@ limit is not sent to Gloo; its asker gets a plain sentence saying which limit it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Final
 
 import structlog
 
@@ -21,9 +19,6 @@ from core.types import PERSONAL_PREFIX, Job
 __all__ = ["QuotaLimits", "Quotas"]
 
 log = structlog.get_logger(__name__)
-
-_MINUTE: Final = timedelta(minutes=1)
-_DAY: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +50,22 @@ class Quotas:
         checked against.
         """
         thread = job.question.thread
-        until = job.accepted_at or utcnow()
-        checks = (
-            ("user", job.question.user_id or None, self._limits.user_per_minute, _MINUTE, "minute"),
-            ("user", job.question.user_id or None, self._limits.user_per_day, _DAY, "day"),
-            ("workspace", None, self._limits.workspace_per_day, _DAY, "day"),
+        limits = self._limits
+        user = job.question.user_id
+        personal = thread.workspace.startswith(PERSONAL_PREFIX)
+        if not (limits.user_per_minute or limits.user_per_day or limits.workspace_per_day):
+            return None
+        counts = await self._inbox.quota_counts(
+            thread.platform, thread.workspace, user, job.accepted_at or utcnow()
         )
-        for scope, user_id, limit, window, period in checks:
-            if limit <= 0 or (scope == "user" and user_id is None):
-                continue
-            if scope == "workspace" and thread.workspace.startswith(PERSONAL_PREFIX):
-                continue  # direct messages belong to no organisation: only per-user limits
-            count = await self._inbox.count_accepted(
-                thread.platform, thread.workspace, user_id, until - window, until
-            )
-            if count > limit:
+        checks = (
+            ("user", bool(user), limits.user_per_minute, counts.user_minute, "minute"),
+            ("user", bool(user), limits.user_per_day, counts.user_day, "day"),
+            # Direct messages belong to no organisation: only per-user limits apply.
+            ("workspace", not personal, limits.workspace_per_day, counts.workspace_day, "day"),
+        )
+        for scope, applies, limit, count, period in checks:
+            if applies and 0 < limit < count:
                 log.info("quota.exceeded", scope=scope, limit=limit, period=period, count=count)
                 return messages.quota_exceeded(scope, limit, period)
         return None

@@ -38,7 +38,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from core.ports import QUOTA_ERROR
+from core.ports import QUOTA_ERROR, QuotaCounts
 from core.store.base import SqlBase
 from core.store.tables import InboxRow, metadata, utcnow
 from core.types import Job, Question, ThreadKey
@@ -148,9 +148,17 @@ class InboxQueries(SqlBase):
         async with self._read() as conn:
             return (await conn.execute(query)).first() is not None
 
-    async def extend_lease(self, key: str, owner: str, lease: timedelta) -> bool:
-        """Keep holding a question that takes long; False when the claim was lost."""
-        return await self._owned_update(key, owner, claimed_until=utcnow() + lease)
+    async def extend_leases(self, owner: str, lease: timedelta) -> set[str]:
+        """Renew every claim ``owner`` holds, in one statement; the keys still held."""
+        now = utcnow()
+        statement = (
+            update(InboxRow)
+            .where(col(InboxRow.claimed_by) == owner, col(InboxRow.status) == "answering")
+            .values(claimed_until=now + lease, updated_at=now)
+            .returning(col(InboxRow.key))
+        )
+        async with self._write() as conn:
+            return set((await conn.execute(statement)).scalars().all())
 
     async def add_posted(self, key: str, owner: str, message_ids: Sequence[str]) -> None:
         """Remember platform messages posted for the question (order kept, no repeats)."""
@@ -227,29 +235,28 @@ class InboxQueries(SqlBase):
             last_error=row["last_error"],
         )
 
-    async def count_accepted(
-        self,
-        platform: str,
-        workspace: str,
-        user_id: str | None,
-        since: datetime,
-        until: datetime,
-    ) -> int:
-        """Questions accepted from a user (or a whole workspace) in ``[since, until]``.
-
-        Questions refused for being over a quota do not count.
-        """
-        query = select(func.count()).where(
+    async def quota_counts(
+        self, platform: str, workspace: str, user_id: str, until: datetime
+    ) -> QuotaCounts:
+        """Questions accepted up to ``until``: the user's in the last minute and day, and the
+        workspace's in the last day — one query. Questions refused by a quota do not count."""
+        day, minute = until - timedelta(days=1), until - timedelta(minutes=1)
+        mine = col(InboxRow.user_id) == user_id
+        recent = col(InboxRow.accepted_at) >= minute
+        query = select(
+            func.count().filter(and_(mine, recent)),
+            func.count().filter(mine),
+            func.count(),
+        ).where(
             col(InboxRow.platform) == platform,
             col(InboxRow.workspace) == workspace,
-            col(InboxRow.accepted_at) >= since,
+            col(InboxRow.accepted_at) >= day,
             col(InboxRow.accepted_at) <= until,
             or_(col(InboxRow.last_error).is_(None), col(InboxRow.last_error) != QUOTA_ERROR),
         )
-        if user_id is not None:
-            query = query.where(col(InboxRow.user_id) == user_id)
         async with self._read() as conn:
-            return int((await conn.execute(query)).scalar_one())
+            user_minute, user_day, workspace_day = (await conn.execute(query)).one()
+        return QuotaCounts(int(user_minute), int(user_day), int(workspace_day))
 
     async def inbox_counts(self) -> dict[str, int]:
         """How many questions are in each status."""
