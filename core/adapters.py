@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Final, Protocol
@@ -42,6 +43,7 @@ __all__ = [
     "load_adapter",
     "run_worker",
     "serve_adapters",
+    "serving",
 ]
 
 log = structlog.get_logger(__name__)
@@ -186,6 +188,53 @@ async def serve_adapters(
             raise failure
         log.info("process.stopped")
         return 0
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings,
+    adapters: Sequence[Adapter],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    ready_within: float = 30.0,
+) -> AsyncIterator[Runtime]:
+    """A serving process inside this event loop, for benchmarks and tests.
+
+    Yields the :class:`Runtime` once the process serves (raising its start-up error if it
+    fails to start), and stops it gracefully when the block ends.
+    """
+    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(runtime: Runtime) -> None:
+        ready.set_result(runtime)
+
+    task = asyncio.create_task(
+        serve_adapters(
+            settings, adapters, on_ready=on_ready, handle_signals=False, transport=transport
+        )
+    )
+    try:
+        waiting: set[asyncio.Future[Any]] = {task, ready}
+        done, _ = await asyncio.wait(
+            waiting, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED
+        )
+        if task in done:
+            task.result()  # the start-up failure
+            raise StartupError("the process stopped before it served")
+        if ready not in done:
+            raise StartupError(f"the process did not serve within {ready_within:g} s")
+        runtime = ready.result()
+        yield runtime
+    finally:
+        if ready.done() and not ready.cancelled() and ready.exception() is None:
+            ready.result().stopping.set()
+        else:
+            task.cancel()
+        results = await asyncio.gather(task, return_exceptions=True)
+    if isinstance(results[0], BaseException) and not isinstance(
+        results[0], asyncio.CancelledError
+    ):
+        raise results[0]
 
 
 async def run_worker(settings: Settings, *, handle_signals: bool = True) -> int:

@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import json
 import math
+import re
 import resource
 import secrets
 import statistics
@@ -299,6 +300,28 @@ def platform_results(run: PlatformRun) -> list[BenchResult]:
             detail=detail,
         ),
     ]
+
+
+def bench_question(index: int) -> str:
+    """The ``index``-th question a platform bench asks (distinct, so answers can be told apart)."""
+    return f"Bench question {index}: what is grace?"
+
+
+_BENCH_QUESTION: Final = re.compile(r"Bench question (\d+)\b")
+
+
+def first_text_lags(clock: FirstChunkClock, shown_at: Callable[[int], float | None]) -> list[float]:
+    """Per answered bench question: when its first text showed on the platform (``shown_at``
+    of the question's index) minus when its first chunk left the simulator."""
+    lags: list[float] = []
+    for query, first_chunk in clock.first_chunk.items():
+        found = _BENCH_QUESTION.search(query)
+        if found is None:
+            continue
+        shown = shown_at(int(found.group(1)))
+        if shown is not None:
+            lags.append(shown - first_chunk)
+    return lags
 
 
 def platform_simulator(latency: float, chunk_latency: float) -> tuple[Simulator, FirstChunkClock]:

@@ -8,7 +8,6 @@ at once and answers them into :class:`bots.discord.fake.FakeDiscord`, which refu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import statistics
@@ -20,12 +19,14 @@ import aiohttp
 from pydantic import SecretStr
 
 from bots.discord.fake import FakeDiscord
-from core.adapters import Runtime, serve_adapters
+from core.adapters import serving
 from core.bench import (
     PLATFORM_CHUNK_LATENCY,
     BenchResult,
     PlatformRun,
     Progress,
+    bench_question,
+    first_text_lags,
     platform_results,
     platform_simulator,
 )
@@ -41,7 +42,6 @@ EDIT_WINDOW = 1.2
 ROUND_TRIPS = 9
 FIRST_CHANNEL = 1_500_000_000_000_000_000
 FIRST_USER = 1_600_000_000_000_000_000
-QUESTION = re.compile(r"Bench question (\d+)\b")
 
 
 async def measure(
@@ -83,22 +83,7 @@ async def _run(
     channels = [FIRST_CHANNEL + i for i in range(conversations)]
     for user, channel in zip(users, channels, strict=True):
         fake.add_dm(channel, user)
-    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(runtime: Runtime) -> None:
-        ready.set_result(runtime)
-
-    task: asyncio.Task[int] = asyncio.create_task(
-        serve_adapters(
-            settings, [adapter], on_ready=on_ready, handle_signals=False, transport=clock
-        )
-    )
-    waiting: set[asyncio.Future[Any]] = {task, ready}
-    try:
-        done, _ = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            task.result()  # raises the start-up failure
-        runtime = ready.result()
+    async with serving(settings, [adapter], transport=clock) as runtime:
         await fake.wait_identified(1, within=30)
         round_trip = await _round_trip(fake)
         first_call = len(fake.calls)
@@ -108,21 +93,8 @@ async def _run(
         answered = await _wait_answers(fake, channels, progress, within=120 + 10 * latency)
         await runtime.dispatcher.drain()
         seconds = time.perf_counter() - started
-    finally:
-        if ready.done() and not ready.cancelled() and ready.exception() is None:
-            ready.result().stopping.set()
-        else:
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
-    lags: list[float] = []
-    for query, first_chunk in clock.first_chunk.items():
-        found = QUESTION.search(query)
-        if found is None:
-            continue
-        shown = fake.first_text_at.get(channels[int(found.group(1))])
-        if shown is not None:
-            lags.append(shown - first_chunk)
+    lags = first_text_lags(clock, lambda i: fake.first_text_at.get(channels[i]))
     calls = fake.calls[first_call:]
     return PlatformRun(
         platform="discord",
@@ -172,7 +144,7 @@ def _direct_message(
         "flags": 0,
         "embeds": [],
         "edited_timestamp": None,
-        "content": f"Bench question {index}: what is grace?",
+        "content": bench_question(index),
         "components": [],
         "channel_type": 1,
         "channel_id": str(channel),

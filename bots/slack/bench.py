@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import statistics
 import time
 from collections import Counter
@@ -23,12 +22,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.fake import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
-from core.adapters import Runtime, serve_adapters
+from core.adapters import serving
 from core.bench import (
     PLATFORM_CHUNK_LATENCY,
     BenchResult,
     PlatformRun,
     Progress,
+    bench_question,
+    first_text_lags,
     platform_results,
     platform_simulator,
 )
@@ -44,7 +45,6 @@ EDIT_WINDOW = 1.0
 CHANNEL = "C0BENCH01"
 SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - the fake Slack's, for this run only
 ROUND_TRIPS = 9
-QUESTION = re.compile(r"Bench question (\d+)\b")
 
 
 async def measure(
@@ -86,22 +86,7 @@ async def _run(
             "slack_api_url": fake.api_url,
         }
     )
-    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(runtime: Runtime) -> None:
-        ready.set_result(runtime)
-
-    task: asyncio.Task[int] = asyncio.create_task(
-        serve_adapters(
-            settings, [adapter], on_ready=on_ready, handle_signals=False, transport=clock
-        )
-    )
-    waiting: set[asyncio.Future[Any]] = {task, ready}
-    done, _ = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()  # raises the start-up failure
-    runtime = ready.result()
-    try:
+    async with serving(settings, [adapter], transport=clock) as runtime:
         round_trip = await _round_trip(fake)
         first_call = len(fake.calls)
         stamps = [f"1700001{i:03d}.{i:06d}" for i in range(conversations)]
@@ -118,18 +103,8 @@ async def _run(
         answered = await _wait_answers(fake, stamps, progress, within=120 + 10 * latency)
         await asyncio.wait_for(adapter.settle(), 60)
         seconds = time.perf_counter() - started
-    finally:
-        runtime.stopping.set()
-        await asyncio.wait_for(task, 60)
 
-    lags: list[float] = []
-    for query, first_chunk in clock.first_chunk.items():
-        found = QUESTION.search(query)
-        if found is None:
-            continue
-        shown = fake.first_text_at.get((CHANNEL, stamps[int(found.group(1))]))
-        if shown is not None:
-            lags.append(shown - first_chunk)
+    lags = first_text_lags(clock, lambda i: fake.first_text_at.get((CHANNEL, stamps[i])))
     calls = fake.calls[first_call:]
     return PlatformRun(
         platform="slack",
@@ -172,7 +147,7 @@ async def _mention(session: aiohttp.ClientSession, url: str, index: int, ts: str
             ],
             "event": {
                 "type": "app_mention",
-                "text": f"<@{BOT_USER_ID}> Bench question {index}: what is grace?",
+                "text": f"<@{BOT_USER_ID}> {bench_question(index)}",
                 "user": f"U0BENCH{index:04d}",
                 "ts": ts,
                 "team": TEAM_ID,
