@@ -231,9 +231,7 @@ async def serving(
         else:
             task.cancel()
         results = await asyncio.gather(task, return_exceptions=True)
-    if isinstance(results[0], BaseException) and not isinstance(
-        results[0], asyncio.CancelledError
-    ):
+    if isinstance(results[0], BaseException) and not isinstance(results[0], asyncio.CancelledError):
         raise results[0]
 
 

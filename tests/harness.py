@@ -5,18 +5,55 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from core.bootstrap import Container, build
 from core.ports import Store
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 
+GlooApi = Literal["message", "completions"]
+
+#: Which Gloo API :func:`settings_for_tests` makes the core speak to the in-process
+#: simulator: the Message API (V1) or Completions V2. Tests leave it alone; the
+#: ``gloo_api`` fixture of tests/bots/conftest.py sets it (monkeypatch) per test.
+SIMULATOR_API: GlooApi = "message"
+
+#: A publisher the simulator's catalogue knows (core/simulator/content.py). On Completions
+#: V2 the settings name it, so answers go to the grounded route and carry citations
+#: (sources), as Message API answers carry sources.
+V2_PUBLISHER = "Northwind Press"
+
+
+def simulator_api() -> GlooApi:
+    return SIMULATOR_API
+
+
+def question_path() -> str:
+    """Where the simulator sees a question asked on :data:`SIMULATOR_API` (V2: grounded,
+    as :func:`backend_settings` names a publisher)."""
+    if SIMULATOR_API == "completions":
+        return "/ai/v2/chat/completions/grounded"
+    return "/ai/v1/message"
+
+
+def expects_suggestions() -> bool:
+    """Whether answers carry suggested follow-ups: Message API answers do, V2 answers never."""
+    return SIMULATOR_API == "message"
+
+
+def backend_settings() -> dict[str, Any]:
+    """The settings that choose the Gloo API of :data:`SIMULATOR_API`."""
+    if SIMULATOR_API == "completions":
+        return {"gloo_backend": "completions", "gloo_publishers": (V2_PUBLISHER,)}
+    return {"gloo_backend": "simulator"}
+
 
 def settings_for_tests(**overrides: Any) -> Settings:
-    """Settings that ignore the developer's .env and environment-provided credentials."""
+    """Settings that ignore the developer's .env and environment-provided credentials,
+    speaking :data:`SIMULATOR_API` to the simulator (an override wins)."""
     values: dict[str, Any] = {
-        "gloo_backend": "simulator",
+        **backend_settings(),
         "gloo_client_id": None,
         "gloo_client_secret": None,
         "gloo_api_key": None,

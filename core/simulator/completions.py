@@ -22,6 +22,11 @@ What it simulates (Gloo's V2 reference and guides):
 * Streams are SSE ``data:`` chunks in the OpenAI chunk shape, ending with a chunk whose
   ``finish_reason`` is set and no ``[DONE]`` (whatever ``stream_format`` says: that knob
   is for the V1 Message API).
+* Request records: V2 sends no chat id, so :func:`conversation_ids` names a conversation
+  after its first user message; a record's ``chat_id`` is that id when the request sent
+  earlier turns (it continued the conversation) and ``None`` otherwise, and its
+  ``response_chat_id`` is the conversation including this turn. Tests compare them the
+  way they compare Message API chat ids: continuity means the earlier turns were sent.
 * Outcomes other than ``stop`` come from the V2-only fault kinds: ``stream_error`` fails
   half-way with ``finish_reason: "error"`` and a structured ``error`` object;
   ``content_filter`` stops before any text with ``finish_reason: "content_filter"``.
@@ -33,7 +38,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -121,6 +126,33 @@ def request_summary(payload: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | 
         None,
     )
     return messages, question
+
+
+def conversation_id(first_question: str) -> str:
+    """A stable id for the V2 conversation that opened with ``first_question``.
+
+    V2 requests carry no chat id; the simulator names a conversation after its first user
+    message so that request records can say which conversation a request continued (two
+    conversations that open with the same question share the id, as they share answers).
+    """
+    return "v2-" + hashlib.sha256(first_question.encode("utf-8")).hexdigest()[:16]
+
+
+def conversation_ids(
+    messages: Sequence[Mapping[str, Any]] | None,
+) -> tuple[str | None, str | None]:
+    """For a V2 request's ``messages``: (the conversation it continued, or ``None`` for a
+    request without earlier turns; the conversation including this turn)."""
+    users = [
+        m["content"]
+        for m in messages or ()
+        if m.get("role") == "user" and isinstance(m.get("content"), str)
+    ]
+    if not users:
+        return None, None
+    conversation = conversation_id(users[0])
+    earlier = len(users) > 1 or any(m.get("role") == "assistant" for m in messages or ())
+    return (conversation if earlier else None), conversation
 
 
 def validate(payload: Any, *, grounded: bool) -> CompletionParams | Invalid:

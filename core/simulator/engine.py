@@ -202,13 +202,17 @@ class SimResponse:
 class RequestRecord:
     """What the simulator saw and did for one request (for assertions in tests).
 
-    ``chat_id`` is the chat id the client sent, ``query`` the question text (for V2 the
-    last user message) and ``stream`` the stream flag (``None`` when not given or not
-    applicable); ``messages`` and ``body`` are a V2 request's messages (history included)
-    and whole JSON body; ``status`` is ``None``
+    ``chat_id`` is the chat the request continued: for the Message API the chat id the
+    client sent; for stateless Completions V2, which sends no chat id, the conversation id
+    the simulator derives from the history sent (see
+    :func:`core.simulator.completions.conversation_ids`), ``None`` when no earlier turns
+    came. ``query`` is the question text (for V2 the last user message) and ``stream`` the
+    stream flag (``None`` when not given or not applicable); ``messages`` and ``body`` are
+    a V2 request's messages (history included) and whole JSON body; ``status`` is ``None``
     while a request is still hanging or when its connection was dropped before any
-    response. ``response_chat_id`` is the chat the answer belongs to; ``completed`` turns
-    true once the whole answer was delivered.
+    response. ``response_chat_id`` is the chat (V2: the conversation, this turn included)
+    the answer belongs to, set once an answer is composed; ``completed`` turns true once
+    the whole answer was delivered.
     """
 
     method: str
@@ -333,13 +337,7 @@ class Simulator:
     @property
     def message_records(self) -> list[RequestRecord]:
         """The records of ``POST /ai/{v}/message`` requests, oldest first."""
-        return [
-            r
-            for r in self.requests
-            if r.method == "POST"
-            and (m := _API_PATH_RE.match(r.path))
-            and m["endpoint"] == "message"
-        ]
+        return [r for r in self.requests if _is_message_request(r)]
 
     @property
     def completion_records(self) -> list[RequestRecord]:
@@ -349,6 +347,16 @@ class Simulator:
             for r in self.requests
             if r.method == "POST" and r.path in completions.COMPLETION_PATHS
         ]
+
+    @property
+    def asked(self) -> list[RequestRecord]:
+        """The records of every question asked, on either API, oldest first.
+
+        Message API (``POST /ai/{v}/message``) and Completions V2 requests alike, so a test
+        can assert what was asked and which chat it continued (``chat_id`` against an
+        earlier ``response_chat_id``) whichever API the client speaks.
+        """
+        return [r for r in self.requests if _is_question(r)]
 
     @property
     def pending_faults(self) -> tuple[str, ...]:
@@ -851,9 +859,11 @@ class Simulator:
         self, request: SimRequest, record: RequestRecord, *, grounded: bool
     ) -> SimResponse:
         payload, json_error = _parse_json(request.body)
+        conversation: str | None = None
         if isinstance(payload, dict):
             record.body = copy.deepcopy(payload)
             record.messages, record.query = completions.request_summary(payload)
+            record.chat_id, conversation = completions.conversation_ids(record.messages)
             stream_value = payload.get("stream", False)
             record.stream = stream_value if isinstance(stream_value, bool) else None
 
@@ -881,6 +891,7 @@ class Simulator:
             new_id=self._new_id,
             now=self.config.clock(),
         )
+        record.response_chat_id = conversation
         outcome: completions.Outcome = "stop"
         if fault == "stream_error":
             outcome = "error"
@@ -933,6 +944,21 @@ class Simulator:
             return _json_response(404, {"detail": "Chat not found"})
         record.response_chat_id = chat_id
         return _json_response(200, chat.document())
+
+
+# --- request records ------------------------------------------------------------------------
+
+
+def _is_message_request(record: RequestRecord) -> bool:
+    match = _API_PATH_RE.match(record.path)
+    return record.method == "POST" and match is not None and match["endpoint"] == "message"
+
+
+def _is_question(record: RequestRecord) -> bool:
+    """A Message API or Completions V2 request: one question asked."""
+    return _is_message_request(record) or (
+        record.method == "POST" and record.path in completions.COMPLETION_PATHS
+    )
 
 
 # --- validation -----------------------------------------------------------------------------

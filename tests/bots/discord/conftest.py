@@ -3,7 +3,6 @@ in-process Gloo simulator."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,10 +11,10 @@ from typing import Any
 import pytest
 
 from bots.discord.adapter import DiscordAdapter
-from core.adapters import Runtime, serve_adapters
+from core.adapters import Runtime, serving
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from tests.bots.discord.fake_discord import FakeDiscord, payload
-from tests.harness import settings_for_tests
+from tests.harness import expects_suggestions, settings_for_tests
 
 GUILD_ID = 1_100_000_000_000_000_000
 CHANNEL_ID = 1_100_000_000_000_000_010
@@ -33,7 +32,6 @@ class Bot:
     sim: Simulator
     adapter: DiscordAdapter
     runtime: Runtime
-    task: asyncio.Task[int]
     sent: list[int] = field(default_factory=list)
 
     async def dm(self, text: str, *, user: dict[str, Any] = USER) -> dict[str, Any]:
@@ -145,6 +143,14 @@ def custom_ids(message: dict[str, Any], prefix: str = "") -> list[str]:
     ]
 
 
+def assert_final_buttons(message: dict[str, Any]) -> None:
+    """``message`` carries a finished answer's buttons: the two feedback buttons, and the
+    three suggested follow-ups on the Message API only (Completions V2 answers carry none)."""
+    assert len(custom_ids(message, "gloo:f:")) == 2, message["components"]
+    suggestions = 3 if expects_suggestions() else 0
+    assert len(custom_ids(message, "gloo:s:")) == suggestions, message["components"]
+
+
 def link_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for row in message["components"] for b in row["components"] if b.get("style") == 5]
 
@@ -193,32 +199,9 @@ async def running(
         "gloo_intent": 1,  # at least three sources per answer
     }
     values.update(settings)
-    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(runtime: Runtime) -> None:
-        ready.set_result(runtime)
-
     identified = sum(s.identified.is_set() for s in fake.sessions)
-    task = asyncio.create_task(
-        serve_adapters(
-            settings_for_tests(**values),
-            [adapter],
-            on_ready=on_ready,
-            handle_signals=False,
-            transport=SimulatorTransport(sim),
-        )
-    )
-    try:
-        waiting: list[asyncio.Future[Any]] = [task, ready]
-        done, _ = await asyncio.wait(waiting, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            task.result()  # raises the start-up error
-        runtime = ready.result()
+    async with serving(
+        settings_for_tests(**values), [adapter], transport=SimulatorTransport(sim), ready_within=15
+    ) as runtime:
         await fake.wait_identified(identified + 1)
-        yield Bot(fake=fake, sim=sim, adapter=adapter, runtime=runtime, task=task)
-    finally:
-        if ready.done() and not ready.cancelled() and ready.exception() is None:
-            ready.result().stopping.set()
-        else:
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        yield Bot(fake=fake, sim=sim, adapter=adapter, runtime=runtime)

@@ -72,7 +72,7 @@ async def test_a_retried_job_edits_the_message_an_earlier_attempt_posted(
     ) as bot:
         await bot.dm("What is grace?")
         [answer] = await bot.answered(DM_CHANNEL_ID)
-    assert len(sim.message_records) == 2
+    assert len(sim.asked) == 2
     [message] = bot.bot_messages(DM_CHANNEL_ID)  # no second answer message
     assert message["id"] == answer["id"]
     assert len(fake.calls_to("POST", MESSAGE_PATH)) == 1

@@ -18,10 +18,10 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 from bots.slack.adapter import SlackAdapter
-from core.adapters import Runtime, serve_adapters
+from core.adapters import Runtime, serving
 from core.simulator import Simulator, SimulatorTransport
-from tests.bots.slack.fake_slack import BOT_TOKEN, FakeSlack
-from tests.harness import settings_for_tests
+from tests.bots.slack.fake_slack import BOT_TOKEN, FakeSlack, Message
+from tests.harness import expects_suggestions, settings_for_tests
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -86,6 +86,13 @@ def command(
         trigger_id=f"{time.time():.6f}.{uuid.uuid4().hex}",
     )
     return fields
+
+
+def assert_final_buttons(answer: Message) -> None:
+    """``answer`` carries a finished answer's buttons: the two feedback buttons, and the
+    suggested follow-ups on the Message API only (Completions V2 answers carry none)."""
+    assert len(answer.buttons("gloo_feedback")) == 2, answer.blocks
+    assert bool(answer.buttons("gloo_suggest")) == expects_suggestions(), answer.blocks
 
 
 @dataclass
@@ -183,27 +190,5 @@ async def slack_process(
         update_interval=0.0, retry_sleep=no_sleep, pace_sleep=no_sleep
     )
     settings = slack_settings(database_url, fake, **overrides)
-    ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(runtime: Runtime) -> None:
-        ready.set_result(runtime)
-
-    task = asyncio.create_task(
-        serve_adapters(
-            settings,
-            [adapter],
-            on_ready=on_ready,
-            handle_signals=False,
-            transport=SimulatorTransport(sim),
-        )
-    )
-    waiting: set[asyncio.Future[Any]] = {task, ready}
-    done, _ = await asyncio.wait(waiting, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()  # raises the startup failure
-    runtime = ready.result()
-    try:
+    async with serving(settings, [adapter], transport=SimulatorTransport(sim)) as runtime:
         yield SlackProcess(runtime=runtime, adapter=adapter, fake=fake, sim=sim)
-    finally:
-        runtime.stopping.set()
-        await asyncio.wait_for(task, 30)

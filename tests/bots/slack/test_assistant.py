@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import FakeSlack
-from tests.bots.slack.support import DM, event, slack_process
+from tests.bots.slack.support import DM, assert_final_buttons, event, slack_process
 
 THREAD = "1700000400.000100"
 
@@ -28,7 +28,7 @@ async def test_assistant_thread_gets_prompts_then_answers_with_status(
     assert [s.args["thread_ts"] for s in statuses] == [THREAD, THREAD]
     answers = fake_slack.in_thread(DM, THREAD)[1:]
     assert len(answers) == 2
-    assert answers[0].buttons("gloo_suggest")
-    first, second = sim.message_records
+    assert_final_buttons(answers[0])
+    first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     assert greeting.markdown.startswith("Hi!")

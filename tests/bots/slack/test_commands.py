@@ -7,7 +7,16 @@ import pytest
 from bots.slack.commands import Command, parse_command, parse_settings_change
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
-from tests.bots.slack.support import ALICE, CHANNEL, DM, command, event, slack_process
+from tests.bots.slack.support import (
+    ALICE,
+    CHANNEL,
+    DM,
+    assert_final_buttons,
+    command,
+    event,
+    slack_process,
+)
+from tests.harness import simulator_api
 
 
 @pytest.mark.parametrize(
@@ -68,13 +77,13 @@ async def test_ask_posts_the_question_and_answers_in_its_thread(
         (question,) = fake_slack.in_thread(CHANNEL, None)
         assert question.markdown == f"<@{ALICE}> asked: *What is grace?*"
         (answer,) = fake_slack.in_thread(CHANNEL, question.ts)
-        assert answer.buttons("gloo_suggest")
+        assert_final_buttons(answer)
         # the thread is a conversation: a reply without mention continues it
         await slack.event(
             event("message_channels", ts="1700009999.000100", thread_ts=question.ts, text="More?")
         )
         await slack.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert second.chat_id == first.response_chat_id
 
 
@@ -87,7 +96,7 @@ async def test_ask_where_the_bot_cannot_post_says_how_to_fix_it(
         await slack.settle()
     (response,) = fake_slack.responses
     assert "/invite" in response["text"]
-    assert not sim.message_records
+    assert not sim.asked
 
 
 async def test_reset_starts_a_new_dm_conversation(
@@ -100,13 +109,13 @@ async def test_reset_starts_a_new_dm_conversation(
         await slack.settle()
         await slack.event(event("message_im", ts="1700000310.000100"))
         await slack.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert first.chat_id is None
     assert second.chat_id is None  # a new chat
     assert "new conversation" in fake_slack.responses[0]["text"]
 
 
-async def test_history_is_ephemeral_and_comes_from_gloo(
+async def test_history_is_ephemeral_and_shows_the_conversation(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
@@ -122,7 +131,10 @@ async def test_history_is_ephemeral_and_comes_from_gloo(
     assert "no conversation here yet" in empty["text"]
     assert shown["response_type"] == "ephemeral"
     assert "Tell me about hope" in str(shown["blocks"])
-    assert any(r.method == "GET" and "chat" in r.path for r in sim.requests)
+    # The Message API keeps the chat at Gloo (GET /ai/v1/chat); Completions V2 is stateless,
+    # so the history is the one the service stored.
+    asked_gloo = any(r.method == "GET" and "chat" in r.path for r in sim.requests)
+    assert asked_gloo == (simulator_api() == "message")
     assert "direct message" in in_channel["text"]
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from bots.slack.adapter import SlackAdapter
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import FakeSlack
-from tests.bots.slack.support import CHANNEL, DM, event, no_sleep, slack_process
+from tests.bots.slack.support import (
+    CHANNEL,
+    DM,
+    assert_final_buttons,
+    event,
+    no_sleep,
+    slack_process,
+)
 
 MENTION_TS = "1700000100.000100"
 DM_TS = "1700000300.000100"
@@ -33,9 +40,8 @@ async def test_a_stream_that_breaks_continues_as_one_edited_message(
     assert not fake_slack.calls_to("chat.stopStream")
     assert fake_slack.calls_to("chat.update")
     assert "grace" in answer.markdown.lower()
-    assert answer.buttons("gloo_suggest")
     assert answer.buttons("gloo_source")
-    assert answer.buttons("gloo_feedback")
+    assert_final_buttons(answer)
 
 
 async def test_without_streaming_support_a_placeholder_is_edited(
@@ -48,7 +54,7 @@ async def test_without_streaming_support_a_placeholder_is_edited(
     (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     assert answer.edits >= 1
-    assert answer.buttons("gloo_suggest")
+    assert_final_buttons(answer)
 
 
 async def test_placeholder_edits_are_throttled(
@@ -61,7 +67,7 @@ async def test_placeholder_edits_are_throttled(
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     assert len(fake_slack.calls_to("chat.update")) == 1
     (answer,) = fake_slack.in_thread(DM, None)
-    assert answer.buttons("gloo_suggest")
+    assert_final_buttons(answer)
 
 
 async def test_unthrottled_placeholder_shows_progress(
@@ -90,7 +96,7 @@ async def test_refused_blocks_fall_back_to_plain_text_then_buttons(
         text_only, buttons = fake_slack.in_thread(DM, None)[-2:]
         assert not text_only.blocks
         assert len(text_only.text) > 100  # the answer, as plain text
-        assert buttons.buttons("gloo_suggest")
+        assert_final_buttons(buttons)
         fake_slack.messages.clear()
 
 
@@ -102,7 +108,7 @@ async def test_refused_stream_blocks_fall_back_too(
         await slack.event(event("app_mention", ts=MENTION_TS))
         await slack.settle()
     (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
-    assert answer.buttons("gloo_suggest")  # rewritten with chat.update
+    assert_final_buttons(answer)  # rewritten with chat.update
     assert "grace" in answer.markdown.lower()
 
 
@@ -124,7 +130,7 @@ async def test_rate_limited_calls_wait_for_retry_after_and_succeed(
     assert all(7 <= w < 8 for w in waits)
     assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [429, 429, 200]
     (answer,) = fake_slack.in_thread(DM, None)
-    assert answer.buttons("gloo_suggest")
+    assert_final_buttons(answer)
 
 
 async def test_answer_cut_off_mid_stream_stays_readable_and_says_why(

@@ -11,7 +11,7 @@ from slack_sdk.oauth.installation_store import Installation
 from bots.slack.oauth import installation_from_data, installation_to_data
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import FakeSlack, Team
-from tests.bots.slack.support import CHANNEL, event, slack_process
+from tests.bots.slack.support import CHANNEL, assert_final_buttons, event, slack_process
 
 TEAM_TWO = "T0TEAM002"
 TOKEN_TWO = "xoxb-team-two"
@@ -87,7 +87,7 @@ async def test_install_then_answer_in_the_new_workspace(
         assert (await slack.event(body)).status == 200
         await slack.settle()
     (answer,) = fake_slack.in_thread(CHANNEL, "1700000100.000100")
-    assert answer.buttons("gloo_suggest")
+    assert_final_buttons(answer)
     posting = fake_slack.calls_to("chat.startStream", "chat.postMessage", "reactions.add")
     assert posting
     assert {c.token for c in posting} == {TOKEN_TWO}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from core import messages
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import BOT_USER_ID, FakeSlack, Message
@@ -20,9 +22,11 @@ from tests.bots.slack.support import (
     DM,
     SlackProcess,
     action,
+    assert_final_buttons,
     event,
     slack_process,
 )
+from tests.harness import expects_suggestions, question_path
 
 MENTION_TS = "1700000100.000100"
 
@@ -60,17 +64,18 @@ async def test_mention_gets_a_threaded_answer_with_links_and_buttons(
     sources = answer.buttons("gloo_source")
     assert sources
     assert all(b["url"].startswith("http") for b in sources)
-    suggestions = answer.buttons("gloo_suggest")
-    assert len(suggestions) == 3
-    assert all(b["action_id"] == f"gloo_suggest:{b['value']}" for b in suggestions)
-    assert len(answer.buttons("gloo_feedback")) == 2
+    assert_final_buttons(answer)
+    if expects_suggestions():
+        suggestions = answer.buttons("gloo_suggest")
+        assert len(suggestions) == 3
+        assert all(b["action_id"] == f"gloo_suggest:{b['value']}" for b in suggestions)
     # Streamed natively in the thread, finished with the full blocks.
     assert fake_slack.calls_to("chat.startStream")
     (stop,) = fake_slack.calls_to("chat.stopStream")
     assert stop.args["blocks"] == answer.blocks
     (reaction,) = fake_slack.calls_to("reactions.add")
     assert reaction.args == {"channel": CHANNEL, "timestamp": MENTION_TS, "name": "eyes"}
-    assert [r.chat_id for r in sim.message_records] == [None]
+    assert [(r.path, r.chat_id) for r in sim.asked] == [(question_path(), None)]
 
 
 async def test_thread_follow_up_without_mention_continues_the_chat(
@@ -83,7 +88,7 @@ async def test_thread_follow_up_without_mention_continues_the_chat(
         )
         assert (await slack.event(follow_up)).status == 200
         await slack.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     assert second.query == "And mercy?"
     assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2
@@ -112,7 +117,7 @@ async def test_edits_deletions_bots_own_and_unrelated_messages_are_ignored(
             assert (await slack.event(body)).status == 200
         await slack.settle()
     assert answers_started(fake_slack) == started
-    assert len(sim.message_records) == 1
+    assert len(sim.asked) == 1
 
 
 async def test_direct_messages_continue_one_conversation(
@@ -123,16 +128,17 @@ async def test_direct_messages_continue_one_conversation(
         await slack.settle()
         await slack.event(event("message_im", ts="1700000310.000100", text="And about joy?"))
         await slack.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     answers = fake_slack.in_thread(DM, None)  # top level of the DM, not in threads
     assert len(answers) == 2
     assert "hope" in answers[0].markdown.lower()
-    assert answers[1].buttons("gloo_suggest")
+    assert_final_buttons(answers[1])
     assert not fake_slack.calls_to("chat.startStream")  # no thread: placeholder + chat.update
     assert fake_slack.calls_to("chat.update")
 
 
+@pytest.mark.message_api
 async def test_suggestion_click_asks_in_the_thread_on_the_same_chat(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
@@ -148,7 +154,7 @@ async def test_suggestion_click_asks_in_the_thread_on_the_same_chat(
         )
         assert (await slack.action(click)).status == 200
         await slack.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     assert second.query
     assert second.query.rstrip("…")[:20] in button["text"]["text"]
@@ -157,6 +163,7 @@ async def test_suggestion_click_asks_in_the_thread_on_the_same_chat(
     assert thread[1].markdown.startswith(f"<@{BOB}> asked: *")
 
 
+@pytest.mark.message_api
 async def test_old_button_works_after_a_restart(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
@@ -173,7 +180,7 @@ async def test_old_button_works_after_a_restart(
         )
         assert (await restarted.action(click)).status == 200
         await restarted.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 3
 
@@ -186,7 +193,7 @@ async def test_unknown_or_forged_button_gets_a_polite_ephemeral_note(
             click = action(fake_slack, action_id=f"gloo_suggest:{value[:50]}", value=value)
             assert (await slack.action(click)).status == 200
         await slack.settle()
-    assert not sim.message_records
+    assert not sim.asked
     assert len(fake_slack.responses) == 3
     for response in fake_slack.responses:
         assert response["response_type"] == "ephemeral"
@@ -204,7 +211,7 @@ async def test_forged_or_stale_signatures_are_refused(
         )
         await slack.settle()
     assert (forged.status, stale.status, unsigned.status) == (401, 401, 401)
-    assert not sim.message_records
+    assert not sim.asked
     assert answers_started(fake_slack) == 0
     assert not fake_slack.calls_to("reactions.add")
 
@@ -227,7 +234,7 @@ async def test_retries_and_double_delivery_give_one_answer(
         ]:
             assert (await slack.event(body, headers=headers)).status == 200
         await slack.settle()
-    assert len(sim.message_records) == 2
+    assert len(sim.asked) == 2
     assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2
 
 
@@ -250,7 +257,7 @@ async def test_gloo_failures_are_a_plain_sentence_then_later_messages_work(
 
         answer = await mention(slack, ts="1700000700.000100")
     assert "grace" in answer.markdown.lower()
-    assert answer.buttons("gloo_suggest")
+    assert_final_buttons(answer)
 
 
 async def test_feedback_click_is_stored_with_the_answer(
@@ -294,7 +301,7 @@ async def test_a_reply_written_while_the_first_answer_streams_is_answered_next(
         )
         assert (await slack.event(follow_up)).status == 200  # before any answer exists
         await slack.settle()
-    first, second = sim.message_records
+    first, second = sim.asked
     assert second.query == "And mercy?"
     assert second.chat_id == first.response_chat_id  # after the first, in the same chat
     assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2

@@ -13,6 +13,7 @@ from core.bootstrap import StartupError
 from core.simulator import Simulator, SimulatorTransport
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_USER_ID, FakeSlack
 from tests.bots.slack.support import (
+    BOB,
     CHANNEL,
     action,
     command,
@@ -20,6 +21,7 @@ from tests.bots.slack.support import (
     slack_process,
     slack_settings,
 )
+from tests.harness import expects_suggestions
 
 MENTION_TS = "1700000100.000100"
 
@@ -41,25 +43,35 @@ async def test_socket_mode_answers_mentions_and_buttons(
         assert "payload" not in ack
         await slack.settle()
         (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
-        button = answer.buttons("gloo_suggest")[0]
-        click = action(
-            fake_slack,
-            action_id=button["action_id"],
-            value=button["value"],
-            message_ts=answer.ts,
-            thread_ts=MENTION_TS,
-        )
-        await fake_slack.send_envelope("interactive", click)
+        up = answer.buttons("gloo_feedback")[0]
+        clicked = [up]
+        if expects_suggestions():  # Completions V2 answers carry no suggestions
+            clicked.append(answer.buttons("gloo_suggest")[0])
+        for button in clicked:
+            click = action(
+                fake_slack,
+                action_id=button["action_id"],
+                value=button["value"],
+                message_ts=answer.ts,
+                thread_ts=MENTION_TS,
+            )
+            await fake_slack.send_envelope("interactive", click)
         help_ack = await fake_slack.send_envelope("slash_commands", command(fake_slack, "help"))
         await slack.settle()
+        votes = await slack.runtime.container.store.get_feedback(up["value"])
         # no HTTP endpoint for events in socket mode
         assert slack.runtime.web.router.resources()
         assert all(r.canonical != "/slack/events" for r in slack.runtime.web.router.resources())
     assert "/gloo ask" in help_ack["payload"]["text"]
     assert fake_slack.calls_to("apps.connections.open")
-    first, second = sim.message_records
-    assert second.chat_id == first.response_chat_id
-    assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 3
+    assert votes == {BOB: 1}
+    if expects_suggestions():  # the suggestion was asked in the same chat
+        first, second = sim.asked
+        assert second.chat_id == first.response_chat_id
+        assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 3
+    else:
+        assert len(sim.asked) == 1
+        assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 1
 
 
 @pytest.mark.parametrize(

@@ -262,3 +262,43 @@ async def test_only_post_is_allowed(harness: Harness) -> None:
     response = await harness.client.get(V2, headers=await harness.headers())
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+async def test_asked_lists_both_apis_and_names_v2_conversations(harness: Harness) -> None:
+    """``Simulator.asked``: every question on either API, oldest first; a V2 record says
+    which conversation it continued (derived from the history sent, as V2 has no chat id)."""
+    sim = harness.simulator
+    first = (await complete(harness, [user(QUESTIONS[0])])).json()
+    text = first["choices"][0]["message"]["content"]
+    v1 = (await harness.ask(QUESTIONS[1])).json()
+    await harness.ask(QUESTIONS[2], chat_id=v1["chat_id"])
+    await complete(harness, [user(QUESTIONS[0]), assistant(text), user(QUESTIONS[3])])
+    await complete(harness, [user(QUESTIONS[4])], path=GROUNDED)
+    await complete(harness, [user(QUESTIONS[0])])  # a new conversation, the same opening
+
+    asked = sim.asked
+    assert [r.query for r in asked] == [QUESTIONS[n] for n in (0, 1, 2, 3, 4, 0)]
+    assert [r.path for r in asked] == [V2, "/ai/v1/message", "/ai/v1/message", V2, GROUNDED, V2]
+    assert asked == sorted(sim.message_records + sim.completion_records, key=sim.requests.index)
+    opened, v1_first, v1_next, follow_up, other, again = asked
+    # The Message API: the chat ids Gloo hands out and the client sends back.
+    assert v1_first.chat_id is None
+    assert v1_next.chat_id == v1_first.response_chat_id == v1["chat_id"]
+    # V2: no earlier turns → continued nothing; earlier turns sent → the same conversation.
+    assert opened.chat_id is None
+    assert opened.response_chat_id is not None
+    assert follow_up.chat_id == follow_up.response_chat_id == opened.response_chat_id
+    assert other.chat_id is None
+    assert other.response_chat_id not in (None, opened.response_chat_id)
+    # Stateless: a conversation is known by its first question only.
+    assert again.chat_id is None
+    assert again.response_chat_id == opened.response_chat_id
+
+
+async def test_a_refused_v2_request_names_no_answering_conversation(harness: Harness) -> None:
+    harness.simulator.inject("500")
+    response = await complete(harness, [user("Hi"), assistant("Hello."), user("And you?")])
+    assert response.status_code == 500
+    (record,) = harness.simulator.asked
+    assert record.chat_id is not None  # it did continue a conversation
+    assert record.response_chat_id is None  # but nothing answered in it
