@@ -302,6 +302,16 @@ def platform_results(run: PlatformRun) -> list[BenchResult]:
     ]
 
 
+async def median_round_trip(call: Callable[[], Awaitable[object]], times: int = 9) -> float:
+    """The median time of ``times`` calls of ``call`` (a fake platform's round trip)."""
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
 def bench_question(index: int) -> str:
     """The ``index``-th question a platform bench asks (distinct, so answers can be told apart)."""
     return f"Bench question {index}: what is grace?"

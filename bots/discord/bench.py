@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import statistics
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from core.bench import (
     Progress,
     bench_question,
     first_text_lags,
+    median_round_trip,
     platform_results,
     platform_simulator,
 )
@@ -117,16 +117,16 @@ def _route(path: str) -> str:
 
 async def _round_trip(fake: FakeDiscord) -> float:
     """The median time of ``GET /users/@me`` over aiohttp (as discord.py does it)."""
-    times = []
     headers = {"Authorization": f"Bot {fake.token}"}
     async with aiohttp.ClientSession() as session:
-        for _ in range(ROUND_TRIPS):
-            started = time.perf_counter()
+
+        async def get_me() -> None:
             async with session.get(f"{fake.api_url}/users/@me", headers=headers) as response:
                 await response.read()
-            times.append(time.perf_counter() - started)
+
+        median = await median_round_trip(get_me, ROUND_TRIPS)
     del fake.calls[-ROUND_TRIPS:]
-    return statistics.median(times)
+    return median
 
 
 def _direct_message(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import statistics
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from core.bench import (
     Progress,
     bench_question,
     first_text_lags,
+    median_round_trip,
     platform_results,
     platform_simulator,
 )
@@ -124,13 +124,9 @@ async def _run(
 async def _round_trip(fake: FakeSlack) -> float:
     """The median time of ``auth.test`` through slack_sdk: one fake-Slack round trip."""
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
-    times = []
-    for _ in range(ROUND_TRIPS):
-        started = time.perf_counter()
-        await client.auth_test()
-        times.append(time.perf_counter() - started)
+    median = await median_round_trip(client.auth_test, ROUND_TRIPS)
     del fake.calls[-ROUND_TRIPS:]
-    return statistics.median(times)
+    return median
 
 
 async def _mention(session: aiohttp.ClientSession, url: str, index: int, ts: str) -> int:

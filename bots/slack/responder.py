@@ -87,35 +87,20 @@ class SlackResponder:
         self._partials: dict[str, str] = {}
 
     async def working(self, job: Job) -> None:
-        thread = job.question.thread
-        client = await self._clients.for_workspace(thread.workspace)
-        if is_dm_thread(thread):
-            try:
-                await client.assistant_threads_setStatus(
-                    channel_id=thread.channel, thread_ts=thread.thread, status=WORKING_STATUS
-                )
-                return
-            except SlackApiError as exc:
-                log.info("slack.status_unavailable", error=slack_error(exc))
-        if job.question.message_ref:
-            try:
-                await client.reactions_add(
-                    channel=thread.channel,
-                    timestamp=job.question.message_ref,
-                    name=WORKING_REACTION,
-                )
-            except SlackApiError as exc:
-                if slack_error(exc) != "already_reacted":
-                    raise
+        """Work started: the assistant status in assistant threads, else 👀 on the question."""
+        await self._signal(job, WORKING_STATUS, WORKING_REACTION)
 
     async def still_working(self, job: Job) -> None:
         """Gloo is slow to start: a status in assistant threads, else an ⏳ on the question."""
+        await self._signal(job, SLOW_STATUS, SLOW_REACTION)
+
+    async def _signal(self, job: Job, status: str, reaction: str) -> None:
         thread = job.question.thread
         client = await self._clients.for_workspace(thread.workspace)
         if is_dm_thread(thread):
             try:
                 await client.assistant_threads_setStatus(
-                    channel_id=thread.channel, thread_ts=thread.thread, status=SLOW_STATUS
+                    channel_id=thread.channel, thread_ts=thread.thread, status=status
                 )
                 return
             except SlackApiError as exc:
@@ -123,7 +108,7 @@ class SlackResponder:
         if job.question.message_ref:
             try:
                 await client.reactions_add(
-                    channel=thread.channel, timestamp=job.question.message_ref, name=SLOW_REACTION
+                    channel=thread.channel, timestamp=job.question.message_ref, name=reaction
                 )
             except SlackApiError as exc:
                 if slack_error(exc) != "already_reacted":
