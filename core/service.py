@@ -368,6 +368,28 @@ class ConversationService:
     def defaults(self) -> ChannelSettings:
         return self._defaults
 
+    def describe_settings(self, settings: ChannelSettings) -> list[tuple[str, str]]:
+        """Channel settings as (label, value) lines for people; adapters render them."""
+        if not self._gloo.offers_suggestions:
+            suggestions = "not offered by the Gloo API in use"
+        else:
+            suggestions = "on" if settings.enable_suggestions else "off"
+        sources = "on" if settings.enable_sources else "off"
+        if settings.enable_sources and settings.sources_limit is not None:
+            sources += f", at most {settings.sources_limit}"
+        length = (
+            f"at most {settings.character_limit} characters"
+            if settings.character_limit
+            else "no limit"
+        )
+        publishers = ", ".join(settings.publishers) if settings.publishers else "all"
+        return [
+            ("Sources", sources),
+            ("Suggestions", suggestions),
+            ("Answer length", length),
+            ("Publishers", publishers),
+        ]
+
     async def settings_for(self, platform: str, workspace: str, channel: str) -> ChannelSettings:
         stored = await self._store.get_channel_settings(platform, workspace, channel)
         return stored or self._defaults

@@ -313,16 +313,7 @@ class DiscordBot:
             return
         lines = [
             "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
-            f"Sources: {'on' if current.enable_sources else 'off'}"
-            + (f", at most {current.sources_limit}" if current.sources_limit is not None else ""),
-            f"Suggestions: {'on' if current.enable_suggestions else 'off'}",
-            "Answer length: "
-            + (
-                f"at most {current.character_limit} characters"
-                if current.character_limit
-                else "no limit"
-            ),
-            "Publishers: " + (", ".join(current.publishers) if current.publishers else "all"),
+            *(f"{label}: {value}" for label, value in self.service.describe_settings(current)),
         ]
         await interaction.response.send_message(
             "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -338,7 +338,8 @@ class SlackHandlers:
                 return
             note = sentences.SETTINGS_SAVED
         current = await self._service.settings_for(PLATFORM, workspace, channel)
-        await _ephemeral(respond, message=render.settings_message(current, note))
+        lines = self._service.describe_settings(current)
+        await _ephemeral(respond, message=render.settings_message(lines, note))
 
 
 def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:

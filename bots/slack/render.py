@@ -331,22 +331,10 @@ def history_message(history: ChatHistory) -> SlackMessage:
     return SlackMessage(text=say.HISTORY_TITLE, blocks=tuple(blocks))
 
 
-def settings_message(settings: ChannelSettings, note: str = "") -> SlackMessage:
-    publishers = ", ".join(settings.publishers) if settings.publishers else "all"
-    lines = [
-        say.SETTINGS_TITLE,
-        f"• Sources: {'on' if settings.enable_sources else 'off'}"
-        f" (at most {settings.sources_limit if settings.sources_limit is not None else 'any'})",
-        f"• Suggestions: {'on' if settings.enable_suggestions else 'off'}",
-        "• Answer length: "
-        + (
-            f"{settings.character_limit} characters"
-            if settings.character_limit is not None
-            else "no limit"
-        ),
-        f"• Publishers: {defang(publishers)}",
-    ]
-    text = "\n".join(lines)
+def settings_message(lines: list[tuple[str, str]], note: str = "") -> SlackMessage:
+    """A channel's settings (``ConversationService.describe_settings``) and how to change them."""
+    shown = (f"• {label}: {defang(value)}" for label, value in lines)
+    text = "\n".join([say.SETTINGS_TITLE, *shown])
     if note:
         text = f"{note}\n\n{text}"
     return SlackMessage(

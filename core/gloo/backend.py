@@ -49,6 +49,9 @@ GlooEvent = GlooDelta | GlooAnswer
 
 
 class GlooBackend(Protocol):
+    #: Whether answers can carry suggested follow-up questions (Completions V2's never do).
+    offers_suggestions: bool
+
     async def send(self, request: GlooRequest) -> GlooAnswer:
         """Ask and wait for the whole answer (retries included)."""
         ...

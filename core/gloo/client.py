@@ -86,6 +86,8 @@ def build_message_params(request: GlooRequest) -> dict[str, str]:
 class MessageBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Message API."""
 
+    offers_suggestions = True
+
     def __init__(
         self,
         http: httpx.AsyncClient,

@@ -383,6 +383,8 @@ def _completion_error(
 class CompletionsBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Completions V2 API."""
 
+    offers_suggestions = False
+
     def __init__(
         self,
         http: httpx.AsyncClient,

@@ -299,6 +299,8 @@ async def test_questions_in_one_thread_are_answered_in_order(store: SqlStore) ->
 class CrashingBackend:
     """A Gloo backend with a bug: it breaks after some text."""
 
+    offers_suggestions = True
+
     async def send(self, request: GlooRequest) -> GlooAnswer:
         raise AssertionError("not used")
 

@@ -21,6 +21,7 @@ from core.service import AnswerFailed, ConversationService
 from core.simulator import SIMULATOR_BASE_URL, RequestRecord, Simulator, simulator_client
 from core.store.sql import SqlStore
 from core.types import ChannelSettings, Question, Reply, TextDelta, ThreadKey
+from tests.harness import core_on_simulator
 
 THREAD = ThreadKey("discord", "G1", "C1", "T1")
 
@@ -239,3 +240,10 @@ async def test_reset_starts_a_chat_without_history(store: SqlStore) -> None:
         second = await core.service.ask(Question(THREAD, "What is peace?"))
     assert second.chat_id != first.chat_id
     assert core.requests[-1].messages == [{"role": "user", "content": "What is peace?"}]
+
+
+async def test_settings_say_the_completions_api_offers_no_suggestions(store: SqlStore) -> None:
+    async with core_on_simulator(store, gloo_backend="completions") as (c, _):
+        lines = dict(c.service.describe_settings(c.service.defaults))
+    assert lines["Suggestions"] == "not offered by the Gloo API in use"
+    assert lines["Sources"] == "on, at most 5"

@@ -237,4 +237,5 @@ def test_history_keeps_the_newest_messages_within_50_blocks() -> None:
 
 
 def test_settings_message_is_valid() -> None:
-    check_message(render.settings_message(ChannelSettings(publishers=("A", "B")), note="Saved."))
+    lines = [("Sources", "on, at most 3"), ("Publishers", "A, B")]
+    check_message(render.settings_message(lines, note="Saved."))
