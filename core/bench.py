@@ -38,7 +38,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
@@ -369,6 +369,9 @@ class _Recorder:
 
     async def still_working(self, job: Job) -> None:
         return None
+
+    async def recover(self, job: Job, known: Collection[str]) -> list[str]:
+        return []
 
     async def deliver(
         self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback

@@ -27,7 +27,15 @@ import hashlib
 import os
 import secrets
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Sequence,
+)
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -92,6 +100,17 @@ class Responder(Protocol):
         Called every ``slow_notice_after`` seconds until the first text arrives (a typing
         indicator that expires, a status, an "hourglass" reaction). Best effort, like
         :meth:`working`.
+        """
+
+    async def recover(self, job: Job, known: Collection[str]) -> list[str]:
+        """Find the messages an earlier attempt posted for ``job`` without recording them.
+
+        Called before a re-driven job is delivered when no posted message was recorded: the
+        process answering it may have died between posting and recording. Return the ids of
+        the bot's messages in the job's thread, newer than the question, that are not in
+        ``known`` (every question and answer message the inbox knows in that thread), oldest
+        first. Answers in a thread are given one at a time, so such a message can only be
+        this job's.
         """
 
     async def failed(self, job: Job, message: str) -> None:
@@ -368,6 +387,9 @@ class Dispatcher:
                 await responder.working(job)
             except Exception:
                 log.warning("job.working_indicator_failed", exc_info=True)
+        elif not posted:
+            # The attempt before may have posted and died before recording it.
+            job = await self._recover(responder, job, record)
 
         reply: Reply | None = None
         started = asyncio.Event()
@@ -409,6 +431,19 @@ class Dispatcher:
         await self._persist(lambda: self._inbox.finish(job.key, self.owner, "answered"), "finish")
         self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted))
+
+    async def _recover(self, responder: Responder, job: Job, record: PostedCallback) -> Job:
+        try:
+            known = await self._inbox.known_messages(job.question.thread)
+            found = await responder.recover(job, known)
+        except Exception:
+            log.warning("job.recover_failed", exc_info=True)
+            return job
+        if not found:
+            return job
+        log.warning("job.recovered_unrecorded_messages", messages=found)
+        await record(found)
+        return replace(job, posted=tuple(found))
 
     @staticmethod
     async def _deliver(

@@ -392,6 +392,8 @@ class FakeDiscord:
                 webhook = path.startswith(("/interactions/", "/webhooks/"))
                 if not webhook and not self._bot_authorized(request):
                     return 401, {"message": "401: Unauthorized", "code": 0}
+                if handler == self._list_messages:
+                    return await self._list_messages(dict(request.query), *match.groups())
                 return await handler(body, *match.groups())
         return 404, {"message": f"Unknown route {method} {path}", "code": 0}
 
@@ -402,6 +404,7 @@ class FakeDiscord:
             (("GET", r"/users/@me"), self._me),
             (("GET", r"/oauth2/applications/@me"), self._application),
             (("GET", r"/gateway/bot"), self._gateway_bot),
+            (("GET", r"/channels/(\d+)/messages"), self._list_messages),
             (("POST", r"/channels/(\d+)/messages"), self._post_message),
             (("PATCH", r"/channels/(\d+)/messages/(\d+)"), self._patch_message),
             (("DELETE", r"/channels/(\d+)/messages/(\d+)"), self._delete_message),
@@ -490,6 +493,18 @@ class FakeDiscord:
         if message["content"] and author is self.bot_user:
             self.first_text_at.setdefault(int(channel_id), time.perf_counter())
         return message
+
+    async def _list_messages(self, query: dict[str, str], channel_id: str) -> tuple[int, Any]:
+        """``GET /channels/{id}/messages?after=&limit=``: newest first, as Discord lists them."""
+        after = int(query.get("after") or 0)
+        limit = min(int(query.get("limit") or 50), 100)
+        found = [
+            m
+            for m in self.messages.values()
+            if m["channel_id"] == channel_id and int(m["id"]) > after
+        ]
+        found.sort(key=lambda m: int(m["id"]), reverse=True)
+        return 200, found[:limit]
 
     async def _post_message(self, body: Any, channel_id: str) -> tuple[int, Any]:
         message = self._new_message(channel_id, body or {}, self.bot_user)

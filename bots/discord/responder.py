@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any
 
 import discord
@@ -170,6 +170,21 @@ class DiscordResponder:
 
     async def working(self, job: Job) -> None:
         await self.channel(job).typing()
+
+    async def recover(self, job: Job, known: Collection[str]) -> list[str]:
+        """The bot's messages in the job's channel after the question, unknown to the inbox."""
+        me = self._client.user
+        if me is None:
+            return []
+        after = job.question.message_ref or job.question.thread.channel
+        found = [
+            str(message.id)
+            async for message in self.channel(job).history(
+                limit=100, after=discord.Object(id=int(after))
+            )
+            if message.author.id == me.id and str(message.id) not in known
+        ]
+        return sorted(found, key=int)
 
     async def still_working(self, job: Job) -> None:
         """Gloo is slow to start: typing again (Discord shows it for about 10 s)."""

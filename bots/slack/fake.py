@@ -13,7 +13,6 @@ drives the real adapter against it.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import math
 import time
@@ -141,7 +140,7 @@ class FakeSlack:
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
         self._faults: dict[str, deque[tuple[str, Any]]] = defaultdict(deque)
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
         self._server: WebServer | None = None
@@ -152,6 +151,7 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # read methods (conversations.*)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket)
         self._server = await start_web(app, "127.0.0.1", 0, shutdown_timeout=0.5)
@@ -280,7 +280,43 @@ class FakeSlack:
         return result
 
     def _new_ts(self) -> str:
-        return f"1700000{next(self._ts):03d}.000100"
+        """A message ts as Slack makes them: the time, unique and increasing."""
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
+    def _history_entry(self, message: Message, team: Team) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "type": "message",
+            "ts": message.ts,
+            "user": team.bot_user_id,
+            "bot_id": team.bot_id,
+            "text": message.markdown,
+        }
+        if message.thread_ts:
+            entry["thread_ts"] = message.thread_ts
+        return entry
+
+    def _m_conversations_replies(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        """The bot's messages in a thread (this fake only holds the bot's), oldest first."""
+        channel, thread_ts = str(args.get("channel")), str(args.get("ts"))
+        oldest = float(args.get("oldest") or 0)
+        found = [
+            self._history_entry(m, team)
+            for m in sorted(self.messages.values(), key=lambda m: float(m.ts))
+            if m.channel == channel and m.thread_ts == thread_ts and float(m.ts) > oldest
+        ]
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def _m_conversations_history(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        """The bot's top-level messages of a channel, newest first (as Slack lists them)."""
+        channel = str(args.get("channel"))
+        oldest = float(args.get("oldest") or 0)
+        found = [
+            self._history_entry(m, team)
+            for m in sorted(self.messages.values(), key=lambda m: float(m.ts), reverse=True)
+            if m.channel == channel and m.thread_ts is None and float(m.ts) > oldest
+        ]
+        return {"ok": True, "messages": found, "has_more": False}
 
     def _m_auth_test(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -85,6 +85,7 @@ class SlackResponder:
         self._sleep = sleep
         # Partial answers left readable by a failed delivery, by job key (in-process hint).
         self._partials: dict[str, str] = {}
+        self._identities: dict[str, frozenset[str]] = {}
 
     async def working(self, job: Job) -> None:
         """Work started: the assistant status in assistant threads, else 👀 on the question."""
@@ -113,6 +114,39 @@ class SlackResponder:
             except SlackApiError as exc:
                 if slack_error(exc) != "already_reacted":
                     raise
+
+    async def recover(self, job: Job, known: Collection[str]) -> list[str]:
+        """The bot's messages in the job's thread after the question, unknown to the inbox."""
+        thread = job.question.thread
+        client = await self._clients.for_workspace(thread.workspace)
+        me = await self._identity(thread.workspace, client)
+        after = job.question.message_ref or "0"
+        if thread.thread:
+            response = await client.conversations_replies(
+                channel=thread.channel, ts=thread.thread, oldest=after, limit=200
+            )
+        else:
+            response = await client.conversations_history(
+                channel=thread.channel, oldest=after, limit=200
+            )
+        found = [
+            str(m["ts"])
+            for m in response.get("messages") or []
+            if (m.get("user") in me or m.get("bot_id") in me)
+            and str(m["ts"]) not in known
+            and str(m["ts"]) != thread.thread
+            and float(m["ts"]) > float(after)
+        ]
+        return sorted(found, key=float)
+
+    async def _identity(self, workspace: str, client: AsyncWebClient) -> frozenset[str]:
+        """The bot's user and bot ids in ``workspace`` (``auth.test``, asked once)."""
+        known = self._identities.get(workspace)
+        if known is None:
+            response = await client.auth_test()
+            ids = (response.get("user_id"), response.get("bot_id"))
+            known = self._identities[workspace] = frozenset(str(i) for i in ids if i)
+        return known
 
     async def deliver(
         self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback

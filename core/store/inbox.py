@@ -142,6 +142,20 @@ class InboxQueries(SqlBase):
             key: str | None = (await conn.execute(query)).scalar_one_or_none()
         return key
 
+    async def known_messages(self, thread: ThreadKey) -> set[str]:
+        """The platform messages the inbox knows in ``thread``: questions and answers."""
+        query = select(col(InboxRow.message_ref), col(InboxRow.posted)).where(
+            *_same_thread(InboxRow, thread)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        known: set[str] = set()
+        for message_ref, posted in rows:
+            if message_ref:
+                known.add(message_ref)
+            known.update(posted)
+        return known
+
     async def has_questions(self, thread: ThreadKey) -> bool:
         """True when any question of ``thread`` is in the inbox (answered or not)."""
         query = select(col(InboxRow.key)).where(*_same_thread(InboxRow, thread)).limit(1)

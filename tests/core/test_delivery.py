@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,6 +43,7 @@ class RecordingResponder:
     crash_times: int = 0
     signalled: list[str] = field(default_factory=list)
     kept_alive: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
     delivered: list[Delivered] = field(default_factory=list)
     failures: list[tuple[Job, str]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
@@ -54,6 +55,10 @@ class RecordingResponder:
 
     async def still_working(self, job: Job) -> None:
         self.kept_alive.append(job.key)
+
+    async def recover(self, job: Job, known: Collection[str]) -> list[str]:
+        """Messages "found" on the platform: ``orphans`` not yet known to the inbox."""
+        return [m for m in self.orphans if m not in known]
 
     async def deliver(
         self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
@@ -245,3 +250,19 @@ async def test_a_long_answer_keeps_its_claim_past_the_first_lease(store: SqlStor
         await busy.drain()
     assert [d.job.key for d in responder.delivered] == ["long"]
     assert other_responder.started == []
+
+
+async def test_a_redriven_job_adopts_what_its_dead_attempt_posted_unrecorded(
+    store: SqlStore,
+) -> None:
+    await store.accept(question_job("k1"))
+    await store.claim("k1", "dead-process", timedelta(seconds=-1))  # died before recording
+    async with dispatcher_for(store) as (dispatcher, responder, _):
+        responder.orphans = ["msg-unrecorded"]
+        assert await dispatcher.redrive() == 1
+        await dispatcher.drain(retries=True)
+    [delivered] = responder.delivered
+    assert delivered.message_ids == ("msg-unrecorded",)  # edited, not posted again
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.job.posted == ("msg-unrecorded",)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import timedelta
 
 from core.simulator import Simulator, SimulatorConfig
+from core.types import Job, Question, ThreadKey
 from tests.bots.discord.conftest import DM_CHANNEL_ID, assert_no_pings, running
 from tests.bots.discord.fake_discord import FakeDiscord
 
@@ -77,3 +79,30 @@ async def test_a_retried_job_edits_the_message_an_earlier_attempt_posted(
     assert message["id"] == answer["id"]
     assert len(fake.calls_to("POST", MESSAGE_PATH)) == 1
     assert answer["components"]
+
+
+async def test_a_redriven_answer_finishes_the_message_its_dead_attempt_left_unrecorded(
+    fake: FakeDiscord, sqlite_url: str
+) -> None:
+    """The process died after posting the answer's first chunk and before recording it."""
+    sim = Simulator(SimulatorConfig(seed=3))
+    question_id = fake.snowflake()
+    job = Job(
+        key=f"discord:{question_id}",
+        question=Question(
+            ThreadKey("discord", "@dm", str(DM_CHANNEL_ID), ""),
+            "What is grace?",
+            user_id="42",
+            message_ref=str(question_id),
+        ),
+    )
+    async with running(fake, sim, sqlite_url) as bot:
+        store = bot.runtime.container.store
+        await store.accept(job)
+        await store.claim(job.key, "dead-process", timedelta(seconds=-1))
+        channel = bot.adapter.client.get_partial_messageable(DM_CHANNEL_ID)  # type: ignore[union-attr]
+        await channel.send("Grace is …")  # what the dead attempt had shown
+        await bot.runtime.dispatcher.redrive()  # (or the scheduler's re-drive takes it)
+        [answer] = await bot.answered(DM_CHANNEL_ID)
+    assert len(bot.bot_messages(DM_CHANNEL_ID)) == 1  # the same message, finished
+    assert "grace" in answer["content"].lower()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bots.slack.adapter import SlackAdapter
+from bots.slack.handlers import message_job_key
 from core.simulator import Simulator
-from tests.bots.slack.fake_slack import FakeSlack
+from core.types import Job, Question, ThreadKey
+from tests.bots.slack.fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack
 from tests.bots.slack.support import (
     CHANNEL,
     DM,
@@ -144,3 +150,27 @@ async def test_answer_cut_off_mid_stream_stays_readable_and_says_why(
     assert partial.streamed  # what had streamed is still there
     assert not partial.streaming  # and the stream was closed
     assert "cut off" in notice.markdown
+
+
+async def test_a_redriven_answer_finishes_the_message_its_dead_attempt_left_unrecorded(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    """The process died after posting the answer's message and before recording it."""
+    thread = ThreadKey("slack", TEAM_ID, CHANNEL, MENTION_TS)
+    job = Job(
+        key=message_job_key(TEAM_ID, CHANNEL, MENTION_TS),
+        question=Question(thread, "What is grace?", user_id="U0ALICE01", message_ref=MENTION_TS),
+    )
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        store = slack.runtime.container.store
+        await store.accept(job)
+        await store.claim(job.key, "dead-process", timedelta(seconds=-1))
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+        await client.chat_postMessage(channel=CHANNEL, thread_ts=MENTION_TS, text="Grace is …")
+        await slack.runtime.dispatcher.redrive()  # (or the scheduler's re-drive takes it)
+        await slack.settle()
+        await fake_slack.wait_for(lambda: fake_slack.in_thread(CHANNEL, MENTION_TS)[0].blocks)
+    (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)  # one message: the same one
+    assert "grace" in answer.markdown.lower()
+    assert answer.edits >= 1
+    assert_final_buttons(answer)
