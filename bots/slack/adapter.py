@@ -32,7 +32,7 @@ from bots.slack.handlers import PLATFORM, SlackHandlers
 from bots.slack.oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, build_oauth_flow
 from bots.slack.responder import SlackResponder, slack_error
 from core.adapters import Runtime
-from core.bench import PLATFORM_CHUNK_LATENCY, BenchResult, Progress
+from core.bench import BenchResult
 from core.bootstrap import StartupError
 from core.doctor import Finding
 from core.settings import Settings
@@ -117,26 +117,11 @@ class SlackAdapter:
             )
         return findings
 
-    async def bench(
-        self,
-        settings: Settings,
-        *,
-        conversations: int,
-        latency: float,
-        chunk_latency: float = PLATFORM_CHUNK_LATENCY,
-        progress: Progress | None = None,
-    ) -> list[BenchResult]:
-        """``gloo-bots bench``: P2 and P5 against the fake Slack (see :mod:`bots.slack.bench`)."""
+    async def bench(self, settings: Settings, **options: Any) -> list[BenchResult]:
+        """``gloo-bots bench``: P2 and P5 against the fake Slack (:mod:`bots.slack.bench`)."""
         from bots.slack.bench import measure  # the fake Slack loads only for the bench
 
-        return await measure(
-            self,
-            settings,
-            conversations=conversations,
-            latency=latency,
-            chunk_latency=chunk_latency,
-            progress=progress,
-        )
+        return await measure(self, settings, **options)
 
     # --- serving ---------------------------------------------------------------------------
 
