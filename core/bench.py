@@ -383,7 +383,7 @@ class _Recorder:
         self.deltas[job.key] = deltas
         self._resolve(job.key)
 
-    async def failed(self, job: Job, message: str) -> None:
+    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
         self.failures[job.key] = message
         self._resolve(job.key)
 

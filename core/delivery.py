@@ -113,11 +113,12 @@ class Responder(Protocol):
         this job's.
         """
 
-    async def failed(self, job: Job, message: str) -> None:
+    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
         """Tell the user in plain words that this question could not be answered.
 
         ``job.posted`` lists the messages posted so far (a placeholder or partial answer
-        can be edited to carry the sentence).
+        can be edited to carry the sentence). Await ``posted(ids)`` for a message posted
+        here, as in :meth:`deliver`, so that no re-drive mistakes it for an answer.
         """
 
 
@@ -379,7 +380,7 @@ class Dispatcher:
         if self._quotas is not None:
             refusal = await self._quotas.check(job)
             if refusal is not None:
-                await self._give_up(responder, current(), refusal, QUOTA_ERROR)
+                await self._give_up(responder, current(), refusal, QUOTA_ERROR, record)
                 return
 
         if job.attempt == 1:
@@ -411,14 +412,14 @@ class Dispatcher:
         except AnswerFailed as exc:
             log.info("job.attempt_failed", reason=exc.user_message, retryable=exc.retryable)
             await self._after_failure(
-                responder, current(), exc.user_message, exc.retryable, exc.retry_after
+                responder, current(), record, exc.user_message, exc.retryable, exc.retry_after
             )
             return
         except Exception as exc:
             # A crash while rendering: the question is not lost, it is tried again.
             log.exception("job.delivery_crashed")
             await self._after_failure(
-                responder, current(), messages.INTERNAL_ERROR, True, None, repr(exc)
+                responder, current(), record, messages.INTERNAL_ERROR, True, None, repr(exc)
             )
             return
         finally:
@@ -478,6 +479,7 @@ class Dispatcher:
         self,
         responder: Responder,
         job: Job,
+        record: PostedCallback,
         message: str,
         retryable: bool,
         retry_after: float | None,
@@ -495,11 +497,13 @@ class Dispatcher:
                 self._kick_later(job.key, delay)
             return
         final = message if not retryable else messages.gave_up(job.attempt, message)
-        await self._give_up(responder, job, final, detail or message)
+        await self._give_up(responder, job, final, detail or message, record)
 
-    async def _give_up(self, responder: Responder, job: Job, message: str, error: str) -> None:
+    async def _give_up(
+        self, responder: Responder, job: Job, message: str, error: str, record: PostedCallback
+    ) -> None:
         try:
-            await responder.failed(job, message)
+            await responder.failed(job, message, record)
         except Exception:
             log.exception("job.failure_notice_failed")
         await self._persist(

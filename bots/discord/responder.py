@@ -217,19 +217,15 @@ class DiscordResponder:
         await writer.finish(render_answer(reply))
         self._writers.pop(job.key, None)
 
-    async def failed(self, job: Job, message: str) -> None:
+    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
         writer = self._writers.pop(job.key, None)
         if writer is None:
             writer = AnswerWriter(
                 self.channel(job),
-                _ignore_posted,
+                posted,
                 existing=job.posted,
                 reference=self.reference(job),
                 interval=self.edit_interval,
                 clock=self._clock,
             )
         await writer.notice(message)
-
-
-async def _ignore_posted(ids: Any) -> None:
-    return None

@@ -180,7 +180,7 @@ class SlackResponder:
         settings = await self._settings(thread)
         await writer.finish(reply, settings)
 
-    async def failed(self, job: Job, message: str) -> None:
+    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
         thread = job.question.thread
         client = await self._clients.for_workspace(thread.workspace)
         partial = self._partials.pop(job.key, "")
@@ -193,9 +193,10 @@ class SlackResponder:
                 return
             except SlackApiError as exc:
                 log.warning("slack.failure_edit_failed", error=slack_error(exc))
-        await client.chat_postMessage(
+        response = await client.chat_postMessage(
             channel=thread.channel, thread_ts=thread.thread or None, **notice.as_kwargs()
         )
+        await posted([str(response["ts"])])
 
     async def _open_stream(self, client: AsyncWebClient, job: Job) -> AsyncChatStream | None:
         thread = job.question.thread

@@ -78,7 +78,7 @@ class RecordingResponder:
             else:
                 self.delivered.append(Delivered(job, message_ids, text, event))
 
-    async def failed(self, job: Job, message: str) -> None:
+    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
         self.failures.append((job, message))
 
 

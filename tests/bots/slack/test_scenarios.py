@@ -14,7 +14,8 @@ import pytest
 
 from core import messages
 from core.simulator import Simulator
-from tests.bots.slack.fake_slack import BOT_USER_ID, FakeSlack, Message
+from core.types import ThreadKey
+from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack, Message
 from tests.bots.slack.support import (
     ALICE,
     BOB,
@@ -248,6 +249,11 @@ async def test_gloo_failures_are_a_plain_sentence_then_later_messages_work(
         (notice,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
         assert "Gloo is handling a lot of questions right now" in notice.markdown
         assert not notice.buttons()
+        # Recorded as this question's, so no later re-drive takes it for an unrecorded answer.
+        known = await slack.runtime.container.store.known_messages(
+            ThreadKey("slack", TEAM_ID, CHANNEL, MENTION_TS)
+        )
+        assert notice.ts in known
 
         sim.inject("500", "500", "500")
         await slack.event(event("app_mention", ts="1700000600.000100"))
