@@ -239,13 +239,13 @@ async def test_a_slow_gloo_gets_still_working_notices_until_text_arrives(store: 
 
 
 async def test_a_long_answer_keeps_its_claim_past_the_first_lease(store: SqlStore) -> None:
-    sim = Simulator(SimulatorConfig(first_chunk_latency=0.6))
+    sim = Simulator(SimulatorConfig(first_chunk_latency=2.0))
     async with (
-        dispatcher_for(store, sim, inbox_lease=0.3) as (busy, responder, _),
-        dispatcher_for(store, sim, inbox_lease=0.3) as (other, other_responder, _),
+        dispatcher_for(store, sim, inbox_lease=1.0) as (busy, responder, _),
+        dispatcher_for(store, sim, inbox_lease=1.0) as (other, other_responder, _),
     ):
         await busy.submit(question_job("long"))
-        await asyncio.sleep(0.45)  # past the first lease: renewed, not abandoned
+        await asyncio.sleep(1.5)  # past the first lease: renewed, not abandoned
         assert await other.redrive() == 0
         await busy.drain()
     assert [d.job.key for d in responder.delivered] == ["long"]

@@ -298,4 +298,4 @@ async def test_a_slow_gloo_keeps_the_typing_indicator_going(
         await bot.dm("What is grace?")
         await bot.answered(DM_CHANNEL_ID)
     # Once at the start, then again while Gloo has not started answering.
-    assert len(fake.calls_to("POST", rf"/channels/{DM_CHANNEL_ID}/typing")) >= 3
+    assert len(fake.calls_to("POST", rf"/channels/{DM_CHANNEL_ID}/typing")) >= 2

@@ -97,11 +97,12 @@ async def test_a_redriven_answer_finishes_the_message_its_dead_attempt_left_unre
         ),
     )
     async with running(fake, sim, sqlite_url) as bot:
+        # What the dead attempt had shown, then its claim (the scheduler may re-drive at once).
+        channel = bot.adapter.client.get_partial_messageable(DM_CHANNEL_ID)  # type: ignore[union-attr]
+        await channel.send("Grace is …")
         store = bot.runtime.container.store
         await store.accept(job)
         await store.claim(job.key, "dead-process", timedelta(seconds=-1))
-        channel = bot.adapter.client.get_partial_messageable(DM_CHANNEL_ID)  # type: ignore[union-attr]
-        await channel.send("Grace is …")  # what the dead attempt had shown
         await bot.runtime.dispatcher.redrive()  # (or the scheduler's re-drive takes it)
         [answer] = await bot.answered(DM_CHANNEL_ID)
     assert len(bot.bot_messages(DM_CHANNEL_ID)) == 1  # the same message, finished

@@ -162,11 +162,12 @@ async def test_a_redriven_answer_finishes_the_message_its_dead_attempt_left_unre
         question=Question(thread, "What is grace?", user_id="U0ALICE01", message_ref=MENTION_TS),
     )
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        # What the dead attempt had shown, then its claim (the scheduler may re-drive at once).
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+        await client.chat_postMessage(channel=CHANNEL, thread_ts=MENTION_TS, text="Grace is …")
         store = slack.runtime.container.store
         await store.accept(job)
         await store.claim(job.key, "dead-process", timedelta(seconds=-1))
-        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
-        await client.chat_postMessage(channel=CHANNEL, thread_ts=MENTION_TS, text="Grace is …")
         await slack.runtime.dispatcher.redrive()  # (or the scheduler's re-drive takes it)
         await slack.settle()
         await fake_slack.wait_for(lambda: fake_slack.in_thread(CHANNEL, MENTION_TS)[0].blocks)
