@@ -11,7 +11,7 @@ MORE_SOURCES_HEADER: Final = "*Also from:* {titles}"
 SUGGESTIONS_HEADER: Final = "*Ask next*"
 FEEDBACK_HEADER: Final = "Was this helpful?"
 CONTINUED: Final = "(continued)"
-BUTTONS_FALLBACK: Final = "Sources and follow-up questions"
+BUTTONS_FALLBACK: Final = "Links and buttons for this answer"
 
 FEEDBACK_THANKS: Final = "Thanks for the feedback!"
 FEEDBACK_UNKNOWN: Final = (
