@@ -5,17 +5,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench chaos simulator chat clean
+.PHONY: run test lint typecheck pytest bench chaos simulator chat clean lock
 
 INSTALL_LOG := $(VENV)/install.log
+# uv installs exactly what uv.lock pins (hashes checked); it lives beside the environment,
+# in $(VENV)/.uv, so a sync never removes it. `make lock` updates uv.lock (see README).
+UV_VERSION := 0.13.8
+UV := $(VENV)/.uv/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-$(STAMP): pyproject.toml
+$(UV):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing into $(VENV) (log: $(INSTALL_LOG))..."
-	@{ $(BIN)/python -m pip install --disable-pip-version-check --upgrade pip && \
-	   $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'; } \
-	   > $(INSTALL_LOG) 2>&1 || { tail -40 $(INSTALL_LOG); echo "Install failed; see $(INSTALL_LOG)"; exit 1; }
+	@$(BIN)/python -m pip install --disable-pip-version-check --quiet --target $(VENV)/.uv \
+	   uv==$(UV_VERSION) > $(VENV)/uv-install.log 2>&1 || { cat $(VENV)/uv-install.log; exit 1; }
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@echo "Installing uv.lock into $(VENV) (log: $(INSTALL_LOG))..."
+	@$(UV) sync --locked --extra dev --python $(BIN)/python > $(INSTALL_LOG) 2>&1 || \
+	   { tail -40 $(INSTALL_LOG); echo "Install failed; see $(INSTALL_LOG)"; \
+	     echo "If pyproject.toml changed, run 'make lock' and commit uv.lock."; exit 1; }
 	@touch $(STAMP)
+
+## lock: re-resolve uv.lock after a change to pyproject.toml (`make lock UPGRADE=1` takes the newest releases)
+lock: | $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade,)
 
 ## run: install and run the service (adapters for the tokens set; else the console playground)
 run: $(STAMP)
