@@ -17,6 +17,7 @@ import base64
 import io
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -48,10 +49,10 @@ async def test_interaction_tokens_never_reach_the_debug_log(
     tokens: list[str] = []
     original = fake.interaction
 
-    async def with_real_token(data: dict[str, object]) -> dict[str, object]:
+    async def with_real_token(data: dict[str, Any]) -> dict[str, Any]:
         data["token"] = interaction_token(int(str(data["id"])))
         tokens.append(str(data["token"]))
-        return await original(data)  # type: ignore[arg-type]
+        return await original(data)
 
     fake.interaction = with_real_token  # type: ignore[method-assign]
     async with running(fake, sim, sqlite_url) as bot:
