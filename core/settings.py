@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
 
+    # --- protection of operational endpoints and stored secrets ----------------------------
+    # Set: /readyz and /metrics answer only "Authorization: Bearer <METRICS_TOKEN>".
+    metrics_token: SecretStr | None = None
+
     @field_validator("gloo_publishers", mode="before")
     @classmethod
     def _split_publishers(cls, value: object) -> object:
@@ -190,5 +194,6 @@ class Settings(BaseSettings):
             self.slack_signing_secret,
             self.slack_client_secret,
             self.discord_bot_token,
+            self.metrics_token,
         ]
         return [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
