@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.slack.background import Background
 from bots.slack.clients import Sleep, WebClients
 from bots.slack.handlers import PLATFORM, SlackHandlers
+from bots.slack.lifecycle import Lifecycle
 from bots.slack.oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, build_oauth_flow
 from bots.slack.responder import SlackResponder, slack_error
 from core.adapters import Runtime
@@ -176,6 +177,7 @@ class SlackAdapter:
         SlackHandlers(
             runtime.dispatcher, runtime.container.service, clients, self.background
         ).register(app, assistant=self._assistant)
+        Lifecycle(installation_store).register(app)  # app_uninstalled, tokens_revoked
 
         runtime.readiness[PLATFORM] = self._readiness
         if not self.socket_mode(settings):
