@@ -158,6 +158,10 @@ class InstallationStore(Protocol):
         """True exactly once for a state that was saved and has not expired."""
         ...
 
+    async def prune_oauth_states(self) -> int:
+        """Delete expired OAuth states; how many went."""
+        ...
+
 
 class Inbox(Protocol):
     """Accepted questions, kept until answered (see :mod:`core.store.inbox`)."""

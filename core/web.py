@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -34,11 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GlooTokenCheck",
+    "Handler",
+    "RateLimiter",
     "Readiness",
     "ReadinessCheck",
     "WebServer",
     "build_web_app",
+    "client_address",
     "dialable_url",
+    "rate_limited",
     "start_web",
 ]
 
@@ -310,3 +315,75 @@ class GlooTokenCheck:
         self._refused_until = None
         self._backoff = TOKEN_BACKOFF_S
         return None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RateLimiter:
+    """At most ``per_client`` hits per client address and ``total`` hits overall in any
+    ``window`` seconds (a sliding window, in this process's memory).
+
+    The overall cap bounds what anonymous requests can cost even when addresses are spoofed
+    or many; only allowed hits are remembered, so memory stays bounded by ``total``.
+    """
+
+    def __init__(
+        self, per_client: int, total: int, window: float, *, clock: Clock = time.monotonic
+    ) -> None:
+        self.per_client = per_client
+        self.total = total
+        self.window = window
+        self._clock = clock
+        self._all: deque[float] = deque()
+        self._by_client: dict[str, deque[float]] = {}
+
+    def allow(self, client: str) -> float | None:
+        """``None`` and the hit is counted, or the seconds until ``client`` may try again."""
+        now = self._clock()
+        horizon = now - self.window
+        _expire(self._all, horizon)
+        hits = self._by_client.get(client)
+        if hits is not None:
+            _expire(hits, horizon)
+        if len(self._by_client) > 2 * self.total:
+            for key in [k for k, v in self._by_client.items() if not v or v[-1] <= horizon]:
+                del self._by_client[key]
+        if hits is not None and len(hits) >= self.per_client:
+            return hits[0] + self.window - now
+        if len(self._all) >= self.total:
+            return self._all[0] + self.window - now
+        self._all.append(now)
+        self._by_client.setdefault(client, hits if hits is not None else deque()).append(now)
+        return None
+
+
+def _expire(hits: deque[float], horizon: float) -> None:
+    while hits and hits[0] <= horizon:
+        hits.popleft()
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the last ``X-Forwarded-For`` entry (the one the load balancer in
+    front of the process added), else the peer's address."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    return last or request.remote or "unknown"
+
+
+def rate_limited(handler: Handler, limiter: RateLimiter, *, what: str) -> Handler:
+    """``handler`` behind ``limiter``: over the limit, 429 with ``Retry-After`` and a sentence."""
+
+    async def limited(request: web.Request) -> web.StreamResponse:
+        wait = limiter.allow(client_address(request))
+        if wait is None:
+            return await handler(request)
+        seconds = max(1, int(wait + 0.999))
+        log.warning("web.rate_limited", path=request.path, retry_after=seconds)
+        return web.Response(
+            status=429,
+            text=f"Too many {what} from here. Please try again in {seconds} seconds.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+    return limited

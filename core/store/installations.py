@@ -87,6 +87,14 @@ class InstallationQueries(SqlBase):
                 .on_conflict_do_nothing(index_elements=["state"])
             )
 
+    async def prune_oauth_states(self) -> int:
+        """Delete the OAuth states that expired (install pages opened and abandoned)."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(OAuthStateRow).where(col(OAuthStateRow.expires_at) < utcnow())
+            )
+            return result.rowcount
+
     async def consume_oauth_state(self, state: str) -> bool:
         """True exactly once for a state that was issued and has not expired."""
         now = utcnow()

@@ -21,10 +21,12 @@ from core.web import (
     GLOO_REFUSED,
     READY_CACHE_S,
     TOKEN_BACKOFF_S,
+    RateLimiter,
     ReadinessCheck,
     WebServer,
     build_web_app,
     dialable_url,
+    rate_limited,
     start_web,
 )
 from tests.conftest import configure_test_logging
@@ -231,3 +233,33 @@ async def test_metrics_token_protects_readiness_and_metrics_not_health(store: Sq
     assert wrong.status_code == 401
     assert [r.status_code for r in allowed] == [200, 200]
     assert "gloo_bots_questions_total" in allowed[1].text
+
+
+def test_rate_limiter_counts_per_client_and_in_all_over_a_sliding_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_client=2, total=3, window=60, clock=clock)
+    assert limiter.allow("a") is None
+    clock.now += 10
+    assert limiter.allow("a") is None
+    assert limiter.allow("a") == 50  # a's first hit leaves the window in 50 s
+    assert limiter.allow("b") is None
+    assert limiter.allow("c") == 50  # three hits in all: the overall cap, until 1000 + 60
+    clock.now += 50
+    assert limiter.allow("a") is None  # the first hit has left the window
+    assert limiter.allow("c") == 10  # still three in the last minute (1010, 1010, 1060)
+    clock.now += 10
+    assert limiter.allow("c") is None
+
+
+async def test_rate_limited_handler_answers_429_with_retry_after() -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="install")
+
+    app = web.Application()
+    app.router.add_get("/install", rate_limited(page, RateLimiter(1, 10, 60), what="visits"))
+    async with await start_web(app, "127.0.0.1", 0) as server:
+        ok, limited = await get(server, "/install"), await get(server, "/install")
+    assert ok.text == "install"
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "60"
+    assert "Too many visits" in limited.text
