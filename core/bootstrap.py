@@ -116,6 +116,7 @@ async def build(
 
         if store is None:
             store = await _open_store(settings, stack)
+        store.use_encryption_keys(settings.encryption_key_list)
         gloo: GlooBackend
         if settings.gloo_api == "completions":
             # Completions V2 is stateless: the thread's earlier turns come from the store.
