@@ -20,7 +20,7 @@ REDACTED = "[REDACTED]"
 
 # Keys whose values are secrets whatever they look like.
 _SECRET_KEY = re.compile(
-    r"(?i)(^|_)(authorization|token|access_token|secret|client_secret|api_key|apikey|password|signing_secret)$"
+    r"(?i)(^|_)(authorization|token|access_token|secret|client_secret|api_key|apikey|password|signing_secret|encryption_keys)$"
 )
 
 # Values that look like credentials wherever they appear in a string.
