@@ -35,6 +35,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # DEBUG: /webhooks/{application_id}/{token}/..., /interactions/{id}/{token}/callback.
     # Whoever holds one may post as the bot in that interaction for 15 minutes.
     (re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._\-]+"), rf"\1{REDACTED}"),
+    # Slack response_url and incoming-webhook URLs (hooks.slack.com/actions|commands|app|
+    # services/...) let whoever holds them post to the channel: keep only the kind.
+    (re.compile(r"(hooks\.slack\.com\\?/[a-z]+\\?/)[^\s\"'<>,)]+"), rf"\1{REDACTED}"),
     # passwords inside URLs (scheme://user:password@host)
     (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+@"), rf"\1{REDACTED}@"),
     (  # Discord bot tokens: base64 user id . timestamp . hmac

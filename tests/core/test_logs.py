@@ -167,3 +167,19 @@ def test_user_tokens_jwts_and_authorization_headers_are_scrubbed(captured: io.St
     out = captured.getvalue()
     for secret in (SLACK_USER, BEARER, DISCORD, SLACK_BOT, INTERACTION_TOKEN, SIGNING):
         assert secret not in out, secret[:8]
+
+
+def test_slack_response_urls_and_webhooks_are_scrubbed(captured: io.StringIO) -> None:
+    # response_url as in Slack's block_actions and slash-command payloads (the recorded ones
+    # in tests/bots/slack/payloads), raw JSON escapes its slashes ("https:\/\/hooks...").
+    action = "https://hooks.slack.com/actions/T0TEAM001/6083412345/Zk8sQw3vR2xYpL1mN0bT"
+    command = "https://hooks.slack.com/commands/T0TEAM001/6083499999/Hh7gF6dS5aQ4wE3rT2yU"
+    hook = "https://hooks.slack.com/services/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"
+    escaped = command.replace("/", "\\/")
+    logging.getLogger("slack_bolt.App").debug("payload: %s", {"response_url": action})
+    logging.getLogger("slack_bolt.App").debug('body: {"response_url":"%s"}', escaped)
+    structlog.get_logger("bots.slack").info("slack.notify", url=hook)
+    out = captured.getvalue()
+    for secret in ("Zk8sQw3vR2xYpL1mN0bT", "Hh7gF6dS5aQ4wE3rT2yU", "Xx9cV8bN7mQ6wE5rT4yU3iO2"):
+        assert secret not in out
+    assert f"https://hooks.slack.com/actions/{REDACTED}" in out

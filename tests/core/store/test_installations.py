@@ -13,6 +13,7 @@ from core.crypto import SEALED, SecretBox
 from core.logs import configure_logging
 from core.store.sql import SqlStore
 from tests.conftest import configure_test_logging
+from tests.harness import core_on_simulator
 
 TOKEN = "xoxb-2222222222-3333333333-encryptme"
 DATA: dict[str, Any] = {"team_id": "T2", "bot_token": TOKEN, "user_id": "U1"}
@@ -87,3 +88,15 @@ async def test_an_installation_no_key_opens_is_logged_and_treated_as_absent(
     assert "installations.unreadable" in log_output.getvalue()
     store.use_encryption_keys(())
     assert await store.find_installation("slack", "", "T2") is None
+
+
+async def test_an_oauth_process_without_keys_warns_at_startup(
+    store: SqlStore, log_output: io.StringIO
+) -> None:
+    async with core_on_simulator(store, slack_client_id="1111.2222"):
+        pass
+    async with core_on_simulator(
+        store, slack_client_id="1111.2222", encryption_keys=SecretBox.new_key()
+    ):
+        pass
+    assert log_output.getvalue().count("installations.unencrypted") == 1
