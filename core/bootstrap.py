@@ -116,6 +116,13 @@ async def build(
 
         if store is None:
             store = await _open_store(settings, stack)
+        store.use_encryption_keys(settings.encryption_key_list)
+        if settings.slack_client_id and not settings.encryption_key_list:
+            log.warning(
+                "installations.unencrypted",
+                note="OAuth installs keep bot tokens in the database in plain text",
+                fix="set ENCRYPTION_KEYS (gloo-bots db new-key), then gloo-bots db reencrypt",
+            )
         gloo: GlooBackend
         if settings.gloo_api == "completions":
             # Completions V2 is stateless: the thread's earlier turns come from the store.

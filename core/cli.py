@@ -16,12 +16,14 @@ from core.adapters import adapter_names, load_adapter, run_worker, serve_adapter
 from core.bench import run_bench
 from core.bootstrap import StartupError, build
 from core.console import SIMULATOR_BANNER, Console, read_stdin
+from core.crypto import SecretBox
 from core.doctor import run_doctor
 from core.logs import configure_logging
 from core.settings import Settings
 from core.simulator import SimulatorConfig, serve
 from core.store.engine import normalize_database_url
 from core.store.migrate import current_revision, head_revision, upgrade
+from core.store.sql import SqlStore
 
 log = structlog.get_logger(__name__)
 
@@ -92,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="apply database migrations")
     db_sub.add_parser("current", help="show the applied and the latest migration")
+    db_sub.add_parser("new-key", help="print a new key for ENCRYPTION_KEYS")
+    db_sub.add_parser(
+        "reencrypt",
+        help="encrypt every stored installation with the first ENCRYPTION_KEYS key",
+    )
     return parser
 
 
@@ -261,8 +268,29 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
         state = "up to date" if current == head else f"behind; run 'gloo-bots db upgrade' ({head})"
         print(f"Database migration: {current or 'none'} - {state}")
         return 0 if current == head else 1
-    print("usage: gloo-bots db {upgrade,current}", file=sys.stderr)
+    if args.db_command == "new-key":
+        print(SecretBox.new_key())
+        return 0
+    if args.db_command == "reencrypt":
+        return await _reencrypt(settings)
+    print("usage: gloo-bots db {upgrade,current,new-key,reencrypt}", file=sys.stderr)
     return 2
+
+
+async def _reencrypt(settings: Settings) -> int:
+    """Seal every installation with the first key (after a key was added or rotated)."""
+    keys = settings.encryption_key_list
+    if not keys:
+        print("ENCRYPTION_KEYS is not set: nothing to encrypt with.", file=sys.stderr)
+        return 1
+    store = await SqlStore.open(settings.database_url, migrate=False)
+    try:
+        store.use_encryption_keys(keys)
+        count = await store.reseal_installations()
+    finally:
+        await store.close()
+    print(f"Encrypted {count} installation(s) with the first key of ENCRYPTION_KEYS.")
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,23 +20,33 @@ REDACTED = "[REDACTED]"
 
 # Keys whose values are secrets whatever they look like.
 _SECRET_KEY = re.compile(
-    r"(?i)(^|_)(authorization|token|access_token|secret|client_secret|api_key|apikey|password|signing_secret)$"
+    r"(?i)(^|_)(authorization|token|access_token|secret|client_secret|api_key|apikey|password|signing_secret|encryption_keys)$"
 )
 
 # Values that look like credentials wherever they appear in a string.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{4,}"), rf"\1 {REDACTED}"),
-    (re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+"), REDACTED),  # Slack bot/user/config tokens
+    (re.compile(r"(?i)\bBot\s+[A-Za-z0-9._\-]{30,}"), rf"Bot {REDACTED}"),  # Discord auth header
+    (re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+"), REDACTED),  # Slack bot/user/refresh tokens
     (re.compile(r"\bxapp-[A-Za-z0-9\-]+"), REDACTED),  # Slack app-level tokens
+    # JSON Web Tokens (Gloo access tokens among them): header.payload.signature
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"), REDACTED),
+    # Discord interaction and webhook tokens travel in URL paths, which discord.py logs at
+    # DEBUG: /webhooks/{application_id}/{token}/..., /interactions/{id}/{token}/callback.
+    # Whoever holds one may post as the bot in that interaction for 15 minutes.
+    (re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._\-]+"), rf"\1{REDACTED}"),
+    # Slack response_url and incoming-webhook URLs (hooks.slack.com/actions|commands|app|
+    # services/...) let whoever holds them post to the channel: keep only the kind.
+    (re.compile(r"(hooks\.slack\.com\\?/[a-z]+\\?/)[^\s\"'<>,)]+"), rf"\1{REDACTED}"),
     # passwords inside URLs (scheme://user:password@host)
-    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s]+@"), rf"\1{REDACTED}@"),
+    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+@"), rf"\1{REDACTED}@"),
     (  # Discord bot tokens: base64 user id . timestamp . hmac
         re.compile(r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}\b"),
         REDACTED,
     ),
     (
         re.compile(
-            r"(?i)([\"']?(?:access_token|refresh_token|client_secret|api_key|token|password)"
+            r"(?i)([\"']?(?:[a-z_]*token|[a-z_]*secret|api_?key|password|passwd)"
             r"[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
         ),
         rf"\1{REDACTED}",

@@ -56,8 +56,9 @@ def gave_up(attempts: int, last_reason: str) -> str:
 
 
 def quota_exceeded(scope: str, limit: int, period: str) -> str:
-    """The sentence for a question over a usage limit (``scope``: "you" or "this workspace")."""
-    who = "You have" if scope == "user" else "This workspace has"
+    """The sentence for a question over a usage limit (``scope``: "user", "workspace", or
+    "dm" for the limit all direct messages outside a server share)."""
+    who = {"user": "You have", "dm": "Direct messages to me have"}.get(scope, "This workspace has")
     return (
         f"{who} reached the limit of {limit} question{'' if limit == 1 else 's'} per {period}, "
         "so I didn't send this "

@@ -158,6 +158,18 @@ class InstallationStore(Protocol):
         """True exactly once for a state that was saved and has not expired."""
         ...
 
+    async def prune_oauth_states(self) -> int:
+        """Delete expired OAuth states; how many went."""
+        ...
+
+    def use_encryption_keys(self, keys: tuple[str, ...]) -> None:
+        """Encrypt installation data at rest with these Fernet keys (the first encrypts)."""
+        ...
+
+    async def reseal_installations(self) -> int:
+        """Encrypt again, with the first key, what is stored in plain text or an older key."""
+        ...
+
 
 class Inbox(Protocol):
     """Accepted questions, kept until answered (see :mod:`core.store.inbox`)."""

@@ -3,6 +3,12 @@
 Counted from the inbox itself — every accepted question is a row with its sender and time —
 so the limits hold across processes and restarts without another table. A question over a
 limit is not sent to Gloo; its asker gets a plain sentence saying which limit it hit.
+
+A person's limits count their questions everywhere on the platform: in every Slack workspace
+or Discord server they share with the bot and in their DMs, so joining more servers does not
+multiply anyone's allowance. Direct messages outside any server (Discord's ``"@dm"``) share one
+workspace limit: they belong to no organisation, and without a ceiling of their own they would
+be the one place where the deployment's daily Gloo budget had no bound.
 """
 
 from __future__ import annotations
@@ -61,8 +67,14 @@ class Quotas:
         checks = (
             ("user", bool(user), limits.user_per_minute, counts.user_minute, "minute"),
             ("user", bool(user), limits.user_per_day, counts.user_day, "day"),
-            # Direct messages belong to no organisation: only per-user limits apply.
-            ("workspace", not personal, limits.workspace_per_day, counts.workspace_day, "day"),
+            # All DMs outside a server count together, as one workspace.
+            (
+                "dm" if personal else "workspace",
+                True,
+                limits.workspace_per_day,
+                counts.workspace_day,
+                "day",
+            ),
         )
         for scope, applies, limit, count, period in checks:
             if applies and 0 < limit < count:

@@ -81,10 +81,8 @@ class Jobs:
             log.warning("scheduler.inbox_count_failed", exc_info=True)
 
     async def prune(self) -> dict[str, int]:
-        """Delete finished questions and answers older than the retention (leader only).
-
-        (Expired OAuth states go as soon as any install finishes: see the store.)
-        """
+        """Delete finished questions and answers older than the retention, and expired
+        OAuth states (install pages opened and never finished), in the leader only."""
         if self._leadership is not None and not await self._leadership.try_acquire():
             return {}
         store = self._container.store
@@ -93,6 +91,7 @@ class Jobs:
             pruned = {
                 "inbox": await store.prune_inbox(cutoff),
                 "answers": await store.prune_answers(cutoff),
+                "oauth_states": await store.prune_oauth_states(),
             }
         except Exception:
             log.warning("scheduler.prune_failed", exc_info=True)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.crypto import check_key
 from core.types import ChannelSettings
 
 DEFAULT_GLOO_API_URL = "https://platform.ai.gloo.com"
@@ -25,6 +26,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
         # "SLACK_APP_TOKEN=" in .env means unset, not an empty token.
         env_ignore_empty=True,
+        # A malformed secret must not be echoed in the error message.
+        hide_input_in_errors=True,
     )
 
     # --- Gloo ------------------------------------------------------------------------------
@@ -102,6 +105,32 @@ class Settings(BaseSettings):
     port: int = 3000
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
+
+    # --- protection of operational endpoints and stored secrets ----------------------------
+    # Set: /readyz and /metrics answer only "Authorization: Bearer <METRICS_TOKEN>".
+    metrics_token: SecretStr | None = None
+    # Fernet keys, comma-separated: the first encrypts installation tokens, all decrypt.
+    encryption_keys: SecretStr | None = None
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _check_encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+        for number, key in enumerate(keys, start=1):
+            try:
+                check_key(key)
+            except ValueError as exc:
+                raise ValueError(f"ENCRYPTION_KEYS: key {number} {exc}") from None
+        return SecretStr(",".join(keys)) if keys else None
+
+    @property
+    def encryption_key_list(self) -> tuple[str, ...]:
+        """The Fernet keys, the encrypting one first (empty: tokens are stored unencrypted)."""
+        if self.encryption_keys is None:
+            return ()
+        return tuple(self.encryption_keys.get_secret_value().split(","))
 
     @field_validator("gloo_publishers", mode="before")
     @classmethod
@@ -190,5 +219,7 @@ class Settings(BaseSettings):
             self.slack_signing_secret,
             self.slack_client_secret,
             self.discord_bot_token,
+            self.metrics_token,
         ]
-        return [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
+        values = [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
+        return [*values, *self.encryption_key_list]

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Final
 
 #: A ``ThreadKey.workspace`` starting with this belongs to no organisation (a direct message
-#: outside any server, e.g. Discord's ``"@dm"``): workspace-wide limits do not apply to it.
+#: outside any server, e.g. Discord's ``"@dm"``): all of them share one workspace limit.
 PERSONAL_PREFIX: Final = "@"
 
 

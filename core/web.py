@@ -5,11 +5,20 @@ Every serving process (``gloo-bots run``, ``slack``, ``discord``) serves one app
 platform connections), ``/metrics`` (Prometheus), plus whatever the adapters add (Slack's
 ``/slack/events``). The simulator and the test suite's fake platforms use
 :func:`start_web` too.
+
+``/readyz`` is safe to poll by anyone: its result is reused for :data:`READY_CACHE_S`
+seconds (concurrent probes share one evaluation), a Gloo token refusal is not retried for a
+growing back-off, and what it shows names the failing check, never a host or a port (the
+detail goes to the log). With ``METRICS_TOKEN`` set, ``/readyz`` and ``/metrics`` answer only
+requests with ``Authorization: Bearer <METRICS_TOKEN>``; ``/healthz`` stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -18,12 +27,25 @@ from typing import TYPE_CHECKING, Final
 import structlog
 from aiohttp import web
 
+from core.gloo.errors import GlooAuthError
 from core.metrics import CONTENT_TYPE, Metrics
 
 if TYPE_CHECKING:
     from core.bootstrap import Container
 
-__all__ = ["ReadinessCheck", "WebServer", "build_web_app", "dialable_url", "start_web"]
+__all__ = [
+    "GlooTokenCheck",
+    "Handler",
+    "RateLimiter",
+    "Readiness",
+    "ReadinessCheck",
+    "WebServer",
+    "build_web_app",
+    "client_address",
+    "dialable_url",
+    "rate_limited",
+    "start_web",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -96,38 +118,80 @@ def _bound_port(addresses: Iterable[object], requested: int) -> int:
 
 #: A readiness check: ``None`` when fine, else a short description of the problem.
 ReadinessCheck = Callable[[], Awaitable[str | None]]
+Clock = Callable[[], float]
 
-_CHECKS_KEY: Final = web.AppKey("readiness_checks", dict)
 _METRICS_KEY: Final = web.AppKey("metrics", Metrics)
+_TOKEN_KEY: Final = web.AppKey("access_token", str)
 #: Seconds one readiness check may take before it counts as failed.
 CHECK_TIMEOUT_S: Final = 3.0
+#: Seconds a ``/readyz`` result is reused, whoever asks and however often; a "not ready"
+#: result for :data:`NOT_READY_CACHE_S` only, so a process that becomes ready is seen soon
+#: (the costly failing check, Gloo's token, has its own back-off).
+READY_CACHE_S: Final = 5.0
+NOT_READY_CACHE_S: Final = 1.0
+#: After Gloo refused the credentials, seconds before the token check asks again (doubling
+#: with each further refusal, up to :data:`TOKEN_BACKOFF_MAX_S`).
+TOKEN_BACKOFF_S: Final = 30.0
+TOKEN_BACKOFF_MAX_S: Final = 600.0
+GLOO_REFUSED: Final = (
+    "Gloo refused the credentials (GLOO_CLIENT_ID/GLOO_CLIENT_SECRET or GLOO_API_KEY)"
+)
 
 
 def build_web_app(
-    container: Container, checks: dict[str, ReadinessCheck] | None = None
+    container: Container,
+    checks: dict[str, ReadinessCheck] | None = None,
+    *,
+    clock: Clock = time.monotonic,
 ) -> web.Application:
     """The serving process's application: ``/healthz``, ``/readyz`` and ``/metrics``.
 
-    ``checks`` is read at every ``/readyz`` request, so adapters can add theirs (platform
+    ``checks`` is read at every ``/readyz`` evaluation, so adapters can add theirs (platform
     connections) after the app is built; the store, its schema and the Gloo token are
     always checked.
     """
     all_checks: dict[str, ReadinessCheck] = {
         "database": _database_check(container),
         "migrations": _migrations_check(container),
-        "gloo_token": _gloo_check(container),
+        "gloo_token": GlooTokenCheck(container, clock=clock),
     }
     if checks is not None:
         # Shared, not copied: adapters register theirs in prepare().
         checks.update({k: v for k, v in all_checks.items() if k not in checks})
         all_checks = checks
-    app = web.Application()
-    app[_CHECKS_KEY] = all_checks
+    token = container.settings.metrics_token
+    app = web.Application(middlewares=[_protect] if token else [])
+    app[_READINESS_KEY] = Readiness(all_checks, clock=clock)
     app[_METRICS_KEY] = container.metrics
+    if token:
+        app[_TOKEN_KEY] = token.get_secret_value()
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+#: The paths ``METRICS_TOKEN`` protects.
+PROTECTED_PATHS: Final = frozenset({"/readyz", "/metrics"})
+
+
+@web.middleware
+async def _protect(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """``/readyz`` and ``/metrics`` only with ``Authorization: Bearer <METRICS_TOKEN>``."""
+    if request.path in PROTECTED_PATHS:
+        expected = request.app[_TOKEN_KEY]
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        ):
+            return web.json_response(
+                {"status": "unauthorized", "error": "send Authorization: Bearer <METRICS_TOKEN>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="gloo-bots"'},
+            )
+    return await handler(request)
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -137,16 +201,12 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _readyz(request: web.Request) -> web.Response:
     """Ready: every check passes (200), or which ones do not (503)."""
-    checks: dict[str, ReadinessCheck] = request.app[_CHECKS_KEY]
-    names = list(checks)
-    results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
-    problems = {name: problem for name, problem in zip(names, results, strict=True) if problem}
+    results = await request.app[_READINESS_KEY].results()
+    problems = {name: problem for name, problem in results.items() if problem}
     body = {
         "status": "ready" if not problems else "not ready",
-        "checks": {name: problem or "ok" for name, problem in zip(names, results, strict=True)},
+        "checks": {name: problem or "ok" for name, problem in results.items()},
     }
-    if problems:
-        log.warning("readiness.failed", problems=problems)
     return web.json_response(body, status=200 if not problems else 503)
 
 
@@ -155,14 +215,59 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
-async def _run_check(check: ReadinessCheck) -> str | None:
+class Readiness:
+    """The checks' results, evaluated at most once per :data:`READY_CACHE_S` (or
+    :data:`NOT_READY_CACHE_S` while something is wrong).
+
+    Probes that arrive while an evaluation runs wait for it instead of starting their own,
+    and a check's failure is logged when it starts failing (and its recovery), not once
+    per probe.
+    """
+
+    def __init__(self, checks: dict[str, ReadinessCheck], *, clock: Clock = time.monotonic):
+        self._checks = checks
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._results: dict[str, str | None] | None = None
+        self._fresh_until = 0.0
+        self._logged: set[str] = set()
+
+    async def results(self) -> dict[str, str | None]:
+        if self._results is not None and self._clock() < self._fresh_until:
+            return self._results
+        async with self._lock:
+            if self._results is not None and self._clock() < self._fresh_until:
+                return self._results
+            names = list(self._checks)
+            found = await asyncio.gather(*(_run_check(n, self._checks[n]) for n in names))
+            results = dict(zip(names, found, strict=True))
+            problems = {name: problem for name, problem in results.items() if problem}
+            failing = set(problems)
+            if failing != self._logged:
+                for name in sorted(failing - self._logged):
+                    log.warning("readiness.failed", check=name, problem=problems[name])
+                for name in sorted(self._logged - failing):
+                    log.info("readiness.recovered", check=name)
+            self._logged = failing
+            self._results = results
+            self._fresh_until = self._clock() + (NOT_READY_CACHE_S if problems else READY_CACHE_S)
+            return results
+
+
+_READINESS_KEY: Final = web.AppKey("readiness", Readiness)
+
+
+async def _run_check(name: str, check: ReadinessCheck) -> str | None:
+    """The check's problem; an exception becomes a sentence naming the check (its text, which
+    may hold hosts and ports, goes only to the log)."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             return await check()
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT_S:g} s"
     except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+        log.warning("readiness.check_error", check=name, error=f"{type(exc).__name__}: {exc}")
+        return f"the {name} check failed ({type(exc).__name__}); the log has the details"
 
 
 def _database_check(container: Container) -> ReadinessCheck:
@@ -182,9 +287,103 @@ def _migrations_check(container: Container) -> ReadinessCheck:
     return check
 
 
-def _gloo_check(container: Container) -> ReadinessCheck:
-    async def check() -> str | None:
-        await container.auth.token()  # cached while valid: no Gloo call on most probes
+class GlooTokenCheck:
+    """A Gloo token can be had; after a refusal, Gloo is not asked again for a while.
+
+    A token is cached while valid, so most probes make no Gloo call. Refused credentials
+    stay refused until someone changes them, so asking at every probe would only add load
+    on Gloo and an ERROR line per probe: the check waits :data:`TOKEN_BACKOFF_S`, doubling
+    up to :data:`TOKEN_BACKOFF_MAX_S`, and reports the refusal meanwhile.
+    """
+
+    def __init__(self, container: Container, *, clock: Clock = time.monotonic) -> None:
+        self._container = container
+        self._clock = clock
+        self._backoff = TOKEN_BACKOFF_S
+        self._refused_until: float | None = None
+
+    async def __call__(self) -> str | None:
+        now = self._clock()
+        if self._refused_until is not None and now < self._refused_until:
+            return f"{GLOO_REFUSED}; asking again in {self._refused_until - now:.0f} s"
+        try:
+            await self._container.auth.token()
+        except GlooAuthError:
+            self._refused_until = self._clock() + self._backoff
+            self._backoff = min(self._backoff * 2, TOKEN_BACKOFF_MAX_S)
+            return GLOO_REFUSED
+        self._refused_until = None
+        self._backoff = TOKEN_BACKOFF_S
         return None
 
-    return check
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RateLimiter:
+    """At most ``per_client`` hits per client address and ``total`` hits overall in any
+    ``window`` seconds (a sliding window, in this process's memory).
+
+    The overall cap bounds what anonymous requests can cost even when addresses are spoofed
+    or many; only allowed hits are remembered, so memory stays bounded by ``total``.
+    """
+
+    def __init__(
+        self, per_client: int, total: int, window: float, *, clock: Clock = time.monotonic
+    ) -> None:
+        self.per_client = per_client
+        self.total = total
+        self.window = window
+        self._clock = clock
+        self._all: deque[float] = deque()
+        self._by_client: dict[str, deque[float]] = {}
+
+    def allow(self, client: str) -> float | None:
+        """``None`` and the hit is counted, or the seconds until ``client`` may try again."""
+        now = self._clock()
+        horizon = now - self.window
+        _expire(self._all, horizon)
+        hits = self._by_client.get(client)
+        if hits is not None:
+            _expire(hits, horizon)
+        if len(self._by_client) > 2 * self.total:
+            for key in [k for k, v in self._by_client.items() if not v or v[-1] <= horizon]:
+                del self._by_client[key]
+        if hits is not None and len(hits) >= self.per_client:
+            return hits[0] + self.window - now
+        if len(self._all) >= self.total:
+            return self._all[0] + self.window - now
+        self._all.append(now)
+        self._by_client.setdefault(client, hits if hits is not None else deque()).append(now)
+        return None
+
+
+def _expire(hits: deque[float], horizon: float) -> None:
+    while hits and hits[0] <= horizon:
+        hits.popleft()
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the last ``X-Forwarded-For`` entry (the one the load balancer in
+    front of the process added), else the peer's address."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    return last or request.remote or "unknown"
+
+
+def rate_limited(handler: Handler, limiter: RateLimiter, *, what: str) -> Handler:
+    """``handler`` behind ``limiter``: over the limit, 429 with ``Retry-After`` and a sentence."""
+
+    async def limited(request: web.Request) -> web.StreamResponse:
+        wait = limiter.allow(client_address(request))
+        if wait is None:
+            return await handler(request)
+        seconds = max(1, int(wait + 0.999))
+        log.warning("web.rate_limited", path=request.path, retry_after=seconds)
+        return web.Response(
+            status=429,
+            text=f"Too many {what} from here. Please try again in {seconds} seconds.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+    return limited

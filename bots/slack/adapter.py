@@ -29,7 +29,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.slack.background import Background
 from bots.slack.clients import Sleep, WebClients
 from bots.slack.handlers import PLATFORM, SlackHandlers
-from bots.slack.oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, build_oauth_flow
+from bots.slack.lifecycle import Lifecycle
+from bots.slack.oauth import (
+    BOT_SCOPES,
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    build_oauth_flow,
+    install_rate_limit,
+)
 from bots.slack.responder import SlackResponder, slack_error
 from core.adapters import Runtime
 from core.bench import BenchResult
@@ -176,12 +183,13 @@ class SlackAdapter:
         SlackHandlers(
             runtime.dispatcher, runtime.container.service, clients, self.background
         ).register(app, assistant=self._assistant)
+        Lifecycle(installation_store).register(app)  # app_uninstalled, tokens_revoked
 
         runtime.readiness[PLATFORM] = self._readiness
         if not self.socket_mode(settings):
             runtime.web.router.add_post(EVENTS_PATH, self._http_events)
         if oauth_flow is not None:
-            runtime.web.router.add_get(INSTALL_PATH, self._http_install)
+            runtime.web.router.add_get(INSTALL_PATH, install_rate_limit(self._http_install))
             runtime.web.router.add_get(REDIRECT_PATH, self._http_oauth_redirect)
         log.info(
             "slack.prepared",

@@ -21,11 +21,17 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from core.ports import InstallationStore, utcnow
 from core.settings import Settings
+from core.web import Handler, RateLimiter, rate_limited
 
 PLATFORM: Final = "slack"
 INSTALL_PATH: Final = "/slack/install"
 REDIRECT_PATH: Final = "/slack/oauth_redirect"
 STATE_TTL: Final = timedelta(minutes=10)
+#: ``/slack/install`` writes an OAuth state row per visit, for anyone: at most this many
+#: visits per client address, and in all, per minute (then 429 with Retry-After).
+INSTALL_LIMIT_PER_CLIENT: Final = 5
+INSTALL_LIMIT_TOTAL: Final = 120
+INSTALL_LIMIT_WINDOW_S: Final = 60.0
 #: The bot scopes the app asks for (the same as config/slack-manifest.yaml).
 BOT_SCOPES: Final = (
     "app_mentions:read",
@@ -156,3 +162,11 @@ def build_oauth_flow(settings: Settings, store: InstallationStore) -> AsyncOAuth
             redirect_uri_path=REDIRECT_PATH,
         )
     )
+
+
+def install_rate_limit(handler: Handler, limiter: RateLimiter | None = None) -> Handler:
+    """The ``/slack/install`` handler behind its rate limit (each visit stores a state row)."""
+    limiter = limiter or RateLimiter(
+        INSTALL_LIMIT_PER_CLIENT, INSTALL_LIMIT_TOTAL, INSTALL_LIMIT_WINDOW_S
+    )
+    return rate_limited(handler, limiter, what="install attempts")

@@ -252,18 +252,21 @@ class InboxQueries(SqlBase):
     async def quota_counts(
         self, platform: str, workspace: str, user_id: str, until: datetime
     ) -> QuotaCounts:
-        """Questions accepted up to ``until``: the user's in the last minute and day, and the
-        workspace's in the last day — one query. Questions refused by a quota do not count."""
+        """Questions accepted up to ``until``: the user's in the last minute and day (in every
+        workspace of the platform: one person on Discord is one user id across servers and
+        DMs), and the workspace's in the last day — one query. Questions refused by a quota
+        do not count."""
         day, minute = until - timedelta(days=1), until - timedelta(minutes=1)
         mine = col(InboxRow.user_id) == user_id
+        here = col(InboxRow.workspace) == workspace
         recent = col(InboxRow.accepted_at) >= minute
         query = select(
             func.count().filter(and_(mine, recent)),
             func.count().filter(mine),
-            func.count(),
+            func.count().filter(here),
         ).where(
             col(InboxRow.platform) == platform,
-            col(InboxRow.workspace) == workspace,
+            or_(here, mine) if user_id else here,
             col(InboxRow.accepted_at) >= day,
             col(InboxRow.accepted_at) <= until,
             or_(col(InboxRow.last_error).is_(None), col(InboxRow.last_error) != QUOTA_ERROR),

@@ -215,6 +215,8 @@ class InboxRow(StoreModel, table=True):
         CheckConstraint("status IN ('pending', 'answering', 'answered', 'failed')", name="status"),
         # Quota counts: a user's (or a workspace's) questions in a time window.
         Index("ix_inbox_sender", "platform", "workspace", "user_id", "accepted_at"),
+        # A person's questions across every workspace of a platform (per-user quotas).
+        Index("ix_inbox_user", "platform", "user_id", "accepted_at"),
         # Thread order: the open questions of one thread, oldest first.
         Index("ix_inbox_thread", "platform", "workspace", "channel", "thread", "accepted_at"),
     )

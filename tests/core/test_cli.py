@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from core.cli import _fault_rates, main
+from core.store.sql import SqlStore
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -230,3 +232,36 @@ def test_unknown_options_of_core_commands_are_refused() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["chat", "--bogus"])
     assert exited.value.code == 2
+
+
+async def test_db_new_key_and_reencrypt_encrypt_stored_installations(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    token = "xoxb-1111-2222-plaintext-before-keys"
+    store = await SqlStore.open(url)
+    try:
+        await store.save_installation("slack", "", "T2", "U1", {"bot_token": token})
+    finally:
+        await store.close()
+    made = gloo_bots("db", "new-key", cwd=tmp_path, env=clean_env(DATABASE_URL=url))
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    Fernet(key.encode())  # a valid Fernet key
+    env = clean_env(DATABASE_URL=url, ENCRYPTION_KEYS=key)
+    done = gloo_bots("db", "reencrypt", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Encrypted 1 installation(s)" in done.stdout
+    assert token not in (tmp_path / "x.db").read_bytes().decode("latin-1")
+    store = await SqlStore.open(url)
+    try:
+        store.use_encryption_keys((key,))
+        assert await store.find_installation("slack", "", "T2") == {"bot_token": token}
+    finally:
+        await store.close()
+
+
+def test_a_malformed_encryption_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    env = clean_env(ENCRYPTION_KEYS="not-a-fernet-key-but-a-secret")
+    result = gloo_bots("db", "reencrypt", cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert "ENCRYPTION_KEYS: key 1 is not a Fernet key" in result.stdout + result.stderr
+    assert "not-a-fernet-key-but-a-secret" not in result.stdout + result.stderr

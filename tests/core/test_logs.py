@@ -117,3 +117,69 @@ def test_passwords_in_urls_and_traceback_locals_are_not_logged(captured: io.Stri
     out = captured.getvalue()
     assert "s3cr3t-pw" not in out
     assert "postgresql+psycopg://app:[REDACTED]@db.internal:5432/gloo" in out
+
+
+# An interaction token as Discord issues them (base64url of "interaction:<id>:<random>").
+INTERACTION_TOKEN = (
+    "aW50ZXJhY3Rpb246MTMwMDAwMDAwMDAwMDAwMDAwMTpaWnNOM2Q0dkxmR2hUcE1xN3dYeUtiVjJlUjl1QTZjU"
+    "GpIblk4dEUxb1dxTDVrRjN4Qzdt"
+)
+WEBHOOK_TOKEN = "Xk3vQ9rT2mYpL8wZ1cN5bH7jF0dS4gA6eU-iO_tR3yW9qE2xV5nM8kB1zC4hJ7lP0aD6"
+SLACK_USER = "xoxp-2222222222-3333333333-4444444444-0123456789abcdef0123456789abcdef"
+
+
+def test_discord_py_debug_lines_keep_no_interaction_or_webhook_token(
+    captured: io.StringIO,
+) -> None:
+    # The format strings of discord.py 2.6/2.7 (discord/http.py, discord/webhook/async_.py,
+    # discord/gateway.py), with the URLs Discord documents for interaction responses.
+    base = "https://discord.com/api/v10"
+    callback = f"{base}/interactions/1300000000000000099/{INTERACTION_TOKEN}/callback"
+    original = f"{base}/webhooks/900000000000000001/{INTERACTION_TOKEN}/messages/@original"
+    webhook = f"{base}/webhooks/1200000000000000777/{WEBHOOK_TOKEN}"
+    http = logging.getLogger("discord.http")
+    http.debug("%s %s with %s has returned %s", "POST", callback, '{"type": 5}', 204)
+    http.debug("%s %s has received %s", "PATCH", original, {"id": "1"})
+    hooks = logging.getLogger("discord.webhook.async_")
+    hooks.debug("Webhook ID %s with %s %s has returned status code %s", "9", "PATCH", original, 200)
+    hooks.debug("Webhook ID %s with %s %s has returned status code %s", "9", "POST", webhook, 200)
+    event = {
+        "t": "INTERACTION_CREATE",
+        "d": {"id": "1300000000000000099", "token": INTERACTION_TOKEN},
+    }
+    logging.getLogger("discord.gateway").debug("For Shard ID %s: WebSocket Event: %s", None, event)
+    structlog.get_logger("bots.discord").info("discord.followup", url=webhook)
+    out = captured.getvalue()
+    assert INTERACTION_TOKEN not in out
+    assert INTERACTION_TOKEN[:24] not in out
+    assert WEBHOOK_TOKEN not in out
+    assert f"/interactions/1300000000000000099/{REDACTED}/callback" in out
+    # The rest of the URL stays readable (no "password in URL" mangling of "@original").
+    assert f"{base}/webhooks/900000000000000001/{REDACTED}/messages/@original" in out
+
+
+def test_user_tokens_jwts_and_authorization_headers_are_scrubbed(captured: io.StringIO) -> None:
+    log = logging.getLogger("some.lib")
+    log.info("installed with %s", SLACK_USER)
+    log.info("gloo token %s", BEARER)  # a JWT, whatever surrounds it
+    log.info("headers %s", {"Authorization": f"Bot {DISCORD}", "bot_token": SLACK_BOT})
+    log.info('{"interaction_token": "%s", "signing_secret": "%s"}', INTERACTION_TOKEN, SIGNING)
+    out = captured.getvalue()
+    for secret in (SLACK_USER, BEARER, DISCORD, SLACK_BOT, INTERACTION_TOKEN, SIGNING):
+        assert secret not in out, secret[:8]
+
+
+def test_slack_response_urls_and_webhooks_are_scrubbed(captured: io.StringIO) -> None:
+    # response_url as in Slack's block_actions and slash-command payloads (the recorded ones
+    # in tests/bots/slack/payloads), raw JSON escapes its slashes ("https:\/\/hooks...").
+    action = "https://hooks.slack.com/actions/T0TEAM001/6083412345/Zk8sQw3vR2xYpL1mN0bT"
+    command = "https://hooks.slack.com/commands/T0TEAM001/6083499999/Hh7gF6dS5aQ4wE3rT2yU"
+    hook = "https://hooks.slack.com/services/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"
+    escaped = command.replace("/", "\\/")
+    logging.getLogger("slack_bolt.App").debug("payload: %s", {"response_url": action})
+    logging.getLogger("slack_bolt.App").debug('body: {"response_url":"%s"}', escaped)
+    structlog.get_logger("bots.slack").info("slack.notify", url=hook)
+    out = captured.getvalue()
+    for secret in ("Zk8sQw3vR2xYpL1mN0bT", "Hh7gF6dS5aQ4wE3rT2yU", "Xx9cV8bN7mQ6wE5rT4yU3iO2"):
+        assert secret not in out
+    assert f"https://hooks.slack.com/actions/{REDACTED}" in out

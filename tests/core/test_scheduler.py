@@ -65,10 +65,25 @@ async def test_pruning_forgets_old_finished_work_only(store: SqlStore) -> None:
             pruned = await Jobs(c, leadership).prune()
     finally:
         await leadership.release()
-    assert pruned == {"inbox": 0, "answers": 1}
+    assert pruned == {"inbox": 0, "answers": 1, "oauth_states": 0}
     assert await store.get_answer("old") is None
     assert await store.get_answer("new") is not None
     assert await store.inbox_counts() == {"pending": 1}
+
+
+async def test_pruning_deletes_expired_oauth_states(store: SqlStore) -> None:
+    # Every anonymous GET /slack/install writes one; abandoned ones must not pile up.
+    await store.save_oauth_state("abandoned", utcnow() - timedelta(seconds=1))
+    await store.save_oauth_state("in-progress", utcnow() + timedelta(minutes=10))
+    leadership = Leadership(store.engine)
+    try:
+        async with core_on_simulator(store) as (c, _):
+            pruned = await Jobs(c, leadership).prune()
+    finally:
+        await leadership.release()
+    assert pruned["oauth_states"] == 1
+    assert await store.consume_oauth_state("in-progress")
+    assert not await store.consume_oauth_state("abandoned")
 
 
 async def test_only_one_process_leads(store: SqlStore) -> None:

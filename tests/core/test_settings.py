@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
 
 from core.settings import DEFAULT_GLOO_API_URL, Settings
 
@@ -65,3 +67,26 @@ def test_platform_presence(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.has_slack
     assert settings.has_discord
+
+
+def test_encryption_keys_are_a_comma_separated_list_and_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("ENCRYPTION_KEYS", f" {first} , {second} ")
+    monkeypatch.setenv("METRICS_TOKEN", "metrics-token-value")
+    settings = Settings()
+    assert settings.encryption_key_list == (first, second)
+    assert {first, second, "metrics-token-value"} <= set(settings.secret_values())
+
+
+def test_a_key_that_is_not_a_fernet_key_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = Fernet.generate_key().decode()
+    monkeypatch.setenv("ENCRYPTION_KEYS", f"{good},short-secret-value")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "ENCRYPTION_KEYS: key 2 is not a Fernet key" in str(refused.value)
+    assert "short-secret-value" not in str(refused.value)
+    assert good not in str(refused.value)

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from unittest.mock import patch
 
 import httpx
 import pytest
 from aiohttp import web
 
+from core.logs import configure_logging
 from core.scheduler import Jobs
 from core.service import AnswerFailed
 from core.simulator import Simulator, SimulatorConfig
 from core.store.migrate import downgrade
 from core.store.sql import SqlStore
 from core.types import Job, Question, ThreadKey
-from core.web import ReadinessCheck, WebServer, build_web_app, dialable_url, start_web
+from core.web import (
+    GLOO_REFUSED,
+    READY_CACHE_S,
+    TOKEN_BACKOFF_S,
+    RateLimiter,
+    ReadinessCheck,
+    WebServer,
+    build_web_app,
+    dialable_url,
+    rate_limited,
+    start_web,
+)
+from tests.conftest import configure_test_logging
 from tests.core.test_delivery import RecordingResponder
 from tests.harness import core_on_simulator
 
@@ -113,3 +127,139 @@ async def test_gloo_errors_and_retries_are_counted(store: SqlStore) -> None:
 
 def _url(store: SqlStore) -> str:
     return store.engine.url.render_as_string(hide_password=False)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_hundred_probes_with_refused_credentials_ask_gloo_once(store: SqlStore) -> None:
+    # Gloo answers a wrong client id/secret with 401 invalid_client (the simulator does so as
+    # Gloo's OAuth2 token endpoint does): the process is not ready, but probes must not turn
+    # into a token request and an ERROR line each.
+    sim = Simulator(SimulatorConfig(clients={"the-real-client": "the-real-secret"}))
+    clock = FakeClock()
+    out = io.StringIO()
+    async with core_on_simulator(store, simulator=sim) as (c, _):
+        configure_logging(level="INFO", fmt="console", stream=out)
+        try:
+            async with (
+                await start_web(build_web_app(c, clock=clock), "127.0.0.1", 0) as server,
+                httpx.AsyncClient() as client,
+            ):
+                probes = await asyncio.gather(
+                    *(client.get(server.url + "/readyz") for _ in range(100))
+                )
+                requests_at_first = sim.token_requests
+                clock.now += 2  # the "not ready" result is stale, the back-off is not
+                again = await client.get(server.url + "/readyz")
+                requests_in_backoff = sim.token_requests
+                clock.now += TOKEN_BACKOFF_S
+                await client.get(server.url + "/readyz")
+                requests_after_backoff = sim.token_requests
+        finally:
+            configure_test_logging()
+    assert {p.status_code for p in probes} == {503}
+    assert probes[0].json()["checks"]["gloo_token"] == GLOO_REFUSED
+    assert again.json()["checks"]["gloo_token"].startswith(GLOO_REFUSED)
+    assert requests_at_first == 1
+    assert requests_in_backoff == 1
+    assert requests_after_backoff == 2
+    errors = [line for line in out.getvalue().splitlines() if "[error" in line]
+    assert len(errors) == 2, errors  # one per token request: gloo.token.refused
+    assert out.getvalue().count("readiness.failed") == 1  # logged when it changed, once
+
+
+async def test_readiness_is_evaluated_once_per_few_seconds(store: SqlStore) -> None:
+    calls = 0
+
+    async def counted() -> str | None:
+        nonlocal calls
+        calls += 1
+        return None
+
+    clock = FakeClock()
+    async with core_on_simulator(store) as (c, _):
+        app = build_web_app(c, {"platform": counted}, clock=clock)
+        async with await start_web(app, "127.0.0.1", 0) as server:
+            for _ in range(20):
+                assert (await get(server, "/readyz")).status_code == 200
+            clock.now += READY_CACHE_S
+            await get(server, "/readyz")
+    assert calls == 2
+
+
+async def test_readiness_errors_name_the_check_not_the_host(store: SqlStore) -> None:
+    async def unreachable() -> str | None:
+        # What psycopg says when PostgreSQL is down.
+        raise OSError(
+            'connection failed: connection to server at "10.20.30.40", port 5432 failed: '
+            'Connection refused. Is the server running on host "db.internal"?'
+        )
+
+    async with core_on_simulator(store) as (c, _):
+        app = build_web_app(c, {"database": unreachable})
+        async with await start_web(app, "127.0.0.1", 0) as server:
+            ready = await get(server, "/readyz")
+    assert ready.status_code == 503
+    shown = ready.json()["checks"]["database"]
+    assert shown == "the database check failed (OSError); the log has the details"
+    for detail in ("10.20.30.40", "5432", "db.internal"):
+        assert detail not in ready.text
+
+
+async def test_metrics_token_protects_readiness_and_metrics_not_health(store: SqlStore) -> None:
+    token = "metrics-token-6f1c2a"
+    async with (
+        core_on_simulator(store, metrics_token=token) as (c, _),
+        await start_web(build_web_app(c), "127.0.0.1", 0) as server,
+        httpx.AsyncClient() as client,
+    ):
+        health = await client.get(server.url + "/healthz")
+        anonymous = [await client.get(server.url + p) for p in ("/readyz", "/metrics")]
+        wrong = await client.get(server.url + "/metrics", headers={"Authorization": "Bearer nope"})
+        allowed = [
+            await client.get(server.url + p, headers={"Authorization": f"Bearer {token}"})
+            for p in ("/readyz", "/metrics")
+        ]
+    assert health.status_code == 200
+    assert [r.status_code for r in anonymous] == [401, 401]
+    assert anonymous[0].headers["WWW-Authenticate"].startswith("Bearer")
+    assert "gloo_bots" not in anonymous[1].text
+    assert wrong.status_code == 401
+    assert [r.status_code for r in allowed] == [200, 200]
+    assert "gloo_bots_questions_total" in allowed[1].text
+
+
+def test_rate_limiter_counts_per_client_and_in_all_over_a_sliding_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_client=2, total=3, window=60, clock=clock)
+    assert limiter.allow("a") is None
+    clock.now += 10
+    assert limiter.allow("a") is None
+    assert limiter.allow("a") == 50  # a's first hit leaves the window in 50 s
+    assert limiter.allow("b") is None
+    assert limiter.allow("c") == 50  # three hits in all: the overall cap, until 1000 + 60
+    clock.now += 50
+    assert limiter.allow("a") is None  # the first hit has left the window
+    assert limiter.allow("c") == 10  # still three in the last minute (1010, 1010, 1060)
+    clock.now += 10
+    assert limiter.allow("c") is None
+
+
+async def test_rate_limited_handler_answers_429_with_retry_after() -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="install")
+
+    app = web.Application()
+    app.router.add_get("/install", rate_limited(page, RateLimiter(1, 10, 60), what="visits"))
+    async with await start_web(app, "127.0.0.1", 0) as server:
+        ok, limited = await get(server, "/install"), await get(server, "/install")
+    assert ok.text == "install"
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "60"
+    assert "Too many visits" in limited.text

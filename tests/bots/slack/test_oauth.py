@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 
 import aiohttp
 from slack_sdk.oauth.installation_store import Installation
+from sqlalchemy import text
 
-from bots.slack.oauth import installation_from_data, installation_to_data
+from bots.slack.oauth import (
+    INSTALL_LIMIT_PER_CLIENT,
+    SqlInstallationStore,
+    installation_from_data,
+    installation_to_data,
+)
+from core.crypto import SecretBox
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import FakeSlack, Team
 from tests.bots.slack.support import CHANNEL, assert_final_buttons, event, slack_process
@@ -92,3 +99,78 @@ async def test_install_then_answer_in_the_new_workspace(
     assert posting
     assert {c.token for c in posting} == {TOKEN_TWO}
     assert fake_slack.calls_to("oauth.v2.access")
+
+
+async def test_install_page_is_rate_limited_per_client_address(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # Each anonymous GET /slack/install stores an OAuth state row: a loop of GETs from one
+    # address gets 429 after INSTALL_LIMIT_PER_CLIENT, and writes nothing more.
+    async with slack_process(
+        sqlite_url,
+        fake_slack,
+        sim,
+        slack_bot_token=None,
+        slack_client_id="1111.2222",
+        slack_client_secret="client-secret",
+    ) as slack:
+        url = f"{slack.runtime.web_url}/slack/install"
+        async with aiohttp.ClientSession() as browser:
+
+            async def visit(address: str) -> tuple[int, str | None]:
+                headers = {"X-Forwarded-For": f"198.51.100.77, {address}"}
+                async with browser.get(url, headers=headers, allow_redirects=False) as page:
+                    return page.status, page.headers.get("Retry-After")
+
+            first = [await visit("203.0.113.5") for _ in range(INSTALL_LIMIT_PER_CLIENT)]
+            refused = [await visit("203.0.113.5") for _ in range(20)]
+            elsewhere = await visit("203.0.113.6")
+        engine = slack.runtime.container.store.engine  # type: ignore[attr-defined]
+        async with engine.connect() as conn:
+            states = (await conn.execute(text("SELECT count(*) FROM oauth_states"))).scalar()
+    assert {status for status, _ in first} == {200}
+    assert {status for status, _ in refused} == {429}
+    retry_after = refused[0][1]
+    assert retry_after is not None
+    assert 1 <= int(retry_after) <= 60
+    assert elsewhere[0] == 200
+    assert states == INSTALL_LIMIT_PER_CLIENT + 1
+
+
+async def test_installation_tokens_are_encrypted_at_rest_and_still_answer(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.teams[TOKEN_TWO] = Team(TEAM_TWO, bot_user_id="U0BOT002", bot_id="B0BOT002")
+    async with slack_process(
+        sqlite_url,
+        fake_slack,
+        sim,
+        slack_bot_token=None,
+        slack_client_id="1111.2222",
+        slack_client_secret="client-secret",
+        encryption_keys=SecretBox.new_key(),
+    ) as slack:
+        installation = Installation(
+            app_id="A0GLOOAPP",
+            team_id=TEAM_TWO,
+            bot_token=TOKEN_TWO,
+            bot_id="B0BOT002",
+            bot_user_id="U0BOT002",
+            user_id="U0ALICE01",
+        )
+        store = slack.runtime.container.store
+        await SqlInstallationStore(store).async_save(installation)
+        engine = store.engine  # type: ignore[attr-defined]
+        async with engine.connect() as conn:
+            raw = str((await conn.execute(text("SELECT data FROM installations"))).scalar())
+        body = event("app_mention", ts="1700000100.000100", text="<@U0BOT002> What is grace?")
+        body["team_id"] = TEAM_TWO
+        body["authorizations"][0].update(team_id=TEAM_TWO, user_id="U0BOT002")
+        assert (await slack.event(body)).status == 200
+        await slack.settle()
+    assert TOKEN_TWO not in raw
+    assert "U0ALICE01" not in raw
+    (answer,) = fake_slack.in_thread(CHANNEL, "1700000100.000100")
+    assert_final_buttons(answer)
+    posting = fake_slack.calls_to("chat.startStream", "chat.postMessage", "reactions.add")
+    assert {c.token for c in posting} == {TOKEN_TWO}
