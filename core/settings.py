@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
 
+    # --- Slack messaging experience (last: added for agent view) ------------------------
+    # "agent": Slack's agent messaging (features.agent_view, what new apps get); "assistant":
+    # the older assistant view (features.assistant_view), for apps created with it.
+    slack_messaging: Literal["agent", "assistant"] = "agent"
+
     @field_validator("gloo_publishers", mode="before")
     @classmethod
     def _split_publishers(cls, value: object) -> object:
