@@ -174,7 +174,11 @@ class SlackAdapter:
             app_kwargs["client"] = clients.build(token.get_secret_value() if token else None)
         self.app = app = AsyncApp(**app_kwargs)
         SlackHandlers(
-            runtime.dispatcher, runtime.container.service, clients, self.background
+            runtime.dispatcher,
+            runtime.container.service,
+            clients,
+            self.background,
+            messaging=settings.slack_messaging,
         ).register(app, assistant=self._assistant)
 
         runtime.readiness[PLATFORM] = self._readiness
@@ -186,6 +190,7 @@ class SlackAdapter:
         log.info(
             "slack.prepared",
             mode="socket" if self.socket_mode(settings) else "http",
+            messaging=settings.slack_messaging,
             oauth=oauth_flow is not None,
             api_url=settings.slack_api_url,
         )

@@ -88,7 +88,8 @@ def check_prompts(prompts: list[dict[str, str]]) -> None:
     assert 1 <= len(prompts) <= 4
     for prompt in prompts:
         assert set(prompt) == {"title", "message"}
-        assert prompt["title"] and prompt["message"]
+        assert prompt["title"]
+        assert prompt["message"]
     # The same prompts the adapter sets with assistant.threads.setSuggestedPrompts.
     assert [(p["title"], p["message"]) for p in prompts] == list(sentences.ASSISTANT_PROMPTS)
 
