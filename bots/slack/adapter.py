@@ -105,7 +105,12 @@ class SlackAdapter:
         mode = "socket mode" if self.socket_mode(settings) else "HTTP mode at /slack/events"
         if self.oauth_mode(settings):
             mode += ", installable in many workspaces (OAuth)"
-        findings = [Finding("Slack", True, f"configured for {mode}")]
+        view = (
+            "agent view (config/slack-manifest.yaml)"
+            if settings.slack_messaging == "agent"
+            else "the older assistant view (config/slack-manifest-assistant.yaml)"
+        )
+        findings = [Finding("Slack", True, f"configured for {mode}, {view}")]
         clients = WebClients(settings, retry_sleep=self._retry_sleep)
         token = settings.slack_bot_token
         if token is not None:

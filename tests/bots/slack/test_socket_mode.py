@@ -109,7 +109,11 @@ async def test_doctor_reports_mode_tokens_and_missing_scopes(
     findings = await SlackAdapter().diagnose(good)
     assert [f.ok for f in findings] == [True, True, True]
     assert "socket mode" in findings[0].summary
+    assert "agent view (config/slack-manifest.yaml)" in findings[0].summary
     assert "T0TEAM001" in findings[1].summary
+    older = slack_settings(sqlite_url, fake_slack, slack_messaging="assistant")
+    (said, *_) = await SlackAdapter().diagnose(older)
+    assert "assistant view (config/slack-manifest-assistant.yaml)" in said.summary
 
     bad = slack_settings(sqlite_url, fake_slack, slack_bot_token="xoxb-no", slack_app_token="x")
     refused = await SlackAdapter().diagnose(bad)
