@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block, ContextActionsBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ContextActionsBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+    PlainTextObject,
+)
 from slack_sdk.models.views import View
 
 from bots.slack import render
@@ -185,3 +191,31 @@ def test_the_fake_refuses_feedback_buttons_over_their_limits() -> None:
     assert validate_blocks([too_long]) == "invalid_blocks"
     six = {**block, "elements": [block["elements"][0]] * 6}
     assert validate_blocks([six]) == "invalid_blocks"
+
+
+def test_our_feedback_block_is_what_slack_sdk_builds() -> None:
+    """The same element slack_sdk's FeedbackButtonsElement makes (the shape Slack's
+    bolt-python assistant template passes to chat.stopStream as the answer's last blocks)."""
+    reply = Reply("Grace.", (), (), answer_id="a1", chat_id="c")
+    (message,) = render.render_reply(reply)
+    (ours,) = [b for b in message.blocks if b["type"] == "context_actions"]
+    sdk = ContextActionsBlock(
+        block_id="gloo_feedback",
+        elements=[
+            FeedbackButtonsElement(
+                action_id=render.FEEDBACK_ACTION,
+                positive_button=FeedbackButtonObject(
+                    text=PlainTextObject(text="👍", emoji=True),
+                    accessibility_label="This answer was helpful",
+                    value="up:a1",
+                ),
+                negative_button=FeedbackButtonObject(
+                    text=PlainTextObject(text="👎", emoji=True),
+                    accessibility_label="This answer was not helpful",
+                    value="down:a1",
+                ),
+            )
+        ],
+    ).to_dict()
+    assert ours == sdk
+    assert validate_blocks([sdk]) is None
