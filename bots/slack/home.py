@@ -12,8 +12,8 @@
 
 Links come from ``chat.getPermalink`` (reference/methods/chat.getPermalink: "handles message
 threads and all conversation types"), not built by hand: a built link needs the workspace's
-domain, which the bot does not know. Every Slack call here degrades: a permalink Slack will not give is left out, a failed
-``users.info`` shows no admin part, and each failure is logged.
+domain, which the bot does not know. Every Slack call here degrades: a permalink Slack will
+not give is left out, a failed ``users.info`` shows no admin part, and each failure is logged.
 """
 
 from __future__ import annotations
