@@ -18,6 +18,7 @@ __all__ = [
     "QUOTA_ERROR",
     "AnswerRecord",
     "ConversationStore",
+    "ConversationSummary",
     "GlooBackend",
     "Inbox",
     "InstallationStore",
@@ -115,6 +116,21 @@ class ConversationStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def user_conversations(
+        self, platform: str, workspace: str, user_id: str, limit: int
+    ) -> list[ConversationSummary]:
+        """The ``limit`` conversations ``user_id`` asked in most recently, newest first.
+
+        Only a thread's current chat counts (a reset thread's old chat is gone).
+        """
+        ...
+
+    async def list_channel_settings(
+        self, platform: str, workspace: str
+    ) -> dict[str, ChannelSettings]:
+        """Every stored settings row of a workspace by channel (``""``: workspace-wide)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +231,15 @@ class Inbox(Protocol):
 
 class Store(ConversationStore, Inbox, InstallationStore, Protocol):
     """Everything the service keeps, as one store (:class:`core.store.sql.SqlStore`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One of a person's conversations, for a list of them (Slack's Home tab)."""
+
+    thread: ThreadKey
+    chat_id: str
+    first_question: str
+    started_at: datetime
+    last_at: datetime
+    questions: int

@@ -21,7 +21,7 @@ from core import messages
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
 from core.gloo.errors import GlooError, GlooNotFound
 from core.metrics import Metrics
-from core.ports import AnswerRecord, ConversationStore
+from core.ports import AnswerRecord, ConversationStore, ConversationSummary
 from core.types import (
     ChannelSettings,
     ChatHistory,
@@ -410,6 +410,27 @@ class ConversationService:
             self._store.get_channel_settings(thread.platform, thread.workspace, thread.channel)
         )
         return found or self._defaults
+
+    # --- a person's conversations (Slack's Home tab) ---------------------------------------
+
+    async def recent_conversations(
+        self, platform: str, workspace: str, user_id: str, limit: int = 10
+    ) -> list[ConversationSummary]:
+        """The person's most recent conversations (first question, when, thread), newest first."""
+        return await self._store.user_conversations(platform, workspace, user_id, limit)
+
+    async def conversation_of(
+        self, thread: ThreadKey, user_id: str, limit: int = 200
+    ) -> ConversationSummary | None:
+        """``thread``'s conversation if ``user_id`` asked in it (among their ``limit`` latest)."""
+        found = await self._store.user_conversations(
+            thread.platform, thread.workspace, user_id, limit
+        )
+        return next((c for c in found if c.thread == thread), None)
+
+    async def stored_settings(self, platform: str, workspace: str) -> dict[str, ChannelSettings]:
+        """The settings stored for a workspace, by channel (``""``: the workspace's own)."""
+        return await self._store.list_channel_settings(platform, workspace)
 
 
 def _validate(settings: ChannelSettings) -> None:

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
 
+    # --- Slack messaging experience ------------------------------------------------------
+    # "agent": Slack's agent messaging (features.agent_view, what new apps get); "assistant":
+    # the older assistant view (features.assistant_view), for apps created with it.
+    slack_messaging: Literal["agent", "assistant"] = "agent"
+
     # --- protection of operational endpoints and stored secrets ----------------------------
     # Set: /readyz and /metrics answer only "Authorization: Bearer <METRICS_TOKEN>".
     metrics_token: SecretStr | None = None

@@ -112,7 +112,12 @@ class SlackAdapter:
         mode = "socket mode" if self.socket_mode(settings) else "HTTP mode at /slack/events"
         if self.oauth_mode(settings):
             mode += ", installable in many workspaces (OAuth)"
-        findings = [Finding("Slack", True, f"configured for {mode}")]
+        view = (
+            "agent view (config/slack-manifest.yaml)"
+            if settings.slack_messaging == "agent"
+            else "the older assistant view (config/slack-manifest-assistant.yaml)"
+        )
+        findings = [Finding("Slack", True, f"configured for {mode}, {view}")]
         clients = WebClients(settings, retry_sleep=self._retry_sleep)
         token = settings.slack_bot_token
         if token is not None:
@@ -181,7 +186,11 @@ class SlackAdapter:
             app_kwargs["client"] = clients.build(token.get_secret_value() if token else None)
         self.app = app = AsyncApp(**app_kwargs)
         SlackHandlers(
-            runtime.dispatcher, runtime.container.service, clients, self.background
+            runtime.dispatcher,
+            runtime.container.service,
+            clients,
+            self.background,
+            messaging=settings.slack_messaging,
         ).register(app, assistant=self._assistant)
         Lifecycle(installation_store).register(app)  # app_uninstalled, tokens_revoked
 
@@ -194,6 +203,7 @@ class SlackAdapter:
         log.info(
             "slack.prepared",
             mode="socket" if self.socket_mode(settings) else "http",
+            messaging=settings.slack_messaging,
             oauth=oauth_flow is not None,
             api_url=settings.slack_api_url,
         )

@@ -174,9 +174,7 @@ async def _wait_answers(
 
     def count() -> bool:
         for ts in stamps:
-            if ts not in seen and any(
-                m.buttons("gloo_feedback") for m in fake.in_thread(CHANNEL, ts)
-            ):
+            if ts not in seen and any(m.feedback_buttons() for m in fake.in_thread(CHANNEL, ts)):
                 seen.add(ts)
                 if progress is not None:
                     progress.advance()

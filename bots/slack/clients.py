@@ -115,7 +115,7 @@ class WebClients:
         self._installations = installation_store
         self._sleep = retry_sleep
         self._metrics = metrics
-        self._by_token: dict[str | None, AsyncWebClient] = {}
+        self._by_token: dict[tuple[str | None, bool], AsyncWebClient] = {}
 
     def retry_handlers(self) -> list[AsyncRetryHandler]:
         return [
@@ -123,23 +123,33 @@ class WebClients:
             RateLimitRetry(sleep=self._sleep, metrics=self._metrics),
         ]
 
-    def build(self, token: str | None = None) -> AsyncWebClient:
-        """A new client (bolt's app client, the socket-mode client)."""
-        kwargs: dict[str, Any] = {"token": token, "retry_handlers": self.retry_handlers()}
+    def build(self, token: str | None = None, *, wait_on_rate_limit: bool = True) -> AsyncWebClient:
+        """A new client (bolt's app client, the socket-mode client).
+
+        ``wait_on_rate_limit=False``: a 429 is raised at once instead of waited out (for
+        calls whose caller has a better plan than waiting a minute).
+        """
+        handlers = self.retry_handlers()
+        if not wait_on_rate_limit:
+            handlers = [h for h in handlers if not isinstance(h, RateLimitRetry)]
+        kwargs: dict[str, Any] = {"token": token, "retry_handlers": handlers}
         if self._base_url:
             kwargs["base_url"] = self._base_url
         return MeteredWebClient(metrics=self._metrics, **kwargs)
 
-    def _for_token(self, token: str | None) -> AsyncWebClient:
-        client = self._by_token.get(token)
+    def _for_token(self, token: str | None, wait_on_rate_limit: bool = True) -> AsyncWebClient:
+        key = (token, wait_on_rate_limit)
+        client = self._by_token.get(key)
         if client is None:
-            client = self._by_token[token] = self.build(token)
+            client = self._by_token[key] = self.build(token, wait_on_rate_limit=wait_on_rate_limit)
         return client
 
-    async def for_workspace(self, workspace: str) -> AsyncWebClient:
+    async def for_workspace(
+        self, workspace: str, *, wait_on_rate_limit: bool = True
+    ) -> AsyncWebClient:
         """The bot's client for ``workspace`` (a ``ThreadKey.workspace``)."""
         if self._installations is None:
-            return self._for_token(self._token)
+            return self._for_token(self._token, wait_on_rate_limit)
         enterprise_id, team_id = split_workspace(workspace)
         bot = await self._installations.async_find_bot(
             enterprise_id=enterprise_id,
@@ -148,6 +158,6 @@ class WebClients:
         )
         if bot is None or not bot.bot_token:
             if self._token:
-                return self._for_token(self._token)
+                return self._for_token(self._token, wait_on_rate_limit)
             raise LookupError(f"the app is not installed in Slack workspace {workspace}")
-        return self._for_token(bot.bot_token)
+        return self._for_token(bot.bot_token, wait_on_rate_limit)

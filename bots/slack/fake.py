@@ -8,6 +8,23 @@ for a message edited again sooner than ``edit_interval`` seconds, when one is gi
 ``response_url`` posts, ``apps.connections.open`` with a local websocket, and
 ``oauth.v2.access``. It ships in the package (not under ``tests/``) because the benchmark
 drives the real adapter against it.
+
+Published limits it enforces (docs.slack.dev):
+
+* ``conversations.replies`` / ``conversations.history``: for apps outside the Marketplace one
+  call a minute per method and workspace (HTTP 429 with ``Retry-After`` after that), and at
+  most 15 messages per call (changelog 2025-05-29, "Rate limit changes for non-Marketplace
+  apps"); ``history_per_minute=None`` lifts the rate (a Marketplace app).
+* ``context_actions`` blocks hold at most 5 elements; a ``feedback_buttons`` element needs
+  both buttons, each with plain text of at most 75 characters and a ``value`` of at most
+  2,000 (reference/block-kit/block-elements/feedback-buttons-element).
+* ``views.publish`` (``type: home``), ``views.open`` (``type: modal``, a ``trigger_id`` used
+  once) and ``views.update``: at most 100 blocks, a modal title of at most 24 characters
+  (slack_sdk's ``View`` validation, reference/views).
+* ``assistant.threads.setSuggestedPrompts``: ``channel_id`` and at most 4 prompts of
+  ``title`` and ``message``; ``thread_ts`` is optional (reference/methods).
+* ``users.info`` answers ``is_admin``/``is_owner`` from :attr:`FakeSlack.admins`;
+  ``chat.getPermalink`` a link for a message it knows (or a person's thread root).
 """
 
 from __future__ import annotations
@@ -26,6 +43,7 @@ from urllib.parse import parse_qs
 from aiohttp import WSMsgType, web
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 from core.web import WebServer, start_web
 
@@ -41,6 +59,11 @@ APP_TOKEN = "xapp-test-token"  # noqa: S105 - the fake's own token
 EDIT_METHODS = frozenset({"chat.update", "chat.appendStream", "chat.stopStream"})
 #: Calls that can put answer text in front of a reader.
 TEXT_METHODS = frozenset({"chat.postMessage", "chat.startStream", *EDIT_METHODS})
+#: Tier 1 for apps outside the Slack Marketplace: 1 call a minute, at most 15 results.
+HISTORY_METHODS = frozenset({"conversations.replies", "conversations.history"})
+HISTORY_LIMIT = 15
+MESSAGE_MAX_BLOCKS = 50
+VIEW_MAX_BLOCKS = 100
 
 
 @dataclass
@@ -87,6 +110,16 @@ class Message:
             if str(element.get("action_id", "")).startswith(prefix)
         ]
 
+    def feedback_buttons(self) -> list[dict[str, Any]]:
+        """The ``feedback_buttons`` elements of the message's ``context_actions`` blocks."""
+        return [
+            element
+            for block in self.blocks
+            if block.get("type") == "context_actions"
+            for element in block["elements"]
+            if element.get("type") == "feedback_buttons"
+        ]
+
 
 @dataclass
 class Team:
@@ -96,9 +129,30 @@ class Team:
     enterprise_id: str | None = None
 
 
-def validate_blocks(blocks: list[dict[str, Any]]) -> str | None:
+def _feedback_element_error(element: dict[str, Any]) -> bool:
+    """True when a ``feedback_buttons`` element breaks its published limits."""
+    if len(str(element.get("action_id", ""))) > 255:
+        return True
+    for side in ("positive_button", "negative_button"):
+        button = element.get(side)
+        if not isinstance(button, dict):
+            return True
+        text = button.get("text") or {}
+        if text.get("type") != "plain_text" or not 1 <= len(str(text.get("text", ""))) <= 75:
+            return True
+        value = button.get("value")
+        if not isinstance(value, str) or not value or len(value) > 2000:
+            return True
+        if len(str(button.get("accessibility_label", ""))) > 75:
+            return True
+    return False
+
+
+def validate_blocks(
+    blocks: list[dict[str, Any]], max_blocks: int = MESSAGE_MAX_BLOCKS
+) -> str | None:
     """The error Slack would answer for these blocks, or None."""
-    if len(blocks) > 50:
+    if len(blocks) > max_blocks:
         return "invalid_blocks"
     markdown = 0
     for raw in blocks:
@@ -114,6 +168,13 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> str | None:
         for element in raw.get("elements", []) if raw.get("type") == "actions" else []:
             if len(element.get("action_id", "")) > 255 or len(element.get("value", "")) > 2000:
                 return "invalid_blocks"
+        if raw.get("type") == "context_actions":
+            elements = raw.get("elements") or []
+            if not 1 <= len(elements) <= 5:
+                return "invalid_blocks"
+            for element in elements:
+                if element.get("type") == "feedback_buttons" and _feedback_element_error(element):
+                    return "invalid_blocks"
     if markdown > 12_000:
         return "msg_blocks_too_long"
     return None
@@ -126,12 +187,24 @@ class FakeSlack:
         app_token: str = APP_TOKEN,
         *,
         edit_interval: float | None = None,
+        history_per_minute: int | None = 1,
     ) -> None:
         # bot token → team
         self.teams = teams or {BOT_TOKEN: Team(TEAM_ID)}
         self.app_token = app_token
         #: When set, editing a message again within this many seconds answers HTTP 429.
         self.edit_interval = edit_interval
+        #: conversations.replies/history calls allowed a minute per method and workspace
+        #: (None: unlimited, as for a Marketplace app).
+        self.history_per_minute = history_per_minute
+        self._history_calls: dict[tuple[str, str], list[float]] = defaultdict(list)
+        #: User ids that ``users.info`` reports as workspace admins.
+        self.admins: set[str] = set()
+        #: user id → the published Home tab view (``views.publish``).
+        self.home_views: dict[str, dict[str, Any]] = {}
+        #: view id → the modal as last opened or updated.
+        self.modals: dict[str, dict[str, Any]] = {}
+        self._used_triggers: set[str] = set()
         self.calls: list[Call] = []
         #: (channel, thread_ts) → ``time.perf_counter()`` of the first call that showed text.
         self.first_text_at: dict[tuple[str, str | None], float] = {}
@@ -225,6 +298,8 @@ class FakeSlack:
                 call.error = str(fault[1])
                 return web.json_response({"ok": False, "error": call.error})
             wait = self._too_soon(method, args)
+            if wait is None:
+                wait = self._history_rate(method, token)
             if wait is not None:
                 call.status, call.error = 429, "ratelimited"
                 return web.json_response(
@@ -250,6 +325,22 @@ class FakeSlack:
             return None
         wait = message.edit_times[-1] + self.edit_interval - time.perf_counter()
         return wait if wait > 0 else None
+
+    def _history_rate(self, method: str, token: str | None) -> float | None:
+        """Seconds to wait when conversations.* is called again within its minute."""
+        if self.history_per_minute is None or method not in HISTORY_METHODS:
+            return None
+        team = self.teams.get(token or "")
+        if team is None:
+            return None
+        now = time.monotonic()
+        recent = [t for t in self._history_calls[(team.team_id, method)] if now - t < 60]
+        if len(recent) >= self.history_per_minute:
+            self._history_calls[(team.team_id, method)] = recent
+            return 60 - (now - recent[0])
+        recent.append(now)
+        self._history_calls[(team.team_id, method)] = recent
+        return None
 
     def _note_text(self, call: Call, result: dict[str, Any]) -> None:
         if call.method not in TEXT_METHODS:
@@ -305,7 +396,17 @@ class FakeSlack:
             for m in sorted(self.messages.values(), key=lambda m: float(m.ts))
             if m.channel == channel and m.thread_ts == thread_ts and float(m.ts) > oldest
         ]
-        return {"ok": True, "messages": found, "has_more": False}
+        limit = self._history_limit(args)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    @staticmethod
+    def _history_limit(args: dict[str, Any]) -> int:
+        """``limit`` as Slack applies it to non-Marketplace apps: default and maximum 15."""
+        try:
+            asked = int(args.get("limit") or HISTORY_LIMIT)
+        except (TypeError, ValueError):
+            asked = HISTORY_LIMIT
+        return max(1, min(asked, HISTORY_LIMIT))
 
     def _m_conversations_history(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         """The bot's top-level messages of a channel, newest first (as Slack lists them)."""
@@ -316,7 +417,8 @@ class FakeSlack:
             for m in sorted(self.messages.values(), key=lambda m: float(m.ts), reverse=True)
             if m.channel == channel and m.thread_ts is None and float(m.ts) > oldest
         ]
-        return {"ok": True, "messages": found, "has_more": False}
+        limit = self._history_limit(args)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _m_auth_test(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         return {
@@ -427,7 +529,104 @@ class FakeSlack:
     def _m_assistant_threads_setSuggestedPrompts(
         self, args: dict[str, Any], team: Team
     ) -> dict[str, Any]:
+        prompts = args.get("prompts")
+        if not args.get("channel_id"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4:
+            return {"ok": False, "error": "invalid_arguments"}
+        for prompt in prompts:
+            if not isinstance(prompt, dict) or set(prompt) != {"title", "message"}:
+                return {"ok": False, "error": "invalid_arguments"}
+            if not prompt["title"] or not prompt["message"]:
+                return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True}
+
+    # --- views ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _view_error(view: Any, kind: str) -> str | None:
+        if not isinstance(view, dict) or view.get("type") != kind:
+            return "invalid_arguments"
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or not blocks:
+            return "invalid_arguments"
+        error = validate_blocks(blocks, VIEW_MAX_BLOCKS)
+        if error:
+            return error
+        try:
+            View(**view).validate_json()
+        except (SlackObjectFormationError, TypeError, KeyError):
+            return "invalid_arguments"
+        return None
+
+    def _new_view(self, view: dict[str, Any], team: Team) -> dict[str, Any]:
+        return {**view, "id": f"V{uuid.uuid4().hex[:10].upper()}", "team_id": team.team_id}
+
+    def _m_views_publish(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        user, view = str(args.get("user_id") or ""), args.get("view")
+        if not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        error = self._view_error(view, "home")
+        if error:
+            return {"ok": False, "error": error}
+        assert isinstance(view, dict)
+        published = self._new_view(view, team)
+        self.home_views[user] = published
+        return {"ok": True, "view": published}
+
+    def _m_views_open(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        trigger = str(args.get("trigger_id") or "")
+        if not trigger:
+            return {"ok": False, "error": "invalid_arguments"}
+        if trigger in self._used_triggers:
+            return {"ok": False, "error": "invalid_trigger_id"}  # a trigger works once
+        error = self._view_error(args.get("view"), "modal")
+        if error:
+            return {"ok": False, "error": error}
+        self._used_triggers.add(trigger)
+        opened = self._new_view(dict(args["view"]), team)
+        self.modals[opened["id"]] = opened
+        return {"ok": True, "view": opened}
+
+    def _m_views_update(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        view_id = str(args.get("view_id") or "")
+        if view_id not in self.modals:
+            return {"ok": False, "error": "not_found"}
+        error = self._view_error(args.get("view"), "modal")
+        if error:
+            return {"ok": False, "error": error}
+        updated = {**dict(args["view"]), "id": view_id, "team_id": team.team_id}
+        self.modals[view_id] = updated
+        return {"ok": True, "view": updated}
+
+    # --- people and links ----------------------------------------------------------------
+
+    def _m_users_info(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        user = str(args.get("user") or "")
+        if not user.startswith(("U", "W")):
+            return {"ok": False, "error": "user_not_found"}
+        admin = user in self.admins
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": team.team_id,
+                "name": user.lower(),
+                "is_admin": admin,
+                "is_owner": False,
+                "is_primary_owner": False,
+                "is_bot": False,
+            },
+        }
+
+    def _m_chat_getPermalink(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     # --- response_url ----------------------------------------------------------------------
 
@@ -485,7 +684,7 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
         args = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
     for key, value in request.query.items():  # slack_sdk sends some methods' args as params
         args.setdefault(key, value)
-    for key in ("blocks", "chunks"):
+    for key in ("blocks", "chunks", "view", "prompts"):
         if isinstance(args.get(key), str):
             args[key] = json.loads(args[key])
     return args

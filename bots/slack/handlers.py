@@ -8,9 +8,19 @@ acknowledgement, in :class:`~bots.slack.background.Background` tasks or in the d
 Answers always go through :meth:`core.delivery.Dispatcher.submit`.
 
 Thread keys: ``ThreadKey("slack", team (or enterprise:team), channel, thread_ts)``. A
-channel mention starts (or continues) the thread of its message; a top-level direct message
-continues the DM's one conversation (thread ``""``) until ``/gloo reset``; a message in a
-DM thread (the assistant view) is that thread's conversation.
+channel mention starts (or continues) the thread of its message. In direct messages it
+depends on the app's messaging experience (``SLACK_MESSAGING``):
+
+* **agent view** (``features.agent_view``, every new app): each top-level DM message is a
+  thread root and is answered in that thread (``thread_ts = event.thread_ts or event.ts``,
+  docs.slack.dev/ai/migrating-to-agent-messaging/); a reply in the thread continues its
+  chat. ``message.im`` is handled here directly: bolt's ``Assistant`` only serves the older
+  view. Suggested prompts are set when the Messages tab opens (``app_home_opened``).
+* **assistant view** (``features.assistant_view``, older apps): bolt's ``Assistant`` handles
+  its threads (greeting and prompts on ``assistant_thread_started``); a top-level DM
+  continues the DM's one conversation (thread ``""``) until ``/gloo reset``.
+
+``app_home_opened`` with ``tab == "home"`` publishes the Home tab (:mod:`bots.slack.home`).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from bots.slack import render
 from bots.slack.background import Background
 from bots.slack.clients import WebClients, workspace_id
 from bots.slack.commands import parse_command, parse_settings_change
+from bots.slack.home import HomeTab
 from bots.slack.responder import slack_error
 from core.delivery import Dispatcher, Job
 from core.service import AnswerFailed, ConversationService, UnknownSuggestion
@@ -67,14 +78,23 @@ class SlackHandlers:
         service: ConversationService,
         clients: WebClients,
         background: Background,
+        *,
+        messaging: str = "agent",
     ) -> None:
         self._dispatcher = dispatcher
         self._service = service
         self._clients = clients
         self._background = background
+        #: "agent" (agent view) or "assistant" (the older assistant view).
+        self._messaging = messaging
+        self._home = HomeTab(service, clients)
+
+    @property
+    def agent_view(self) -> bool:
+        return self._messaging == "agent"
 
     def register(self, app: AsyncApp, *, assistant: bool = True) -> None:
-        if assistant:
+        if assistant and not self.agent_view:
             view = AsyncAssistant()
             view.thread_started(self.on_assistant_thread_started)
             view.thread_context_changed(self.on_assistant_context_changed)
@@ -82,8 +102,12 @@ class SlackHandlers:
             app.assistant(view)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home_opened)
         app.action(re.compile(rf"^{render.SUGGEST_ACTION}:"))(self.on_suggestion)
-        app.action(re.compile(rf"^{render.FEEDBACK_ACTION}:"))(self.on_feedback)
+        # gloo_feedback: the native feedback_buttons; gloo_feedback:up/down: older messages.
+        app.action(re.compile(rf"^{render.FEEDBACK_ACTION}(?::(?:up|down))?$"))(self.on_feedback)
+        app.action(render.HOME_HISTORY_ACTION)(self.on_home_history)
+        app.action(render.HOME_RESET_ACTION)(self.on_home_reset)
         app.action(re.compile(rf"^{render.SOURCE_ACTION}:"))(self.on_source)
         app.command("/gloo")(self.on_command)
 
@@ -105,8 +129,10 @@ class SlackHandlers:
             return
         thread_ts = event.get("thread_ts")
         if event.get("channel_type") == "im":
+            # Agent view: a top-level DM is the root of its own thread, answered there.
+            root = str(event["ts"]) if self.agent_view else ""
             await self._submit_message(
-                workspace_of(context), event, thread=str(thread_ts or ""), context=context
+                workspace_of(context), event, thread=str(thread_ts or root), context=context
             )
             return
         if not thread_ts:
@@ -182,6 +208,49 @@ class SlackHandlers:
             workspace_of(context), event, thread=str(event.get("thread_ts") or ""), context=context
         )
 
+    # --- the App Home ----------------------------------------------------------------------------
+
+    async def on_home_opened(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
+        workspace = workspace_of(context)
+        if event.get("tab") == "messages":
+            if self.agent_view and channel:
+                self._background.spawn(self._home.set_prompts(workspace, channel), "prompts")
+            return
+        if event.get("tab") == "home" and user:
+            self._background.spawn(self._home.publish(workspace, user), "home_opened")
+
+    async def on_home_history(
+        self,
+        ack: Callable[[], Awaitable[Any]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        work = self._home.open_history(
+            workspace_of(context),
+            str((body.get("user") or {}).get("id", "")),
+            str(action.get("value") or ""),
+            str(body.get("trigger_id") or ""),
+        )
+        self._background.spawn(work, "home_history")
+
+    async def on_home_reset(
+        self,
+        ack: Callable[[], Awaitable[Any]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        work = self._home.start_over(
+            workspace_of(context),
+            str((body.get("user") or {}).get("id", "")),
+            str(action.get("value") or ""),
+        )
+        self._background.spawn(work, "home_reset")
+
     # --- buttons -------------------------------------------------------------------------------
 
     async def on_suggestion(
@@ -237,9 +306,18 @@ class SlackHandlers:
     async def _feedback(
         self, body: dict[str, Any], action: dict[str, Any], respond: Respond
     ) -> None:
-        value = 1 if str(action.get("action_id", "")).endswith(":up") else -1
+        action_id, raw = str(action.get("action_id", "")), str(action.get("value", ""))
+        if action_id == render.FEEDBACK_ACTION:  # feedback_buttons: "up:<id>" / "down:<id>"
+            vote, _, answer_id = raw.partition(":")
+        else:  # the two buttons of older messages: "gloo_feedback:up", value "<id>"
+            vote, answer_id = action_id.rpartition(":")[2], raw
         user = str(body.get("user", {}).get("id", ""))
-        known = await self._service.record_feedback(str(action.get("value", "")), user, value)
+        if vote not in ("up", "down") or not answer_id:
+            log.info("slack.feedback_malformed", action_id=action_id, value=raw[:80])
+            known = False
+        else:
+            value = 1 if vote == "up" else -1
+            known = await self._service.record_feedback(answer_id, user, value)
         text = sentences.FEEDBACK_THANKS if known else sentences.FEEDBACK_UNKNOWN
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -276,9 +354,15 @@ class SlackHandlers:
         if name == "ask":
             await self._command_ask(argument, command, respond, workspace, in_dm)
         elif name == "reset":
+            if in_dm and self.agent_view:
+                await _ephemeral(respond, sentences.RESET_DM_AGENT)
+                return
             await self._service.reset(conversation)
             await _ephemeral(respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL)
         elif name == "history":
+            if in_dm and self.agent_view:
+                await _ephemeral(respond, sentences.HISTORY_DM_AGENT)
+                return
             if not in_dm:
                 await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL)
                 return
@@ -317,7 +401,9 @@ class SlackHandlers:
             await _ephemeral(respond, sentences.NOT_IN_CHANNEL)
             return
         ts = str(posted["ts"])
-        thread = ThreadKey(PLATFORM, workspace, channel, "" if in_dm else ts)
+        thread = ThreadKey(
+            PLATFORM, workspace, channel, "" if in_dm and not self.agent_view else ts
+        )
         await self._submit(
             Job(
                 key=message_job_key(workspace, channel, ts),

@@ -29,8 +29,8 @@ RESET_CHANNEL: Final = (
 )
 NO_HISTORY: Final = "There is no conversation here yet. Ask me something first."
 HISTORY_IN_CHANNEL: Final = (
-    "In channels every thread is its own conversation. Use `/gloo history` in a direct "
-    "message with me to see that conversation."
+    "In channels every thread is its own conversation. Open my *Home* tab: it lists your "
+    "conversations, each with a *History* button."
 )
 HISTORY_TITLE: Final = "*Conversation history*"
 HISTORY_EARLIER: Final = "_{count} earlier messages are not shown._"
@@ -65,3 +65,58 @@ HELP: Final = (
     "• `/gloo settings` shows or changes this channel's settings.\n"
     "• Click a suggested question to ask it; 👍/👎 tell us how the answer was."
 )
+
+# --- feedback buttons (accessibility labels: at most 75 characters) ---------------------------
+FEEDBACK_UP_LABEL: Final = "This answer was helpful"
+FEEDBACK_DOWN_LABEL: Final = "This answer was not helpful"
+
+# --- agent view ----------------------------------------------------------------------------------
+RESET_DM_AGENT: Final = (
+    "In our direct messages every message you send me (not in a thread) starts a new "
+    "conversation, so there is nothing to reset here. To start a thread over, use "
+    "*Start over* next to it in my Home tab."
+)
+HISTORY_DM_AGENT: Final = (
+    "Open my *Home* tab: it lists your conversations, each with a *History* button."
+)
+
+# --- the Home tab ----------------------------------------------------------------------------
+HOME_TITLE: Final = "Your conversations with Gloo"
+HOME_INTRO: Final = (
+    "Your most recent conversations, newest first. Message me, or mention me in a channel, "
+    "to start another."
+)
+HOME_EMPTY: Final = (
+    "You have no conversations yet. Send me a message in the *Messages* tab, or mention "
+    "me in a channel: `@Gloo What is grace?`"
+)
+HOME_IN_DM: Final = "Direct message"
+HOME_IN_CHANNEL: Final = "In <#{id}>"
+HOME_QUESTIONS: Final = "{count} question{s}"
+HOME_HISTORY_BUTTON: Final = "History"
+HOME_RESET_BUTTON: Final = "Start over"
+HOME_RESET_CANCEL: Final = "Keep it"
+HOME_RESET_CONFIRM_TITLE: Final = "Start this conversation over?"
+HOME_RESET_CONFIRM_TEXT: Final = (
+    "Your next message in that thread starts a new conversation with Gloo; what was said "
+    "so far is no longer used."
+)
+HOME_RESET_DONE: Final = "Started over. Your next message in that thread starts a new conversation."
+HOME_UNKNOWN: Final = (
+    "I can't find that conversation any more (it may have been started over). Your Home "
+    "tab now shows what is current."
+)
+HOME_NOT_SHOWN: Final = (
+    "_Left out to stay within what Slack can show: {conversations} older conversations; "
+    "settings of {settings} more channels (or the workspace)._"
+)
+HOME_ADMIN_TITLE: Final = "Workspace settings"
+HOME_ADMIN_INTRO: Final = (
+    "Only workspace admins and owners see this. Change a channel's settings with "
+    "`/gloo settings` in that channel."
+)
+HOME_ADMIN_WORKSPACE: Final = "Whole workspace (defaults)"
+HOME_ADMIN_CHANNEL: Final = "<#{id}>"
+HISTORY_MODAL_TITLE: Final = "Conversation"
+HISTORY_MODAL_CLOSE: Final = "Close"
+HISTORY_LOADING: Final = "_Getting this conversation from Gloo…_"

@@ -14,6 +14,7 @@ rewritten so they can never ping anyone.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -266,11 +267,44 @@ def _suggestion_blocks(reply: Reply) -> list[dict[str, Any]]:
     return [_context(say.SUGGESTIONS_HEADER), *_actions(buttons, "gloo_suggestions")]
 
 
+def feedback_value(vote: str, answer_id: str) -> str:
+    """The ``value`` of one feedback button: ``"up:<answer_id>"`` or ``"down:<answer_id>"``."""
+    return f"{vote}:{answer_id}"
+
+
 def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
-    up = _button("👍", f"{FEEDBACK_ACTION}:up", value=reply.answer_id)
-    down = _button("👎", f"{FEEDBACK_ACTION}:down", value=reply.answer_id)
-    buttons = [b for b in (up, down) if b is not None]
-    return _actions(buttons, "gloo_feedback") if buttons else []
+    """Slack's native 👍/👎: a ``context_actions`` block with one ``feedback_buttons`` element.
+
+    https://docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element (button
+    text ≤ 75 characters, ``value`` ≤ 2,000; slack_sdk's ``FeedbackButtonsElement``). Both
+    buttons share the element's ``action_id``; the click's ``value`` says which one it was.
+    """
+    up, down = feedback_value("up", reply.answer_id), feedback_value("down", reply.answer_id)
+    if max(len(up), len(down)) > BUTTON_VALUE_LIMIT:
+        log.warning("slack.render.button_value_too_long", chars=len(up))
+        return []
+    return [
+        {
+            "type": "context_actions",
+            "block_id": "gloo_feedback",
+            "elements": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": FEEDBACK_ACTION,
+                    "positive_button": {
+                        "text": _plain("👍", BUTTON_TEXT_LIMIT),
+                        "accessibility_label": say.FEEDBACK_UP_LABEL,
+                        "value": up,
+                    },
+                    "negative_button": {
+                        "text": _plain("👎", BUTTON_TEXT_LIMIT),
+                        "accessibility_label": say.FEEDBACK_DOWN_LABEL,
+                        "value": down,
+                    },
+                }
+            ],
+        }
+    ]
 
 
 def reply_extras(reply: Reply, settings: ChannelSettings | None = None) -> list[dict[str, Any]]:
@@ -316,18 +350,24 @@ def buttons_message(reply: Reply, settings: ChannelSettings | None = None) -> li
 # --- slash command output ---------------------------------------------------------------------
 
 
-def history_message(history: ChatHistory) -> SlackMessage:
-    """A chat's history as an ephemeral message (newest kept when it does not all fit)."""
+def _history_blocks(history: ChatHistory, max_blocks: int, title: bool) -> list[dict[str, Any]]:
+    """The chat's messages, newest kept when they do not all fit in ``max_blocks``."""
     entries: list[str] = []
     for item in history.messages:
         who = "*You*" if item.role == "user" else "*Gloo*"
         entries.append(f"{who}: {defang(item.text)}")
-    room = MAX_BLOCKS - 2  # title, and the "earlier messages" note
+    room = max_blocks - 1 - int(title)  # the "earlier messages" note, and the title
     shown = entries[-room:]
-    blocks: list[dict[str, Any]] = [_section(say.HISTORY_TITLE)]
+    blocks: list[dict[str, Any]] = [_section(say.HISTORY_TITLE)] if title else []
     if len(entries) > len(shown):
         blocks.append(_context(say.HISTORY_EARLIER.format(count=len(entries) - len(shown))))
     blocks.extend(_section(entry) for entry in shown)
+    return blocks
+
+
+def history_message(history: ChatHistory) -> SlackMessage:
+    """A chat's history as an ephemeral message (newest kept when it does not all fit)."""
+    blocks = _history_blocks(history, MAX_BLOCKS, title=True)
     return SlackMessage(text=say.HISTORY_TITLE, blocks=tuple(blocks))
 
 
@@ -340,3 +380,181 @@ def settings_message(lines: list[tuple[str, str]], note: str = "") -> SlackMessa
     return SlackMessage(
         text=notification_text(text), blocks=(_section(text), _context(say.SETTINGS_USAGE))
     )
+
+
+# --- the App Home tab and its modal ---------------------------------------------------------
+#
+# Views (https://docs.slack.dev/reference/views/home-tab-views, .../modal-views): at most 100
+# blocks; a modal's ``title`` and ``close`` are plain text of at most 24 characters; a
+# ``header`` block's text at most 150; a confirm dialog's title 100, text 300, buttons 30.
+
+VIEW_MAX_BLOCKS: Final = 100
+MODAL_TITLE_LIMIT: Final = 24
+HEADER_TEXT_LIMIT: Final = 150
+CONFIRM_TITLE_LIMIT: Final = 100
+CONFIRM_TEXT_LIMIT: Final = 300
+CONFIRM_BUTTON_LIMIT: Final = 30
+#: How much of a first question the Home tab shows.
+HOME_QUESTION_CHARS: Final = 200
+HOME_HISTORY_ACTION: Final = "gloo_home_history"
+HOME_RESET_ACTION: Final = "gloo_home_reset"
+HISTORY_MODAL_ID: Final = "gloo_history"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConversation:
+    """One conversation as the Home tab lists it."""
+
+    channel: str
+    thread: str
+    first_question: str
+    started_at: float  # unix seconds
+    questions: int
+    permalink: str | None = None
+
+
+def thread_ref(channel: str, thread: str) -> str:
+    """A Home button's ``value``: which conversation (the workspace comes with the click)."""
+    return f"{channel}|{thread}"
+
+
+def parse_thread_ref(value: str) -> tuple[str, str] | None:
+    channel, sep, thread = value.partition("|")
+    if not sep or not re.fullmatch(r"[A-Z0-9]{1,64}", channel):
+        return None
+    if thread and not re.fullmatch(r"\d{1,20}\.\d{1,10}", thread):
+        return None
+    return channel, thread
+
+
+def _escape(text: str) -> str:
+    """Text shown as mrkdwn without being read as markup (&, <, >)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": _plain(text, HEADER_TEXT_LIMIT)}
+
+
+def _confirm(title: str, text: str, confirm: str, deny: str) -> dict[str, Any]:
+    return {
+        "title": _plain(title, CONFIRM_TITLE_LIMIT),
+        "text": _plain(text, CONFIRM_TEXT_LIMIT),
+        "confirm": _plain(confirm, CONFIRM_BUTTON_LIMIT),
+        "deny": _plain(deny, CONFIRM_BUTTON_LIMIT),
+        "style": "danger",
+    }
+
+
+def _where(channel: str) -> str:
+    return say.HOME_IN_DM if channel.startswith("D") else say.HOME_IN_CHANNEL.format(id=channel)
+
+
+def _when(unix: float) -> str:
+    """A date Slack shows in the reader's own time zone (with a UTC fallback)."""
+    stamp = int(unix)
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, Any]]:
+    question = _escape(
+        defang(ellipsize(" ".join(item.first_question.split()), HOME_QUESTION_CHARS))
+    )
+    question = question.replace("|", "¦").replace("*", "∗") or "…"
+    url = _usable_url(item.permalink)
+    title = f"*<{url}|{question}>*" if url else f"*{question}*"
+    asked = say.HOME_QUESTIONS.format(count=item.questions, s="" if item.questions == 1 else "s")
+    ref = thread_ref(item.channel, item.thread)
+    buttons = [
+        _button(say.HOME_HISTORY_BUTTON, HOME_HISTORY_ACTION, value=ref),
+        _button(say.HOME_RESET_BUTTON, HOME_RESET_ACTION, value=ref),
+    ]
+    reset = buttons[1]
+    if reset is not None:
+        reset["confirm"] = _confirm(
+            say.HOME_RESET_CONFIRM_TITLE,
+            say.HOME_RESET_CONFIRM_TEXT,
+            say.HOME_RESET_BUTTON,
+            say.HOME_RESET_CANCEL,
+        )
+    elements = [b for b in buttons if b is not None]
+    blocks: list[dict[str, Any]] = [
+        _section(title),
+        _context(f"{_where(item.channel)} · {_when(item.started_at)} · {asked}"),
+    ]
+    if elements:
+        blocks.append({"type": "actions", "block_id": f"gloo_home_{index}", "elements": elements})
+    return blocks
+
+
+def home_view(
+    conversations: Sequence[HomeConversation],
+    admin: Sequence[tuple[str, Sequence[tuple[str, str]]]] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """The Home tab: the person's conversations, then (for admins) the stored settings.
+
+    ``admin`` is ``(scope label, describe_settings lines)`` per scope, or ``None`` for people
+    who are not workspace admins. Whatever does not fit in 100 blocks is left out with a note
+    saying how much, conversations before settings.
+    """
+    top: list[dict[str, Any]] = [_header(say.HOME_TITLE)]
+    if note:
+        top.append(_context(note))
+    top.append(_context(say.HOME_INTRO))
+    listed: list[list[dict[str, Any]]] = [
+        _conversation_blocks(item, i) for i, item in enumerate(conversations)
+    ]
+    if not listed:
+        top.append(_section(say.HOME_EMPTY))
+    scopes: list[list[dict[str, Any]]] = []
+    for label, lines in admin or ():
+        shown = "\n".join(f"• {name}: {defang(value)}" for name, value in lines)
+        scopes.append([_section(f"*{label}*\n{shown}")])
+    # The admin part's heading goes with its first entry, so it never stands alone.
+    if admin is not None:
+        heading = [
+            {"type": "divider"},
+            _header(say.HOME_ADMIN_TITLE),
+            _context(say.HOME_ADMIN_INTRO),
+        ]
+        scopes = [heading + (scopes[0] if scopes else []), *scopes[1:]]
+    blocks = list(top)
+    room = VIEW_MAX_BLOCKS - len(blocks) - 1  # keep one block for the "not shown" note
+    shown_conversations = shown_scopes = 0
+    for kind, group in [*(("c", g) for g in listed), *(("s", g) for g in scopes)]:
+        if len(group) > room:
+            break
+        blocks.extend(group)
+        room -= len(group)
+        if kind == "c":
+            shown_conversations += 1
+        else:
+            shown_scopes += 1
+    left_conversations = len(listed) - shown_conversations
+    left_scopes = len(admin or ()) - shown_scopes
+    if left_conversations or left_scopes:
+        note = say.HOME_NOT_SHOWN.format(conversations=left_conversations, settings=left_scopes)
+        blocks.append(_context(note))
+    return {"type": "home", "callback_id": "gloo_home", "blocks": blocks}
+
+
+def _modal(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": HISTORY_MODAL_ID,
+        "title": _plain(say.HISTORY_MODAL_TITLE, MODAL_TITLE_LIMIT),
+        "close": _plain(say.HISTORY_MODAL_CLOSE, MODAL_TITLE_LIMIT),
+        "blocks": blocks[:VIEW_MAX_BLOCKS],
+    }
+
+
+def history_modal(history: ChatHistory) -> dict[str, Any]:
+    """The conversation as Gloo keeps it, in a modal (newest kept within 100 blocks)."""
+    return _modal(_history_blocks(history, VIEW_MAX_BLOCKS, title=False))
+
+
+def notice_modal(text: str) -> dict[str, Any]:
+    """A modal with one sentence (loading, nothing to show, or a failure)."""
+    return _modal([_section(text)])

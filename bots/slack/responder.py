@@ -45,6 +45,8 @@ CONTENT_ERRORS: Final = frozenset(
         "too_many_blocks",
     }
 )
+#: ``limit`` for conversations.replies/history: the most non-Marketplace apps may ask for.
+RECOVERY_LIMIT: Final = 15
 WORKING_REACTION: Final = "eyes"
 WORKING_STATUS: Final = "is thinking…"
 SLOW_REACTION: Final = "hourglass_flowing_sand"
@@ -116,19 +118,35 @@ class SlackResponder:
                     raise
 
     async def recover(self, job: Job, known: Collection[str]) -> list[str]:
-        """The bot's messages in the job's thread after the question, unknown to the inbox."""
+        """The bot's messages in the job's thread after the question, unknown to the inbox.
+
+        ``conversations.replies``/``history`` allow apps outside the Slack Marketplace one
+        call a minute and at most 15 results (docs.slack.dev changelog 2025-05-29, "Rate
+        limit changes for non-Marketplace apps"): we ask for :data:`RECOVERY_LIMIT`, with a
+        client that does not wait out a 429, and a refusal finds nothing, so the answer is
+        posted again (once) rather than held up or lost.
+        """
         thread = job.question.thread
-        client = await self._clients.for_workspace(thread.workspace)
+        client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
         me = await self._identity(thread.workspace, client)
         after = job.question.message_ref or "0"
-        if thread.thread:
-            response = await client.conversations_replies(
-                channel=thread.channel, ts=thread.thread, oldest=after, limit=200
+        try:
+            if thread.thread:
+                response = await client.conversations_replies(
+                    channel=thread.channel, ts=thread.thread, oldest=after, limit=RECOVERY_LIMIT
+                )
+            else:
+                response = await client.conversations_history(
+                    channel=thread.channel, oldest=after, limit=RECOVERY_LIMIT
+                )
+        except SlackApiError as exc:
+            log.warning(
+                "slack.recover_refused",
+                error=slack_error(exc),
+                thread=thread.as_str(),
+                outcome="the answer is posted again",
             )
-        else:
-            response = await client.conversations_history(
-                channel=thread.channel, oldest=after, limit=200
-            )
+            return []
         found = [
             str(m["ts"])
             for m in response.get("messages") or []

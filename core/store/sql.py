@@ -9,6 +9,7 @@ on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final, Self
 
@@ -16,7 +17,7 @@ import structlog
 from sqlalchemy import ColumnElement, RowMapping, delete, select, text, update
 from sqlmodel import col
 
-from core.ports import AnswerRecord
+from core.ports import AnswerRecord, ConversationSummary
 from core.store.base import SqlBase
 from core.store.engine import create_engine, normalize_database_url
 from core.store.inbox import InboxQueries
@@ -280,6 +281,69 @@ class SqlStore(InboxQueries, InstallationQueries, SqlBase):
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+    # --- a person's conversations (added for Slack's Home tab) -------------------------
+
+    async def user_conversations(
+        self, platform: str, workspace: str, user_id: str, limit: int
+    ) -> list[ConversationSummary]:
+        """Threads whose current chat has answers to ``user_id``, most recent first."""
+        bound = (
+            (col(ThreadChatRow.platform) == col(AnswerRow.platform))
+            & (col(ThreadChatRow.workspace) == col(AnswerRow.workspace))
+            & (col(ThreadChatRow.channel) == col(AnswerRow.channel))
+            & (col(ThreadChatRow.thread) == col(AnswerRow.thread))
+            & (col(ThreadChatRow.chat_id) == col(AnswerRow.chat_id))
+        )
+        query = (
+            select(
+                col(AnswerRow.channel),
+                col(AnswerRow.thread),
+                col(AnswerRow.chat_id),
+                col(AnswerRow.question),
+                col(AnswerRow.created_at),
+            )
+            .join(ThreadChatRow, bound)
+            .where(
+                col(AnswerRow.platform) == platform,
+                col(AnswerRow.workspace) == workspace,
+                col(AnswerRow.user_id) == user_id,
+            )
+            .order_by(col(AnswerRow.created_at), col(AnswerRow.answer_id))
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        found: dict[tuple[str, str], ConversationSummary] = {}
+        for row in rows:
+            key = (row["channel"], row["thread"])
+            seen = found.get(key)
+            if seen is None:
+                found[key] = ConversationSummary(
+                    thread=ThreadKey(platform, workspace, row["channel"], row["thread"]),
+                    chat_id=row["chat_id"],
+                    first_question=row["question"],
+                    started_at=row["created_at"],
+                    last_at=row["created_at"],
+                    questions=1,
+                )
+            else:
+                found[key] = replace(seen, last_at=row["created_at"], questions=seen.questions + 1)
+        newest = sorted(found.values(), key=lambda c: c.last_at, reverse=True)
+        return newest[: max(0, limit)]
+
+    async def list_channel_settings(
+        self, platform: str, workspace: str
+    ) -> dict[str, ChannelSettings]:
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(_CHANNEL_SETTINGS)
+                .where(
+                    col(ChannelSettingsRow.platform) == platform,
+                    col(ChannelSettingsRow.workspace) == workspace,
+                )
+                .order_by(col(ChannelSettingsRow.channel))
+            )
+            return {row["channel"]: _channel_settings(row) for row in result.mappings()}
 
 
 def _thread_clauses(

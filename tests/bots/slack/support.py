@@ -24,6 +24,34 @@ from tests.bots.slack.fake_slack import BOT_TOKEN, FakeSlack, Message
 from tests.harness import expects_suggestions, settings_for_tests
 
 PAYLOADS = Path(__file__).parent / "payloads"
+#: Where each recorded payload's shape comes from (JSON has no comments; a test checks that
+#: every file under payloads/ is listed here). Ids are our fakes'; fields are Slack's.
+PAYLOAD_SOURCES: dict[str, str] = {
+    "app_mention": "docs.slack.dev/reference/events/app_mention (Events API wrapper)",
+    "assistant_thread_started": "docs.slack.dev/reference/events/assistant_thread_started",
+    "block_actions": "docs.slack.dev/reference/interaction-payloads/block_actions-payload",
+    "block_actions_feedback": (
+        "docs.slack.dev/reference/interaction-payloads/block_actions-payload, with the "
+        "action of a feedback_buttons click as bolt-js types it (docs.slack.dev/tools/bolt-js/"
+        "reference/interfaces/FeedbackButtonsAction: type feedback_buttons, action_id, "
+        "block_id, text, value of the clicked button, action_ts)"
+    ),
+    "block_actions_home": (
+        "docs.slack.dev/reference/interaction-payloads/block_actions-payload: a button in a "
+        "Home tab view (container type view, the view object, trigger_id, no response_url)"
+    ),
+    "app_home_opened_home": "docs.slack.dev/reference/events/app_home_opened (tab home)",
+    "app_home_opened_messages": (
+        "docs.slack.dev/reference/events/app_home_opened (tab messages), the agent-view entry "
+        "per docs.slack.dev/ai/migrating-to-agent-messaging/"
+    ),
+    "bot_message": "docs.slack.dev/reference/events/message/bot_message",
+    "message_changed": "docs.slack.dev/reference/events/message/message_changed",
+    "message_channels": "docs.slack.dev/reference/events/message.channels",
+    "message_deleted": "docs.slack.dev/reference/events/message/message_deleted",
+    "message_im": "docs.slack.dev/reference/events/message.im",
+    "slash_command": "docs.slack.dev/interactivity/implementing-slash-commands (the form fields)",
+}
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0GENERAL"
 DM = "D0ALICEDM"
@@ -73,6 +101,47 @@ def action(
     return body
 
 
+def feedback_click(
+    fake: FakeSlack,
+    answer: Message,
+    vote: str,
+    *,
+    user: str = BOB,
+    channel: str = CHANNEL,
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """A click on the 👍 (``vote="up"``) or 👎 of ``answer``'s native feedback buttons."""
+    (element,) = answer.feedback_buttons()
+    button = element["positive_button" if vote == "up" else "negative_button"]
+    body = copy.deepcopy(load("block_actions_feedback"))
+    body["user"]["id"] = user
+    body["channel"]["id"] = channel
+    body["container"].update(channel_id=channel, message_ts=answer.ts, thread_ts=thread_ts)
+    body["message"].update(ts=answer.ts, thread_ts=thread_ts)
+    body["response_url"] = fake.response_url(f"feedback-{uuid.uuid4().hex[:8]}")
+    body["actions"][0].update(
+        action_id=element["action_id"],
+        text=button["text"],
+        value=button["value"],
+        action_ts=f"{time.time():.6f}",
+    )
+    return body
+
+
+def home_click(button: dict[str, Any], *, user: str = ALICE) -> dict[str, Any]:
+    """A click on a button of the published Home tab (a fresh trigger_id each time)."""
+    body = copy.deepcopy(load("block_actions_home"))
+    body["user"]["id"] = user
+    body["trigger_id"] = f"{time.time():.6f}.{uuid.uuid4().hex}"
+    body["actions"][0].update(
+        action_id=button["action_id"],
+        text=button["text"],
+        value=button["value"],
+        action_ts=f"{time.time():.6f}",
+    )
+    return body
+
+
 def command(
     fake: FakeSlack, text: str, *, channel: str = CHANNEL, user: str = "U0ALICE01"
 ) -> dict[str, str]:
@@ -91,7 +160,9 @@ def command(
 def assert_final_buttons(answer: Message) -> None:
     """``answer`` carries a finished answer's buttons: the two feedback buttons, and the
     suggested follow-ups on the Message API only (Completions V2 answers carry none)."""
-    assert len(answer.buttons("gloo_feedback")) == 2, answer.blocks
+    (feedback,) = answer.feedback_buttons()
+    assert feedback["positive_button"]["value"].startswith("up:"), answer.blocks
+    assert feedback["negative_button"]["value"].startswith("down:"), answer.blocks
     assert bool(answer.buttons("gloo_suggest")) == expects_suggestions(), answer.blocks
 
 

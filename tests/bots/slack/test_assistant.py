@@ -1,4 +1,6 @@
-"""The assistant view: suggested prompts when a thread starts, status while answering."""
+"""The older assistant view (SLACK_MESSAGING=assistant, config/slack-manifest-assistant.yaml):
+suggested prompts when a thread starts, status while answering, and top-level DMs as the
+DM's one conversation, as before agent view."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ THREAD = "1700000400.000100"
 async def test_assistant_thread_gets_prompts_then_answers_with_status(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+    async with slack_process(sqlite_url, fake_slack, sim, slack_messaging="assistant") as slack:
         assert (await slack.event(event("assistant_thread_started"))).status == 200
         await slack.settle()
         (prompts,) = fake_slack.calls_to("assistant.threads.setSuggestedPrompts")
@@ -32,3 +34,21 @@ async def test_assistant_thread_gets_prompts_then_answers_with_status(
     first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     assert greeting.markdown.startswith("Hi!")
+
+
+async def test_top_level_direct_messages_continue_one_conversation(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim, slack_messaging="assistant") as slack:
+        await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
+        await slack.settle()
+        await slack.event(event("message_im", ts="1700000310.000100", text="And about joy?"))
+        await slack.settle()
+    first, second = sim.asked
+    assert second.chat_id == first.response_chat_id
+    answers = fake_slack.in_thread(DM, None)  # top level of the DM, not in threads
+    assert len(answers) == 2
+    assert "hope" in answers[0].markdown.lower()
+    assert_final_buttons(answers[1])
+    assert not fake_slack.calls_to("chat.startStream")  # no thread: placeholder + chat.update
+    assert fake_slack.calls_to("chat.update")

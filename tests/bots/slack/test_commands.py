@@ -6,6 +6,7 @@ import pytest
 
 from bots.slack.commands import Command, parse_command, parse_settings_change
 from core.simulator import Simulator
+from core.types import ThreadKey
 from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.bots.slack.support import (
     ALICE,
@@ -99,10 +100,10 @@ async def test_ask_where_the_bot_cannot_post_says_how_to_fix_it(
     assert not sim.asked
 
 
-async def test_reset_starts_a_new_dm_conversation(
+async def test_reset_starts_a_new_dm_conversation_in_the_assistant_view(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+    async with slack_process(sqlite_url, fake_slack, sim, slack_messaging="assistant") as slack:
         await slack.event(event("message_im", ts="1700000300.000100"))
         await slack.settle()
         await slack.command(command(fake_slack, "reset", channel=DM))
@@ -115,10 +116,10 @@ async def test_reset_starts_a_new_dm_conversation(
     assert "new conversation" in fake_slack.responses[0]["text"]
 
 
-async def test_history_is_ephemeral_and_shows_the_conversation(
+async def test_history_is_ephemeral_and_shows_the_conversation_in_the_assistant_view(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+    async with slack_process(sqlite_url, fake_slack, sim, slack_messaging="assistant") as slack:
         await slack.command(command(fake_slack, "history", channel=DM))
         await slack.settle()
         await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
@@ -135,7 +136,25 @@ async def test_history_is_ephemeral_and_shows_the_conversation(
     # so the history is the one the service stored.
     asked_gloo = any(r.method == "GET" and "chat" in r.path for r in sim.requests)
     assert asked_gloo == (simulator_api() == "message")
-    assert "direct message" in in_channel["text"]
+    assert "Home" in in_channel["text"]
+
+
+async def test_in_agent_view_dm_history_and_reset_point_to_the_home_tab(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
+        await slack.settle()
+        for name in ("history", "reset"):
+            await slack.command(command(fake_slack, name, channel=DM))
+        await slack.settle()
+        thread = ThreadKey("slack", TEAM_ID, DM, "1700000300.000100")
+        still_bound = await slack.runtime.container.store.get_chat_id(thread)
+    history, reset = sorted(fake_slack.responses, key=lambda r: "History" not in r["text"])
+    assert "*Home* tab" in history["text"]
+    assert "Start over" in reset["text"]
+    assert all(r["response_type"] == "ephemeral" for r in fake_slack.responses)
+    assert still_bound is not None  # /gloo reset in a DM resets no thread by itself
 
 
 async def test_settings_show_change_and_persist(

@@ -20,11 +20,11 @@ from tests.bots.slack.support import (
     ALICE,
     BOB,
     CHANNEL,
-    DM,
     SlackProcess,
     action,
     assert_final_buttons,
     event,
+    feedback_click,
     slack_process,
 )
 from tests.harness import expects_suggestions, question_path
@@ -119,24 +119,6 @@ async def test_edits_deletions_bots_own_and_unrelated_messages_are_ignored(
         await slack.settle()
     assert answers_started(fake_slack) == started
     assert len(sim.asked) == 1
-
-
-async def test_direct_messages_continue_one_conversation(
-    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
-) -> None:
-    async with slack_process(sqlite_url, fake_slack, sim) as slack:
-        await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
-        await slack.settle()
-        await slack.event(event("message_im", ts="1700000310.000100", text="And about joy?"))
-        await slack.settle()
-    first, second = sim.asked
-    assert second.chat_id == first.response_chat_id
-    answers = fake_slack.in_thread(DM, None)  # top level of the DM, not in threads
-    assert len(answers) == 2
-    assert "hope" in answers[0].markdown.lower()
-    assert_final_buttons(answers[1])
-    assert not fake_slack.calls_to("chat.startStream")  # no thread: placeholder + chat.update
-    assert fake_slack.calls_to("chat.update")
 
 
 @pytest.mark.message_api
@@ -271,18 +253,28 @@ async def test_feedback_click_is_stored_with_the_answer(
 ) -> None:
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
         answer = await mention(slack)
-        up, down = answer.buttons("gloo_feedback")
-        await slack.action(action(fake_slack, action_id=up["action_id"], value=up["value"]))
+        (element,) = answer.feedback_buttons()  # Slack's native feedback_buttons
+        answer_id = element["positive_button"]["value"].removeprefix("up:")
+        await slack.action(feedback_click(fake_slack, answer, "up", thread_ts=MENTION_TS))
         await slack.action(
-            action(fake_slack, action_id=down["action_id"], value=down["value"], user=ALICE)
+            feedback_click(fake_slack, answer, "down", user=ALICE, thread_ts=MENTION_TS)
         )
-        await slack.action(action(fake_slack, action_id=up["action_id"], value="unknown-answer"))
+        # The 👍/👎 buttons of messages posted before the native element still count.
+        await slack.action(
+            action(fake_slack, action_id="gloo_feedback:up", value=answer_id, user="U0CAROL01")
+        )
+        unknown = feedback_click(fake_slack, answer, "up")
+        unknown["actions"][0]["value"] = "up:unknown-answer"
+        await slack.action(unknown)
+        malformed = feedback_click(fake_slack, answer, "up")
+        malformed["actions"][0]["value"] = "sideways"
+        await slack.action(malformed)
         await slack.settle()
-        votes = await slack.runtime.container.store.get_feedback(up["value"])
-    assert votes == {BOB: 1, ALICE: -1}
+        votes = await slack.runtime.container.store.get_feedback(answer_id)
+    assert votes == {BOB: 1, ALICE: -1, "U0CAROL01": 1}
     texts = [r["text"] for r in fake_slack.responses]
-    assert texts.count("Thanks for the feedback!") == 2
-    assert any("couldn't record your feedback" in t for t in texts)
+    assert texts.count("Thanks for the feedback!") == 3
+    assert sum("couldn't record your feedback" in t for t in texts) == 2
 
 
 async def test_a_slow_gloo_shows_an_hourglass_until_the_answer_starts(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,6 +19,7 @@ from tests.bots.slack.support import (
     action,
     command,
     event,
+    feedback_click,
     slack_process,
     slack_settings,
 )
@@ -43,8 +45,10 @@ async def test_socket_mode_answers_mentions_and_buttons(
         assert "payload" not in ack
         await slack.settle()
         (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
-        up = answer.buttons("gloo_feedback")[0]
-        clicked = [up]
+        await fake_slack.send_envelope(
+            "interactive", feedback_click(fake_slack, answer, "up", thread_ts=MENTION_TS)
+        )
+        clicked: list[dict[str, Any]] = []
         if expects_suggestions():  # Completions V2 answers carry no suggestions
             clicked.append(answer.buttons("gloo_suggest")[0])
         for button in clicked:
@@ -58,7 +62,9 @@ async def test_socket_mode_answers_mentions_and_buttons(
             await fake_slack.send_envelope("interactive", click)
         help_ack = await fake_slack.send_envelope("slash_commands", command(fake_slack, "help"))
         await slack.settle()
-        votes = await slack.runtime.container.store.get_feedback(up["value"])
+        (element,) = answer.feedback_buttons()
+        answer_id = element["positive_button"]["value"].removeprefix("up:")
+        votes = await slack.runtime.container.store.get_feedback(answer_id)
         # no HTTP endpoint for events in socket mode
         assert slack.runtime.web.router.resources()
         assert all(r.canonical != "/slack/events" for r in slack.runtime.web.router.resources())
@@ -103,7 +109,11 @@ async def test_doctor_reports_mode_tokens_and_missing_scopes(
     findings = await SlackAdapter().diagnose(good)
     assert [f.ok for f in findings] == [True, True, True]
     assert "socket mode" in findings[0].summary
+    assert "agent view (config/slack-manifest.yaml)" in findings[0].summary
     assert "T0TEAM001" in findings[1].summary
+    older = slack_settings(sqlite_url, fake_slack, slack_messaging="assistant")
+    (said, *_) = await SlackAdapter().diagnose(older)
+    assert "assistant view (config/slack-manifest-assistant.yaml)" in said.summary
 
     bad = slack_settings(sqlite_url, fake_slack, slack_bot_token="xoxb-no", slack_app_token="x")
     refused = await SlackAdapter().diagnose(bad)
