@@ -27,10 +27,13 @@ ASSISTANT = CONFIG / "slack-manifest-assistant.yaml"
 COMMON_EVENTS = {
     "app_home_opened",
     "app_mention",
+    # Installation lifecycle: stored tokens are deleted (bots/slack/lifecycle.py).
+    "app_uninstalled",
     "message.channels",
     "message.groups",
     "message.im",
     "message.mpim",
+    "tokens_revoked",
 }
 LEGACY_EVENTS = {"assistant_thread_started", "assistant_thread_context_changed"}
 #: Keys the schema allows (``additionalProperties: false``).
