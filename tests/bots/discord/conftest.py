@@ -184,8 +184,11 @@ async def running(
     database_url: str,
     *,
     edit_interval: float = 0.0,
+    builtin_simulator: bool = False,
     **settings: Any,
 ) -> AsyncIterator[Bot]:
+    """The adapter serving against ``fake``, answering from ``sim`` (or, with
+    ``builtin_simulator``, from the simulator the core builds itself, as in production)."""
     adapter = DiscordAdapter()
     adapter.edit_interval = edit_interval
     adapter.client_options = {"guild_ready_timeout": 0.05, "identify_delay": 0.0}
@@ -200,8 +203,9 @@ async def running(
     }
     values.update(settings)
     identified = sum(s.identified.is_set() for s in fake.sessions)
+    transport = None if builtin_simulator else SimulatorTransport(sim)
     async with serving(
-        settings_for_tests(**values), [adapter], transport=SimulatorTransport(sim), ready_within=15
+        settings_for_tests(**values), [adapter], transport=transport, ready_within=15
     ) as runtime:
         await fake.wait_identified(identified + 1)
         yield Bot(fake=fake, sim=sim, adapter=adapter, runtime=runtime)
