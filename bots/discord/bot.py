@@ -203,6 +203,7 @@ class DiscordBot:
         await self._submit_interaction(interaction, job)
 
     async def feedback_clicked(self, interaction: discord.Interaction[Any], payload: str) -> None:
+        await _acknowledge(interaction)
         answer_id, _, value = payload.rpartition(":")
         score = FEEDBACK_VALUES.get(value)
         recorded = False
@@ -213,15 +214,9 @@ class DiscordBot:
                 )
             except Exception:
                 log.exception("discord.feedback_failed")
-                await interaction.response.send_message(
-                    messages.INTERNAL_ERROR, ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
+                await _respond(interaction, messages.INTERNAL_ERROR)
                 return
-        await interaction.response.send_message(
-            texts.FEEDBACK_THANKS if recorded else texts.UNKNOWN_FEEDBACK,
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await _respond(interaction, texts.FEEDBACK_THANKS if recorded else texts.UNKNOWN_FEEDBACK)
 
     # --- slash commands -----------------------------------------------------------------------
 
@@ -273,24 +268,30 @@ class DiscordBot:
             )
 
     async def reset(self, interaction: discord.Interaction[Any]) -> None:
+        await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
-        had_chat = await self.service.reset(thread)
-        await interaction.response.send_message(
-            texts.RESET_DONE if had_chat else texts.RESET_NOTHING,
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        try:
+            had_chat = await self.service.reset(thread)
+        except Exception:
+            log.exception("discord.reset_failed", thread=thread.as_str())
+            await _respond(interaction, messages.INTERNAL_ERROR)
+            return
+        await _respond(interaction, texts.RESET_DONE if had_chat else texts.RESET_NOTHING)
 
     async def history(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
             content = render_history(await self.service.history(thread))
         except AnswerFailed as exc:
             content = exc.user_message
-        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except Exception:
+            log.exception("discord.history_failed", thread=thread.as_str())
+            content = messages.INTERNAL_ERROR
+        await _respond(interaction, content)
 
     async def settings(self, interaction: discord.Interaction[Any], **changes: Any) -> None:
+        await _acknowledge(interaction)
         space = workspace(interaction.guild_id)
         channel = str(_channel_id(interaction))
         wanted = {k: v for k, v in changes.items() if v is not None}
@@ -305,19 +306,29 @@ class DiscordBot:
             else:
                 current = await self.service.settings_for(PLATFORM, space, channel)
         except ValueError as exc:
-            await interaction.response.send_message(
-                texts.SETTINGS_INVALID.format(reason=exc),
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
+            await _respond(interaction, texts.SETTINGS_INVALID.format(reason=exc))
+            return
+        except Exception:
+            log.exception("discord.settings_failed", channel=channel)
+            await _respond(interaction, messages.INTERNAL_ERROR)
             return
         lines = [
             "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
             *(f"{label}: {value}" for label, value in self.service.describe_settings(current)),
         ]
-        await interaction.response.send_message(
-            "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await _respond(interaction, "\n".join(lines))
+
+
+async def _acknowledge(interaction: discord.Interaction[Any]) -> None:
+    """Answer Discord at once, before any database work: an interaction not acknowledged
+    within 3 s of its arrival is gone ("Unknown interaction", 10062). Only the person sees
+    the "thinking…" placeholder, which :func:`_respond` then fills in."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def _respond(interaction: discord.Interaction[Any], content: str) -> None:
+    """Fill in the acknowledged interaction's ephemeral placeholder (the token lasts 15 min)."""
+    await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
 
 
 def _channel_id(interaction: discord.Interaction[Any]) -> int:

@@ -119,6 +119,23 @@ class Bot:
         await self.fake.wait_for(answered, within)
         return self.fake.callbacks[iid]
 
+    async def response(self, interaction: dict[str, Any], within: float = 10) -> dict[str, Any]:
+        """The interaction's original response once it shows text: acknowledged at once
+        ("thinking…", callback type 5), then filled in by editing ``@original``."""
+
+        def original() -> dict[str, Any] | None:
+            message_id = self.fake.interactions[interaction["token"]].get("original_message_id")
+            return self.fake.messages.get(int(message_id)) if message_id else None
+
+        async def filled() -> bool:
+            message = original()
+            return message is not None and bool(message["content"])
+
+        await self.fake.wait_for(filled, within)
+        message = original()
+        assert message is not None
+        return message
+
     async def followups(
         self, interaction: dict[str, Any], count: int = 1, within: float = 10
     ) -> list[dict[str, Any]]:
