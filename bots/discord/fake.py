@@ -425,6 +425,7 @@ class FakeDiscord:
             (("GET", r"/oauth2/applications/@me"), self._application),
             (("GET", r"/gateway/bot"), self._gateway_bot),
             (("GET", r"/channels/(\d+)/messages"), self._list_messages),
+            (("GET", r"/channels/(\d+)/messages/(\d+)"), self._get_message),
             (("POST", r"/channels/(\d+)/messages"), self._post_message),
             (("PATCH", r"/channels/(\d+)/messages/(\d+)"), self._patch_message),
             (("DELETE", r"/channels/(\d+)/messages/(\d+)"), self._delete_message),
@@ -506,9 +507,18 @@ class FakeDiscord:
         if channel.get("guild_id"):
             message["guild_id"] = channel["guild_id"]
         if body.get("message_reference"):
-            message["message_reference"] = {
+            reference = {
                 k: str(v) if k.endswith("_id") else v for k, v in body["message_reference"].items()
             }
+            reference.pop("fail_if_not_exists", None)
+            reference.setdefault("channel_id", channel_id)
+            message["message_reference"] = {"type": 0, **reference}
+            # A reply carries the message it answers (resources/message, referenced_message).
+            replied = self.messages.get(int(reference.get("message_id") or 0))
+            if replied is not None:  # (the people's messages the tests send are not kept)
+                message["referenced_message"] = {
+                    k: v for k, v in replied.items() if k != "referenced_message"
+                }
         self.messages[message_id] = message
         if message["content"] and author is self.bot_user:
             self.first_text_at.setdefault(int(channel_id), time.perf_counter())
@@ -525,6 +535,12 @@ class FakeDiscord:
         ]
         found.sort(key=lambda m: int(m["id"]), reverse=True)
         return 200, found[:limit]
+
+    async def _get_message(self, body: Any, channel_id: str, message_id: str) -> tuple[int, Any]:
+        message = self.messages.get(int(message_id))
+        if message is None or message["channel_id"] != channel_id:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 200, message
 
     async def _post_message(self, body: Any, channel_id: str) -> tuple[int, Any]:
         message = self._new_message(channel_id, body or {}, self.bot_user)
