@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,6 +234,20 @@ def test_unknown_options_of_core_commands_are_refused() -> None:
     assert exited.value.code == 2
 
 
+def healthz(port: int, *, within: float) -> int:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            url = f"http://127.0.0.1:{port}/healthz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                status: int = response.status
+                return status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 SLACK_TOKENS = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "8f742231b10e8888"}
 
 
@@ -282,6 +297,8 @@ def test_with_gloo_backend_simulator_serving_slack_starts_and_says_so(tmp_path: 
         assert "process.serving" in started, started
         assert "SIMULATOR MODE" in started
         assert "gloo.simulated" in started
+        # /healthz answering means the process's loop runs past its signal handlers' setup.
+        assert healthz(port, within=10) == 200
     finally:
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=20)
