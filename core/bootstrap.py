@@ -38,9 +38,44 @@ log = structlog.get_logger(__name__)
 SIMULATOR_URL = "http://gloo-simulator.invalid"
 USER_AGENT = "gloo-bots/0.1"
 
+#: The note under every answer the built-in simulator gave (every platform shows it, since
+#: it is part of the neutral answer's text).
+SIMULATED_NOTE = "(Simulated answer: this came from the built-in Gloo simulator, not Gloo AI.)"
+#: Serving a platform without Gloo credentials, and without GLOO_BACKEND=simulator.
+NO_GLOO_FOR_SERVING = (
+    "No Gloo credentials are set, so there is nothing to answer people with: set "
+    "GLOO_CLIENT_ID and GLOO_CLIENT_SECRET (or GLOO_API_KEY) in the environment or .env, or "
+    "set GLOO_BACKEND=simulator to serve simulated answers on purpose."
+)
+API_NAMES = {"message": "the Message API", "completions": "Completions V2"}
+
 
 class StartupError(Exception):
     """The service cannot start; the message says what to change."""
+
+
+def check_gloo_for_serving(settings: Settings) -> None:
+    """Serving people needs the real Gloo, unless simulated answers were asked for.
+
+    Raises :class:`StartupError` (one sentence naming the missing settings) when no Gloo
+    credentials are set and ``GLOO_BACKEND`` is not ``simulator``. The console playground
+    does not call this: it answers from the simulator with its banner.
+    """
+    if not settings.has_gloo_credentials and not settings.simulator_requested:
+        raise StartupError(NO_GLOO_FOR_SERVING)
+
+
+def describe_gloo(settings: Settings) -> str:
+    """Which Gloo a serving process would answer from, in one line."""
+    api = API_NAMES[settings.gloo_api]
+    if settings.simulator_requested:
+        return f"the built-in simulator speaking {api} (GLOO_BACKEND=simulator)"
+    if not settings.has_gloo_credentials:
+        return (
+            f"the built-in simulator speaking {api}, for the console playground only: no Gloo "
+            "credentials are set, so serving a platform refuses to start"
+        )
+    return f"Gloo AI at {settings.gloo_api_url}, {api} (GLOO_BACKEND={settings.gloo_backend})"
 
 
 @dataclass
@@ -144,7 +179,15 @@ async def build(
         if leadership is not None:
             stack.push_async_callback(leadership.release)
 
-        service = ConversationService(gloo, store, settings.channel_defaults(), metrics=metrics)
+        service = ConversationService(
+            gloo,
+            store,
+            settings.channel_defaults(),
+            metrics=metrics,
+            # Answers from the simulator built here carry the note; a caller that replaces
+            # the network (``transport``: tests, the bench) brings its own Gloo.
+            notice=SIMULATED_NOTE if simulator is not None else "",
+        )
         dispatcher = Dispatcher(
             service,
             store,
@@ -155,6 +198,7 @@ async def build(
         log.info(
             "bootstrap.ready",
             api=settings.gloo_api,
+            gloo=describe_gloo(settings),
             simulator=simulator is not None,
             database=_safe_url(settings.database_url),
         )

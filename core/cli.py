@@ -12,9 +12,9 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
-from core.adapters import adapter_names, load_adapter, run_worker, serve_adapters
+from core.adapters import Adapter, adapter_names, load_adapter, run_worker, serve_adapters
 from core.bench import run_bench
-from core.bootstrap import StartupError, build
+from core.bootstrap import StartupError, build, check_gloo_for_serving
 from core.console import SIMULATOR_BANNER, Console, read_stdin
 from core.crypto import SecretBox
 from core.doctor import run_doctor
@@ -194,9 +194,7 @@ async def _run(settings: Settings) -> int:
     configured = [adapter for adapter in adapters if adapter.configured(settings)]
     if not configured:
         return await _chat(settings)
-    if settings.uses_simulator:
-        print(SIMULATOR_BANNER, file=sys.stderr, flush=True)
-    return await serve_adapters(settings, configured)
+    return await _serve(settings, configured)
 
 
 async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
@@ -210,9 +208,16 @@ async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
         return code
     if not adapter.configured(settings):
         raise StartupError(f"{name.capitalize()} is not configured: see the README's {name} setup")
+    return await _serve(settings, [adapter])
+
+
+async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
+    """Serve people: on Gloo, or on the simulator only when GLOO_BACKEND=simulator says so."""
+    check_gloo_for_serving(settings)
     if settings.uses_simulator:
         print(SIMULATOR_BANNER, file=sys.stderr, flush=True)
-    return await serve_adapters(settings, [adapter])
+        log.warning("gloo.simulated", detail="every answer says it is simulated")
+    return await serve_adapters(settings, adapters)
 
 
 async def _chat(settings: Settings) -> int:

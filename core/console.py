@@ -144,6 +144,7 @@ class Console:
 
     async def _show(self, events: AsyncIterator[StreamEvent]) -> None:
         started = False
+        shown = ""
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
@@ -151,9 +152,13 @@ class Console:
                         self._print("Gloo: ", end="")
                         started = True
                     self._print(event.delta, end="")
+                    shown = event.text
                 else:
                     if not started:
                         self._print(f"Gloo: {event.text}", end="")
+                    elif event.text.startswith(shown):
+                        # What the answer adds after its stream (the simulator's note).
+                        self._print(event.text[len(shown) :], end="")
                     self._print()
                     self._render_extras(event)
                     self._last = event

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 import httpx
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from core.bootstrap import USER_AGENT, http_timeout
+from core.bootstrap import NO_GLOO_FOR_SERVING, USER_AGENT, describe_gloo, http_timeout
 from core.gloo.auth import StaticKeyAuth, build_authenticator
 from core.gloo.errors import (
     GlooAuthError,
@@ -33,7 +33,7 @@ from core.store.migrate import engine_revision, head_revision
 if TYPE_CHECKING:
     from core.adapters import Adapter
 
-__all__ = ["Finding", "check_database", "check_gloo", "run_doctor"]
+__all__ = ["Finding", "check_database", "check_gloo", "check_which_gloo", "run_doctor"]
 
 #: A chat id that cannot exist: asking for it proves a key is accepted without side effects.
 PROBE_CHAT_ID: Final = "gloo-bots-doctor-probe"
@@ -94,6 +94,29 @@ async def check_gloo(settings: Settings, http: httpx.AsyncClient) -> Finding:
         return Finding("Gloo", False, f"the token request failed: {exc.message}", "")
     kind = "API key" if settings.gloo_api_key else "client credentials"
     return Finding("Gloo", True, f"{kind} accepted by {where}")
+
+
+def check_which_gloo(settings: Settings, *, serving: bool) -> Finding:
+    """Which Gloo the service would answer from (``serving``: Slack or Discord is set up)."""
+    which = describe_gloo(settings)
+    if settings.simulator_requested:
+        return Finding(
+            "Gloo",
+            True,
+            f"the service would use {which}; every answer says it is simulated",
+            "Set the Gloo credentials and GLOO_BACKEND=message (or completions) to use Gloo AI.",
+            warning=True,
+        )
+    if not settings.has_gloo_credentials:
+        # Without a platform only the console playground runs, and it may use the simulator.
+        return Finding(
+            "Gloo",
+            not serving,
+            f"the service would use {which}",
+            NO_GLOO_FOR_SERVING,
+            warning=not serving,
+        )
+    return Finding("Gloo", True, f"the service would use {which}")
 
 
 def _refused(variables: str, url: str, status: int | None) -> Finding:
@@ -181,8 +204,9 @@ async def run_doctor(
         transport=transport, timeout=http_timeout(settings), headers={"User-Agent": USER_AGENT}
     ) as http:
         findings.append(await check_gloo(settings, http))
-    findings.extend(await check_database(settings))
     configured = [adapter for adapter in adapters if adapter.configured(settings)]
+    findings.append(check_which_gloo(settings, serving=bool(configured)))
+    findings.extend(await check_database(settings))
     for adapter in configured:
         try:
             findings.extend(await adapter.diagnose(settings))

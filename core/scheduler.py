@@ -10,6 +10,7 @@ once-per-deployment job — retention pruning — runs only in the leader
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from core.bootstrap import Container
 from core.leader import Leadership
 from core.ports import utcnow
 
-__all__ = ["Jobs", "Scheduler", "build_scheduler"]
+__all__ = ["HEARTBEAT_LOGGER", "Jobs", "Scheduler", "build_scheduler", "quiet_heartbeat"]
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,20 @@ TOKEN_REFRESH_AHEAD_S: Final = 120.0
 TOKEN_CHECK_INTERVAL_S: Final = 30.0
 PRUNE_INTERVAL_S: Final = 3600.0
 INBOX_GAUGE_INTERVAL_S: Final = 15.0
+#: Where APScheduler's executors log every run: "Running job …" and "… executed
+#: successfully" at INFO (apscheduler/executors/base.py, run_job / run_coroutine_job), its
+#: missed runs at WARNING and a job's exception at ERROR.
+HEARTBEAT_LOGGER: Final = "apscheduler.executors"
+
+
+def quiet_heartbeat() -> None:
+    """At INFO an operator sees our events, not two lines per job run every 2 s.
+
+    APScheduler's executors keep their warnings and errors; at DEBUG (``LOG_LEVEL=DEBUG``)
+    the heartbeat shows again.
+    """
+    debugging = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger(HEARTBEAT_LOGGER).setLevel(logging.NOTSET if debugging else logging.WARNING)
 
 
 class Jobs:
@@ -133,6 +148,7 @@ def build_scheduler(
     A serving process re-drives its questions, keeps its Gloo token fresh and measures the
     inbox for its ``/metrics``; every process may prune, and only the leader does.
     """
+    quiet_heartbeat()
     jobs = Jobs(container, leadership)
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)

@@ -117,7 +117,10 @@ class ConversationService:
         *,
         id_factory: Callable[[], str] = new_answer_id,
         metrics: Metrics | None = None,
+        notice: str = "",
     ) -> None:
+        #: A line under every answer's text (the simulator's "simulated" note), or "".
+        self._notice = notice
         self._gloo = gloo
         self._store = store
         self._defaults = defaults
@@ -257,7 +260,7 @@ class ConversationService:
 
     async def _keep(self, question: Question, text: str, answer: GlooAnswer) -> Reply:
         reply = Reply(
-            text=answer.text,
+            text=_with_notice(answer.text, self._notice),
             sources=answer.sources,
             suggestions=answer.suggestions,
             answer_id=self._new_id(),
@@ -461,3 +464,9 @@ def error_code(exc: BaseException) -> str:
     if isinstance(status, int):
         return str(status)
     return type(exc).__name__.removeprefix("Gloo").lower() or "error"
+
+
+def _with_notice(text: str, notice: str) -> str:
+    if not notice:
+        return text
+    return f"{text}\n\n{notice}" if text else notice

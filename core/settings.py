@@ -49,10 +49,13 @@ class Settings(BaseSettings):
     gloo_completions_model: str | None = None
     gloo_history_chars: int = Field(default=12_000, ge=0)
 
-    # The built-in simulator (used when GLOO_BACKEND=simulator or no credentials are set).
+    # The built-in simulator (GLOO_BACKEND=simulator; the console playground also uses it
+    # when no credentials are set). GLOO_SIMULATOR_API (end of this class) picks its API.
     gloo_simulator_seed: int = 0
     gloo_simulator_first_chunk_latency: float = Field(default=0.15, ge=0)
     gloo_simulator_chunk_latency: float = Field(default=0.02, ge=0)
+    # Which Gloo API the simulator speaks: the Message API or Completions V2.
+    gloo_simulator_api: Literal["message", "completions"] = "message"
 
     # Defaults for per-channel settings.
     gloo_publishers: Annotated[tuple[str, ...], NoDecode] = ()
@@ -172,10 +175,9 @@ class Settings(BaseSettings):
     def _derive(self) -> Settings:
         if not self.gloo_token_url:
             self.gloo_token_url = f"{self.gloo_api_url}/oauth2/token"
-        if self.gloo_backend == "message" and not self.has_gloo_credentials:
-            # No way to reach the real Gloo: use the built-in simulator (the CLI says so loudly).
-            # GLOO_BACKEND=completions stays: the simulator speaks Completions V2 too.
-            self.gloo_backend = "simulator"
+        # GLOO_BACKEND stays as given: without Gloo credentials the console playground uses
+        # the simulator (uses_simulator), while serving a platform refuses to start unless
+        # GLOO_BACKEND=simulator was asked for (core.bootstrap.check_gloo_for_serving).
         return self
 
     @property
@@ -189,7 +191,10 @@ class Settings(BaseSettings):
 
     @property
     def gloo_api(self) -> Literal["message", "completions"]:
-        """Which Gloo API to speak: the Message API, or stateless Completions V2."""
+        """Which Gloo API to speak: the Message API, or stateless Completions V2 (on the
+        simulator: the one GLOO_SIMULATOR_API names)."""
+        if self.gloo_backend == "simulator":
+            return self.gloo_simulator_api
         return "completions" if self.gloo_backend == "completions" else "message"
 
     @property
@@ -228,3 +233,8 @@ class Settings(BaseSettings):
         ]
         values = [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
         return [*values, *self.encryption_key_list]
+
+    @property
+    def simulator_requested(self) -> bool:
+        """GLOO_BACKEND=simulator was set: simulated answers are wanted, even when serving."""
+        return self.gloo_backend == "simulator"

@@ -43,10 +43,31 @@ def expects_suggestions() -> bool:
 
 
 def backend_settings() -> dict[str, Any]:
-    """The settings that choose the Gloo API of :data:`SIMULATOR_API`."""
+    """The settings that choose the Gloo API of :data:`SIMULATOR_API`: the simulator, asked
+    for explicitly (``GLOO_BACKEND=simulator``, as serving without credentials requires),
+    speaking that API (``GLOO_SIMULATOR_API``).
+
+    The tests put their own simulator behind the core's transport, so answers carry no
+    "simulated" note (the core adds it only when it builds the simulator itself; see
+    :func:`core.bootstrap.build` and tests/core/test_simulated_answers.py).
+    """
     if SIMULATOR_API == "completions":
-        return {"gloo_backend": "completions", "gloo_publishers": (V2_PUBLISHER,)}
-    return {"gloo_backend": "simulator"}
+        return {
+            "gloo_backend": "simulator",
+            "gloo_simulator_api": "completions",
+            "gloo_publishers": (V2_PUBLISHER,),
+        }
+    return {"gloo_backend": "simulator", "gloo_simulator_api": "message"}
+
+
+def builtin_simulator_settings() -> dict[str, Any]:
+    """``GLOO_BACKEND=simulator`` for a core that builds its own simulator (no transport
+    given), speaking :data:`SIMULATOR_API` without delays: production's simulated mode."""
+    return {
+        **backend_settings(),
+        "gloo_simulator_first_chunk_latency": 0.0,
+        "gloo_simulator_chunk_latency": 0.0,
+    }
 
 
 def settings_for_tests(**overrides: Any) -> Settings:

@@ -3,8 +3,13 @@
 Thread keys: ``ThreadKey("discord", guild_id or "@dm", channel_id, "")`` where
 ``channel_id`` is the DM channel, or the thread the conversation lives in (a guild mention
 in a channel starts a public thread from the message, so the key names that thread from
-the start). Job keys: ``discord:{message id}`` for messages, ``discord:interaction:{id}``
-for button clicks and ``/ask``.
+the start). Where the bot may not start threads (no Create Public Threads, or no Send
+Messages in Threads), it answers as a reply to the question, and a reply chain is the
+conversation: ``ThreadKey("discord", guild_id, channel_id, root_message_id)``, the root
+being the first question; a reply to one of the bot's answers continues the chain that
+answer belongs to (found from the answer's own 👍 button, which carries its answer id).
+Job keys: ``discord:{message id}`` for messages, ``discord:interaction:{id}`` for button
+clicks and ``/ask``.
 """
 
 from __future__ import annotations
@@ -17,14 +22,20 @@ import discord
 import structlog
 
 from bots.discord import messages as texts
-from bots.discord.render import FEEDBACK_VALUES, asked_line, render_history, thread_name
+from bots.discord.render import (
+    FEEDBACK_PREFIX,
+    FEEDBACK_VALUES,
+    asked_line,
+    render_history,
+    thread_name,
+)
 from core import messages
 from core.adapters import Runtime
 from core.delivery import Job
 from core.service import AnswerFailed, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
-__all__ = ["PLATFORM", "DiscordBot", "thread_key"]
+__all__ = ["PLATFORM", "DiscordBot", "answer_id_of", "chain_key", "thread_key"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +56,22 @@ def workspace(guild_id: int | None) -> str:
 
 def thread_key(guild_id: int | None, channel_id: int) -> ThreadKey:
     return ThreadKey(PLATFORM, workspace(guild_id), str(channel_id), "")
+
+
+def chain_key(guild_id: int | None, channel_id: int, root_id: int) -> ThreadKey:
+    """A conversation held as a reply chain in a channel, named by its first question."""
+    return ThreadKey(PLATFORM, workspace(guild_id), str(channel_id), str(root_id))
+
+
+def answer_id_of(message: discord.Message) -> str | None:
+    """The answer id a message of the bot carries in its 👍/👎 buttons, if any."""
+    for row in message.components:
+        for child in getattr(row, "children", ()):
+            custom_id = getattr(child, "custom_id", None) or ""
+            if custom_id.startswith(FEEDBACK_PREFIX):
+                answer_id = custom_id[len(FEEDBACK_PREFIX) :].rpartition(":")[0]
+                return answer_id or None
+    return None
 
 
 def question_text(message: discord.Message, bot_id: int) -> str:
@@ -73,6 +100,8 @@ class DiscordBot:
     def __init__(self, runtime: Runtime, client: discord.Client) -> None:
         self._runtime = runtime
         self._client = client
+        #: Channels already told that the bot cannot start threads there (this process).
+        self._told_no_threads: set[int] = set()
 
     @property
     def service(self) -> ConversationService:
@@ -107,7 +136,9 @@ class DiscordBot:
             await self._submit(message, thread, question_text(message, me.id))
             return
         guild_id = message.guild.id
-        if me.id in message.raw_mentions:  # a real @mention, not @everyone/@here/a role
+        mentioned = me.id in message.raw_mentions  # a real @mention, not @everyone/@here/a role
+        chain = None if _in_thread(message.channel) else await self._reply_chain(message, me.id)
+        if mentioned or chain is not None:
             text = question_text(message, me.id)
             if not text:
                 await message.channel.send(
@@ -116,18 +147,27 @@ class DiscordBot:
                     allowed_mentions=NO_MENTIONS,
                 )
                 return
-            channel_id = message.channel.id
+            if chain is not None:  # a reply to one of the bot's answers: that conversation
+                await self._submit(message, chain, text)
+                return
+            thread = thread_key(guild_id, message.channel.id)
             if not _in_thread(message.channel):
-                channel_id = await self._start_thread(message, text)
-            await self._submit(message, thread_key(guild_id, channel_id), text)
+                started = await self._start_thread(message, text)
+                if started is None:  # no thread here: this message starts a reply chain
+                    thread = chain_key(guild_id, message.channel.id, message.id)
+                    await self._submit(message, thread, text)
+                    return
+                thread = thread_key(guild_id, started)
+            await self._submit(message, thread, text)
             return
         if _in_thread(message.channel):
             thread = thread_key(guild_id, message.channel.id)
             if await self._runtime.dispatcher.is_active(thread):
                 await self._submit(message, thread, question_text(message, me.id))
 
-    async def _start_thread(self, message: discord.Message, text: str) -> int:
-        """A public thread started from ``message`` (its id is the message's)."""
+    async def _start_thread(self, message: discord.Message, text: str) -> int | None:
+        """A public thread started from ``message`` (its id is the message's), or None when
+        Discord will not start one here (the answer then replies to the question)."""
         try:
             data = await self._client.http.start_thread_with_message(
                 message.channel.id,
@@ -138,14 +178,91 @@ class DiscordBot:
         except discord.HTTPException as exc:
             if exc.code == THREAD_ALREADY_CREATED:
                 return message.id
-            # No permission to create threads here: answer in the channel instead.
-            log.warning("discord.thread_not_created", status=exc.status, code=exc.code)
-            return message.channel.id
+            log.warning(
+                "discord.thread_not_created",
+                status=exc.status,
+                code=exc.code,
+                channel=message.channel.id,
+            )
+            if isinstance(exc, discord.Forbidden):
+                await self._tell_no_threads(message.channel, message)
+            return None
         thread_id = int(data["id"])
         await self._inherit_settings(
             message.guild.id if message.guild else None, message.channel.id, thread_id
         )
         return thread_id
+
+    async def _tell_no_threads(self, channel: Any, question: discord.Message) -> None:
+        """Say once per channel (per process), plainly, as a reply to ``question``, why the
+        answers come as replies and which permissions would let the bot use threads."""
+        if channel.id in self._told_no_threads:
+            return
+        self._told_no_threads.add(channel.id)
+        try:
+            await channel.send(
+                texts.NO_THREAD_PERMISSION,
+                reference=question.to_reference(fail_if_not_exists=False),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException:
+            log.warning("discord.no_threads_notice_failed", channel=channel.id, exc_info=True)
+
+    async def _reply_chain(self, message: discord.Message, bot_id: int) -> ThreadKey | None:
+        """The reply-chain conversation ``message`` continues: it replies to one of the bot's
+        answers in this channel. None for anything else (or when it cannot be told)."""
+        ref = message.reference
+        if (
+            message.type != discord.MessageType.reply
+            or ref is None
+            or ref.message_id is None
+            or (ref.channel_id is not None and ref.channel_id != message.channel.id)
+        ):
+            return None
+        replied = ref.resolved
+        if replied is None:
+            # discord-api-docs (resources/message, referenced_message): absent means Discord
+            # did not fetch it, so its state is unknown: ask for it.
+            try:
+                replied = await message.channel.fetch_message(ref.message_id)
+            except discord.HTTPException:
+                log.info("discord.reply_target_unknown", message_id=ref.message_id)
+                return None
+        if not isinstance(replied, discord.Message) or replied.author.id != bot_id:
+            return None  # a reply to a person, or to a deleted message
+        answer_id = answer_id_of(replied)
+        earlier_piece = answer_id is None
+        if earlier_piece:
+            answer_id = await self._answer_after(replied, bot_id)
+        if answer_id is None:
+            return None
+        try:
+            record = await self.service.get_answer(answer_id)
+        except Exception:
+            log.warning("discord.reply_chain_lookup_failed", exc_info=True)
+            return None
+        if (
+            record is None
+            or record.thread.channel != str(message.channel.id)
+            or (earlier_piece and str(replied.id) not in record.platform_message_ids)
+        ):
+            log.info("discord.reply_chain_unknown", answer_id=answer_id)
+            return None
+        if not record.thread.thread:
+            return None  # the channel's old shared conversation: a mention starts a chain
+        return record.thread
+
+    async def _answer_after(self, replied: discord.Message, bot_id: int) -> str | None:
+        """An answer longer than one message carries its buttons on its last message: the
+        answer id of the bot's next message with buttons after ``replied`` (the caller
+        checks that ``replied`` is one of that answer's messages)."""
+        try:
+            async for later in replied.channel.history(after=replied, limit=10, oldest_first=True):
+                if later.author.id == bot_id and (found := answer_id_of(later)):
+                    return found
+        except discord.HTTPException:
+            log.info("discord.reply_chain_history_failed", exc_info=True)
+        return None
 
     async def _inherit_settings(self, guild_id: int | None, parent_id: int, thread_id: int) -> None:
         """A new thread answers the way its channel was set up with /settings."""
@@ -190,6 +307,8 @@ class DiscordBot:
             asked_line(user.display_name, click.text), allowed_mentions=NO_MENTIONS, wait=True
         )
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
+        if click.thread.platform == PLATFORM and click.thread.channel == thread.channel:
+            thread = click.thread  # the clicked answer's conversation (a reply chain too)
         question = Question(
             thread=thread,
             text=click.text,
@@ -203,6 +322,7 @@ class DiscordBot:
         await self._submit_interaction(interaction, job)
 
     async def feedback_clicked(self, interaction: discord.Interaction[Any], payload: str) -> None:
+        await _acknowledge(interaction)
         answer_id, _, value = payload.rpartition(":")
         score = FEEDBACK_VALUES.get(value)
         recorded = False
@@ -213,15 +333,9 @@ class DiscordBot:
                 )
             except Exception:
                 log.exception("discord.feedback_failed")
-                await interaction.response.send_message(
-                    messages.INTERNAL_ERROR, ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
+                await _respond(interaction, messages.INTERNAL_ERROR)
                 return
-        await interaction.response.send_message(
-            texts.FEEDBACK_THANKS if recorded else texts.UNKNOWN_FEEDBACK,
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await _respond(interaction, texts.FEEDBACK_THANKS if recorded else texts.UNKNOWN_FEEDBACK)
 
     # --- slash commands -----------------------------------------------------------------------
 
@@ -238,6 +352,7 @@ class DiscordBot:
         )
         channel_id = _channel_id(interaction)
         channel = interaction.channel
+        thread = thread_key(interaction.guild_id, channel_id)
         if interaction.guild_id is not None and getattr(channel, "type", None) in (
             _THREAD_PARENT_TYPES
         ):
@@ -249,11 +364,15 @@ class DiscordBot:
                     auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                 )
                 await self._inherit_settings(interaction.guild_id, channel_id, int(data["id"]))
-                channel_id = int(data["id"])
+                thread = thread_key(interaction.guild_id, int(data["id"]))
             except discord.HTTPException as exc:
                 log.warning("discord.thread_not_created", status=exc.status, code=exc.code)
+                # No thread: the answer replies to the asked line, which roots a reply chain.
+                thread = chain_key(interaction.guild_id, channel_id, asked.id)
+                if isinstance(exc, discord.Forbidden) and channel is not None:
+                    await self._tell_no_threads(channel, asked)
         asked_question = Question(
-            thread=thread_key(interaction.guild_id, channel_id),
+            thread=thread,
             text=text,
             user_id=str(interaction.user.id),
             user_name=interaction.user.display_name,
@@ -273,24 +392,30 @@ class DiscordBot:
             )
 
     async def reset(self, interaction: discord.Interaction[Any]) -> None:
+        await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
-        had_chat = await self.service.reset(thread)
-        await interaction.response.send_message(
-            texts.RESET_DONE if had_chat else texts.RESET_NOTHING,
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        try:
+            had_chat = await self.service.reset(thread)
+        except Exception:
+            log.exception("discord.reset_failed", thread=thread.as_str())
+            await _respond(interaction, messages.INTERNAL_ERROR)
+            return
+        await _respond(interaction, texts.RESET_DONE if had_chat else texts.RESET_NOTHING)
 
     async def history(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
             content = render_history(await self.service.history(thread))
         except AnswerFailed as exc:
             content = exc.user_message
-        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except Exception:
+            log.exception("discord.history_failed", thread=thread.as_str())
+            content = messages.INTERNAL_ERROR
+        await _respond(interaction, content)
 
     async def settings(self, interaction: discord.Interaction[Any], **changes: Any) -> None:
+        await _acknowledge(interaction)
         space = workspace(interaction.guild_id)
         channel = str(_channel_id(interaction))
         wanted = {k: v for k, v in changes.items() if v is not None}
@@ -305,19 +430,29 @@ class DiscordBot:
             else:
                 current = await self.service.settings_for(PLATFORM, space, channel)
         except ValueError as exc:
-            await interaction.response.send_message(
-                texts.SETTINGS_INVALID.format(reason=exc),
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
+            await _respond(interaction, texts.SETTINGS_INVALID.format(reason=exc))
+            return
+        except Exception:
+            log.exception("discord.settings_failed", channel=channel)
+            await _respond(interaction, messages.INTERNAL_ERROR)
             return
         lines = [
             "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
             *(f"{label}: {value}" for label, value in self.service.describe_settings(current)),
         ]
-        await interaction.response.send_message(
-            "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await _respond(interaction, "\n".join(lines))
+
+
+async def _acknowledge(interaction: discord.Interaction[Any]) -> None:
+    """Answer Discord at once, before any database work: an interaction not acknowledged
+    within 3 s of its arrival is gone ("Unknown interaction", 10062). Only the person sees
+    the "thinking…" placeholder, which :func:`_respond` then fills in."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def _respond(interaction: discord.Interaction[Any], content: str) -> None:
+    """Fill in the acknowledged interaction's ephemeral placeholder (the token lasts 15 min)."""
+    await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
 
 
 def _channel_id(interaction: discord.Interaction[Any]) -> int:

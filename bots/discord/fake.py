@@ -77,6 +77,7 @@ class FakeDiscord:
         refuse_threads: bool = False,
         application_flags: int = 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED: the intent is on
         edit_interval: float | None = None,
+        interaction_deadline: float = 3.0,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -100,6 +101,14 @@ class FakeDiscord:
         self.sessions: list[Session] = []
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
         self.callbacks: dict[int, dict[str, Any]] = {}  # interaction id -> callback body
+        #: Seconds an interaction may wait for its initial response (Discord: 3 s from the
+        #: event; later, the callback answers 404 "Unknown interaction", code 10062, and the
+        #: token is invalidated).
+        self.interaction_deadline = interaction_deadline
+        #: interaction token → ``time.perf_counter()`` when INTERACTION_CREATE was dispatched.
+        self.dispatched_at: dict[str, float] = {}
+        #: interaction ids whose initial response came too late (refused with 10062).
+        self.expired: set[int] = set()
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._server: WebServer | None = None
@@ -327,8 +336,19 @@ class FakeDiscord:
     async def interaction(self, data: dict[str, Any]) -> dict[str, Any]:
         """Dispatch INTERACTION_CREATE ``data`` (remembering its token for follow-ups)."""
         self.interactions[data["token"]] = data
+        self.dispatched_at[data["token"]] = time.perf_counter()
         await self.dispatch("INTERACTION_CREATE", data)
         return data
+
+    def acknowledged_after(self, interaction: dict[str, Any]) -> float:
+        """Seconds from dispatching ``interaction`` to its accepted initial response."""
+        iid = interaction["id"]
+        [call] = [
+            c
+            for c in self.calls_to("POST", rf"/interactions/{iid}/[\w-]+/callback")
+            if c.status == 200
+        ]
+        return call.at - self.dispatched_at[interaction["token"]]
 
     # --- REST ---------------------------------------------------------------------------------
 
@@ -405,6 +425,7 @@ class FakeDiscord:
             (("GET", r"/oauth2/applications/@me"), self._application),
             (("GET", r"/gateway/bot"), self._gateway_bot),
             (("GET", r"/channels/(\d+)/messages"), self._list_messages),
+            (("GET", r"/channels/(\d+)/messages/(\d+)"), self._get_message),
             (("POST", r"/channels/(\d+)/messages"), self._post_message),
             (("PATCH", r"/channels/(\d+)/messages/(\d+)"), self._patch_message),
             (("DELETE", r"/channels/(\d+)/messages/(\d+)"), self._delete_message),
@@ -486,9 +507,18 @@ class FakeDiscord:
         if channel.get("guild_id"):
             message["guild_id"] = channel["guild_id"]
         if body.get("message_reference"):
-            message["message_reference"] = {
+            reference = {
                 k: str(v) if k.endswith("_id") else v for k, v in body["message_reference"].items()
             }
+            reference.pop("fail_if_not_exists", None)
+            reference.setdefault("channel_id", channel_id)
+            message["message_reference"] = {"type": 0, **reference}
+            # A reply carries the message it answers (resources/message, referenced_message).
+            replied = self.messages.get(int(reference.get("message_id") or 0))
+            if replied is not None:  # (the people's messages the tests send are not kept)
+                message["referenced_message"] = {
+                    k: v for k, v in replied.items() if k != "referenced_message"
+                }
         self.messages[message_id] = message
         if message["content"] and author is self.bot_user:
             self.first_text_at.setdefault(int(channel_id), time.perf_counter())
@@ -505,6 +535,12 @@ class FakeDiscord:
         ]
         found.sort(key=lambda m: int(m["id"]), reverse=True)
         return 200, found[:limit]
+
+    async def _get_message(self, body: Any, channel_id: str, message_id: str) -> tuple[int, Any]:
+        message = self.messages.get(int(message_id))
+        if message is None or message["channel_id"] != channel_id:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 200, message
 
     async def _post_message(self, body: Any, channel_id: str) -> tuple[int, Any]:
         message = self._new_message(channel_id, body or {}, self.bot_user)
@@ -588,6 +624,13 @@ class FakeDiscord:
             return 404, {"message": "Unknown interaction", "code": 10062}
         if int(interaction_id) in self.callbacks:
             return 400, {"message": "Interaction has already been acknowledged.", "code": 40060}
+        # discord-api-docs, interactions/receiving-and-responding: "you must send an initial
+        # response within 3 seconds of receiving the event. If the 3 second deadline is
+        # exceeded, the token will be invalidated." (10062: topics/opcodes-and-status-codes)
+        waited = time.perf_counter() - self.dispatched_at.get(token, time.perf_counter())
+        if waited > self.interaction_deadline or int(interaction_id) in self.expired:
+            self.expired.add(int(interaction_id))
+            return 404, {"message": "Unknown interaction", "code": 10062}
         self.callbacks[int(interaction_id)] = body
         kind = body["type"]
         result: dict[str, Any] = {
@@ -612,10 +655,25 @@ class FakeDiscord:
             result["resource"] = {"type": kind, "message": message}
         return 200, result
 
-    async def _followup(self, body: Any, application_id: str, token: str) -> tuple[int, Any]:
+    def _token_valid(self, token: str) -> dict[str, Any] | None:
         interaction = self.interactions.get(token)
+        if interaction is None or int(interaction["id"]) in self.expired:
+            return None
+        return interaction
+
+    async def _followup(self, body: Any, application_id: str, token: str) -> tuple[int, Any]:
+        interaction = self._token_valid(token)
         if interaction is None:
             return 404, {"message": "Unknown Webhook", "code": 10015}
+        callback = self.callbacks.get(int(interaction["id"])) or {}
+        if callback.get("type") == 5 and not interaction.get("followed_up"):
+            # receiving-and-responding, Create Followup Message: directly after a
+            # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE it edits the loading message instead
+            # (deprecated), keeping the deferral's ephemeral flag.
+            interaction["followed_up"] = True
+            body = {k: v for k, v in (body or {}).items() if k != "flags"}
+            return self._edit(int(interaction["original_message_id"]), body)
+        interaction["followed_up"] = True
         message = self._new_message(
             interaction["channel_id"],
             body or {},
@@ -628,11 +686,12 @@ class FakeDiscord:
     async def _edit_followup(
         self, body: Any, application_id: str, token: str, message_id: str
     ) -> tuple[int, Any]:
-        interaction = self.interactions.get(token)
+        interaction = self._token_valid(token)
         if interaction is None:
             return 404, {"message": "Unknown Webhook", "code": 10015}
         if message_id == "@original":
             message_id = interaction.get("original_message_id", "0")
+            interaction["followed_up"] = True  # the loading message is filled in
         return self._edit(int(message_id), body or {})
 
     async def _put_commands(self, body: Any, application_id: str) -> tuple[int, Any]:

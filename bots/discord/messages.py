@@ -30,3 +30,8 @@ RESET_DONE: Final = "Done: your next question here starts a new conversation."
 RESET_NOTHING: Final = "There was no conversation here to reset. Ask me something!"
 ASK_IN_THREAD: Final = "Answering in {thread}."
 SETTINGS_INVALID: Final = "Those settings are not valid: {reason}"
+NO_THREAD_PERMISSION: Final = (
+    "I can't start a thread in this channel, so I'll answer here as replies: reply to my "
+    "answer to keep the same conversation going. Threads would be tidier: a server admin can "
+    "give me the Create Public Threads and Send Messages in Threads permissions in this channel."
+)

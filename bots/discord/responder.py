@@ -16,6 +16,7 @@ from typing import Any
 import discord
 import structlog
 
+from bots.discord import messages as texts
 from bots.discord.buttons import build_embed, build_view
 from bots.discord.render import RenderedAnswer, render_answer, split_message, with_notice
 from core.delivery import Job, PostedCallback, StreamEvent
@@ -182,7 +183,9 @@ class DiscordResponder:
             async for message in self.channel(job).history(
                 limit=100, after=discord.Object(id=int(after))
             )
-            if message.author.id == me.id and str(message.id) not in known
+            if message.author.id == me.id
+            and str(message.id) not in known
+            and message.content != texts.NO_THREAD_PERMISSION  # the adapter's note, not an answer
         ]
         return sorted(found, key=int)
 

@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
+from core.bootstrap import NO_GLOO_FOR_SERVING
 from core.cli import _fault_rates, main
 from core.store.sql import SqlStore
 
@@ -265,3 +267,74 @@ def test_a_malformed_encryption_key_is_refused_without_echoing_it(tmp_path: Path
     assert result.returncode != 0
     assert "ENCRYPTION_KEYS: key 1 is not a Fernet key" in result.stdout + result.stderr
     assert "not-a-fernet-key-but-a-secret" not in result.stdout + result.stderr
+
+
+def healthz(port: int, *, within: float) -> int:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            url = f"http://127.0.0.1:{port}/healthz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                status: int = response.status
+                return status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+SLACK_TOKENS = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "8f742231b10e8888"}
+
+
+@pytest.mark.parametrize(
+    ("command", "tokens"),
+    [
+        ("slack", SLACK_TOKENS),
+        ("discord", {"DISCORD_BOT_TOKEN": "MTAx.Gx.not-a-real-token"}),
+        ("run", SLACK_TOKENS),
+    ],
+)
+def test_serving_a_platform_without_gloo_credentials_refuses_in_one_sentence(
+    tmp_path: Path, command: str, tokens: dict[str, str]
+) -> None:
+    result = gloo_bots(command, cwd=tmp_path, env=clean_env(**tokens))
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"gloo-bots: {NO_GLOO_FOR_SERVING}"]
+    for setting in ("GLOO_CLIENT_ID", "GLOO_CLIENT_SECRET", "GLOO_API_KEY", "GLOO_BACKEND"):
+        assert setting in lines[0]
+    assert "SIMULATOR MODE" not in result.stdout + result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was created
+
+
+def test_with_gloo_backend_simulator_serving_slack_starts_and_says_so(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(
+        GLOO_BACKEND="simulator", LOG_LEVEL="INFO", PORT=str(port), HOST="127.0.0.1", **SLACK_TOKENS
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core", "slack"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    started = ""
+    deadline = time.monotonic() + 30
+    while "process.serving" not in started and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        started += line
+    try:
+        assert "process.serving" in started, started
+        assert "SIMULATOR MODE" in started
+        assert "gloo.simulated" in started
+        # /healthz answering means the process's loop runs past its signal handlers' setup.
+        assert healthz(port, within=10) == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, started + rest

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from datetime import timedelta
+
+import pytest
 
 from core.leader import Leadership
 from core.ports import AnswerRecord, utcnow
-from core.scheduler import Jobs, build_scheduler
+from core.scheduler import HEARTBEAT_LOGGER, Jobs, build_scheduler, quiet_heartbeat
 from core.simulator import Simulator, SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import Job, Question, ThreadKey
@@ -112,3 +116,56 @@ async def test_a_follower_does_not_prune(postgres_url: str) -> None:
         await leader.release()
     finally:
         await leader_store.close()
+
+
+@pytest.fixture
+def levels() -> Iterator[None]:
+    """The root's and the executors' log levels are put back after the test."""
+    root, executors = logging.getLogger(), logging.getLogger(HEARTBEAT_LOGGER)
+    saved = root.level, executors.level
+    yield
+    root.setLevel(saved[0])
+    executors.setLevel(saved[1])
+
+
+@pytest.mark.usefixtures("levels")
+async def test_at_info_the_scheduler_s_heartbeat_is_silent_and_its_errors_are_not(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # APScheduler 3 logs 'Running job "…" (scheduled at …)' and 'Job "…" executed
+    # successfully' at INFO for every run (apscheduler/executors/base.py, run_coroutine_job),
+    # and 'Job "…" raised an exception' at ERROR.
+    failures = 0
+
+    async def broken() -> None:
+        nonlocal failures
+        failures += 1
+        raise RuntimeError("the job broke")
+
+    logging.getLogger().setLevel(logging.INFO)
+    caplog.set_level(logging.INFO)
+    async with core_on_simulator(store, inbox_poll_interval=0.05, **FAST) as (c, _):
+        scheduler = build_scheduler(c, c.leadership)
+        scheduler.aps.add_job(broken, "interval", seconds=0.05, id="broken")
+        scheduler.start()
+        try:
+            await wait_until(lambda: failures >= 2)
+        finally:
+            await scheduler.stop()
+    from_executors = [r for r in caplog.records if r.name.startswith(HEARTBEAT_LOGGER)]
+    assert not [r for r in from_executors if r.levelno < logging.WARNING], [
+        r.getMessage() for r in from_executors
+    ]
+    errors = [r.getMessage() for r in from_executors if r.levelno == logging.ERROR]
+    assert any("raised an exception" in m for m in errors), errors
+
+
+@pytest.mark.usefixtures("levels")
+def test_at_debug_the_heartbeat_shows() -> None:
+    logging.getLogger().setLevel(logging.DEBUG)
+    quiet_heartbeat()
+    assert logging.getLogger(f"{HEARTBEAT_LOGGER}.default").isEnabledFor(logging.INFO)
+    logging.getLogger().setLevel(logging.INFO)
+    quiet_heartbeat()
+    assert not logging.getLogger(f"{HEARTBEAT_LOGGER}.default").isEnabledFor(logging.INFO)
+    assert logging.getLogger(f"{HEARTBEAT_LOGGER}.default").isEnabledFor(logging.WARNING)

@@ -119,6 +119,23 @@ class Bot:
         await self.fake.wait_for(answered, within)
         return self.fake.callbacks[iid]
 
+    async def response(self, interaction: dict[str, Any], within: float = 10) -> dict[str, Any]:
+        """The interaction's original response once it shows text: acknowledged at once
+        ("thinking…", callback type 5), then filled in by editing ``@original``."""
+
+        def original() -> dict[str, Any] | None:
+            message_id = self.fake.interactions[interaction["token"]].get("original_message_id")
+            return self.fake.messages.get(int(message_id)) if message_id else None
+
+        async def filled() -> bool:
+            message = original()
+            return message is not None and bool(message["content"])
+
+        await self.fake.wait_for(filled, within)
+        message = original()
+        assert message is not None
+        return message
+
     async def followups(
         self, interaction: dict[str, Any], count: int = 1, within: float = 10
     ) -> list[dict[str, Any]]:
@@ -184,8 +201,11 @@ async def running(
     database_url: str,
     *,
     edit_interval: float = 0.0,
+    builtin_simulator: bool = False,
     **settings: Any,
 ) -> AsyncIterator[Bot]:
+    """The adapter serving against ``fake``, answering from ``sim`` (or, with
+    ``builtin_simulator``, from the simulator the core builds itself, as in production)."""
     adapter = DiscordAdapter()
     adapter.edit_interval = edit_interval
     adapter.client_options = {"guild_ready_timeout": 0.05, "identify_delay": 0.0}
@@ -200,8 +220,9 @@ async def running(
     }
     values.update(settings)
     identified = sum(s.identified.is_set() for s in fake.sessions)
+    transport = None if builtin_simulator else SimulatorTransport(sim)
     async with serving(
-        settings_for_tests(**values), [adapter], transport=SimulatorTransport(sim), ready_within=15
+        settings_for_tests(**values), [adapter], transport=transport, ready_within=15
     ) as runtime:
         await fake.wait_identified(identified + 1)
         yield Bot(fake=fake, sim=sim, adapter=adapter, runtime=runtime)

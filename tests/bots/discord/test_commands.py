@@ -96,16 +96,19 @@ async def test_reset_starts_a_new_conversation(
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:
     async with running(fake, sim, sqlite_url) as bot:
-        nothing = await bot.callback_for(await command(bot, "reset", dm=True))
+        nothing = await bot.response(await command(bot, "reset", dm=True))
         await bot.dm("What is grace?")
         await bot.answered(DM_CHANNEL_ID)
-        done = await bot.callback_for(await command(bot, "reset", dm=True))
+        reset = await command(bot, "reset", dm=True)
+        done = await bot.callback_for(reset)
+        said = await bot.response(reset)
         await bot.dm("What is grace?")
         await bot.answered(DM_CHANNEL_ID, count=2)
-    assert nothing["data"]["content"] == texts.RESET_NOTHING
-    assert done["type"] == 4
-    assert done["data"]["content"] == texts.RESET_DONE
+    assert nothing["content"] == texts.RESET_NOTHING
+    assert done["type"] == 5  # acknowledged before the database is touched
     assert done["data"]["flags"] & EPHEMERAL
+    assert said["content"] == texts.RESET_DONE
+    assert said["flags"] & EPHEMERAL
     assert [r.chat_id for r in sim.asked] == [None, None]  # a fresh chat
 
 
@@ -144,8 +147,8 @@ async def test_settings_change_how_the_channel_is_answered(
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:
     async with running(fake, sim, sqlite_url) as bot:
-        shown = await bot.callback_for(await command(bot, "settings", dm=True))
-        changed = await bot.callback_for(
+        shown = await bot.response(await command(bot, "settings", dm=True))
+        changed = await bot.response(
             await command(bot, "settings", dm=True, sources=False, suggestions=False)
         )
         await bot.dm("What is grace?")
@@ -155,11 +158,11 @@ async def test_settings_change_how_the_channel_is_answered(
 
         await fake.wait_for(answered)
         await bot.runtime.dispatcher.drain()
-        invalid = await bot.callback_for(await command(bot, "settings", dm=True, sources_limit=99))
-    assert "Sources: on" in shown["data"]["content"]
-    assert "(updated)" in changed["data"]["content"]
-    assert "Sources: off" in changed["data"]["content"]
-    assert changed["data"]["flags"] & EPHEMERAL
+        invalid = await bot.response(await command(bot, "settings", dm=True, sources_limit=99))
+    assert "Sources: on" in shown["content"]
+    assert "(updated)" in changed["content"]
+    assert "Sources: off" in changed["content"]
+    assert changed["flags"] & EPHEMERAL
     [answer] = bot.bot_messages(DM_CHANNEL_ID)
     assert link_buttons(answer) == []
     assert not any(
@@ -167,7 +170,8 @@ async def test_settings_change_how_the_channel_is_answered(
         for row in answer["components"]
         for c in [b.get("custom_id", "") for b in row["components"]]
     )
-    assert invalid["type"] == 4  # discord.py refuses values out of the declared range
+    # Discord's client keeps to the declared range; a value past it is refused in a sentence.
+    assert invalid["content"].startswith(texts.SETTINGS_INVALID.format(reason="")), invalid
     assert sim.asked[0].query == "What is grace?"
 
 
@@ -241,7 +245,7 @@ async def test_a_new_thread_answers_the_way_its_channel_was_set_up(
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:
     async with running(fake, sim, sqlite_url) as bot:
-        await bot.callback_for(await command(bot, "settings", suggestions=False, sources=False))
+        await bot.response(await command(bot, "settings", suggestions=False, sources=False))
         question = await bot.say("What is grace?", mention_bot=True)
         thread_id = int(question["id"])
 
@@ -250,14 +254,14 @@ async def test_a_new_thread_answers_the_way_its_channel_was_set_up(
 
         await fake.wait_for(answered)
         await bot.runtime.dispatcher.drain()
-        shown = await bot.callback_for(await command(bot, "settings"))
+        shown = await bot.response(await command(bot, "settings"))
     [answer] = bot.bot_messages(thread_id)
     assert link_buttons(answer) == []
     suggestion_ids = [
         b.get("custom_id", "") for row in answer["components"] for b in row["components"]
     ]
     assert not any(c.startswith("gloo:s:") for c in suggestion_ids)
-    assert "Sources: off" in shown["data"]["content"]  # the channel keeps its settings
+    assert "Sources: off" in shown["content"]  # the channel keeps its settings
     assert_no_pings(fake)
 
 

@@ -165,18 +165,17 @@ async def test_a_forged_custom_id_gets_a_polite_ephemeral_note(
         fake.messages[int(forged["id"])] = forged
         click = await bot.click(forged, custom_id)
         await bot.callback_for(click)
-        notes = await bot.followups(click) if custom_id.startswith("gloo:s:") else []
+        if custom_id.startswith("gloo:s:"):
+            [note] = await bot.followups(click)
+        else:
+            note = await bot.response(click)
         await bot.runtime.dispatcher.drain()
     callback = fake.callbacks[int(click["id"])]
-    if custom_id.startswith("gloo:s:"):
-        assert callback["type"] == 6
-        [note] = notes
-        assert note["content"] == sentence
-        assert note["flags"] & EPHEMERAL
-    else:
-        assert callback["type"] == 4
-        assert callback["data"]["content"] == sentence
-        assert callback["data"]["flags"] & EPHEMERAL
+    # Acknowledged before any database work: a suggestion with a silent deferral (6), as it
+    # may post the question; feedback with an ephemeral "thinking…" (5), then filled in.
+    assert callback["type"] == (6 if custom_id.startswith("gloo:s:") else 5)
+    assert note["content"] == sentence
+    assert note["flags"] & EPHEMERAL
     assert len(sim.asked) == 1  # nothing was asked
     assert_no_pings(fake)
 
@@ -188,16 +187,19 @@ async def test_feedback_is_stored_with_the_answer(
         await bot.dm("What is grace?")
         [answer] = await bot.answered(DM_CHANNEL_ID)
         up, down = custom_ids(answer, "gloo:f:")
-        callback = await bot.callback_for(await bot.click(answer, up))
+        click = await bot.click(answer, up)
+        callback = await bot.callback_for(click)
+        thanks = await bot.response(click)
         answer_id = up.split(":")[2]
         stored = await bot.runtime.container.store.get_feedback(answer_id)
-        await bot.callback_for(
+        await bot.response(
             await bot.click(answer, down, user={**USER, "id": "1300000000000000077"})
         )
         both = await bot.runtime.container.store.get_feedback(answer_id)
-    assert callback["type"] == 4
-    assert callback["data"]["content"] == texts.FEEDBACK_THANKS
+    assert callback["type"] == 5
     assert callback["data"]["flags"] & EPHEMERAL
+    assert thanks["content"] == texts.FEEDBACK_THANKS
+    assert thanks["flags"] & EPHEMERAL
     assert stored == {USER["id"]: 1}
     assert both == {USER["id"]: 1, "1300000000000000077": -1}
     assert_no_pings(fake)
