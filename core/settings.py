@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     gloo_history_chars: int = Field(default=12_000, ge=0)
 
     # The built-in simulator (GLOO_BACKEND=simulator; the console playground also uses it
-    # when no credentials are set). GLOO_SIMULATOR_API (end of this class) picks its API.
+    # when no credentials are set).
     gloo_simulator_seed: int = 0
     gloo_simulator_first_chunk_latency: float = Field(default=0.15, ge=0)
     gloo_simulator_chunk_latency: float = Field(default=0.02, ge=0)
