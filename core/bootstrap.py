@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from core.access import AccessPolicy
 from core.delivery import DeliveryPolicy, Dispatcher
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
@@ -137,7 +138,13 @@ async def build(
         if leadership is not None:
             stack.push_async_callback(leadership.release)
 
-        service = ConversationService(gloo, store, settings.channel_defaults(), metrics=metrics)
+        service = ConversationService(
+            gloo,
+            store,
+            settings.channel_defaults(),
+            metrics=metrics,
+            access=AccessPolicy(store, settings_admins=settings.settings_admins),
+        )
         dispatcher = Dispatcher(
             service,
             store,
