@@ -37,6 +37,7 @@ BOT_SCOPES: Final = (
     "im:history",
     "mpim:history",
     "reactions:write",
+    "users:read",
 )
 
 _log = logging.getLogger(__name__)
