@@ -17,11 +17,13 @@ import discord
 import structlog
 
 from bots.discord import messages as texts
+from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines
 from bots.discord.render import FEEDBACK_VALUES, asked_line, render_history, thread_name
 from core import messages
+from core.access import NotAllowed
 from core.adapters import Runtime
 from core.delivery import Job
-from core.service import AnswerFailed, ConversationService, UnknownSuggestion
+from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
 __all__ = ["PLATFORM", "DiscordBot", "thread_key"]
@@ -73,6 +75,7 @@ class DiscordBot:
     def __init__(self, runtime: Runtime, client: discord.Client) -> None:
         self._runtime = runtime
         self._client = client
+        self._gate = DiscordGate(runtime.dispatcher.service)
 
     @property
     def service(self) -> ConversationService:
@@ -116,6 +119,8 @@ class DiscordBot:
                     allowed_mentions=NO_MENTIONS,
                 )
                 return
+            if await self._gate.refused(message):
+                return
             channel_id = message.channel.id
             if not _in_thread(message.channel):
                 channel_id = await self._start_thread(message, text)
@@ -124,6 +129,8 @@ class DiscordBot:
         if _in_thread(message.channel):
             thread = thread_key(guild_id, message.channel.id)
             if await self._runtime.dispatcher.is_active(thread):
+                if await self._gate.refused(message):
+                    return
                 await self._submit(message, thread, question_text(message, me.id))
 
     async def _start_thread(self, message: discord.Message, text: str) -> int:
@@ -172,8 +179,14 @@ class DiscordBot:
 
     async def suggestion_clicked(self, interaction: discord.Interaction[Any], ref: str) -> None:
         await interaction.response.defer()
+        refusal = await self._gate.interaction_refusal(interaction)
+        if refusal is not None:
+            await interaction.followup.send(refusal, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         try:
-            click = await self.service.resolve_suggestion(ref)
+            click = await self.service.resolve_suggestion(
+                ref, where=thread_key(interaction.guild_id, _channel_id(interaction))
+            )
         except UnknownSuggestion as exc:
             await interaction.followup.send(
                 exc.user_message, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -209,8 +222,16 @@ class DiscordBot:
         if answer_id and score is not None:
             try:
                 recorded = await self.service.record_feedback(
-                    answer_id, str(interaction.user.id), score
+                    answer_id,
+                    str(interaction.user.id),
+                    score,
+                    where=thread_key(interaction.guild_id, _channel_id(interaction)),
                 )
+            except ClickElsewhere as exc:
+                await interaction.response.send_message(
+                    exc.user_message, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+                return
             except Exception:
                 log.exception("discord.feedback_failed")
                 await interaction.response.send_message(
@@ -227,6 +248,12 @@ class DiscordBot:
 
     async def ask(self, interaction: discord.Interaction[Any], question: str) -> None:
         text = " ".join(question.split())
+        refusal = await self._gate.interaction_refusal(interaction)
+        if refusal is not None:
+            await interaction.response.send_message(
+                refusal, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         if not text:
             await interaction.response.send_message(
                 messages.EMPTY_QUESTION, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -299,9 +326,17 @@ class DiscordBot:
             wanted["publishers"] = tuple(
                 p.strip() for p in raw.split(",") if p.strip() and raw != "-"
             )
+        note = ""
         try:
             if wanted:
-                current = await self.service.update_settings(PLATFORM, space, channel, **wanted)
+                current = await self.service.update_settings(
+                    PLATFORM,
+                    space,
+                    channel,
+                    by=str(interaction.user.id),
+                    admins=InteractionAdmins(interaction),
+                    **wanted,
+                )
             else:
                 current = await self.service.settings_for(PLATFORM, space, channel)
         except ValueError as exc:
@@ -311,9 +346,14 @@ class DiscordBot:
                 allowed_mentions=NO_MENTIONS,
             )
             return
+        except NotAllowed as exc:
+            note, wanted = exc.user_message + "\n\n", {}
+            current = await self.service.settings_for(PLATFORM, space, channel)
+        history = await self.service.access.history(PLATFORM, space, [channel])
         lines = [
-            "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
+            note + "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
             *(f"{label}: {value}" for label, value in self.service.describe_settings(current)),
+            *audit_lines(history),
         ]
         await interaction.response.send_message(
             "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
