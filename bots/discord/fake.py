@@ -516,7 +516,12 @@ class FakeDiscord:
         recipient = str((body or {}).get("recipient_id", ""))
         for channel in self.channels.values():
             if channel["type"] == 1 and any(u["id"] == recipient for u in channel["recipients"]):
-                return 200, channel
+                # A full user object per recipient, as Discord sends it.
+                people = [
+                    {**self.user(int(u["id"]), str(u.get("username", ""))), **u}
+                    for u in channel["recipients"]
+                ]
+                return 200, {**channel, "recipients": people}
         channel_id = self.snowflake()
         self.add_dm(channel_id, self.user(int(recipient), f"user-{recipient[-4:]}"))
         return 200, self.channels[channel_id]
