@@ -33,6 +33,7 @@ from core.types import AuditEntry
 
 __all__ = [
     "REPLY_SECONDS",
+    "SHOWN_PER_LIST",
     "DiscordGate",
     "InteractionAdmins",
     "access_command",
@@ -150,23 +151,33 @@ def audit_lines(history: Collection[AuditEntry]) -> list[str]:
     return ["**Recent changes**", *describe_audit(history, lambda a: f"<@{a}>" if a else "someone")]
 
 
+#: Entries shown per list (the rest is counted), so the reply stays under 2,000 characters.
+SHOWN_PER_LIST: Final = 15
+
+
+def _listed(tokens: list[str]) -> str:
+    shown = ", ".join(tokens[:SHOWN_PER_LIST])
+    more = len(tokens) - SHOWN_PER_LIST
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def access_text(lists: AccessLists, history: Collection[AuditEntry], note: str = "") -> str:
     allowed_users = lists.subjects("user", "allow")
     allowed_roles = lists.subjects("role", "allow")
     allowed_channels = lists.subjects("channel", "allow")
     people = [f"<@{i}>" for i in allowed_users] + [f"<@&{i}>" for i in allowed_roles]
+    channels = [f"<#{i}>" for i in allowed_channels]
     lines = [
         "**Who may use Gloo in this server**",
-        f"People: {'only ' + ', '.join(people) if people else 'everyone'}",
-        "Channels: "
-        + ("only " + ", ".join(f"<#{i}>" for i in allowed_channels) if allowed_channels else "all"),
+        f"People: {'only ' + _listed(people) if people else 'everyone'}",
+        f"Channels: {'only ' + _listed(channels) if channels else 'all'}",
     ]
     if blocked := lists.subjects("user", "block"):
-        lines.append("Blocked people: " + ", ".join(f"<@{i}>" for i in blocked))
+        lines.append("Blocked people: " + _listed([f"<@{i}>" for i in blocked]))
     if blocked := lists.subjects("role", "block"):
-        lines.append("Blocked roles: " + ", ".join(f"<@&{i}>" for i in blocked))
+        lines.append("Blocked roles: " + _listed([f"<@&{i}>" for i in blocked]))
     if blocked := lists.subjects("channel", "block"):
-        lines.append("Blocked channels: " + ", ".join(f"<#{i}>" for i in blocked))
+        lines.append("Blocked channels: " + _listed([f"<#{i}>" for i in blocked]))
     lines.extend(audit_lines(history))
     text = "\n".join(lines)
     return f"{note}\n\n{text}" if note else text

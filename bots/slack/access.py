@@ -33,6 +33,7 @@ from core.types import AuditEntry
 
 __all__ = [
     "ACCESS_USAGE",
+    "SHOWN_PER_LIST",
     "AccessCommand",
     "SlackAdmins",
     "SlackGate",
@@ -171,12 +172,22 @@ def _target(word: str, channel: str) -> tuple[str, str] | None:
     return None
 
 
+#: Entries shown per list (the rest is counted), so the message stays within Slack's limits.
+SHOWN_PER_LIST: Final = 30
+
+
+def _listed(tokens: list[str]) -> str:
+    shown = ", ".join(tokens[:SHOWN_PER_LIST])
+    more = len(tokens) - SHOWN_PER_LIST
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _people(ids: Collection[str]) -> str:
-    return ", ".join(f"<@{i}>" for i in ids)
+    return _listed([f"<@{i}>" for i in ids])
 
 
 def _channels(ids: Collection[str]) -> str:
-    return ", ".join(f"<#{i}>" for i in ids)
+    return _listed([f"<#{i}>" for i in ids])
 
 
 def access_message(

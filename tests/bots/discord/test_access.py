@@ -20,8 +20,10 @@ import pytest
 
 from bots.discord import access as discord_access
 from core import messages
+from core.access import MAX_RULES, AccessLists
 from core.service import MAX_PUBLISHERS
 from core.simulator import Simulator
+from core.types import AccessRule
 from tests.bots.discord.conftest import (
     CHANNEL_ID,
     DM_CHANNEL_ID,
@@ -330,3 +332,16 @@ async def test_a_button_clicked_in_another_channel_or_server_is_not_honoured(
     assert len(sim.asked) == 1  # only the mention
     assert votes == {}
     assert len(bot.final_answers(thread_id)) == 1
+
+
+def test_long_access_lists_fit_in_one_discord_message() -> None:
+    rules = tuple(
+        AccessRule("discord", str(GUILD_ID), kind, str(10**17 + n), effect)
+        for n in range(MAX_RULES)
+        for kind, effect in [("user", "block"), ("role", "allow"), ("channel", "allow")][n % 3 :][
+            :1
+        ]
+    )
+    text = discord_access.access_text(AccessLists(rules), [], "Saved.")
+    assert len(text) <= 2000
+    assert "more" in text

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import pytest
 
-from bots.slack.access import parse_access
+from bots.slack.access import SHOWN_PER_LIST, access_message, parse_access
 from core import messages
+from core.access import MAX_RULES, AccessLists
 from core.service import MAX_PUBLISHERS
 from core.simulator import Simulator
+from core.types import AccessRule, AuditEntry
 from tests.bots.slack.fake_slack import (
     BOT_TOKEN,
     BOT_USER_ID,
@@ -25,6 +27,7 @@ from tests.bots.slack.fake_slack import (
     FakeSlack,
     Team,
     user_object,
+    validate_blocks,
 )
 from tests.bots.slack.support import (
     ALICE,
@@ -320,3 +323,15 @@ async def test_a_blocked_person_clicking_a_suggestion_is_refused(
         await slack.settle()
     assert fake_slack.responses[-1]["text"] == messages.ACCESS_USER_REFUSED
     assert len(sim.asked) == 1
+
+
+def test_long_access_lists_are_shown_within_slack_limits() -> None:
+    rules = tuple(
+        AccessRule("slack", TEAM_ID, "user", f"U{n:08d}", "block") for n in range(MAX_RULES)
+    )
+    history = [AuditEntry("slack", TEAM_ID, "", ALICE, "access", "user U1: blocked <!here>")]
+    message = access_message(AccessLists(rules), history, "Saved.")
+    assert validate_blocks(list(message.blocks)) is None  # as Slack validates them
+    text = message.blocks[0]["text"]["text"]
+    assert f"and {MAX_RULES - SHOWN_PER_LIST} more" in text
+    assert "<!here>" not in message.blocks[1]["text"]["text"]  # typed text pings nobody
