@@ -27,7 +27,7 @@ from bots.slack import render
 from bots.slack.background import Background
 from bots.slack.clients import WebClients
 from bots.slack.responder import slack_error
-from core.access import AccessLists, Requester, describe_audit
+from core.access import AccessLists, AdminCheck, NotAllowed, Requester, describe_audit
 from core.service import ConversationService
 from core.types import AuditEntry
 
@@ -37,10 +37,12 @@ __all__ = [
     "AccessCommand",
     "SlackAdmins",
     "SlackGate",
+    "access_command",
     "access_message",
     "audit_block_text",
     "parse_access",
     "requester",
+    "with_history",
 ]
 
 log = structlog.get_logger(__name__)
@@ -228,6 +230,51 @@ def audit_block_text(history: Collection[AuditEntry]) -> str:
         head, sep, change = line.partition(">: ")
         shown.append(f"• {head}{sep}{render.defang(change)}" if sep else f"• {line}")
     return "\n".join(["*Recent changes*", *shown])[:3000]
+
+
+def with_history(
+    message: render.SlackMessage, history: Collection[AuditEntry]
+) -> render.SlackMessage:
+    """``message`` (``/gloo settings``) with the recent changes before its last block."""
+    if not history:
+        return message
+    recent = {"type": "section", "text": {"type": "mrkdwn", "text": audit_block_text(history)}}
+    blocks = (*message.blocks[:-1], recent, *message.blocks[-1:])
+    return render.SlackMessage(text=message.text, blocks=blocks)
+
+
+async def access_command(
+    service: ConversationService,
+    admins: AdminCheck,
+    argument: str,
+    workspace: str,
+    channel: str,
+    user: str,
+) -> render.SlackMessage:
+    """``/gloo access …``: the lists (changed first, when an administrator asked to)."""
+    access = service.access
+    note = ""
+    try:
+        parsed = parse_access(argument, channel)
+        for kind, subject in parsed.targets:
+            await access.change(
+                PLATFORM,
+                workspace,
+                by=user,
+                admins=admins,
+                kind=kind,
+                subject=subject,
+                effect=parsed.effect,
+            )
+        if parsed.targets:
+            note = "Saved."
+    except ValueError as exc:
+        note = str(exc)
+    except NotAllowed as exc:
+        note = exc.user_message
+    lists = await access.lists(PLATFORM, workspace)
+    history = await access.history(PLATFORM, workspace, [""])
+    return access_message(lists, history, note)
 
 
 class SlackGate:

@@ -26,13 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from bots.slack import messages as sentences
 from bots.slack import render
-from bots.slack.access import (
-    SlackAdmins,
-    SlackGate,
-    access_message,
-    audit_block_text,
-    parse_access,
-)
+from bots.slack.access import SlackAdmins, SlackGate, access_command, with_history
 from bots.slack.background import Background
 from bots.slack.clients import WebClients, workspace_id
 from bots.slack.commands import parse_command, parse_settings_change
@@ -332,7 +326,10 @@ class SlackHandlers:
         elif name == "settings":
             await self._command_settings(argument, respond, workspace, channel, user)
         elif name == "access":
-            await self._command_access(argument, respond, workspace, channel, user)
+            message = await access_command(
+                self._service, self._admins, argument, workspace, channel, user
+            )
+            await _ephemeral(respond, message=message)
         else:  # pragma: no cover - parse_command only returns known names
             log.warning("slack.unknown_command", name=name, user=user)
 
@@ -388,45 +385,10 @@ class SlackHandlers:
                 note = sentences.SETTINGS_SAVED
         current = await self._service.settings_for(PLATFORM, workspace, channel)
         lines = self._service.describe_settings(current)
-        message = render.settings_message(lines, note)
         history = await self._service.access.history(PLATFORM, workspace, [channel])
-        if history:
-            recent = {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": audit_block_text(history)},
-            }
-            message = render.SlackMessage(
-                text=message.text, blocks=(*message.blocks[:-1], recent, *message.blocks[-1:])
-            )
-        await _ephemeral(respond, message=message)
-
-    async def _command_access(
-        self, argument: str, respond: Respond, workspace: str, channel: str, user: str
-    ) -> None:
-        """``/gloo access``: show the workspace's access lists; administrators change them."""
-        access = self._service.access
-        note = ""
-        try:
-            parsed = parse_access(argument, channel)
-            for kind, subject in parsed.targets:
-                await access.change(
-                    PLATFORM,
-                    workspace,
-                    by=user,
-                    admins=self._admins,
-                    kind=kind,
-                    subject=subject,
-                    effect=parsed.effect,
-                )
-            if parsed.targets:
-                note = sentences.SETTINGS_SAVED
-        except ValueError as exc:
-            note = str(exc)
-        except NotAllowed as exc:
-            note = exc.user_message
-        lists = await access.lists(PLATFORM, workspace)
-        history = await access.history(PLATFORM, workspace, [""])
-        await _ephemeral(respond, message=access_message(lists, history, note))
+        await _ephemeral(
+            respond, message=with_history(render.settings_message(lines, note), history)
+        )
 
 
 def _clicked_in(body: dict[str, Any]) -> str:
