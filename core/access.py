@@ -27,6 +27,7 @@ import structlog
 
 from core import messages
 from core.ports import AccessStore
+from core.text import ellipsize
 from core.types import ACCESS_EFFECTS, ACCESS_KINDS, PERSONAL_PREFIX, AccessRule, AuditEntry
 
 __all__ = [
@@ -46,6 +47,8 @@ log = structlog.get_logger(__name__)
 CACHE_SECONDS: Final = 5.0
 #: Entries a workspace's access lists can hold (all kinds together).
 MAX_RULES: Final = 500
+#: Characters of one change shown in a list of recent changes (the store keeps it whole).
+CHANGE_SHOWN_CHARS: Final = 200
 
 
 class AdminCheck(Protocol):
@@ -240,5 +243,5 @@ def describe_audit(entries: Collection[AuditEntry], actor: Callable[[str], str])
     lines = []
     for entry in entries:
         when = entry.at.strftime("%Y-%m-%d %H:%M UTC") if entry.at else "earlier"
-        lines.append(f"{when}, {actor(entry.actor)}: {entry.change}")
+        lines.append(f"{when}, {actor(entry.actor)}: {ellipsize(entry.change, CHANGE_SHOWN_CHARS)}")
     return lines

@@ -413,7 +413,7 @@ class ConversationService:
             if settings.character_limit
             else "no limit"
         )
-        publishers = ", ".join(settings.publishers) if settings.publishers else "all"
+        publishers = _shown_publishers(settings.publishers)
         return [
             ("Sources", sources),
             ("Suggestions", suggestions),
@@ -482,6 +482,23 @@ class ConversationService:
 #: How many publishers a channel can name, and how long each name can be.
 MAX_PUBLISHERS = 20
 MAX_PUBLISHER_CHARS = 100
+
+
+#: Characters of the publishers line of :meth:`ConversationService.describe_settings`.
+PUBLISHERS_SHOWN_CHARS = 500
+
+
+def _shown_publishers(publishers: Sequence[str]) -> str:
+    """``"A, B and 3 more"``: as many whole names as fit in the line, the rest counted."""
+    if not publishers:
+        return "all"
+    shown: list[str] = []
+    for name in publishers:
+        if len(", ".join([*shown, name])) > PUBLISHERS_SHOWN_CHARS:
+            break
+        shown.append(name)
+    more = len(publishers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def _check_place(record: AnswerRecord, where: ThreadKey | None) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "access_command",
     "access_text",
     "audit_lines",
+    "fit",
     "interaction_requester",
     "message_requester",
     "run_access",
@@ -143,6 +144,15 @@ class DiscordGate:
         return True
 
 
+def fit(text: str, limit: int = 2000) -> str:
+    """``text`` within Discord's 2,000 characters of content, cut after a whole line."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = head.rfind("\n")
+    return (head[:cut] if cut > 0 else head).rstrip() + "…"
+
+
 def audit_lines(history: Collection[AuditEntry]) -> list[str]:
     """Recent changes, one line each; people as ``<@id>`` (shown as names, pinging nobody:
     every message goes out with ``allowed_mentions`` none)."""
@@ -231,7 +241,7 @@ async def run_access(
     lists = await access.lists(PLATFORM, space)
     history = await access.history(PLATFORM, space, [""])
     await interaction.response.send_message(
-        access_text(lists, history, note)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
+        fit(access_text(lists, history, note)), ephemeral=True, allowed_mentions=NO_MENTIONS
     )
 
 

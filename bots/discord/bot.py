@@ -17,7 +17,7 @@ import discord
 import structlog
 
 from bots.discord import messages as texts
-from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines
+from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines, fit
 from bots.discord.render import FEEDBACK_VALUES, asked_line, render_history, thread_name
 from core import messages
 from core.access import NotAllowed
@@ -356,7 +356,7 @@ class DiscordBot:
             *audit_lines(history),
         ]
         await interaction.response.send_message(
-            "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
+            fit("\n".join(lines)), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
 

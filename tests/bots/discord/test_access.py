@@ -345,3 +345,22 @@ def test_long_access_lists_fit_in_one_discord_message() -> None:
     text = discord_access.access_text(AccessLists(rules), [], "Saved.")
     assert len(text) <= 2000
     assert "more" in text
+
+
+async def test_the_longest_allowed_publishers_still_fit_in_the_settings_reply(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    longest = ",".join(f"{n:02d}" + "p" * 98 for n in range(MAX_PUBLISHERS))
+    async with running(fake, sim, sqlite_url) as bot:
+        saved = await bot.callback_for(
+            await command(bot, "settings", permissions=MANAGE_SERVER, publishers=longest)
+        )
+        shown = await bot.callback_for(await command(bot, "settings"))
+        stored = await bot.runtime.container.service.settings_for(
+            "discord", str(GUILD_ID), str(CHANNEL_ID)
+        )
+    assert len(stored.publishers) == MAX_PUBLISHERS
+    for reply in (saved, shown):  # the fake refuses content over 2,000 characters, as Discord
+        assert reply["type"] == 4
+        assert 0 < len(reply["data"]["content"]) <= 2000
+    assert "Recent changes" in shown["data"]["content"]
