@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from core.access import AccessPolicy
 from core.delivery import DeliveryPolicy, Dispatcher
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
@@ -187,6 +188,7 @@ async def build(
             # Answers from the simulator built here carry the note; a caller that replaces
             # the network (``transport``: tests, the bench) brings its own Gloo.
             notice=SIMULATED_NOTE if simulator is not None else "",
+            access=AccessPolicy(store, settings_admins=settings.settings_admins),
         )
         dispatcher = Dispatcher(
             service,

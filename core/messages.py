@@ -64,3 +64,38 @@ def quota_exceeded(scope: str, limit: int, period: str) -> str:
         "so I didn't send this "
         "one to Gloo. Please try again later."
     )
+
+
+# --- access control (who may change and use what) ------------------------------------------
+
+ACCESS_USER_REFUSED = (
+    "Sorry, I can't answer you here: an administrator of this workspace has limited who can "
+    "use Gloo. If you think that is a mistake, ask them."
+)
+ACCESS_CHANNEL_REFUSED = (
+    "Sorry, I don't answer in this channel: an administrator of this workspace has limited "
+    "where Gloo answers. If you think that is a mistake, ask them."
+)
+ADMINS_ONLY = (
+    "Only this workspace's administrators can change Gloo's settings and access lists. "
+    "You can still see them."
+)
+CLICK_ELSEWHERE = (
+    "That button belongs to a conversation somewhere else, so I can't use it here. "
+    "Please ask your question here instead."
+)
+
+
+def too_many_publishers(limit: int) -> str:
+    return f"Name at most {limit} publishers (separated by commas)."
+
+
+def publisher_too_long(limit: int) -> str:
+    return f"A publisher's name can be at most {limit} characters long."
+
+
+def too_many_access_rules(limit: int) -> str:
+    return (
+        f"The access lists of a workspace can hold at most {limit} entries. "
+        "Remove some before adding more."
+    )

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
 from core.gloo.backend import GlooBackend
-from core.types import ChannelSettings, Job, Source, ThreadKey
+from core.types import AccessRule, AuditEntry, ChannelSettings, Job, Source, ThreadKey
 
 __all__ = [
     "QUOTA_ERROR",
+    "AccessStore",
     "AnswerRecord",
     "ConversationStore",
     "ConversationSummary",
@@ -229,7 +230,33 @@ class Inbox(Protocol):
     async def prune_inbox(self, before: datetime) -> int: ...
 
 
-class Store(ConversationStore, Inbox, InstallationStore, Protocol):
+class AccessStore(Protocol):
+    """Access lists per workspace and the audit trail of settings and access changes."""
+
+    async def access_rules(self, platform: str, workspace: str) -> list[AccessRule]:
+        """Every rule of the workspace, oldest first."""
+        ...
+
+    async def save_access_rule(self, rule: AccessRule) -> None:
+        """Upsert on (platform, workspace, kind, subject): a subject is on one list at most."""
+        ...
+
+    async def delete_access_rule(
+        self, platform: str, workspace: str, kind: str, subject: str
+    ) -> bool:
+        """Take the subject off whichever list it is on; False when it was on none."""
+        ...
+
+    async def add_audit_entry(self, entry: AuditEntry) -> None: ...
+
+    async def audit_entries(
+        self, platform: str, workspace: str, channels: Collection[str], limit: int
+    ) -> list[AuditEntry]:
+        """The newest ``limit`` entries of the workspace in ``channels``, newest first."""
+        ...
+
+
+class Store(ConversationStore, Inbox, InstallationStore, AccessStore, Protocol):
     """Everything the service keeps, as one store (:class:`core.store.sql.SqlStore`)."""
 
 

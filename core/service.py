@@ -18,11 +18,13 @@ from typing import TypeVar
 import structlog
 
 from core import messages
+from core.access import AccessPolicy, AdminCheck
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
 from core.gloo.errors import GlooError, GlooNotFound
 from core.metrics import Metrics
 from core.ports import AnswerRecord, ConversationStore, ConversationSummary
 from core.types import (
+    AuditEntry,
     ChannelSettings,
     ChatHistory,
     Question,
@@ -67,6 +69,13 @@ class UnknownSuggestion(Exception):
     """A suggestion button whose id is malformed, forged, or refers to nothing we stored."""
 
     user_message = messages.UNKNOWN_SUGGESTION
+
+
+class ClickElsewhere(UnknownSuggestion):
+    """A suggestion or feedback button clicked outside the workspace and channel where its
+    answer lives (a forged or copied id): nothing is asked, nothing is posted."""
+
+    user_message = messages.CLICK_ELSEWHERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +127,11 @@ class ConversationService:
         id_factory: Callable[[], str] = new_answer_id,
         metrics: Metrics | None = None,
         notice: str = "",
+        access: AccessPolicy | None = None,
     ) -> None:
         #: A line under every answer's text (the simulator's "simulated" note), or "".
         self._notice = notice
+        self._access = access
         self._gloo = gloo
         self._store = store
         self._defaults = defaults
@@ -292,8 +303,14 @@ class ConversationService:
 
     # --- buttons ------------------------------------------------------------------------------
 
-    async def resolve_suggestion(self, ref: str) -> SuggestionClick:
-        """Turn a suggestion button's short id into what to ask, where, on which chat."""
+    async def resolve_suggestion(
+        self, ref: str, *, where: ThreadKey | None = None
+    ) -> SuggestionClick:
+        """Turn a suggestion button's short id into what to ask, where, on which chat.
+
+        With ``where`` (the conversation the click came from), a button of an answer given in
+        another workspace or channel raises :class:`ClickElsewhere`.
+        """
         parsed = parse_suggestion_ref(ref)
         if parsed is None:
             log.info("suggestion.malformed", ref=ref[:120])
@@ -303,6 +320,7 @@ class ConversationService:
         if record is None or index >= len(record.suggestions):
             log.info("suggestion.unknown", answer_id=answer_id, index=index)
             raise UnknownSuggestion(ref)
+        _check_place(record, where)
         return SuggestionClick(
             answer_id=answer_id,
             thread=record.thread,
@@ -311,21 +329,34 @@ class ConversationService:
         )
 
     async def answer_suggestion(
-        self, ref: str, *, user_id: str = "", user_name: str = ""
+        self,
+        ref: str,
+        *,
+        user_id: str = "",
+        user_name: str = "",
+        where: ThreadKey | None = None,
     ) -> tuple[SuggestionClick, AsyncGenerator[StreamEvent, None]]:
         """Resolve a clicked suggestion and start answering it on the same chat."""
-        click = await self.resolve_suggestion(ref)
+        click = await self.resolve_suggestion(ref, where=where)
         question = Question(
             thread=click.thread, text=click.text, user_id=user_id, user_name=user_name
         )
         return click, self.stream(question, chat_id=click.chat_id)
 
-    async def record_feedback(self, answer_id: str, user_id: str, value: int) -> bool:
-        """Store 👍 (+1) / 👎 (-1). False if the answer is unknown."""
+    async def record_feedback(
+        self, answer_id: str, user_id: str, value: int, *, where: ThreadKey | None = None
+    ) -> bool:
+        """Store 👍 (+1) / 👎 (-1). False if the answer is unknown.
+
+        With ``where``, a vote from outside the answer's workspace and channel raises
+        :class:`ClickElsewhere` and is not stored.
+        """
         if value not in (1, -1):
             raise ValueError("feedback is +1 or -1")
-        if await self._store.get_answer(answer_id) is None:
+        record = await self._store.get_answer(answer_id)
+        if record is None:
             return False
+        _check_place(record, where)
         await self._store.set_feedback(answer_id, user_id, value)
         log.info("feedback.recorded", answer_id=answer_id, value=value)
         return True
@@ -385,7 +416,7 @@ class ConversationService:
             if settings.character_limit
             else "no limit"
         )
-        publishers = ", ".join(settings.publishers) if settings.publishers else "all"
+        publishers = _shown_publishers(settings.publishers)
         return [
             ("Sources", sources),
             ("Suggestions", suggestions),
@@ -398,15 +429,51 @@ class ConversationService:
         return stored or self._defaults
 
     async def update_settings(
-        self, platform: str, workspace: str, channel: str, **changes: object
+        self,
+        platform: str,
+        workspace: str,
+        channel: str,
+        *,
+        by: str | None = None,
+        admins: AdminCheck | None = None,
+        **changes: object,
     ) -> ChannelSettings:
-        """Change some fields of a channel's settings (``channel=""`` for the workspace)."""
+        """Change some fields of a channel's settings (``channel=""`` for the workspace).
+
+        A change a person makes names them (``by``) and their platform's ``admins`` check:
+        only administrators may change settings (:class:`~core.access.NotAllowed`
+        otherwise), and the change is stored in the audit trail with who and when. Without
+        ``by`` the change is the bot's own (a new thread inheriting its channel's settings).
+        """
+        if by is not None:
+            if admins is None:
+                raise ValueError("a person's settings change needs an AdminCheck")
+            await self.access.require_admin(platform, workspace, by, admins)
         current = await self.settings_for(platform, workspace, channel)
         updated = replace(current, **changes)  # type: ignore[arg-type]
         _validate(updated)
         await self._store.save_channel_settings(platform, workspace, channel, updated)
-        log.info("settings.updated", platform=platform, workspace=workspace, channel=channel)
+        change = _describe_change(current, updated)
+        log.info(
+            "settings.updated",
+            platform=platform,
+            workspace=workspace,
+            channel=channel,
+            by=by,
+            change=change,
+        )
+        if by is not None and change:
+            await self.access.record(
+                AuditEntry(platform, workspace, channel, by, "settings", change)
+            )
         return updated
+
+    @property
+    def access(self) -> AccessPolicy:
+        """Admin rules, access lists and the audit trail (:mod:`core.access`)."""
+        if self._access is None:
+            raise RuntimeError("this ConversationService was built without an AccessPolicy")
+        return self._access
 
     async def _settings_or_defaults(self, thread: ThreadKey) -> ChannelSettings:
         found = await self._store_call(
@@ -436,7 +503,73 @@ class ConversationService:
         return await self._store.list_channel_settings(platform, workspace)
 
 
+#: How many publishers a channel can name, and how long each name can be.
+MAX_PUBLISHERS = 20
+MAX_PUBLISHER_CHARS = 100
+
+
+#: Characters of the publishers line of :meth:`ConversationService.describe_settings`.
+PUBLISHERS_SHOWN_CHARS = 500
+
+
+def _shown_publishers(publishers: Sequence[str]) -> str:
+    """``"A, B and 3 more"``: as many whole names as fit in the line, the rest counted."""
+    if not publishers:
+        return "all"
+    shown: list[str] = []
+    for name in publishers:
+        if len(", ".join([*shown, name])) > PUBLISHERS_SHOWN_CHARS:
+            break
+        shown.append(name)
+    more = len(publishers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+def _check_place(record: AnswerRecord, where: ThreadKey | None) -> None:
+    """Raise :class:`ClickElsewhere` when ``where`` is not the answer's workspace and channel."""
+    if where is None:
+        return
+    home = record.thread
+    if (home.platform, home.workspace, home.channel) != (
+        where.platform,
+        where.workspace,
+        where.channel,
+    ):
+        log.warning(
+            "click.elsewhere",
+            answer_id=record.answer_id,
+            answer_thread=home.as_str(),
+            clicked_in=where.as_str(),
+        )
+        raise ClickElsewhere(record.answer_id)
+
+
+def _describe_change(old: ChannelSettings, new: ChannelSettings) -> str:
+    """``"publishers: all → A, B; sources limit: default → 3"`` (empty when nothing changed)."""
+
+    def shown(name: str, value: object) -> str:
+        if name == "publishers":
+            return ", ".join(value) if isinstance(value, tuple) and value else "all"
+        if value is None:
+            return "default"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+
+    parts = [
+        f"{name.replace('_', ' ')}: {shown(name, getattr(old, name))} → "
+        f"{shown(name, getattr(new, name))}"
+        for name in ChannelSettings.__dataclass_fields__
+        if getattr(old, name) != getattr(new, name)
+    ]
+    return "; ".join(parts)
+
+
 def _validate(settings: ChannelSettings) -> None:
+    if len(settings.publishers) > MAX_PUBLISHERS:
+        raise ValueError(messages.too_many_publishers(MAX_PUBLISHERS))
+    if any(len(name) > MAX_PUBLISHER_CHARS for name in settings.publishers):
+        raise ValueError(messages.publisher_too_long(MAX_PUBLISHER_CHARS))
     if settings.character_limit is not None and settings.character_limit < 1:
         raise ValueError("character_limit must be a positive number")
     if settings.sources_limit is not None and not 0 <= settings.sources_limit <= 25:

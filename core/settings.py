@@ -140,6 +140,18 @@ class Settings(BaseSettings):
             return ()
         return tuple(self.encryption_keys.get_secret_value().split(","))
 
+    # --- access control --------------------------------------------------------------
+    # Slack or Discord user ids who may change settings and access lists besides the
+    # workspace's administrators (Slack admins/owners, Discord Manage Server).
+    settings_admins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("settings_admins", mode="before")
+    @classmethod
+    def _split_settings_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
     @field_validator("gloo_publishers", mode="before")
     @classmethod
     def _split_publishers(cls, value: object) -> object:

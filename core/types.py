@@ -138,3 +138,41 @@ class Job:
     posted: tuple[str, ...] = ()
     attempt: int = 1
     accepted_at: datetime | None = None  # set when the inbox accepts it
+
+
+#: The kinds of subject an access rule names, and what it does to them.
+ACCESS_KINDS: Final = ("user", "channel", "role")
+ACCESS_EFFECTS: Final = ("allow", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """One entry of a workspace's access lists: allow or block a user, channel or role.
+
+    A subject is on at most one list: allowing someone who was blocked replaces the block.
+    """
+
+    platform: str
+    workspace: str
+    kind: str  # one of ACCESS_KINDS
+    subject: str  # the platform's id of the user, channel or role
+    effect: str  # one of ACCESS_EFFECTS
+    added_by: str = ""
+    added_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who changed what, when: one settings or access-list change.
+
+    ``channel`` is ``""`` for a workspace-wide change (access lists); ``change`` is a short
+    description for people, e.g. ``"publishers: all → A, B"``.
+    """
+
+    platform: str
+    workspace: str
+    channel: str
+    actor: str
+    action: str  # "settings" or "access"
+    change: str
+    at: datetime | None = None

@@ -22,6 +22,7 @@ import discord
 import structlog
 
 from bots.discord import messages as texts
+from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines, fit
 from bots.discord.render import (
     FEEDBACK_PREFIX,
     FEEDBACK_VALUES,
@@ -30,9 +31,10 @@ from bots.discord.render import (
     thread_name,
 )
 from core import messages
+from core.access import NotAllowed
 from core.adapters import Runtime
 from core.delivery import Job
-from core.service import AnswerFailed, ConversationService, UnknownSuggestion
+from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
 __all__ = ["PLATFORM", "DiscordBot", "answer_id_of", "chain_key", "thread_key"]
@@ -102,6 +104,7 @@ class DiscordBot:
         self._client = client
         #: Channels already told that the bot cannot start threads there (this process).
         self._told_no_threads: set[int] = set()
+        self._gate = DiscordGate(runtime.dispatcher.service)
 
     @property
     def service(self) -> ConversationService:
@@ -147,6 +150,8 @@ class DiscordBot:
                     allowed_mentions=NO_MENTIONS,
                 )
                 return
+            if await self._gate.refused(message):
+                return
             if chain is not None:  # a reply to one of the bot's answers: that conversation
                 await self._submit(message, chain, text)
                 return
@@ -163,6 +168,8 @@ class DiscordBot:
         if _in_thread(message.channel):
             thread = thread_key(guild_id, message.channel.id)
             if await self._runtime.dispatcher.is_active(thread):
+                if await self._gate.refused(message):
+                    return
                 await self._submit(message, thread, question_text(message, me.id))
 
     async def _start_thread(self, message: discord.Message, text: str) -> int | None:
@@ -289,8 +296,14 @@ class DiscordBot:
 
     async def suggestion_clicked(self, interaction: discord.Interaction[Any], ref: str) -> None:
         await interaction.response.defer()
+        refusal = await self._gate.interaction_refusal(interaction)
+        if refusal is not None:
+            await interaction.followup.send(refusal, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         try:
-            click = await self.service.resolve_suggestion(ref)
+            click = await self.service.resolve_suggestion(
+                ref, where=thread_key(interaction.guild_id, _channel_id(interaction))
+            )
         except UnknownSuggestion as exc:
             await interaction.followup.send(
                 exc.user_message, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -329,8 +342,14 @@ class DiscordBot:
         if answer_id and score is not None:
             try:
                 recorded = await self.service.record_feedback(
-                    answer_id, str(interaction.user.id), score
+                    answer_id,
+                    str(interaction.user.id),
+                    score,
+                    where=thread_key(interaction.guild_id, _channel_id(interaction)),
                 )
+            except ClickElsewhere as exc:
+                await _respond(interaction, exc.user_message)
+                return
             except Exception:
                 log.exception("discord.feedback_failed")
                 await _respond(interaction, messages.INTERNAL_ERROR)
@@ -346,7 +365,18 @@ class DiscordBot:
                 messages.EMPTY_QUESTION, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
+        # Acknowledged before the access lists are read (database work): Discord's 3 s.
         await interaction.response.defer(thinking=True)
+        try:
+            refusal = await self._gate.interaction_refusal(interaction)
+        except Exception:
+            log.exception("discord.access_check_failed")
+            refusal = messages.INTERNAL_ERROR
+        if refusal is not None:
+            # Only the person reads why: the public "thinking…" goes, an ephemeral note stays.
+            await interaction.delete_original_response()
+            await interaction.followup.send(refusal, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         asked = await interaction.edit_original_response(
             content=asked_line(interaction.user.display_name, text), allowed_mentions=NO_MENTIONS
         )
@@ -424,11 +454,24 @@ class DiscordBot:
             wanted["publishers"] = tuple(
                 p.strip() for p in raw.split(",") if p.strip() and raw != "-"
             )
+        note = ""
         try:
-            if wanted:
-                current = await self.service.update_settings(PLATFORM, space, channel, **wanted)
-            else:
+            try:
+                if wanted:
+                    current = await self.service.update_settings(
+                        PLATFORM,
+                        space,
+                        channel,
+                        by=str(interaction.user.id),
+                        admins=InteractionAdmins(interaction),
+                        **wanted,
+                    )
+                else:
+                    current = await self.service.settings_for(PLATFORM, space, channel)
+            except NotAllowed as exc:
+                note, wanted = exc.user_message + "\n\n", {}
                 current = await self.service.settings_for(PLATFORM, space, channel)
+            history = await self.service.access.history(PLATFORM, space, [channel])
         except ValueError as exc:
             await _respond(interaction, texts.SETTINGS_INVALID.format(reason=exc))
             return
@@ -437,10 +480,11 @@ class DiscordBot:
             await _respond(interaction, messages.INTERNAL_ERROR)
             return
         lines = [
-            "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
+            note + "**Gloo settings for this channel**" + (" (updated)" if wanted else ""),
             *(f"{label}: {value}" for label, value in self.service.describe_settings(current)),
+            *audit_lines(history),
         ]
-        await _respond(interaction, "\n".join(lines))
+        await _respond(interaction, fit("\n".join(lines)))
 
 
 async def _acknowledge(interaction: discord.Interaction[Any]) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bots.discord.access import access_command
+
 __all__ = ["build_commands"]
 
 
@@ -75,4 +77,5 @@ def build_commands() -> list[app_commands.Command[Any, ..., None]]:
         app_commands.Command(
             name="settings", description="Show or change how Gloo answers here", callback=_settings
         ),
+        access_command(),
     ]

@@ -109,6 +109,9 @@ class FakeDiscord:
         self.dispatched_at: dict[str, float] = {}
         #: interaction ids whose initial response came too late (refused with 10062).
         self.expired: set[int] = set()
+        #: Ids of users who accept no direct messages from server members: a bot message to
+        #: their DM answers 403, code 50007 "Cannot send messages to this user".
+        self.closed_dms: set[str] = set()
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._server: WebServer | None = None
@@ -422,6 +425,7 @@ class FakeDiscord:
     ) -> list[tuple[tuple[str, str], Callable[..., Awaitable[tuple[int, Any]]]]]:
         return [
             (("GET", r"/users/@me"), self._me),
+            (("POST", r"/users/@me/channels"), self._create_dm),
             (("GET", r"/oauth2/applications/@me"), self._application),
             (("GET", r"/gateway/bot"), self._gateway_bot),
             (("GET", r"/channels/(\d+)/messages"), self._list_messages),
@@ -542,7 +546,28 @@ class FakeDiscord:
             return 404, {"message": "Unknown Message", "code": 10008}
         return 200, message
 
+    async def _create_dm(self, body: Any) -> tuple[int, Any]:
+        """POST /users/@me/channels ``{"recipient_id"}``: the DM channel object (type 1),
+        the same one for the same person (discord-api-docs, Resources → User, Create DM)."""
+        recipient = str((body or {}).get("recipient_id", ""))
+        for channel in self.channels.values():
+            if channel["type"] == 1 and any(u["id"] == recipient for u in channel["recipients"]):
+                # A full user object per recipient, as Discord sends it.
+                people = [
+                    {**self.user(int(u["id"]), str(u.get("username", ""))), **u}
+                    for u in channel["recipients"]
+                ]
+                return 200, {**channel, "recipients": people}
+        channel_id = self.snowflake()
+        self.add_dm(channel_id, self.user(int(recipient), f"user-{recipient[-4:]}"))
+        return 200, self.channels[channel_id]
+
     async def _post_message(self, body: Any, channel_id: str) -> tuple[int, Any]:
+        channel = self.channels.get(int(channel_id), {})
+        if channel.get("type") == 1 and any(
+            u["id"] in self.closed_dms for u in channel.get("recipients", [])
+        ):
+            return 403, {"message": "Cannot send messages to this user", "code": 50007}
         message = self._new_message(channel_id, body or {}, self.bot_user)
         if self.echo_own_messages:
             await self.dispatch("MESSAGE_CREATE", message)

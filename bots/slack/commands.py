@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-SUBCOMMANDS: Final = frozenset({"ask", "reset", "history", "settings", "help"})
+SUBCOMMANDS: Final = frozenset({"ask", "reset", "history", "settings", "access", "help"})
 _ON: Final = frozenset({"on", "yes", "true", "enable", "enabled", "show"})
 _OFF: Final = frozenset({"off", "no", "false", "disable", "disabled", "hide"})
 _NONE: Final = frozenset({"none", "all", "any", "default", "-"})

@@ -23,8 +23,9 @@ Published limits it enforces (docs.slack.dev):
   (slack_sdk's ``View`` validation, reference/views).
 * ``assistant.threads.setSuggestedPrompts``: ``channel_id`` and at most 4 prompts of
   ``title`` and ``message``; ``thread_ts`` is optional (reference/methods).
-* ``users.info`` answers ``is_admin``/``is_owner`` from :attr:`FakeSlack.admins`;
-  ``chat.getPermalink`` a link for a message it knows (or a person's thread root).
+* ``users.info`` answers the user objects of :attr:`FakeSlack.users` (any other ``U…`` id
+  as a plain member); ``chat.getPermalink`` a link for a message it knows (or a person's
+  thread root).
 """
 
 from __future__ import annotations
@@ -127,6 +128,53 @@ class Team:
     bot_user_id: str = BOT_USER_ID
     bot_id: str = BOT_ID
     enterprise_id: str | None = None
+    #: The bot token's scopes; ``None`` grants every scope a method needs.
+    scopes: frozenset[str] | None = None
+
+
+def user_object(
+    user_id: str,
+    team_id: str = TEAM_ID,
+    *,
+    name: str = "",
+    is_admin: bool = False,
+    is_owner: bool = False,
+    is_primary_owner: bool = False,
+    deleted: bool = False,
+) -> dict[str, Any]:
+    """A user object as ``users.info`` answers it: the fields of the published example
+    response at docs.slack.dev/reference/methods/users.info ("Common successful response")."""
+    name = name or user_id.lower()
+    return {
+        "id": user_id,
+        "team_id": team_id,
+        "name": name,
+        "deleted": deleted,
+        "color": "9f69e7",
+        "real_name": name.title(),
+        "tz": "America/Los_Angeles",
+        "tz_label": "Pacific Daylight Time",
+        "tz_offset": -25200,
+        "profile": {
+            "avatar_hash": "ge3b51ca72de",
+            "status_text": "",
+            "status_emoji": "",
+            "real_name": name.title(),
+            "display_name": name,
+            "real_name_normalized": name.title(),
+            "display_name_normalized": name,
+            "team": team_id,
+        },
+        "is_admin": is_admin,
+        "is_owner": is_owner,
+        "is_primary_owner": is_primary_owner,
+        "is_restricted": False,
+        "is_ultra_restricted": False,
+        "is_bot": False,
+        "updated": 1502138686,
+        "is_app_user": False,
+        "has_2fa": False,
+    }
 
 
 def _feedback_element_error(element: dict[str, Any]) -> bool:
@@ -198,8 +246,6 @@ class FakeSlack:
         #: (None: unlimited, as for a Marketplace app).
         self.history_per_minute = history_per_minute
         self._history_calls: dict[tuple[str, str], list[float]] = defaultdict(list)
-        #: User ids that ``users.info`` reports as workspace admins.
-        self.admins: set[str] = set()
         #: user id → the published Home tab view (``views.publish``).
         self.home_views: dict[str, dict[str, Any]] = {}
         #: view id → the modal as last opened or updated.
@@ -212,6 +258,10 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
+        #: user id → the user object ``users.info`` answers (see :func:`user_object`).
+        self.users: dict[str, dict[str, Any]] = {}
+        #: The arguments of every ``chat.postEphemeral`` that Slack accepted.
+        self.ephemerals: list[dict[str, Any]] = []
         self._faults: dict[str, deque[tuple[str, Any]]] = defaultdict(deque)
         self._last_ts = 0.0
         self._changed = asyncio.Condition()
@@ -521,7 +571,35 @@ class FakeSlack:
         return {"ok": True}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        """docs.slack.dev/reference/methods/chat.postEphemeral: ``channel`` and ``user`` are
+        required, with ``text`` or ``blocks``; the answer carries ``message_ts``."""
+        if not args.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        error = self._check_content(args)
+        if error:
+            return {"ok": False, "error": error}
+        self.ephemerals.append(args)
         return {"ok": True, "message_ts": self._new_ts()}
+
+    def _m_users_info(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        """docs.slack.dev/reference/methods/users.info: needs the ``users:read`` scope;
+        ``user_not_found`` for an id Slack does not know."""
+        if team.scopes is not None and "users:read" not in team.scopes:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "users:read",
+                "provided": ",".join(sorted(team.scopes)),
+            }
+        user = str(args.get("user") or "")
+        found = self.users.get(user)
+        if found is None and user.startswith(("U", "W")):
+            found = user_object(user, team.team_id)  # anyone else in the workspace: a member
+        if found is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": found}
 
     def _m_assistant_threads_setStatus(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         return {"ok": True}
@@ -599,25 +677,7 @@ class FakeSlack:
         self.modals[view_id] = updated
         return {"ok": True, "view": updated}
 
-    # --- people and links ----------------------------------------------------------------
-
-    def _m_users_info(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
-        user = str(args.get("user") or "")
-        if not user.startswith(("U", "W")):
-            return {"ok": False, "error": "user_not_found"}
-        admin = user in self.admins
-        return {
-            "ok": True,
-            "user": {
-                "id": user,
-                "team_id": team.team_id,
-                "name": user.lower(),
-                "is_admin": admin,
-                "is_owner": False,
-                "is_primary_owner": False,
-                "is_bot": False,
-            },
-        }
+    # --- links ----------------------------------------------------------------------------
 
     def _m_chat_getPermalink(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")

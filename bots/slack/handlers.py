@@ -36,13 +36,15 @@ from slack_sdk.errors import SlackApiError
 
 from bots.slack import messages as sentences
 from bots.slack import render
+from bots.slack.access import SlackAdmins, SlackGate, access_command, with_history
 from bots.slack.background import Background
 from bots.slack.clients import WebClients, workspace_id
 from bots.slack.commands import parse_command, parse_settings_change
 from bots.slack.home import HomeTab
 from bots.slack.responder import slack_error
+from core.access import NotAllowed
 from core.delivery import Dispatcher, Job
-from core.service import AnswerFailed, ConversationService, UnknownSuggestion
+from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
 log = structlog.get_logger(__name__)
@@ -88,6 +90,8 @@ class SlackHandlers:
         #: "agent" (agent view) or "assistant" (the older assistant view).
         self._messaging = messaging
         self._home = HomeTab(service, clients)
+        self._admins = SlackAdmins(clients)
+        self._gate = SlackGate(service, clients, background)
 
     @property
     def agent_view(self) -> bool:
@@ -148,9 +152,13 @@ class SlackHandlers:
         if not await self._dispatcher.is_active(thread):
             log.debug("slack.unrelated_thread_ignored", thread=thread.as_str())
             return
+        key = message_job_key(workspace, thread.channel, str(event["ts"]))
+        user = str(event.get("user", ""))
+        if await self._gate.refused(workspace, thread.channel, user, key=key, thread_ts=thread_ts):
+            return
         await self._submit(
             Job(
-                key=message_job_key(workspace, thread.channel, str(event["ts"])),
+                key=key,
                 question=Question(
                     thread=thread,
                     text=clean_text(str(event.get("text", "")), bot_user_id),
@@ -164,9 +172,13 @@ class SlackHandlers:
         self, workspace: str, event: dict[str, Any], *, thread: str, context: AsyncBoltContext
     ) -> None:
         channel, ts = str(event["channel"]), str(event["ts"])
+        key, user = message_job_key(workspace, channel, ts), str(event.get("user", ""))
+        in_thread = str(event["thread_ts"]) if event.get("thread_ts") else None
+        if await self._gate.refused(workspace, channel, user, key=key, thread_ts=in_thread):
+            return
         await self._submit(
             Job(
-                key=message_job_key(workspace, channel, ts),
+                key=key,
                 question=Question(
                     thread=ThreadKey(PLATFORM, workspace, channel, thread),
                     text=clean_text(str(event.get("text", "")), context.bot_user_id),
@@ -259,17 +271,27 @@ class SlackHandlers:
         body: dict[str, Any],
         action: dict[str, Any],
         respond: Respond,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
-        self._background.spawn(self._suggestion(body, action, respond), "suggestion_click")
+        self._background.spawn(
+            self._suggestion(body, action, respond, workspace_of(context)), "suggestion_click"
+        )
 
     async def _suggestion(
-        self, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        self, body: dict[str, Any], action: dict[str, Any], respond: Respond, workspace: str
     ) -> None:
         ref = str(action.get("value") or "")
         user = str(body.get("user", {}).get("id", ""))
+        channel = _clicked_in(body)
+        refusal = await self._gate.refusal(workspace, channel, user)
+        if refusal is not None:
+            await _ephemeral(respond, refusal)
+            return
         try:
-            click = await self._service.resolve_suggestion(ref)
+            click = await self._service.resolve_suggestion(
+                ref, where=ThreadKey(PLATFORM, workspace, channel)
+            )
         except UnknownSuggestion as exc:
             await respond(text=exc.user_message, response_type="ephemeral", replace_original=False)
             return
@@ -299,12 +321,15 @@ class SlackHandlers:
         body: dict[str, Any],
         action: dict[str, Any],
         respond: Respond,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
-        self._background.spawn(self._feedback(body, action, respond), "feedback_click")
+        self._background.spawn(
+            self._feedback(body, action, respond, workspace_of(context)), "feedback_click"
+        )
 
     async def _feedback(
-        self, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        self, body: dict[str, Any], action: dict[str, Any], respond: Respond, workspace: str
     ) -> None:
         action_id, raw = str(action.get("action_id", "")), str(action.get("value", ""))
         if action_id == render.FEEDBACK_ACTION:  # feedback_buttons: "up:<id>" / "down:<id>"
@@ -317,7 +342,12 @@ class SlackHandlers:
             known = False
         else:
             value = 1 if vote == "up" else -1
-            known = await self._service.record_feedback(answer_id, user, value)
+            where = ThreadKey(PLATFORM, workspace, _clicked_in(body))
+            try:
+                known = await self._service.record_feedback(answer_id, user, value, where=where)
+            except ClickElsewhere as exc:
+                await _ephemeral(respond, exc.user_message)
+                return
         text = sentences.FEEDBACK_THANKS if known else sentences.FEEDBACK_UNKNOWN
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -376,7 +406,12 @@ class SlackHandlers:
                 return
             await _ephemeral(respond, message=render.history_message(history))
         elif name == "settings":
-            await self._command_settings(argument, respond, workspace, channel)
+            await self._command_settings(argument, respond, workspace, channel, user)
+        elif name == "access":
+            message = await access_command(
+                self._service, self._admins, argument, workspace, channel, user
+            )
+            await _ephemeral(respond, message=message)
         else:  # pragma: no cover - parse_command only returns known names
             log.warning("slack.unknown_command", name=name, user=user)
 
@@ -392,6 +427,10 @@ class SlackHandlers:
             await _ephemeral(respond, sentences.ASK_WHAT)
             return
         channel, user = str(command["channel_id"]), str(command.get("user_id", ""))
+        refusal = await self._gate.refusal(workspace, channel, user)
+        if refusal is not None:
+            await _ephemeral(respond, refusal)
+            return
         client = await self._clients.for_workspace(workspace)
         asked = render.asked_message(user, question)
         try:
@@ -412,20 +451,36 @@ class SlackHandlers:
         )
 
     async def _command_settings(
-        self, argument: str, respond: Respond, workspace: str, channel: str
+        self, argument: str, respond: Respond, workspace: str, channel: str, user: str
     ) -> None:
         note = ""
         if argument:
             try:
                 changes = parse_settings_change(argument)
-                await self._service.update_settings(PLATFORM, workspace, channel, **changes)
+                await self._service.update_settings(
+                    PLATFORM, workspace, channel, by=user, admins=self._admins, **changes
+                )
             except ValueError as exc:
                 await _ephemeral(respond, sentences.SETTINGS_BAD.format(reason=exc))
                 return
-            note = sentences.SETTINGS_SAVED
+            except NotAllowed as exc:
+                note = exc.user_message
+            else:
+                note = sentences.SETTINGS_SAVED
         current = await self._service.settings_for(PLATFORM, workspace, channel)
         lines = self._service.describe_settings(current)
-        await _ephemeral(respond, message=render.settings_message(lines, note))
+        history = await self._service.access.history(PLATFORM, workspace, [channel])
+        await _ephemeral(
+            respond, message=with_history(render.settings_message(lines, note), history)
+        )
+
+
+def _clicked_in(body: dict[str, Any]) -> str:
+    """The channel a block action was clicked in (``channel.id``, else the container's)."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return str(channel or "")
 
 
 def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:

@@ -62,7 +62,8 @@ HELP: Final = (
     "• `/gloo ask <question>` asks in this channel, as a new thread.\n"
     "• `/gloo reset` starts a new conversation here.\n"
     "• `/gloo history` shows this conversation (only to you).\n"
-    "• `/gloo settings` shows or changes this channel's settings.\n"
+    "• `/gloo settings` shows or changes this channel's settings (administrators change them).\n"
+    "• `/gloo access` shows who may use Gloo here; administrators change it.\n"
     "• Click a suggested question to ask it; 👍/👎 tell us how the answer was."
 )
 

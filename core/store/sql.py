@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, RowMapping, delete, select, text, update
 from sqlmodel import col
 
 from core.ports import AnswerRecord, ConversationSummary
+from core.store.access import AccessQueries
 from core.store.base import SqlBase
 from core.store.engine import create_engine, normalize_database_url
 from core.store.inbox import InboxQueries
@@ -52,7 +53,7 @@ class UnknownAnswerError(LookupError):
         self.answer_id = answer_id
 
 
-class SqlStore(InboxQueries, InstallationQueries, SqlBase):
+class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
     """:class:`core.ports.ConversationStore` on an :class:`AsyncEngine`.
 
     The store owns the engine: :meth:`close` disposes it. Build one with :meth:`open`

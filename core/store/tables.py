@@ -32,12 +32,14 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "PLATFORM_LENGTH",
+    "AccessRuleRow",
     "AnswerFeedbackRow",
     "AnswerRow",
     "ChannelSettingsRow",
     "InboxRow",
     "InstallationRow",
     "OAuthStateRow",
+    "SettingsAuditRow",
     "StoreModel",
     "ThreadChatRow",
     "UTCDateTime",
@@ -240,3 +242,39 @@ class InboxRow(StoreModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     accepted_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AccessRuleRow(StoreModel, table=True):
+    """One entry of a workspace's access lists (see :class:`core.types.AccessRule`)."""
+
+    __tablename__: ClassVar[str] = "access_rules"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "kind", "subject"),
+        CheckConstraint("kind IN ('user', 'channel', 'role')", name="kind"),
+        CheckConstraint("effect IN ('allow', 'block')", name="effect"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    workspace: str = Field(sa_type=String(ID_LENGTH))
+    kind: str = Field(sa_type=String(16))
+    subject: str = Field(sa_type=String(ID_LENGTH))
+    effect: str = Field(sa_type=String(16))
+    added_by: str = Field(default="", sa_type=String(ID_LENGTH))
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SettingsAuditRow(StoreModel, table=True):
+    """Who changed a channel's settings or a workspace's access lists, what, and when."""
+
+    __tablename__: ClassVar[str] = "settings_audit"
+    __table_args__ = (Index("ix_settings_audit_where", "platform", "workspace", "channel", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_type=String(PLATFORM_LENGTH))
+    workspace: str = Field(sa_type=String(ID_LENGTH))
+    channel: str = Field(default="", sa_type=String(ID_LENGTH))
+    actor: str = Field(sa_type=String(ID_LENGTH))
+    action: str = Field(sa_type=String(16))
+    change: str = Field(sa_type=Text)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

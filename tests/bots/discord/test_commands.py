@@ -29,7 +29,13 @@ from tests.harness import settings_for_tests, simulator_api
 EPHEMERAL = 64
 
 
-async def command(bot: Bot, name: str, *, dm: bool = False, **options: Any) -> dict[str, Any]:
+#: A member with Manage Server (1 << 5) added to the recorded member's permissions.
+MANAGE_SERVER = 2248473465835073 | 1 << 5
+
+
+async def command(
+    bot: Bot, name: str, *, dm: bool = False, permissions: int | None = None, **options: Any
+) -> dict[str, Any]:
     fake = bot.fake
     iid = fake.snowflake()
     values = {
@@ -48,6 +54,8 @@ async def command(bot: Bot, name: str, *, dm: bool = False, **options: Any) -> d
         data = payload(
             "interaction_command_guild", guild_id=str(GUILD_ID), channel_type=0, **values
         )
+        if permissions is not None:
+            data["member"]["permissions"] = str(permissions)
     data["data"]["options"] = [
         {
             "name": key,
@@ -196,13 +204,15 @@ async def test_sync_publishes_the_slash_commands_then_exits(
     code = await DiscordAdapter().command(adapter_args("sync"), discord_settings(fake))
     assert code == 0
     [put] = fake.calls_to("PUT", rf"/applications/{fake.application_id}/commands")
-    assert sorted(c["name"] for c in put.body) == ["ask", "history", "reset", "settings"]
+    assert sorted(c["name"] for c in put.body) == ["access", "ask", "history", "reset", "settings"]
     ask = next(c for c in put.body if c["name"] == "ask")
     assert ask["options"][0]["name"] == "question"
     assert ask["options"][0]["required"]
     settings = next(c for c in put.body if c["name"] == "settings")
     assert str(settings["default_member_permissions"]) == "32"  # Manage Server
-    assert "Synced 4 slash commands" in capsys.readouterr().out
+    access = next(c for c in put.body if c["name"] == "access")
+    assert str(access["default_member_permissions"]) == "32"
+    assert "Synced 5 slash commands" in capsys.readouterr().out
     assert not fake.sessions  # no gateway connection for a sub-command
 
 
@@ -245,7 +255,11 @@ async def test_a_new_thread_answers_the_way_its_channel_was_set_up(
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:
     async with running(fake, sim, sqlite_url) as bot:
-        await bot.response(await command(bot, "settings", suggestions=False, sources=False))
+        await bot.response(
+            await command(
+                bot, "settings", permissions=MANAGE_SERVER, suggestions=False, sources=False
+            )
+        )
         question = await bot.say("What is grace?", mention_bot=True)
         thread_id = int(question["id"])
 

@@ -10,6 +10,7 @@ from bots.slack.fake import (
     FakeSlack,
     Message,
     Team,
+    user_object,
     validate_blocks,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "FakeSlack",
     "Message",
     "Team",
+    "user_object",
     "validate_blocks",
 ]

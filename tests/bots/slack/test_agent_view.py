@@ -14,7 +14,7 @@ from typing import Any
 
 from core.simulator import Simulator
 from core.types import ThreadKey
-from tests.bots.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.bots.slack.fake_slack import TEAM_ID, FakeSlack, user_object
 from tests.bots.slack.support import (
     ALICE,
     CHANNEL,
@@ -221,7 +221,7 @@ async def test_someone_elses_conversation_is_not_shown_or_reset(
 async def test_admins_also_see_the_workspace_settings(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    fake_slack.admins.add(ALICE)
+    fake_slack.users[ALICE] = user_object(ALICE, is_admin=True)
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
         service = slack.runtime.container.service
         await service.update_settings("slack", TEAM_ID, CHANNEL, sources_limit=2)
@@ -237,7 +237,7 @@ async def test_admins_also_see_the_workspace_settings(
 async def test_a_home_tab_without_users_info_or_permalinks_still_publishes(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    fake_slack.admins.add(ALICE)
+    fake_slack.users[ALICE] = user_object(ALICE, is_admin=True)
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
         await ask_in_dm(slack, FIRST, "Tell me about hope")
         fake_slack.fail("users.info", "missing_scope")

@@ -7,7 +7,7 @@ import pytest
 from bots.slack.commands import Command, parse_command, parse_settings_change
 from core.simulator import Simulator
 from core.types import ThreadKey
-from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack, user_object
 from tests.bots.slack.support import (
     ALICE,
     CHANNEL,
@@ -160,6 +160,7 @@ async def test_in_agent_view_dm_history_and_reset_point_to_the_home_tab(
 async def test_settings_show_change_and_persist(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
+    fake_slack.users[ALICE] = user_object(ALICE, is_admin=True)  # only admins change them
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
         for text in (
             "settings",
