@@ -135,7 +135,7 @@ class Settings(BaseSettings):
             return data
         values = {str(key).lower(): value for key, value in data.items()}
         changed = dict(data)
-        if values.get("gloo_api_key") in (None, "") and values.get("gloo_ai_api_key"):
+        if "gloo_api_key" not in values and values.get("gloo_ai_api_key"):
             changed["gloo_api_key"] = values["gloo_ai_api_key"]
         level = values.get("gloo_enable_sources")
         if isinstance(level, bool):
