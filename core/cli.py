@@ -38,7 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run every configured part; with no platform tokens, the console playground",
     )
     sub.add_parser("chat", help="the console playground")
-    sub.add_parser("doctor", help="check the credentials, the database and its migrations")
+    doctor = sub.add_parser("doctor", help="check the credentials, the database and its migrations")
+    doctor.add_argument(
+        "--probe",
+        action="store_true",
+        help="also ask Gloo one real question, plain and streamed, and print the wire format",
+    )
     sub.add_parser("worker", help="the once-per-deployment background jobs (retention pruning)")
     for name in adapter_names():
         platform = sub.add_parser(
@@ -169,7 +174,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         return await run_worker(settings)
     if args.command == "doctor":
-        return await run_doctor(settings, [load_adapter(name) for name in adapter_names()])
+        adapters = [load_adapter(name) for name in adapter_names()]
+        return await run_doctor(settings, adapters, probe=args.probe)
     if args.command == "bench":
         return await _bench(args, settings)
     if args.command in adapter_names():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from core.simulator import SimulatorConfig
+from core.simulator.config import V2Routes
 from tests.core.simulator.conftest import HarnessFactory
 from tests.core.simulator.support import Harness
 from tests.core.simulator.test_completions import complete, complete_stream, user
@@ -34,7 +35,7 @@ GROUNDED_NEWER = "/ai/v2/grounded/chat/completions"
     ],
 )
 async def test_which_v2_route_forms_answer(
-    make_harness: HarnessFactory, routes: str, answering: set[str], missing: set[str]
+    make_harness: HarnessFactory, routes: V2Routes, answering: set[str], missing: set[str]
 ) -> None:
     harness = await make_harness(SimulatorConfig(v2_routes=routes))
     for path in answering:
