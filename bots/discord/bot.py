@@ -299,6 +299,9 @@ class DiscordBot:
             wanted["publishers"] = tuple(
                 p.strip() for p in raw.split(",") if p.strip() and raw != "-"
             )
+        for key in ("tradition", "model_family"):  # '-' clears them
+            if key in wanted and str(wanted[key]).strip() in ("", "-"):
+                wanted[key] = None
         try:
             if wanted:
                 current = await self.service.update_settings(PLATFORM, space, channel, **wanted)
