@@ -142,6 +142,9 @@ async def build(
                 retry=retry,
                 stream_enabled=settings.gloo_stream,
                 sources_level=settings.gloo_enable_sources,
+                # The built-in simulator's streams name their chat: no need to learn it.
+                stream_new_chats=settings.gloo_stream_new_chats == "always"
+                or (simulator is not None and simulator.config.stream_chat_id),
             )
         leadership = Leadership(store.engine) if isinstance(store, SqlStore) else None
         if leadership is not None:

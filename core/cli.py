@@ -63,6 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--stream-format", choices=("sse", "sse-nodone", "ndjson"), default="sse")
     sim.add_argument("--text-mode", choices=("delta", "cumulative"), default="delta")
     sim.add_argument(
+        "--no-stream-chat-id",
+        action="store_true",
+        help="Message API streams carry no chat_id (the non-streamed answer still does)",
+    )
+    sim.add_argument(
+        "--v2-routes",
+        choices=("both", "documented", "newer"),
+        default="both",
+        help="which Completions V2 route forms answer (the others 404)",
+    )
+    sim.add_argument(
+        "--citation-style",
+        choices=("item", "legacy"),
+        default="item",
+        help="V2 citations as {item_title, item_url, snippets} or the older {title, url}",
+    )
+    sim.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -235,6 +252,9 @@ async def _simulator(args: argparse.Namespace) -> int:
         stream_format=args.stream_format,
         text_mode=args.text_mode,
         api_keys=frozenset(args.api_key),
+        stream_chat_id=not args.no_stream_chat_id,
+        v2_routes=args.v2_routes,
+        citation_style=args.citation_style,
     ).replace(**_fault_rates(args.fault))
     print(f"Gloo simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     await serve(config, host=args.host, port=args.port)

@@ -99,6 +99,7 @@ class MessageBackend(HttpBackendBase):
         retry: RetryPolicy | None = None,
         stream_enabled: bool = True,
         sources_level: int = 1,
+        stream_new_chats: bool = False,
     ) -> None:
         super().__init__(http, auth, api_url, retry=retry, stream_enabled=stream_enabled)
         self._message_url = f"{self._base_url}/ai/v1/message"
@@ -106,8 +107,9 @@ class MessageBackend(HttpBackendBase):
         self._sources_level = sources_level
         #: Whether this process has seen a stream carry a ``chat_id``. Until then a new
         #: chat is asked without streaming (its answer must name the chat); follow-ups,
-        #: whose chat id we know, stream from the start and teach us.
-        self.streams_carry_chat_id = False
+        #: whose chat id we know, stream from the start and teach us. ``stream_new_chats``
+        #: (GLOO_STREAM_NEW_CHATS=always) starts out trusting streams.
+        self.streams_carry_chat_id = stream_new_chats
         self._warned_no_chat_id = False
 
     # --- GlooBackend -------------------------------------------------------------------

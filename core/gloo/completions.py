@@ -9,9 +9,19 @@ Wire (from Gloo's API reference and guides):
 * Request: ``messages`` (``role``/``content``), exactly one routing mechanism, ``stream``.
   ``settings.gloo_completions_model`` set sends ``model``; unset sends ``auto_routing:
   true`` (Gloo's recommended "AI Core" routing), never both.
-* A request with publishers goes to ``/grounded`` with ``rag_publisher`` (one name: the
-  first publisher of the channel; V2 takes no list), ``sources_limit`` clamped to Gloo's
-  1..10 and ``include_citations: true`` when sources are wanted.
+* A request with publishers goes to the grounded route with ``rag_publisher`` (one name:
+  the first publisher of the channel; V2 takes no list), ``sources_limit`` clamped to
+  Gloo's 1..10 and ``include_citations: true`` when sources are wanted. With
+  ``grounded_by_default`` (``GLOO_GROUNDED_BY_DEFAULT``, on) a channel without publishers
+  that wants sources goes there too, with Gloo's default publisher ``GlooGrounded``.
+* Routes are settings (``GLOO_COMPLETIONS_PATH``, ``GLOO_GROUNDED_PATH``, defaulting to the
+  API reference's). A 404 tries the other known form (:data:`ROUTE_FORMS`: the newer
+  cookbook recipes call ``/ai/v2/guarded/chat/completions`` and
+  ``/ai/v2/grounded/chat/completions``) once; the one that answers is kept for the life
+  of the process and logged (``gloo.route.fallback``); both 404 is
+  :class:`~core.gloo.errors.GlooRouteNotFound`.
+* Citations are read as Gloo sends them, ``{item_title, item_url, author[], publisher,
+  snippets[]}``, beside the older ``title``/``url``/``snippet`` names.
 * Streams are SSE ``data:`` chunks with ``choices[0].delta.content``; they end with a
   chunk whose ``finish_reason`` is set, without ``data: [DONE]`` (accepted if present).
   Grounded streams send the citations as the first event, before any content; citations

@@ -55,7 +55,8 @@ async def test_a_dm_continues_its_chat_against_a_gloo_that_streams_without_chat_
     fake: FakeDiscord, sqlite_url: str
 ) -> None:
     sim = Simulator(SimulatorConfig(seed=7, words_per_chunk=12, stream_chat_id=False))
-    async with running(fake, sim, sqlite_url, **V1) as bot:
+    # GLOO_STREAM_NEW_CHATS=learn, the default (the test harness trusts the simulator).
+    async with running(fake, sim, sqlite_url, gloo_stream_new_chats="learn", **V1) as bot:
         await bot.dm("What is grace?")
         await bot.answered(DM_CHANNEL_ID)
         await bot.dm("And mercy?")

@@ -59,7 +59,10 @@ async def test_a_thread_continues_its_chat_against_a_gloo_that_streams_without_c
     sqlite_url: str, fake_slack: FakeSlack
 ) -> None:
     sim = Simulator(SimulatorConfig(seed=7, stream_chat_id=False))
-    async with slack_process(sqlite_url, fake_slack, sim, **V1) as slack:
+    # GLOO_STREAM_NEW_CHATS=learn, the default (the test harness trusts the simulator).
+    async with slack_process(
+        sqlite_url, fake_slack, sim, gloo_stream_new_chats="learn", **V1
+    ) as slack:
         await mention(slack)
         answers = await follow_up(slack, "And mercy?")
         third = event("message_channels", ts="1700000500.000100", thread_ts=MENTION_TS)

@@ -491,3 +491,16 @@ def test_enable_sources_sends_the_documented_levels() -> None:
     assert build_message_params(on, sources_level=2)["enable_sources"] == "2"
     off = GlooRequest(query="q", enable_sources=False)
     assert build_message_params(off, sources_level=2)["enable_sources"] == "0"
+
+
+async def test_stream_new_chats_always_streams_the_first_question_and_still_keeps_the_chat(
+    gloo: FakeGlooV2, http: httpx.AsyncClient, auth: ClientCredentialsAuth, policy: RetryPolicy
+) -> None:
+    backend = MessageBackend(http, auth, API_URL, retry=policy, stream_new_chats=True)
+    gloo.message.script(stream_reply(sse({"message": "Streamed."})), json_reply(SEED_ANSWER))
+    with capture_logs() as logs:
+        answer = answer_of(await collect(backend, GlooRequest(query="What is your name?")))
+    # The stream named no chat: completed from the documented non-streamed answer.
+    assert answer.chat_id == SEED_ANSWER["chat_id"]
+    assert [body["stream"] for body in bodies(gloo.message)] == [True, False]
+    assert "gloo.stream.no_chat_id_new_chat" in [e["event"] for e in logs]
