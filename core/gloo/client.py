@@ -170,17 +170,21 @@ class MessageBackend(HttpBackendBase):
                 streamed_chars=len(exc.partial_text),
                 action="completing from a non-streamed answer",
             )
+            self.streams_carry_chat_id = False
             yield await self.send(request)
 
     def _learn(self, builder: StreamAccumulator) -> None:
-        """Remember whether streams carry a chat id (logged once either way)."""
+        """Remember whether the latest stream carried a chat id; a stream without one sends
+        new chats back to being asked unstreamed. Each change is logged."""
         if builder.chat_id:
             if not self.streams_carry_chat_id:
-                log.info("gloo.stream.carries_chat_id")
+                log.info("gloo.stream.carries_chat_id", action="new chats stream")
             self.streams_carry_chat_id = True
-        elif not self._warned_no_chat_id:
-            self._warned_no_chat_id = True
-            log.warning("gloo.stream.no_chat_id", action="new chats stay unstreamed")
+            return
+        if self.streams_carry_chat_id or not self._warned_no_chat_id:
+            log.warning("gloo.stream.no_chat_id", action="new chats are asked unstreamed")
+        self._warned_no_chat_id = True
+        self.streams_carry_chat_id = False
 
     async def history(self, chat_id: str) -> ChatHistory:
         """The chat's messages (``kallm`` becomes ``assistant``); retried under the policy."""

@@ -504,3 +504,18 @@ async def test_stream_new_chats_always_streams_the_first_question_and_still_keep
     assert answer.chat_id == SEED_ANSWER["chat_id"]
     assert [body["stream"] for body in bodies(gloo.message)] == [True, False]
     assert "gloo.stream.no_chat_id_new_chat" in [e["event"] for e in logs]
+
+
+async def test_a_stream_without_chat_id_sends_new_chats_back_to_unstreamed(
+    gloo: FakeGlooV2, http: httpx.AsyncClient, auth: ClientCredentialsAuth, policy: RetryPolicy
+) -> None:
+    backend = MessageBackend(http, auth, API_URL, retry=policy, stream_new_chats=True)
+    gloo.message.script(
+        stream_reply(sse({"message": "Go on."})),  # a follow-up's stream names no chat
+        json_reply(SEED_ANSWER),
+    )
+    await collect(backend, GlooRequest(query="And?", chat_id="chat-1"))
+    assert backend.streams_carry_chat_id is False
+    answer = answer_of(await collect(backend, GlooRequest(query="New question")))
+    assert answer.chat_id == SEED_ANSWER["chat_id"]
+    assert [body["stream"] for body in bodies(gloo.message)] == [True, False]
