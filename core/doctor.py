@@ -3,7 +3,11 @@
 Each check is a :class:`Finding` — what was checked, whether it is fine, and when it is not,
 one plain sentence saying what to change. Adapters add their own findings (Slack's
 ``auth.test`` and scopes, Discord's token and intents) through ``Adapter.diagnose``. The
-doctor changes nothing: it never migrates the database or creates a chat.
+doctor changes nothing: it never migrates the database or creates a chat. On Completions V2
+it reports which route forms answer (with a request Gloo refuses unanswered) and checks
+``GLOO_COMPLETIONS_MODEL`` against Gloo's model registry. Only ``--probe`` asks Gloo a real
+question (plain and streamed; on the Message API that creates a chat) to show the operator
+the wire format.
 """
 
 from __future__ import annotations
