@@ -709,7 +709,13 @@ async def run_bench(
             "--database-url must name a PostgreSQL database (the SQLite runs use temporary files)"
         )
     settings = base.model_copy(
-        update={"gloo_backend": "simulator", "gloo_stream": True, "gloo_api": "message"}
+        update={
+            "gloo_backend": "simulator",
+            "gloo_stream": True,
+            "gloo_api": "message",
+            # The in-process simulator's streams name their chat: stream from question one.
+            "gloo_stream_new_chats": "always",
+        }
     )
     with tempfile.TemporaryDirectory(prefix="gloo-bench-") as folder:
 

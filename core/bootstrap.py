@@ -171,10 +171,23 @@ async def build(
                 model=settings.gloo_completions_model,
                 history_chars=settings.gloo_history_chars,
                 stream_enabled=settings.gloo_stream,
+                completions_path=settings.gloo_completions_path,
+                grounded_path=settings.gloo_grounded_path,
+                grounded_by_default=settings.gloo_grounded_by_default,
+                temperature=settings.gloo_temperature,
+                max_tokens=settings.gloo_max_tokens,
             )
         else:
             gloo = MessageBackend(
-                http, auth, api_url, retry=retry, stream_enabled=settings.gloo_stream
+                http,
+                auth,
+                api_url,
+                retry=retry,
+                stream_enabled=settings.gloo_stream,
+                sources_level=settings.gloo_enable_sources,
+                # The built-in simulator's streams name their chat: no need to learn it.
+                stream_new_chats=settings.gloo_stream_new_chats == "always"
+                or (simulator is not None and simulator.config.stream_chat_id),
             )
         leadership = Leadership(store.engine) if isinstance(store, SqlStore) else None
         if leadership is not None:

@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run every configured part; with no platform tokens, the console playground",
     )
     sub.add_parser("chat", help="the console playground")
-    sub.add_parser("doctor", help="check the credentials, the database and its migrations")
+    doctor = sub.add_parser("doctor", help="check the credentials, the database and its migrations")
+    doctor.add_argument(
+        "--probe",
+        action="store_true",
+        help="also ask Gloo one real question, plain and streamed, and print the wire format",
+    )
     sub.add_parser("worker", help="the once-per-deployment background jobs (retention pruning)")
     for name in adapter_names():
         platform = sub.add_parser(
@@ -59,6 +64,23 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--chunk-latency", type=float, default=0.05, metavar="SECONDS")
     sim.add_argument("--stream-format", choices=("sse", "sse-nodone", "ndjson"), default="sse")
     sim.add_argument("--text-mode", choices=("delta", "cumulative"), default="delta")
+    sim.add_argument(
+        "--no-stream-chat-id",
+        action="store_true",
+        help="Message API streams carry no chat_id (the non-streamed answer still does)",
+    )
+    sim.add_argument(
+        "--v2-routes",
+        choices=("both", "documented", "newer"),
+        default="both",
+        help="which Completions V2 route forms answer (the others 404)",
+    )
+    sim.add_argument(
+        "--citation-style",
+        choices=("item", "legacy"),
+        default="item",
+        help="V2 citations as {item_title, item_url, snippets} or the older {title, url}",
+    )
     sim.add_argument(
         "--fault",
         action="append",
@@ -176,7 +198,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         return await run_worker(settings)
     if args.command == "doctor":
-        return await run_doctor(settings, [load_adapter(name) for name in adapter_names()])
+        adapters = [load_adapter(name) for name in adapter_names()]
+        return await run_doctor(settings, adapters, probe=args.probe)
     if args.command == "bench":
         return await _bench(args, settings)
     if args.command in adapter_names():
@@ -241,6 +264,9 @@ async def _simulator(args: argparse.Namespace) -> int:
         stream_format=args.stream_format,
         text_mode=args.text_mode,
         api_keys=frozenset(args.api_key),
+        stream_chat_id=not args.no_stream_chat_id,
+        v2_routes=args.v2_routes,
+        citation_style=args.citation_style,
     ).replace(**_fault_rates(args.fault))
     print(f"Gloo simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     await serve(config, host=args.host, port=args.port)

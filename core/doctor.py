@@ -3,11 +3,16 @@
 Each check is a :class:`Finding` — what was checked, whether it is fine, and when it is not,
 one plain sentence saying what to change. Adapters add their own findings (Slack's
 ``auth.test`` and scopes, Discord's token and intents) through ``Adapter.diagnose``. The
-doctor changes nothing: it never migrates the database or creates a chat.
+doctor changes nothing: it never migrates the database or creates a chat. On Completions V2
+it reports which route forms answer (with a request Gloo refuses unanswered) and checks
+``GLOO_COMPLETIONS_MODEL`` against Gloo's model registry. Only ``--probe`` asks Gloo a real
+question (plain and streamed; on the Message API that creates a chat) to show the operator
+the wire format.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +22,8 @@ import httpx
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from core.bootstrap import NO_GLOO_FOR_SERVING, USER_AGENT, describe_gloo, http_timeout
-from core.gloo.auth import StaticKeyAuth, build_authenticator
+from core.gloo.auth import Authenticator, StaticKeyAuth, build_authenticator
+from core.gloo.completions import ROUTE_FORMS, RouteKind, alternate_route
 from core.gloo.errors import (
     GlooAuthError,
     GlooConfigError,
@@ -26,6 +32,8 @@ from core.gloo.errors import (
     GlooPermissionDenied,
     GlooTimeout,
 )
+from core.gloo.stream import StreamParser
+from core.gloo.wire import as_mapping
 from core.settings import Settings
 from core.store.engine import create_engine, normalize_database_url, sqlite_file_path
 from core.store.migrate import engine_revision, head_revision
@@ -33,7 +41,16 @@ from core.store.migrate import engine_revision, head_revision
 if TYPE_CHECKING:
     from core.adapters import Adapter
 
-__all__ = ["Finding", "check_database", "check_gloo", "check_which_gloo", "run_doctor"]
+__all__ = [
+    "Finding",
+    "check_completions_model",
+    "check_completions_routes",
+    "check_database",
+    "check_gloo",
+    "check_which_gloo",
+    "describe_wire",
+    "run_doctor",
+]
 
 #: A chat id that cannot exist: asking for it proves a key is accepted without side effects.
 PROBE_CHAT_ID: Final = "gloo-bots-doctor-probe"
@@ -119,6 +136,208 @@ def check_which_gloo(settings: Settings, *, serving: bool) -> Finding:
     return Finding("Gloo", True, f"the service would use {which}")
 
 
+#: Gloo's V2 reference: "An explicit empty messages array is invalid and returns 400" --
+#: a request every existing route refuses without generating (or billing) anything.
+ROUTE_PROBE_BODY: Final = {"messages": [], "auto_routing": True}
+MODELS_PATH: Final = "/platform/v2/models"
+PROBE_QUESTION: Final = "In one sentence, what is grace?"
+
+
+async def check_completions_routes(
+    settings: Settings, http: httpx.AsyncClient, auth: Authenticator
+) -> list[Finding]:
+    """Which Completions V2 route forms the account answers: a 404 means absent; any
+    other answer to an empty ``messages`` list (400/422) means the route is there."""
+    found: list[Finding] = []
+    configured: dict[RouteKind, str] = {
+        "completions": settings.gloo_completions_path,
+        "grounded": settings.gloo_grounded_path,
+    }
+    for kind in ROUTE_FORMS:
+        path = configured[kind]
+        forms = [path, alternate_route(kind, path)]
+        answers: dict[str, int | str] = {}
+        for form in forms:
+            token = await auth.token()
+            try:
+                response = await http.post(
+                    f"{settings.gloo_api_url}{form}",
+                    json=ROUTE_PROBE_BODY,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                answers[form] = response.status_code
+            except httpx.TransportError as exc:
+                answers[form] = type(exc).__name__
+        seen = ", ".join(f"{form} {_route_word(status)}" for form, status in answers.items())
+        usable = [form for form, status in answers.items() if _route_answers(status)]
+        if not usable:
+            found.append(
+                Finding(
+                    "Gloo routes",
+                    False,
+                    f"no {kind} route answers: {seen}",
+                    "Check GLOO_API_URL, and that the account has Completions V2; set "
+                    f"GLOO_{kind.upper()}_PATH if Gloo moved it.",
+                )
+            )
+        elif usable[0] != path:
+            found.append(
+                Finding(
+                    "Gloo routes",
+                    True,
+                    f"{kind}: {seen}; the bot falls back to {usable[0]}",
+                    f"Set GLOO_{kind.upper()}_PATH={usable[0]} to skip the first 404.",
+                    warning=True,
+                )
+            )
+        else:
+            found.append(Finding("Gloo routes", True, f"{kind}: {seen}"))
+    return found
+
+
+def _route_answers(status: int | str) -> bool:
+    return isinstance(status, int) and status not in (401, 403, 404) and status < 500
+
+
+def _route_word(status: int | str) -> str:
+    if status == 404:
+        return "does not answer (404)"
+    if isinstance(status, int) and status in (401, 403):
+        return f"refused the credentials ({status})"
+    if isinstance(status, int) and status >= 500:
+        return f"failed ({status})"
+    return f"answers ({status})"
+
+
+async def check_completions_model(settings: Settings, http: httpx.AsyncClient) -> Finding:
+    """Is ``GLOO_COMPLETIONS_MODEL`` in Gloo's model registry (no auth needed)?"""
+    model = (settings.gloo_completions_model or "").strip()
+    where = f"{settings.gloo_api_url}{MODELS_PATH}"
+    try:
+        response = await http.get(where, headers={"Accept": "application/json"})
+        body = response.json() if response.status_code == 200 else None
+    except (httpx.TransportError, ValueError) as exc:
+        return Finding(
+            "Gloo model", True, f"could not read {where}: {exc}", "Try again later.", warning=True
+        )
+    registry = as_mapping(body)
+    data = registry.get("data") if registry is not None else None
+    if not isinstance(data, list):
+        status = response.status_code
+        return Finding(
+            "Gloo model", True, f"{where} answered {status} without a model list", warning=True
+        )
+    ids = [entry["id"] for entry in data if isinstance(entry, dict) and "id" in entry]
+    if model in ids:
+        return Finding("Gloo model", True, f"GLOO_COMPLETIONS_MODEL {model} is in Gloo's registry")
+    sample = ", ".join(str(i) for i in ids[:6])
+    return Finding(
+        "Gloo model",
+        False,
+        f"GLOO_COMPLETIONS_MODEL {model} is not in Gloo's model registry ({len(ids)} models)",
+        f"Pick one of {sample}, ... or unset it for Gloo's automatic routing.",
+    )
+
+
+def describe_wire(content_type: str, lines: Sequence[str]) -> list[str]:
+    """What a Gloo answer looked like on the wire, for an operator to report: the format
+    (SSE, NDJSON or one JSON document), how text arrives (delta or cumulative), and which
+    events carried ``chat_id``, sources/citations and suggestions."""
+    parser = StreamParser()
+    payloads: list[object] = []
+    for line in lines:
+        payloads.extend(parser.feed_line(line))
+        if parser.done:
+            break
+    payloads.extend(parser.finish())
+    done = parser.done or any(line.strip() == "data: [DONE]" for line in lines)
+    objects = [p for p in (as_mapping(item) for item in payloads) if p is not None]
+    fmt = {"sse": "SSE", "json": "NDJSON" if len(objects) > 1 else "one JSON document"}.get(
+        parser.mode, "empty"
+    )
+    report = [
+        f"content-type: {content_type or '(none)'}",
+        f"format: {fmt}, {len(payloads)} event(s){', ends with [DONE]' if done else ''}",
+        f"text: {_text_mode(objects)}",
+    ]
+    for label, keys in (
+        ("chat_id", ("chat_id",)),
+        ("sources", ("sources", "citations")),
+        ("suggestions", ("suggestions",)),
+    ):
+        where = [str(i + 1) for i, obj in enumerate(objects) if any(obj.get(k) for k in keys)]
+        report.append(f"{label}: in event(s) {', '.join(where)}" if where else f"{label}: absent")
+    return report
+
+
+def _text_mode(objects: Sequence[object]) -> str:
+    texts: list[str] = []
+    for obj in objects:
+        entry = as_mapping(obj)
+        if entry is None:
+            continue
+        choices = entry.get("choices")
+        if isinstance(choices, list) and choices:
+            choice = as_mapping(choices[0]) or {}
+            part = as_mapping(choice.get("delta")) or as_mapping(choice.get("message")) or {}
+            content = part.get("content")
+            if isinstance(content, str) and content:
+                texts.append(content)
+            continue
+        for key in ("message", "text", "delta", "content"):
+            value = entry.get(key)
+            if isinstance(value, str) and value:
+                texts.append(value)
+                break
+    if len(texts) < 2:
+        return f"{len(texts)} text piece(s)"
+    growing = all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(texts))
+    return f"{'cumulative' if growing else 'delta'} ({len(texts)} pieces)"
+
+
+async def probe_wire(
+    settings: Settings, http: httpx.AsyncClient, auth: Authenticator, out: TextIO
+) -> bool:
+    """Ask one real question plain and streamed; print what each looked like. This asks
+    Gloo for real (it creates a chat on the Message API)."""
+    if settings.gloo_api == "completions":
+        url = f"{settings.gloo_api_url}{settings.gloo_completions_path}"
+        body: dict[str, object] = {
+            "messages": [{"role": "user", "content": PROBE_QUESTION}],
+            "auto_routing": True,
+        }
+    else:
+        url = f"{settings.gloo_api_url}/ai/v1/message"
+        body = {"query": PROBE_QUESTION}
+    ok = True
+    for stream in (False, True):
+        token = await auth.token()
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "text/event-stream, application/x-ndjson, application/json",
+        }
+        print(f"\nProbe: {url} stream={str(stream).lower()}", file=out)
+        try:
+            async with http.stream(
+                "POST", url, json={**body, "stream": stream}, headers=headers
+            ) as response:
+                lines = [line async for line in response.aiter_lines()]
+                status = response.status_code
+                content_type = response.headers.get("content-type", "")
+        except httpx.TransportError as exc:
+            print(f"  failed: {type(exc).__name__}: {exc}", file=out)
+            ok = False
+            continue
+        print(f"  status: {status}", file=out)
+        if status >= 400:
+            ok = False
+            print(f"  body: {' '.join(lines)[:300]}", file=out)
+            continue
+        for line in describe_wire(content_type, lines):
+            print(f"  {line}", file=out)
+    return ok
+
+
 def _refused(variables: str, url: str, status: int | None) -> Finding:
     return Finding(
         "Gloo",
@@ -196,16 +415,32 @@ async def run_doctor(
     *,
     out: TextIO | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    probe: bool = False,
 ) -> int:
-    """Print every finding; 0 when nothing is wrong, 1 otherwise."""
+    """Print every finding; 0 when nothing is wrong, 1 otherwise. ``probe`` also asks
+    Gloo one real question, plain and streamed, and prints the wire format it saw."""
     out = out or sys.stdout
     findings: list[Finding] = []
+    probed = True
     async with httpx.AsyncClient(
         transport=transport, timeout=http_timeout(settings), headers={"User-Agent": USER_AGENT}
     ) as http:
-        findings.append(await check_gloo(settings, http))
-    configured = [adapter for adapter in adapters if adapter.configured(settings)]
-    findings.append(check_which_gloo(settings, serving=bool(configured)))
+        # Which Gloo first; the credentials only when it is Gloo AI, not the simulator.
+        configured = [adapter for adapter in adapters if adapter.configured(settings)]
+        findings.append(check_which_gloo(settings, serving=bool(configured)))
+        gloo = None if settings.uses_simulator else await check_gloo(settings, http)
+        if gloo is not None:
+            findings.append(gloo)
+        if gloo is not None and gloo.ok:
+            auth = build_authenticator(http, settings)
+            if settings.gloo_api == "completions":
+                findings.extend(await check_completions_routes(settings, http, auth))
+                if settings.gloo_completions_model:
+                    findings.append(await check_completions_model(settings, http))
+            if probe:
+                probed = await probe_wire(settings, http, auth, out)
+        elif probe:
+            print("Probe skipped: it needs working Gloo credentials.", file=out)
     findings.extend(await check_database(settings))
     for adapter in configured:
         try:
@@ -228,6 +463,8 @@ async def run_doctor(
         if finding.advice and (not finding.ok or finding.warning):
             print(f"       -> {finding.advice}", file=out)
     failed = [f for f in findings if not f.ok]
+    if not probed:
+        failed.append(Finding("Gloo probe", False, "the probe question failed"))
     print(
         "\nAll checks passed." if not failed else f"\n{len(failed)} problem(s) found.",
         file=out,

@@ -17,10 +17,21 @@ STORE_UNAVAILABLE = (
 INTERNAL_ERROR = (
     "Something went wrong on my side while answering. It has been logged; please try again."
 )
+USAGE_LIMIT = (
+    "This organisation's Gloo usage limit has been reached, so Gloo isn't answering "
+    "questions right now. An administrator can raise the limit in Gloo AI Studio."
+)
+DECLINED = (
+    "Gloo declined to answer that question. You can ask something else or put it differently."
+)
 
 
 def for_error(exc: BaseException) -> str:
     """The one sentence a user sees for a failure while answering."""
+    if isinstance(exc, e.GlooUsageLimited):
+        return USAGE_LIMIT
+    if isinstance(exc, e.GlooDeclined):
+        return DECLINED
     if isinstance(exc, e.GlooRateLimited):
         if exc.retry_after and exc.retry_after > 0:
             seconds = max(1, math.ceil(exc.retry_after))

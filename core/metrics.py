@@ -52,6 +52,12 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.gloo_usage_limits = Counter(
+            "gloo_bots_gloo_usage_limit",
+            "Questions refused because the organisation's Gloo usage limit was reached "
+            "(a 429 that speaks of a spending limit, or that outlasted the retries).",
+            registry=r,
+        )
         self.gloo_retries = Counter(
             "gloo_bots_gloo_retries", "Gloo calls retried.", ["code"], registry=r
         )

@@ -20,10 +20,12 @@ import structlog
 from core import messages
 from core.access import AccessPolicy, AdminCheck
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
-from core.gloo.errors import GlooError, GlooNotFound
+from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
 from core.metrics import Metrics
 from core.ports import AnswerRecord, ConversationStore, ConversationSummary
 from core.types import (
+    MODEL_FAMILIES,
+    TRADITIONS,
     AuditEntry,
     ChannelSettings,
     ChatHistory,
@@ -225,6 +227,8 @@ class ConversationService:
         except GlooError as exc:
             if self._metrics is not None:
                 self._metrics.gloo_errors.labels(error_code(exc)).inc()
+                if isinstance(exc, GlooUsageLimited):
+                    self._metrics.gloo_usage_limits.inc()
             log.warning(
                 "answer.failed",
                 thread=thread.as_str(),
@@ -417,12 +421,16 @@ class ConversationService:
             else "no limit"
         )
         publishers = _shown_publishers(settings.publishers)
-        return [
+        lines = [
             ("Sources", sources),
             ("Suggestions", suggestions),
             ("Answer length", length),
             ("Publishers", publishers),
         ]
+        if not self._gloo.offers_suggestions:  # Completions V2: its own knobs
+            lines.append(("Tradition", settings.tradition or "Gloo's default"))
+            lines.append(("Model family", settings.model_family or "automatic"))
+        return lines
 
     async def settings_for(self, platform: str, workspace: str, channel: str) -> ChannelSettings:
         stored = await self._store.get_channel_settings(platform, workspace, channel)
@@ -576,6 +584,16 @@ def _validate(settings: ChannelSettings) -> None:
         raise ValueError("sources_limit must be between 0 and 25")
     if settings.intent not in (None, 0, 1):
         raise ValueError("intent must be 0 or 1")
+    if settings.tradition is not None and settings.tradition not in TRADITIONS:
+        raise ValueError(
+            f"tradition must be one of {', '.join(TRADITIONS)} (or unset), "
+            f"not {settings.tradition!r}"
+        )
+    if settings.model_family is not None and settings.model_family not in MODEL_FAMILIES:
+        raise ValueError(
+            f"model family must be one of {', '.join(MODEL_FAMILIES)} (or unset), "
+            f"not {settings.model_family!r}"
+        )
 
 
 def _request(text: str, chat_id: str | None, settings: ChannelSettings) -> GlooRequest:
@@ -588,11 +606,15 @@ def _request(text: str, chat_id: str | None, settings: ChannelSettings) -> GlooR
         intent=settings.intent,
         enable_sources=settings.enable_sources,
         enable_suggestions=settings.enable_suggestions,
+        tradition=settings.tradition,
+        model_family=settings.model_family,
     )
 
 
 def error_code(exc: BaseException) -> str:
     """A Gloo failure as a metric label: its HTTP status, or the kind of failure."""
+    if isinstance(exc, GlooUsageLimited):
+        return "usage_limit"
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return str(status)

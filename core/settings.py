@@ -14,6 +14,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from core.crypto import check_key
 from core.types import ChannelSettings
 
+#: Completions V2 routes: the API reference's, and the form newer cookbook recipes call.
+DEFAULT_COMPLETIONS_PATH = "/ai/v2/chat/completions"
+DEFAULT_GROUNDED_PATH = "/ai/v2/chat/completions/grounded"
+Tradition = Literal["evangelical", "catholic", "mainline", "not_faith_specific"]
+ModelFamily = Literal["openai", "anthropic", "google", "open source"]
+
 DEFAULT_GLOO_API_URL = "https://platform.ai.gloo.com"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/gloo-bots.db"
 
@@ -62,7 +68,9 @@ class Settings(BaseSettings):
     gloo_character_limit: int | None = None
     gloo_sources_limit: int | None = 5
     gloo_intent: int | None = None
-    gloo_enable_sources: bool = True
+    # The Message API's enable_sources query parameter: 0, 1 (default) or 2; true/false
+    # are read as 1/0.
+    gloo_enable_sources: Literal[0, 1, 2] = 1
     gloo_enable_suggestions: bool = True
 
     # --- storage -------------------------------------------------------------------------
@@ -152,6 +160,60 @@ class Settings(BaseSettings):
             return tuple(p.strip() for p in value.split(",") if p.strip())
         return value
 
+    # --- Gloo as it is today (issue 11) --------------------------------------------------
+    # Newer Gloo samples name the static key GLOO_AI_API_KEY: an alias of GLOO_API_KEY.
+    gloo_ai_api_key: SecretStr | None = None
+    # Completions V2 routes. On a 404 the other known form is tried once and kept.
+    gloo_completions_path: str = DEFAULT_COMPLETIONS_PATH
+    gloo_grounded_path: str = DEFAULT_GROUNDED_PATH
+    # V2 channels without publishers are answered through the grounded route with Gloo's
+    # default publisher (GlooGrounded), so V2 answers carry sources; false turns it off.
+    gloo_grounded_by_default: bool = True
+    # Per-channel defaults (V2): tradition and model_family; service-wide sampling.
+    gloo_tradition: Tradition | None = None
+    gloo_model_family: ModelFamily | None = None
+    gloo_temperature: float | None = Field(default=None, ge=0, le=2)
+    gloo_max_tokens: int | None = Field(default=None, ge=1)
+    # Message API: "learn" asks a new chat without streaming until this process has seen a
+    # stream carry a chat_id; "always" streams new chats from the start. Either way a new
+    # chat's stream that ends without a chat_id is completed from a non-streamed answer.
+    gloo_stream_new_chats: Literal["learn", "always"] = "learn"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: object) -> object:
+        """GLOO_AI_API_KEY fills GLOO_API_KEY when that is unset; GLOO_ENABLE_SOURCES
+        reads true/false as 1/0."""
+        if not isinstance(data, dict):
+            return data
+        values = {str(key).lower(): value for key, value in data.items()}
+        changed = dict(data)
+        if "gloo_api_key" not in values and values.get("gloo_ai_api_key"):
+            changed["gloo_api_key"] = values["gloo_ai_api_key"]
+        level = values.get("gloo_enable_sources")
+        if isinstance(level, bool):
+            changed["gloo_enable_sources"] = int(level)
+        elif isinstance(level, str):
+            word = level.strip().lower()
+            mapped = {"true": 1, "yes": 1, "on": 1, "false": 0, "no": 0, "off": 0}.get(word)
+            changed["gloo_enable_sources"] = mapped if mapped is not None else word
+        return changed
+
+    @field_validator("gloo_enable_sources", mode="before")
+    @classmethod
+    def _sources_level(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
+    @field_validator("gloo_completions_path", "gloo_grounded_path")
+    @classmethod
+    def _route_path(cls, value: str) -> str:
+        path = value.strip()
+        if not path.startswith("/"):
+            raise ValueError(f"a Gloo route must start with '/', got {value!r}")
+        return path.rstrip("/") or "/"
+
     @field_validator("gloo_publishers", mode="before")
     @classmethod
     def _split_publishers(cls, value: object) -> object:
@@ -219,8 +281,10 @@ class Settings(BaseSettings):
             character_limit=self.gloo_character_limit,
             sources_limit=self.gloo_sources_limit,
             intent=self.gloo_intent,
-            enable_sources=self.gloo_enable_sources,
+            enable_sources=self.gloo_enable_sources != 0,
             enable_suggestions=self.gloo_enable_suggestions,
+            tradition=self.gloo_tradition,
+            model_family=self.gloo_model_family,
         )
 
     @property

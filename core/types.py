@@ -58,6 +58,17 @@ class ChannelSettings:
     intent: int | None = None
     enable_sources: bool = True
     enable_suggestions: bool = True
+    #: Completions V2 ``tradition`` (see :data:`TRADITIONS`); ``None``: Gloo's default.
+    tradition: str | None = None
+    #: Completions V2 ``model_family`` routing (see :data:`MODEL_FAMILIES`); ``None``:
+    #: ``GLOO_COMPLETIONS_MODEL`` or Gloo's automatic routing.
+    model_family: str | None = None
+
+
+#: The ``tradition`` values Gloo's Completions V2 reference lists.
+TRADITIONS: Final = ("evangelical", "catholic", "mainline", "not_faith_specific")
+#: The ``model_family`` values Gloo's Completions V2 reference lists.
+MODEL_FAMILIES: Final = ("openai", "anthropic", "google", "open source")
 
 
 @dataclass(frozen=True, slots=True)

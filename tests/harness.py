@@ -79,6 +79,9 @@ def settings_for_tests(**overrides: Any) -> Settings:
         "gloo_client_secret": None,
         "gloo_api_key": None,
         "gloo_retry_attempts": 3,
+        # The simulator's streams carry chat_id: new chats stream from the first question
+        # (tests about the "learn" default set it back; see tests/core/gloo/test_contract.py).
+        "gloo_stream_new_chats": "always",
         # Re-drives of failed questions are instant in tests (the Gloo client's retries are
         # made instant by the autouse fixture in conftest.py).
         "inbox_retry_base": 0.0,

@@ -455,6 +455,9 @@ class DiscordBot:
                 p.strip() for p in raw.split(",") if p.strip() and raw != "-"
             )
         note = ""
+        for key in ("tradition", "model_family"):  # '-' clears them
+            if key in wanted and str(wanted[key]).strip() in ("", "-"):
+                wanted[key] = None
         try:
             try:
                 if wanted:

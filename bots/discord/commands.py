@@ -38,6 +38,30 @@ async def _history(interaction: discord.Interaction[Any]) -> None:
     sources_limit="At most this many sources (0-25)",
     character_limit="Keep answers under this many characters",
     publishers="Only these publishers, comma-separated ('-' for all)",
+    tradition="Completions V2: the theological perspective ('-' for Gloo's default)",
+    model_family="Completions V2: the model provider family ('-' for automatic)",
+)
+@app_commands.choices(
+    tradition=[
+        app_commands.Choice(name=name, value=value)
+        for name, value in (
+            ("Gloo's default", "-"),
+            ("Evangelical", "evangelical"),
+            ("Catholic", "catholic"),
+            ("Mainline", "mainline"),
+            ("Not faith specific", "not_faith_specific"),
+        )
+    ],
+    model_family=[
+        app_commands.Choice(name=name, value=value)
+        for name, value in (
+            ("Automatic", "-"),
+            ("OpenAI", "openai"),
+            ("Anthropic", "anthropic"),
+            ("Google", "google"),
+            ("Open source", "open source"),
+        )
+    ],
 )
 @app_commands.default_permissions(manage_guild=True)
 async def _settings(
@@ -47,6 +71,8 @@ async def _settings(
     sources_limit: app_commands.Range[int, 0, 25] | None = None,
     character_limit: app_commands.Range[int, 1, 100_000] | None = None,
     publishers: str | None = None,
+    tradition: str | None = None,
+    model_family: str | None = None,
 ) -> None:
     await _bot(interaction).settings(
         interaction,
@@ -55,6 +81,8 @@ async def _settings(
         sources_limit=sources_limit,
         character_limit=character_limit,
         publishers=publishers,
+        tradition=tradition,
+        model_family=model_family,
     )
 
 

@@ -62,4 +62,15 @@ def parse_settings_change(text: str) -> dict[str, object]:
             return {"publishers": ()}
         names = tuple(p.strip() for p in value.split(",") if p.strip())
         return {"publishers": names}
-    raise ValueError("Settings are `sources`, `suggestions`, `characters` and `publishers`.")
+    if key == "tradition":
+        if not value or word in _NONE:
+            return {"tradition": None}
+        return {"tradition": "_".join(word.replace("-", " ").split())}
+    if key in ("family", "model_family", "model-family"):
+        if not value or word in _NONE or word == "auto":
+            return {"model_family": None}
+        return {"model_family": " ".join(word.replace("-", " ").split())}
+    raise ValueError(
+        "Settings are `sources`, `suggestions`, `characters`, `publishers`, `tradition` "
+        "and `family`."
+    )

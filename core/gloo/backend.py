@@ -23,6 +23,9 @@ class GlooRequest:
     intent: int | None = None
     enable_sources: bool | None = None
     enable_suggestions: bool | None = None
+    #: Completions V2 only: ``tradition`` and ``model_family`` routing.
+    tradition: str | None = None
+    model_family: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

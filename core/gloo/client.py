@@ -70,14 +70,16 @@ def build_message_body(request: GlooRequest, *, stream: bool) -> MessageRequestB
     return body
 
 
-def build_message_params(request: GlooRequest) -> dict[str, str]:
+def build_message_params(request: GlooRequest, *, sources_level: int = 1) -> dict[str, str]:
     """Query parameters ``intent``, ``enable_sources``, ``enable_suggestions``, each only
-    when set; booleans as ``0``/``1``."""
+    when set; booleans as ``0``/``1``. ``enable_sources`` on is sent as ``sources_level``
+    (the API reference lists 0, 1 and 2; ``GLOO_ENABLE_SOURCES=2`` asks for 2)."""
     params: dict[str, str] = {}
     if request.intent is not None:
         params["intent"] = str(request.intent)
     if request.enable_sources is not None:
-        params["enable_sources"] = "1" if request.enable_sources else "0"
+        level = sources_level if sources_level in (1, 2) else 1
+        params["enable_sources"] = str(level) if request.enable_sources else "0"
     if request.enable_suggestions is not None:
         params["enable_suggestions"] = "1" if request.enable_suggestions else "0"
     return params
@@ -96,10 +98,19 @@ class MessageBackend(HttpBackendBase):
         *,
         retry: RetryPolicy | None = None,
         stream_enabled: bool = True,
+        sources_level: int = 1,
+        stream_new_chats: bool = False,
     ) -> None:
         super().__init__(http, auth, api_url, retry=retry, stream_enabled=stream_enabled)
         self._message_url = f"{self._base_url}/ai/v1/message"
         self._chat_url = f"{self._base_url}/ai/v1/chat"
+        self._sources_level = sources_level
+        #: Whether this process has seen a stream carry a ``chat_id``. Until then a new
+        #: chat is asked without streaming (its answer must name the chat); follow-ups,
+        #: whose chat id we know, stream from the start and teach us. ``stream_new_chats``
+        #: (GLOO_STREAM_NEW_CHATS=always) starts out trusting streams.
+        self.streams_carry_chat_id = stream_new_chats
+        self._warned_no_chat_id = False
 
     # --- GlooBackend -------------------------------------------------------------------
 
@@ -113,24 +124,67 @@ class MessageBackend(HttpBackendBase):
         Opening the stream and reading up to its first text is retried under the policy
         (its deadline bounds that phase only; afterwards the HTTP client's read timeout
         applies). Once text was yielded, any failure -- a broken connection, a malformed
-        end, a failure chunk, a missing chat id -- raises :class:`GlooStreamInterrupted`
-        with the partial text, chained to the cause, and is never retried.
+        end, a failure chunk -- raises :class:`GlooStreamInterrupted` with the partial
+        text, chained to the cause, and is never retried.
+
+        A stream can never lose a conversation. What ``stream: true`` sends is documented
+        nowhere (every public caller sends ``stream: false``), so a *new* chat is asked
+        without streaming until this process has seen a stream carry a ``chat_id``; and a
+        new chat's stream that still ends without one is completed from a non-streamed
+        answer (whose ``chat_id`` the API reference documents) instead of failing.
         """
         if not self._stream_enabled:
             async with aclosing(single_answer(lambda: self.send(request))) as answered:
                 async for event in answered:
                     yield event
             return
+        if request.chat_id is None and not self.streams_carry_chat_id:
+            log.debug("gloo.stream.new_chat_unstreamed")
+            async with aclosing(single_answer(lambda: self.send(request))) as answered:
+                async for event in answered:
+                    yield event
+            return
         open_attempt = partial(self._post_message, request=request, stream=True)
-        new_accumulator = partial(
-            StreamAccumulator,
-            fallback_chat_id=request.chat_id,
-            sources_limit=request.sources_limit,
+        builders: list[StreamAccumulator] = []
+
+        def new_accumulator() -> StreamAccumulator:
+            builder = _ChatIdRequired(
+                fallback_chat_id=request.chat_id, sources_limit=request.sources_limit
+            )
+            builders.append(builder)
+            return builder
+
+        relay = relay_stream(
+            self._retry, open_attempt, new_accumulator, final_errors=(_MissingChatId,)
         )
         # aclosing: a consumer that stops early closes the HTTP response at once.
-        async with aclosing(relay_stream(self._retry, open_attempt, new_accumulator)) as events:
-            async for event in events:
-                yield event
+        try:
+            async with aclosing(relay) as events:
+                async for event in events:
+                    if isinstance(event, GlooAnswer):
+                        self._learn(builders[-1])
+                    yield event
+        except _MissingChatId as exc:
+            log.warning(
+                "gloo.stream.no_chat_id_new_chat",
+                streamed_chars=len(exc.partial_text),
+                action="completing from a non-streamed answer",
+            )
+            self.streams_carry_chat_id = False
+            yield await self.send(request)
+
+    def _learn(self, builder: StreamAccumulator) -> None:
+        """Remember whether the latest stream carried a chat id; a stream without one sends
+        new chats back to being asked unstreamed. Each change is logged."""
+        if builder.chat_id:
+            if not self.streams_carry_chat_id:
+                log.info("gloo.stream.carries_chat_id", action="new chats stream")
+            self.streams_carry_chat_id = True
+            return
+        if self.streams_carry_chat_id or not self._warned_no_chat_id:
+            log.warning("gloo.stream.no_chat_id", action="new chats are asked unstreamed")
+        self._warned_no_chat_id = True
+        self.streams_carry_chat_id = False
 
     async def history(self, chat_id: str) -> ChatHistory:
         """The chat's messages (``kallm`` becomes ``assistant``); retried under the policy."""
@@ -159,7 +213,7 @@ class MessageBackend(HttpBackendBase):
             stack,
             method="POST",
             url=self._message_url,
-            params=build_message_params(request),
+            params=build_message_params(request, sources_level=self._sources_level),
             json=dict(build_message_body(request, stream=stream)),
             accept=_STREAM_ACCEPT if stream else _JSON_ACCEPT,
             action="stream" if stream else "message",
@@ -224,3 +278,26 @@ def _parse_history(content: bytes, chat_id: str) -> ChatHistory:
         title=title.strip() if title else None,
         messages=tuple(messages),
     )
+
+
+class _MissingChatId(GlooProtocolError):
+    """A new chat's stream ended without a ``chat_id``: complete it unstreamed."""
+
+    def __init__(self, message: str, *, partial_text: str, detail: object = None) -> None:
+        super().__init__(message, detail=detail)
+        self.partial_text = partial_text
+
+
+class _ChatIdRequired(StreamAccumulator):
+    """An accumulator whose missing chat id is its own, non-retried outcome."""
+
+    def finish(
+        self, *, fallback_chat_id: str | None = None, sources_limit: int | None = None
+    ) -> GlooAnswer:
+        if not (self.chat_id or fallback_chat_id or self._fallback_chat_id):
+            raise _MissingChatId(
+                "Gloo's stream for a new chat carried no chat_id",
+                partial_text=self.text,
+                detail={"chunks": self.chunks},
+            )
+        return super().finish(fallback_chat_id=fallback_chat_id, sources_limit=sources_limit)

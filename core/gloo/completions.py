@@ -9,9 +9,19 @@ Wire (from Gloo's API reference and guides):
 * Request: ``messages`` (``role``/``content``), exactly one routing mechanism, ``stream``.
   ``settings.gloo_completions_model`` set sends ``model``; unset sends ``auto_routing:
   true`` (Gloo's recommended "AI Core" routing), never both.
-* A request with publishers goes to ``/grounded`` with ``rag_publisher`` (one name: the
-  first publisher of the channel; V2 takes no list), ``sources_limit`` clamped to Gloo's
-  1..10 and ``include_citations: true`` when sources are wanted.
+* A request with publishers goes to the grounded route with ``rag_publisher`` (one name:
+  the first publisher of the channel; V2 takes no list), ``sources_limit`` clamped to
+  Gloo's 1..10 and ``include_citations: true`` when sources are wanted. With
+  ``grounded_by_default`` (``GLOO_GROUNDED_BY_DEFAULT``, on) a channel without publishers
+  that wants sources goes there too, with Gloo's default publisher ``GlooGrounded``.
+* Routes are settings (``GLOO_COMPLETIONS_PATH``, ``GLOO_GROUNDED_PATH``, defaulting to the
+  API reference's). A 404 tries the other known form (:data:`ROUTE_FORMS`: the newer
+  cookbook recipes call ``/ai/v2/guarded/chat/completions`` and
+  ``/ai/v2/grounded/chat/completions``) once; the one that answers is kept for the life
+  of the process and logged (``gloo.route.fallback``); both 404 is
+  :class:`~core.gloo.errors.GlooRouteNotFound`.
+* Citations are read as Gloo sends them, ``{item_title, item_url, author[], publisher,
+  snippets[]}``, beside the older ``title``/``url``/``snippet`` names.
 * Streams are SSE ``data:`` chunks with ``choices[0].delta.content``; they end with a
   chunk whose ``finish_reason`` is set, without ``data: [DONE]`` (accepted if present).
   Grounded streams send the citations as the first event, before any content; citations
@@ -23,13 +33,14 @@ Decisions where the documentation leaves room:
 * ``finish_reason: "stop"`` ends a good answer. ``"length"`` keeps the (truncated) text as
   the answer and logs ``gloo.completion.truncated``: the user gets what was written.
 * ``finish_reason: "error"`` (or an in-band ``error`` object / ``event: error``) raises
-  :class:`GlooCompletionError`, retryable unless its ``error.retryable`` says ``false``.
+  :class:`GlooCompletionError` (its ``error`` object's ``code`` and ``name``, e.g. 2001
+  ``PROVIDER_TIMEOUT``), always retryable: no undocumented ``error.retryable`` is read.
   Before any text it is retried like a 5xx; after text it becomes
   :class:`~core.gloo.errors.GlooStreamInterrupted` (the partial answer stays visible).
 * ``finish_reason: "content_filter"`` raises :class:`GlooContentFiltered`: terminal, never
   retried, never turned into "interrupted" (even after text). It is a
-  :class:`~core.gloo.errors.GlooBadRequest`, so the user hears "Gloo couldn't process that
-  question. Try rephrasing it ..." from :mod:`core.messages`.
+  :class:`~core.gloo.errors.GlooDeclined`, so the user hears that Gloo declined to answer
+  that question (:data:`core.messages.DECLINED`).
 * A stream that ends without any ``finish_reason`` was cut short: a
   :class:`~core.gloo.errors.GlooProtocolError` (interrupted after text).
 * V2 has no ``character_limit``, ``intent`` or ``suggestions``. A character limit becomes a
@@ -62,7 +73,14 @@ import structlog
 
 from core.gloo.auth import Authenticator
 from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
-from core.gloo.errors import GlooBadRequest, GlooError, GlooProtocolError
+from core.gloo.errors import (
+    GlooBadRequest,
+    GlooDeclined,
+    GlooError,
+    GlooNotFound,
+    GlooProtocolError,
+    GlooRouteNotFound,
+)
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
 from core.gloo.stream import StreamPayload, relay_stream, single_answer
@@ -80,6 +98,18 @@ log = structlog.get_logger(__name__)
 
 COMPLETIONS_PATH = "/ai/v2/chat/completions"
 GROUNDED_PATH = "/ai/v2/chat/completions/grounded"
+#: The forms newer GlooDeveloper/gloo-ai-docs-cookbook recipes (completions-grounded) call.
+GUARDED_PATH = "/ai/v2/guarded/chat/completions"
+GROUNDED_NEWER_PATH = "/ai/v2/grounded/chat/completions"
+RouteKind = Literal["completions", "grounded"]
+#: Every known form of each route, the API reference's first.
+ROUTE_FORMS: dict[RouteKind, tuple[str, str]] = {
+    "completions": (COMPLETIONS_PATH, GUARDED_PATH),
+    "grounded": (GROUNDED_PATH, GROUNDED_NEWER_PATH),
+}
+#: Gloo's default publisher for grounded completions (the API reference: ``rag_publisher``
+#: "Defaults to GlooGrounded when omitted"); sent explicitly for channels without one.
+DEFAULT_RAG_PUBLISHER = "GlooGrounded"
 
 #: Gloo's documented range for ``sources_limit`` on the grounded endpoint.
 SOURCES_LIMIT_RANGE = (1, 10)
@@ -108,6 +138,10 @@ class CompletionRequestBody(TypedDict):
     stream: bool
     auto_routing: NotRequired[bool]
     model: NotRequired[str]
+    model_family: NotRequired[str]
+    tradition: NotRequired[str]
+    temperature: NotRequired[float]
+    max_tokens: NotRequired[int]
     rag_publisher: NotRequired[str]
     sources_limit: NotRequired[int]
     include_citations: NotRequired[bool]
@@ -135,17 +169,14 @@ class GlooCompletionError(GlooError):
         *,
         name: str | None = None,
         code: str | None = None,
-        retryable: bool | None = None,
         detail: Any = None,
     ) -> None:
         super().__init__(message, detail=detail)
         self.name = name
         self.code = code
-        if retryable is not None:
-            self.retryable = retryable
 
 
-class GlooContentFiltered(GlooBadRequest):
+class GlooContentFiltered(GlooBadRequest, GlooDeclined):
     """Gloo's content filter stopped the answer (``finish_reason: "content_filter"``).
 
     Terminal: never retried. The HTTP status was a success (the refusal came inside the
@@ -198,8 +229,12 @@ def wants_sources(request: GlooRequest) -> bool:
     return request.enable_sources is not False and request.sources_limit != 0
 
 
-def is_grounded(request: GlooRequest) -> bool:
-    return any(p.strip() for p in request.publishers)
+def is_grounded(request: GlooRequest, *, by_default: bool = False) -> bool:
+    """Grounded when the channel names publishers, or (``by_default``) whenever it wants
+    sources: then Gloo's default publisher answers, as Message API answers carry sources."""
+    if any(p.strip() for p in request.publishers):
+        return True
+    return by_default and wants_sources(request)
 
 
 def build_completion_body(
@@ -208,26 +243,56 @@ def build_completion_body(
     *,
     model: str | None,
     stream: bool,
+    grounded_by_default: bool = False,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
 ) -> CompletionRequestBody:
-    """The JSON body for ``request`` with ``turns`` of history (see the module notes)."""
+    """The JSON body for ``request`` with ``turns`` of history (see the module notes).
+
+    Routing (exactly one, as the V2 reference requires): the channel's ``model_family``,
+    else ``model``, else ``auto_routing``. ``tradition`` is sent as set, except
+    ``not_faith_specific`` without a named model: public clients report Gloo refusing that
+    pair with a 422 ("Model is required when tradition is set to not_faith_specific"), and
+    measured the same injected prompt for it as for no tradition, so it is left out.
+    """
     body: CompletionRequestBody = {
         "messages": build_messages(request, turns),
         "stream": stream,
     }
-    if model:
+    if request.model_family:
+        body["model_family"] = request.model_family
+    elif model:
         body["model"] = model
     else:
         body["auto_routing"] = True
+    if request.tradition:
+        if request.tradition == "not_faith_specific" and "model" not in body:
+            log.debug("gloo.completion.tradition_omitted", tradition=request.tradition)
+        else:
+            body["tradition"] = request.tradition
+    if temperature is not None:
+        body["temperature"] = temperature
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
     publishers = [p.strip() for p in request.publishers if p.strip()]
-    if publishers:
+    if publishers or is_grounded(request, by_default=grounded_by_default):
         if len(publishers) > 1:
             log.debug("gloo.completion.publishers_trimmed", used=publishers[0], given=publishers)
-        body["rag_publisher"] = publishers[0]
+        body["rag_publisher"] = publishers[0] if publishers else DEFAULT_RAG_PUBLISHER
         if wants_sources(request):
             body["include_citations"] = True
             if request.sources_limit is not None:
                 body["sources_limit"] = clamp_sources_limit(request.sources_limit)
     return body
+
+
+def alternate_route(kind: RouteKind, path: str) -> str:
+    """The other known form of ``kind``'s route (a custom path falls back to the
+    documented one)."""
+    documented, newer = ROUTE_FORMS[kind]
+    if path == documented:
+        return newer
+    return documented
 
 
 class CompletionAccumulator:
@@ -364,17 +429,14 @@ def _completion_error(
         if isinstance(code_value, str | int) and not isinstance(code_value, bool)
         else None
     )
-    retryable_value = error.get("retryable")
-    retryable = retryable_value if isinstance(retryable_value, bool) else None
     summary = get_str(error, "message", "detail") or "no detail"
     label = f" ({name or code})" if name or code else ""
     message = f"Gloo failed the completion{label}: {summary}"
-    log.warning(
-        "gloo.completion.error", name=name, code=code, retryable=retryable, message=summary[:200]
-    )
-    return GlooCompletionError(
-        message, name=name, code=code, retryable=retryable, detail=dict(payload)
-    )
+    # Retried (before any text) whatever the object says: Gloo's streaming-failures guide
+    # makes finish_reason "error" the retryable signal, and documents only ``code`` and
+    # ``name`` on the error object; a ``retryable`` field is not part of that contract.
+    log.warning("gloo.completion.error", name=name, code=code, message=summary[:200])
+    return GlooCompletionError(message, name=name, code=code, detail=dict(payload))
 
 
 # --- the backend ---------------------------------------------------------------------------
@@ -396,12 +458,23 @@ class CompletionsBackend(HttpBackendBase):
         model: str | None = None,
         history_chars: int = 12_000,
         stream_enabled: bool = True,
+        completions_path: str = COMPLETIONS_PATH,
+        grounded_path: str = GROUNDED_PATH,
+        grounded_by_default: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         super().__init__(http, auth, api_url, retry=retry, stream_enabled=stream_enabled)
         if history_chars < 0:
             raise ValueError("history_chars must not be negative")
-        self._completions_url = f"{self._base_url}{COMPLETIONS_PATH}"
-        self._grounded_url = f"{self._base_url}{GROUNDED_PATH}"
+        #: The route in use per kind; a 404 swaps in the other known form for good.
+        self.routes: dict[RouteKind, str] = {
+            "completions": completions_path,
+            "grounded": grounded_path,
+        }
+        self._grounded_by_default = grounded_by_default
+        self._temperature = temperature
+        self._max_tokens = max_tokens
         self._transcripts = transcripts
         self._model = model.strip() if model and model.strip() else None
         self._history_chars = history_chars
@@ -432,7 +505,7 @@ class CompletionsBackend(HttpBackendBase):
             return
         chat_id, body = await self._prepare(request, stream=True)
         open_attempt = partial(
-            self._post, url=self._url_for(request), body=body, accept=_STREAM_ACCEPT
+            self._post, kind=self._route_for(request), body=body, accept=_STREAM_ACCEPT
         )
         new_accumulator = partial(self._accumulator, request, chat_id)
         relay = relay_stream(
@@ -484,11 +557,20 @@ class CompletionsBackend(HttpBackendBase):
                     )
         else:
             chat_id = str(uuid.uuid4())
-        body = build_completion_body(request, turns, model=self._model, stream=stream)
+        body = build_completion_body(
+            request,
+            turns,
+            model=self._model,
+            stream=stream,
+            grounded_by_default=self._grounded_by_default,
+            temperature=self._temperature,
+            max_tokens=self._max_tokens,
+        )
         return chat_id, body
 
-    def _url_for(self, request: GlooRequest) -> str:
-        return self._grounded_url if is_grounded(request) else self._completions_url
+    def _route_for(self, request: GlooRequest) -> RouteKind:
+        grounded = is_grounded(request, by_default=self._grounded_by_default)
+        return "grounded" if grounded else "completions"
 
     def _accumulator(self, request: GlooRequest, chat_id: str) -> CompletionAccumulator:
         limit = request.sources_limit
@@ -503,7 +585,7 @@ class CompletionsBackend(HttpBackendBase):
     ) -> GlooAnswer:
         async with AsyncExitStack() as stack:
             response = await self._post(
-                stack, url=self._url_for(request), body=body, accept=_JSON_ACCEPT
+                stack, kind=self._route_for(request), body=body, accept=_JSON_ACCEPT
             )
             with transport_errors("completion"):
                 content = await response.aread()
@@ -511,13 +593,37 @@ class CompletionsBackend(HttpBackendBase):
         accumulator.add(json_object(content, "completion"))
         return accumulator.finish()
 
-    def _post(
-        self, stack: AsyncExitStack, *, url: str, body: CompletionRequestBody, accept: str
+    async def _post(
+        self, stack: AsyncExitStack, *, kind: RouteKind, body: CompletionRequestBody, accept: str
+    ) -> httpx.Response:
+        """Send to ``kind``'s route; on a 404 try the other known form once, and keep the
+        one that answers for the life of the process (logged ``gloo.route.fallback``)."""
+        path = self.routes[kind]
+        try:
+            return await self._send_to(stack, path, body, accept)
+        except GlooNotFound as first:
+            other = alternate_route(kind, path)
+            try:
+                response = await self._send_to(stack, other, body, accept)
+            except GlooNotFound as second:
+                log.error("gloo.route.not_found", kind=kind, tried=[path, other])
+                raise GlooRouteNotFound(
+                    f"Gloo answered 404 on {path} and on {other}",
+                    status_code=404,
+                    detail={"tried": [path, other], "last": second.detail},
+                ) from first
+            if self.routes[kind] == path:
+                self.routes[kind] = other
+                log.warning("gloo.route.fallback", kind=kind, configured=path, using=other)
+            return response
+
+    def _send_to(
+        self, stack: AsyncExitStack, path: str, body: CompletionRequestBody, accept: str
     ) -> Awaitable[httpx.Response]:
         return self._open(
             stack,
             method="POST",
-            url=url,
+            url=f"{self._base_url}{path}",
             params={},
             json=dict(body),
             accept=accept,
@@ -535,6 +641,11 @@ def build_completions_backend(
     model: str | None,
     history_chars: int,
     stream_enabled: bool,
+    completions_path: str = COMPLETIONS_PATH,
+    grounded_path: str = GROUNDED_PATH,
+    grounded_by_default: bool = False,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
 ) -> CompletionsBackend:
     """The composition root's one way to build the V2 backend."""
     return CompletionsBackend(
@@ -546,4 +657,9 @@ def build_completions_backend(
         model=model,
         history_chars=history_chars,
         stream_enabled=stream_enabled,
+        completions_path=completions_path,
+        grounded_path=grounded_path,
+        grounded_by_default=grounded_by_default,
+        temperature=temperature,
+        max_tokens=max_tokens,
     )

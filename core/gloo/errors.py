@@ -119,6 +119,37 @@ class GlooServerError(GlooHTTPError):
     retryable = True
 
 
+class GlooUsageLimited(GlooRateLimited):
+    """429 for the organisation's Gloo usage (spending) limit, not its request rate.
+
+    Gloo answers 429 both for "request rate or spending limit for your plan" (API
+    reference, Errors: HTTP status codes). Its spending-limit body is not published, so
+    this is raised for a 429 whose body speaks of a budget, quota, spending or usage
+    limit, and for any 429 that did not clear within the retry budget. Never retried:
+    waiting seconds does not lift a spending limit.
+    """
+
+    retryable = False
+
+
+class GlooDeclined(GlooError):
+    """Gloo declined to answer this question (guardrails, content policy, a content
+    filter). Never retried: the same question is declined the same way."""
+
+
+class GlooRequestBlocked(GlooHTTPError, GlooDeclined):
+    """403 whose body says the request was blocked (guardrails, content policy); not a
+    permission or sign-in problem."""
+
+    retryable = False
+
+
+class GlooRouteNotFound(GlooHTTPError):
+    """404 from every known form of a route: the account (or the API URL) offers none."""
+
+    retryable = False
+
+
 def error_for_status(status_code: int) -> type[GlooHTTPError]:
     """The exception class for an HTTP error status."""
     if status_code >= 500:

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, TypeVar
 import stamina
 import structlog
 
-from core.gloo.errors import GlooError, GlooStreamInterrupted, GlooTimeout
+from core.gloo.errors import (
+    GlooError,
+    GlooRateLimited,
+    GlooStreamInterrupted,
+    GlooTimeout,
+    GlooUsageLimited,
+)
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -145,8 +151,31 @@ class RetryPolicy:
 
         Raises the last error when it is not retryable, attempts run out, or the next wait
         would end past the deadline; :class:`GlooTimeout` when the deadline itself expires
-        while an attempt or a wait is in progress.
+        while an attempt or a wait is in progress. A 429 that is still there when the
+        budget is spent (attempts, deadline, or a ``Retry-After`` past
+        ``max_retry_after``) is raised as :class:`GlooUsageLimited`: Gloo uses 429 for an
+        organisation's spending limit too, and a rate limit clears within seconds.
         """
+        try:
+            return await self._run(fn, operation=operation)
+        except GlooRateLimited as exc:
+            if isinstance(exc, GlooUsageLimited):
+                raise
+            log.warning(
+                "gloo.usage_limit.assumed",
+                operation=operation,
+                reason="the 429 did not clear within the retry budget",
+                retry_after=exc.retry_after,
+            )
+            raise GlooUsageLimited(
+                f"{exc.message} (still refused after the retry budget)",
+                status_code=exc.status_code,
+                detail=exc.detail,
+                code=exc.code,
+                retry_after=exc.retry_after,
+            ) from exc
+
+    async def _run(self, fn: Callable[[], Awaitable[T]], *, operation: str) -> T:
         hook = _AttemptHook(self, operation)
         timeout = asyncio.timeout(self.deadline)
         try:

@@ -8,17 +8,21 @@ from urllib.parse import urlsplit, urlunsplit
 from core.gloo.wire import as_mapping
 from core.types import Source
 
-_TITLE_KEYS = ("title", "name", "item_title")
-_URL_KEYS = ("url", "link", "uri")
+# Grounded completions cite {item_title, item_url, author[], publisher, snippets[]} (the
+# shape public V2 clients read); the Message API and older variants use title/url/snippet.
+_TITLE_KEYS = ("item_title", "title", "name")
+_URL_KEYS = ("item_url", "url", "link", "uri")
 _SNIPPET_KEYS = ("snippet", "text")
+_SNIPPET_LIST_KEYS = ("snippets",)
 
 
 def normalize_sources(raw: object, limit: int | None = None) -> tuple[Source, ...]:
     """Clean sources: a list of dicts in, at most ``limit`` :class:`Source` objects out.
 
-    * title from ``title``/``name``/``item_title``; url from ``url``/``link``/``uri``, kept
-      only when it is an http(s) URL; ``publisher``; ``author`` (a string or a list of
-      strings, joined with ", "); snippet from ``snippet``/``text``. All stripped.
+    * title from ``item_title``/``title``/``name``; url from ``item_url``/``url``/``link``/
+      ``uri``, kept only when it is an http(s) URL; ``publisher``; ``author`` (a string or
+      a list of strings, joined with ", "); snippet from ``snippet``/``text``, else the
+      first non-blank entry of ``snippets``. All stripped.
     * Entries with neither a title nor a URL are dropped; a URL-only entry keeps ``title``
       empty (``Source.label`` falls back to the URL).
     * De-duplicated by URL (first wins); entries without a URL by title.
@@ -64,8 +68,18 @@ def _source_from(entry: Mapping[str, object]) -> Source | None:
         url=url,
         publisher=_first_text(entry, ("publisher",)),
         author=_author(entry.get("author")),
-        snippet=_first_text(entry, _SNIPPET_KEYS),
+        snippet=_first_text(entry, _SNIPPET_KEYS) or _first_listed(entry, _SNIPPET_LIST_KEYS),
     )
+
+
+def _first_listed(entry: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = entry.get(key)
+        if isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, str) and item.strip():
+                    return item.strip()
+    return None
 
 
 def _first_text(entry: Mapping[str, object], keys: tuple[str, ...]) -> str | None:

@@ -8,6 +8,7 @@ helpers below pick typed values out of it without ever assuming a shape.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack, contextmanager
@@ -22,7 +23,9 @@ from core.gloo.errors import (
     GlooConnectionError,
     GlooHTTPError,
     GlooProtocolError,
+    GlooRequestBlocked,
     GlooTimeout,
+    GlooUsageLimited,
     error_for_status,
 )
 from core.gloo.retry import RetryPolicy, parse_retry_after
@@ -49,9 +52,12 @@ class MessageRequestBody(TypedDict, total=False):
 class WireSource(TypedDict, total=False):
     """A source as Gloo may send it; the field names vary, see :mod:`core.gloo.sources`."""
 
+    item_title: str
+    item_url: str
+    snippets: list[str]
+    publication_date: str
     title: str
     name: str
-    item_title: str
     url: str
     link: str
     uri: str
@@ -271,6 +277,39 @@ def _error_object_summary(obj: Mapping[str, object]) -> tuple[str | None, str | 
     return (_short(summary) if summary else None), code
 
 
+# Gloo documents that a 429 is either the request rate or the plan's spending limit, and
+# that a 403 is a permission problem, but publishes no body for a spending limit or for a
+# request its guardrails blocked. These read the body's words: a 429 that speaks of a
+# budget, quota, spending, billing, credits or a limit other than the *rate* limit is the
+# usage limit; a 403 that speaks of blocking, guardrails or a content/safety policy is a
+# refusal, not a sign-in problem. A wrong guess degrades to the plain 429/403 handling and
+# the body is logged (``gloo.http_error``) so it can be checked.
+_USAGE_WORDS = re.compile(
+    r"\b(budget|quota|spend\w*|billing|credits?|usage[ _-]?limit)\b"
+    r"|(?<!rate )(?<!rate_)(?<!rate-)\blimit\b",
+    re.IGNORECASE,
+)
+_BLOCKED_WORDS = re.compile(
+    r"\b(block\w*|guardrails?|content[ _-]?polic\w*|safety|moderat\w*|flagged|refus\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def _body_words(body: bytes | str) -> str:
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    return text[:4000]
+
+
+def speaks_of_usage_limit(text: str) -> bool:
+    """True when an error text speaks of a spending/usage limit rather than the rate."""
+    return _USAGE_WORDS.search(text) is not None
+
+
+def speaks_of_blocking(text: str) -> bool:
+    """True when an error text says the request was blocked by a guardrail or policy."""
+    return _BLOCKED_WORDS.search(text) is not None
+
+
 def http_error(
     status_code: int,
     headers: Mapping[str, str],
@@ -289,10 +328,15 @@ def http_error(
             what = "Gloo had a server error"
         else:
             what = _WHAT_BY_STATUS.get(status_code, "Gloo rejected the request")
+    cls = error_for_status(status_code)
+    words = _body_words(body)
+    if status_code == 429 and speaks_of_usage_limit(words):
+        cls, what = GlooUsageLimited, "Gloo's usage limit for this organisation was reached"
+    elif status_code == 403 and speaks_of_blocking(words):
+        cls, what = GlooRequestBlocked, "Gloo declined the request"
     message = f"{what} ({status_code})"
     if summary:
         message = f"{message}: {summary}"
-    cls = error_for_status(status_code)
     return cls(
         message,
         status_code=status_code,

@@ -46,7 +46,14 @@ from core.simulator import content
 
 COMPLETIONS_PATH: Final = "/ai/v2/chat/completions"
 GROUNDED_PATH: Final = "/ai/v2/chat/completions/grounded"
-COMPLETION_PATHS: Final = frozenset({COMPLETIONS_PATH, GROUNDED_PATH})
+# The forms newer GlooDeveloper/gloo-ai-docs-cookbook recipes call (completions-grounded).
+GUARDED_PATH: Final = "/ai/v2/guarded/chat/completions"
+GROUNDED_NEWER_PATH: Final = "/ai/v2/grounded/chat/completions"
+DOCUMENTED_PATHS: Final = frozenset({COMPLETIONS_PATH, GROUNDED_PATH})
+NEWER_PATHS: Final = frozenset({GUARDED_PATH, GROUNDED_NEWER_PATH})
+COMPLETION_PATHS: Final = DOCUMENTED_PATHS | NEWER_PATHS
+GROUNDED_PATHS: Final = frozenset({GROUNDED_PATH, GROUNDED_NEWER_PATH})
+MODELS_PATH: Final = "/platform/v2/models"
 
 DEFAULT_RAG_PUBLISHER: Final = "GlooGrounded"
 MODEL_FAMILIES: Final = ("openai", "anthropic", "google", "open source")
@@ -230,6 +237,21 @@ def validate(payload: Any, *, grounded: bool) -> CompletionParams | Invalid:
     )
 
 
+def citation(source: Mapping[str, Any], style: str = "item") -> dict[str, Any]:
+    """One citation in the shape public V2 clients read -- ``item_title``, ``item_url``,
+    ``author`` (a list), ``publisher``, ``snippets`` (a list) -- or, for ``"legacy"``, the
+    older ``title``/``url``/``snippet`` variant."""
+    if style == "legacy":
+        return dict(source)
+    return {
+        "item_title": source["title"],
+        "item_url": source["url"],
+        "author": [source["author"]],
+        "publisher": source["publisher"],
+        "snippets": [source["snippet"]],
+    }
+
+
 def compose(
     params: CompletionParams,
     *,
@@ -237,6 +259,7 @@ def compose(
     default_model: str,
     new_id: Callable[[str], str],
     now: float,
+    citation_style: str = "item",
 ) -> Completion:
     """The answer to ``params``: a pure function of the seed and the messages."""
     digest = hashlib.sha256(
@@ -252,9 +275,12 @@ def compose(
         publishers = (
             () if params.rag_publisher == DEFAULT_RAG_PUBLISHER else (params.rag_publisher,)
         )
-        citations = content.compose_sources(
-            rng, params.question, count=count, publishers=publishers
-        )
+        citations = [
+            citation(source, citation_style)
+            for source in content.compose_sources(
+                rng, params.question, count=count, publishers=publishers
+            )
+        ]
     if params.model:
         model, routing = params.model, "direct_model_selection"
     elif params.model_family:
@@ -293,13 +319,31 @@ def response_body(completion: Completion, outcome: Outcome = "stop") -> dict[str
     return body
 
 
-#: The structured error object of a failed completion (Gloo's AI error object).
+#: The structured error object of a failed completion: Gloo's AI error object, whose
+#: documented fields are ``code`` (numeric, e.g. 2001) and ``name`` (e.g. PROVIDER_TIMEOUT).
 STREAM_ERROR: Final[dict[str, Any]] = {
     "code": 2001,
     "name": "PROVIDER_TIMEOUT",
     "message": "The model provider did not respond in time.",
-    "retryable": True,
 }
+
+
+def models_body(default_model: str) -> dict[str, Any]:
+    """``GET /platform/v2/models``: ``{"data": [{id, family, name, output_modalities}]}``
+    (the registry's shape as glooai/typescript-example's canary reads it)."""
+    entries = [
+        (default_model, "Anthropic", "Default model"),
+        ("gloo-openai-gpt-5-mini", "OpenAI", "GPT-5 Mini"),
+        ("gloo-anthropic-claude-haiku-4.5", "Anthropic", "Claude Haiku 4.5"),
+        ("gloo-google-gemini-2.5-pro", "Google", "Gemini 2.5 Pro"),
+        ("gloo-deepseek-v3.2", "Open Source", "DeepSeek V3.2"),
+    ]
+    return {
+        "data": [
+            {"id": model, "family": family, "name": name, "output_modalities": ["text"]}
+            for model, family, name in entries
+        ]
+    }
 
 
 def stream_frames(

@@ -16,9 +16,18 @@ from typing import Any, Literal, cast, get_args
 
 StreamFormat = Literal["sse", "sse-nodone", "ndjson"]
 TextMode = Literal["delta", "cumulative"]
+#: Which Completions V2 route forms answer (the others 404): the API reference's
+#: (``/ai/v2/chat/completions[/grounded]``), the newer cookbook recipes'
+#: (``/ai/v2/guarded/chat/completions``, ``/ai/v2/grounded/chat/completions``), or both.
+V2Routes = Literal["both", "documented", "newer"]
+#: How V2 citations are shaped: Gloo's ``{item_title, item_url, snippets[]}`` or the older
+#: ``{title, url, snippet}`` variant.
+CitationStyle = Literal["item", "legacy"]
 
 STREAM_FORMATS: tuple[str, ...] = get_args(StreamFormat)
 TEXT_MODES: tuple[str, ...] = get_args(TextMode)
+V2_ROUTES: tuple[str, ...] = get_args(V2Routes)
+CITATION_STYLES: tuple[str, ...] = get_args(CitationStyle)
 
 DEFAULT_MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 
@@ -82,6 +91,11 @@ class SimulatorConfig:
     clock: Callable[[], float] = field(default=time.time)
     model: str = DEFAULT_MODEL
     deterministic_ids: bool = False
+    #: False: Message API streams carry no ``chat_id`` in any event (what ``stream: true``
+    #: sends is undocumented; the non-streamed answer always names the chat).
+    stream_chat_id: bool = True
+    v2_routes: V2Routes = "both"
+    citation_style: CitationStyle = "item"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -131,6 +145,17 @@ class SimulatorConfig:
             raise ValueError("model must be a non-empty string")
         if not isinstance(self.deterministic_ids, bool):
             raise ValueError(f"deterministic_ids must be a bool, got {self.deterministic_ids!r}")
+        if not isinstance(self.stream_chat_id, bool):
+            raise ValueError(f"stream_chat_id must be a bool, got {self.stream_chat_id!r}")
+        if self.v2_routes not in V2_ROUTES:
+            raise ValueError(
+                f"v2_routes must be one of {', '.join(V2_ROUTES)}, got {self.v2_routes!r}"
+            )
+        if self.citation_style not in CITATION_STYLES:
+            raise ValueError(
+                f"citation_style must be one of {', '.join(CITATION_STYLES)}, "
+                f"got {self.citation_style!r}"
+            )
 
     @property
     def total_fault_rate(self) -> float:
@@ -175,9 +200,9 @@ class SimulatorConfig:
                 values[key] = _to_key_set(raw)
             elif key == "clients":
                 values[key] = _to_clients(raw)
-            elif key == "deterministic_ids":
+            elif key in ("deterministic_ids", "stream_chat_id"):
                 values[key] = _to_bool(key, raw)
-            elif key in ("stream_format", "text_mode", "model"):
+            elif key in ("stream_format", "text_mode", "model", "v2_routes", "citation_style"):
                 values[key] = str(raw).strip()
             else:
                 values[key] = raw

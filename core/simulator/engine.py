@@ -65,7 +65,18 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-FaultKind = Literal["500", "502", "408", "429", "drop", "hang", "stream_error", "content_filter"]
+FaultKind = Literal[
+    "500",
+    "502",
+    "408",
+    "429",
+    "drop",
+    "hang",
+    "stream_error",
+    "content_filter",
+    "usage_limit",
+    "blocked",
+]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 #: Faults only Completions V2 can express; a V1 message request gets a 500 instead.
 _V2_ONLY_FAULTS: Final = frozenset({"stream_error", "content_filter"})
@@ -437,12 +448,17 @@ class Simulator:
                 return _method_not_allowed("POST")
             self.token_requests += 1
             return self._token(request)
-        if path in completions.COMPLETION_PATHS:
+        if path == completions.MODELS_PATH:
+            # The V2 model registry answers without authentication.
+            if request.method != "GET":
+                return _method_not_allowed("GET")
+            return _json_response(200, completions.models_body(self.config.model))
+        if path in completions.COMPLETION_PATHS and self._route_answers(path):
             if request.method != "POST":
                 return _method_not_allowed("POST")
             self.completion_requests += 1
             return await self._completion(
-                request, record, grounded=path == completions.GROUNDED_PATH
+                request, record, grounded=path in completions.GROUNDED_PATHS
             )
         match = _API_PATH_RE.match(path)
         if match is None:
@@ -577,18 +593,42 @@ class Simulator:
                 return kind
         return None
 
+    def _route_answers(self, path: str) -> bool:
+        """Whether this V2 route form answers (``v2_routes``); the others 404."""
+        routes = self.config.v2_routes
+        if routes == "documented":
+            return path in completions.DOCUMENTED_PATHS
+        if routes == "newer":
+            return path in completions.NEWER_PATHS
+        return True
+
     def _fault_response(self, fault: FaultKind) -> SimResponse:
+        if fault == "usage_limit":
+            # Gloo documents 429 for "request rate or spending limit for your plan" but
+            # publishes no spending-limit body: this one is our stand-in (no Retry-After).
+            return _json_response(
+                429,
+                {
+                    "error": "Spending limit reached for your organization's plan",
+                    "code": "spending_limit_exceeded",
+                },
+            )
+        if fault == "blocked":
+            # A 403 for a request the guardrails blocked: Gloo publishes no body either.
+            return _json_response(
+                403,
+                {
+                    "detail": "Request blocked by content guardrails",
+                    "code": "guardrail_blocked",
+                },
+            )
         if fault == "429":
             reset = self.config.rate_limit_reset
             reset_at = math.ceil(self.config.clock() + reset)
             return _json_response(
                 429,
-                {
-                    "detail": "Rate limit exceeded. Please retry later.",
-                    "error": "rate_limited",
-                    "code": "rate_limit_exceeded",
-                    "retry_after": _number(reset),
-                },
+                # The documented example (docs.gloo.com, API reference: Rate limits).
+                {"error": "Rate limit exceeded", "code": "too_many_requests"},
                 headers={
                     "Retry-After": _format_seconds(reset),
                     "X-RateLimit-Reset": str(reset_at),
@@ -637,7 +677,7 @@ class Simulator:
         record.fault = fault
         if fault is not None:
             log.info("simulator.fault", fault=fault, path=record.path, stream=record.stream)
-        if fault in ("500", "502", "408", "429"):
+        if fault in ("500", "502", "408", "429", "usage_limit", "blocked"):
             return self._fault_response(cast(FaultKind, fault))
         if fault == "hang":
             await asyncio.sleep(self.config.hang_seconds)
@@ -698,6 +738,9 @@ class Simulator:
         answer = self._compose(principal, params, chat)
         record.response_chat_id = answer.chat_id
         if not params.stream:
+            # A whole answer takes at least as long as a stream's first chunk.
+            if self.config.first_chunk_latency > 0:
+                await asyncio.sleep(self.config.first_chunk_latency)
             answered_at = self.config.clock()
             self._commit(answer, answered_at)
             return _json_response(200, self._final_payload(answer, answer.text, answered_at))
@@ -844,6 +887,8 @@ class Simulator:
                 event = {"chat_id": answer.chat_id, "message": message}
             else:
                 event = {"message": message}
+            if not config.stream_chat_id:
+                event.pop("chat_id", None)
             return _encode_event(event, stream_format)
 
         return self._paced(
@@ -890,6 +935,7 @@ class Simulator:
             default_model=self.config.model,
             new_id=self._new_id,
             now=self.config.clock(),
+            citation_style=self.config.citation_style,
         )
         record.response_chat_id = conversation
         outcome: completions.Outcome = "stop"
@@ -898,6 +944,8 @@ class Simulator:
         elif fault == "content_filter":
             outcome = "content_filter"
         if not params.stream:
+            if self.config.first_chunk_latency > 0:
+                await asyncio.sleep(self.config.first_chunk_latency)
             return _json_response(200, completions.response_body(answer, outcome))
         frames = completions.stream_frames(answer, self.config.words_per_chunk, outcome)
 

@@ -259,6 +259,8 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
             "intent": settings.intent,
             "enable_sources": settings.enable_sources,
             "enable_suggestions": settings.enable_suggestions,
+            "tradition": settings.tradition,
+            "model_family": settings.model_family,
             "updated_at": utcnow(),
         }
         key = ("platform", "workspace", "channel")
@@ -431,4 +433,6 @@ def _channel_settings(row: RowMapping) -> ChannelSettings:
         intent=row["intent"],
         enable_sources=row["enable_sources"],
         enable_suggestions=row["enable_suggestions"],
+        tradition=row["tradition"],
+        model_family=row["model_family"],
     )

@@ -173,6 +173,8 @@ class ChannelSettingsRow(StoreModel, table=True):
     enable_sources: bool = Field(default=True, sa_type=Boolean)
     enable_suggestions: bool = Field(default=True, sa_type=Boolean)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    tradition: str | None = Field(default=None, sa_type=String(32))
+    model_family: str | None = Field(default=None, sa_type=String(32))
 
 
 class InstallationRow(StoreModel, table=True):

@@ -26,7 +26,7 @@ async def doctor(
 async def test_a_fresh_install_is_told_what_the_first_start_does(sqlite_url: str) -> None:
     code, out = await doctor(settings_for_tests(database_url=sqlite_url))
     assert code == 0, out
-    assert "[WARN] Gloo: no Gloo credentials" in out
+    assert "[WARN] Gloo: the service would use the built-in simulator" in out
     assert "does not exist yet: the first service start creates and migrates it" in out
     assert sqlite_file_path(sqlite_url) is not None
     assert not sqlite_file_path(sqlite_url).exists()  # type: ignore[union-attr]

@@ -38,6 +38,13 @@ CONTINUE = GlooRequest(query="And then?", chat_id="chat-1")
 META = {"chat_id": "c1", "message_id": "m1", "query_id": "q1", "suggestions": ["More?"]}
 
 
+@pytest.fixture(autouse=True)
+def learned(backend: MessageBackend) -> None:
+    """These wire tests run in a process that has already seen a stream carry a chat_id,
+    so new chats stream too; test_stream_discipline.py covers the process before that."""
+    backend.streams_carry_chat_id = True
+
+
 async def collect(backend: MessageBackend, request: GlooRequest = NEW_CHAT) -> list[GlooEvent]:
     return [event async for event in backend.stream(request)]
 
@@ -260,15 +267,16 @@ async def test_failure_chunk_after_text_is_interrupted(
     assert gloo.message.count == 1
 
 
-async def test_missing_chat_id_after_text_is_interrupted(
+async def test_missing_chat_id_after_text_is_completed_unstreamed(
     backend: MessageBackend, gloo: FakeGloo
 ) -> None:
-    gloo.message.script(stream_reply(sse({"delta": "Complete text"})))
-    with pytest.raises(GlooStreamInterrupted, match="chat_id") as info:
-        await collect(backend, NEW_CHAT)
-    assert info.value.partial_text == "Complete text"
-    assert isinstance(info.value.__cause__, GlooProtocolError)
-    assert gloo.message.count == 1
+    # The non-streamed answer is the API reference's documented shape (SEED_ANSWER, from
+    # docs.gloo.com's POST /ai/{v}/message example): it names the chat.
+    gloo.message.script(stream_reply(sse({"delta": "Complete text"})), json_reply(SEED_ANSWER))
+    events = await collect(backend, NEW_CHAT)
+    assert final(events).chat_id == SEED_ANSWER["chat_id"]
+    assert final(events).text == SEED_ANSWER["message"]
+    assert [json.loads(c.content)["stream"] for c in gloo.message.calls] == [True, False]
 
 
 async def test_break_before_any_text_is_retried(backend: MessageBackend, gloo: FakeGloo) -> None:

@@ -185,7 +185,11 @@ async def test_grounded_streams_send_citations_first(harness: Harness) -> None:
     citations = events[0]["citations"]
     assert 1 <= len(citations) <= 2
     assert {c["publisher"] for c in citations} == {"Kindred Books"}
-    assert all(c["url"].startswith("https://") for c in citations)
+    # The citation shape public V2 clients read: item_title, item_url, author[],
+    # publisher, snippets[] (a public Gloo client's GlooCitation, found by the search
+    # tool's find_string "item_url"; the Grounded Completions reference on docs.gloo.com).
+    assert all(c["item_url"].startswith("https://") for c in citations)
+    assert all(c["item_title"] and c["snippets"] and c["author"] for c in citations)
     assert events[0]["choices"] == []
     assert all("citations" not in e for e in events[1:])
     assert finish_reasons(events) == ["stop"]
