@@ -14,6 +14,7 @@ clicks and ``/ask``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from typing import Any, Literal
@@ -46,6 +47,8 @@ DM_WORKSPACE = "@dm"
 NO_MENTIONS = discord.AllowedMentions.none()
 #: Discord's error code for "a thread has already been created for this message".
 THREAD_ALREADY_CREATED = 160004
+#: Seconds /ask may spend reading the access lists before it must answer Discord (3 s).
+ACCESS_CHECK_BUDGET_S = 1.5
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
@@ -365,18 +368,22 @@ class DiscordBot:
                 messages.EMPTY_QUESTION, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        # Acknowledged before the access lists are read (database work): Discord's 3 s.
-        await interaction.response.defer(thinking=True)
+        # A refusal must be ephemeral, which only the first response can choose, so the access
+        # lists (cached briefly; a database read at most) are read before acknowledging, within
+        # a budget that leaves Discord's 3 s intact. Past it, the person is asked to try again.
         try:
-            refusal = await self._gate.interaction_refusal(interaction)
+            refusal = await asyncio.wait_for(
+                self._gate.interaction_refusal(interaction), ACCESS_CHECK_BUDGET_S
+            )
         except Exception:
             log.exception("discord.access_check_failed")
             refusal = messages.INTERNAL_ERROR
         if refusal is not None:
-            # Only the person reads why: the public "thinking…" goes, an ephemeral note stays.
-            await interaction.delete_original_response()
-            await interaction.followup.send(refusal, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.response.send_message(
+                refusal, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
             return
+        await interaction.response.defer(thinking=True)
         asked = await interaction.edit_original_response(
             content=asked_line(interaction.user.display_name, text), allowed_mentions=NO_MENTIONS
         )

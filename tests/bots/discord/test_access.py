@@ -92,7 +92,7 @@ async def access(
     if resolved:
         data["data"]["resolved"] = resolved
     await fake.interaction(data)
-    return await bot.callback_for(data)
+    return await reply_of(bot, data)
 
 
 def _role(role_id: int) -> dict[str, Any]:
@@ -118,6 +118,19 @@ async def dm_notes(fake: FakeDiscord, user: dict[str, Any]) -> list[dict[str, An
     return [m for cid in channels for m in fake.channel_messages(cid)]
 
 
+async def reply_of(bot: Any, interaction: dict[str, Any]) -> dict[str, Any]:
+    """What the person reads: an immediate reply (callback type 4), or, for interactions
+    acknowledged at once with "thinking…" (type 5, before any database work), the reply
+    that fills the placeholder in by editing ``@original`` (discord-api-docs, Receiving and
+    Responding: deferred responses)."""
+    callback = await bot.callback_for(interaction)
+    if callback["type"] != 5:
+        return dict(callback)
+    message = await bot.response(interaction)
+    flags = (callback.get("data") or {}).get("flags", 0)
+    return {"type": 5, "data": {"content": message["content"], "flags": flags}}
+
+
 # --- finding 1: settings changes by Manage Server (or SETTINGS_ADMINS) only, audited ----------
 
 
@@ -126,12 +139,12 @@ async def test_settings_in_a_server_change_only_with_manage_server_and_show_who_
 ) -> None:
     async with running(fake, sim, sqlite_url) as bot:
         service = bot.runtime.container.service
-        refused = await bot.callback_for(await command(bot, "settings", character_limit=1))
+        refused = await reply_of(bot, await command(bot, "settings", character_limit=1))
         unchanged = await service.settings_for("discord", str(GUILD_ID), str(CHANNEL_ID))
-        saved = await bot.callback_for(
-            await command(bot, "settings", permissions=MANAGE_SERVER, sources_limit=2)
+        saved = await reply_of(
+            bot, await command(bot, "settings", permissions=MANAGE_SERVER, sources_limit=2)
         )
-        shown = await bot.callback_for(await command(bot, "settings"))
+        shown = await reply_of(bot, await command(bot, "settings"))
     assert messages.ADMINS_ONLY in refused["data"]["content"]
     assert refused["data"]["flags"] & EPHEMERAL
     assert unchanged == service.defaults
@@ -147,7 +160,7 @@ async def test_people_named_in_settings_admins_change_settings_without_manage_se
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:
     async with running(fake, sim, sqlite_url, settings_admins=(USER["id"],)) as bot:
-        saved = await bot.callback_for(await command(bot, "settings", sources=False))
+        saved = await reply_of(bot, await command(bot, "settings", sources=False))
         stored = await bot.runtime.container.service.settings_for(
             "discord", str(GUILD_ID), str(CHANNEL_ID)
         )
@@ -160,8 +173,8 @@ async def test_publishers_are_capped_with_a_clear_message(
 ) -> None:
     many = ",".join(f"P{i}" for i in range(300))
     async with running(fake, sim, sqlite_url) as bot:
-        refused = await bot.callback_for(
-            await command(bot, "settings", permissions=MANAGE_SERVER, publishers=many)
+        refused = await reply_of(
+            bot, await command(bot, "settings", permissions=MANAGE_SERVER, publishers=many)
         )
     assert f"at most {MAX_PUBLISHERS} publishers" in refused["data"]["content"]
 
@@ -267,7 +280,7 @@ async def test_ask_by_a_blocked_member_is_refused_ephemerally(
 ) -> None:
     async with running(fake, sim, sqlite_url) as bot:
         await access(bot, "block", user=USER)  # an admin can block themselves too
-        refused = await bot.callback_for(await command(bot, "ask", question="What is hope?"))
+        refused = await reply_of(bot, await command(bot, "ask", question="What is hope?"))
     assert refused["type"] == 4
     assert refused["data"]["content"] == messages.ACCESS_USER_REFUSED
     assert refused["data"]["flags"] & EPHEMERAL
@@ -317,9 +330,8 @@ async def test_a_button_clicked_in_another_channel_or_server_is_not_honoured(
                     "permissions": "2248473465835073",
                 }
             await fake.interaction(click)
-            await bot.callback_for(click)
+            callback = await reply_of(bot, click)
             notes = await bot.followups(click) if prefix == "gloo:s:" else []
-            callback = fake.callbacks[int(click["id"])]
             if prefix == "gloo:s:":
                 [note] = notes
                 assert note["content"] == messages.CLICK_ELSEWHERE
@@ -352,15 +364,14 @@ async def test_the_longest_allowed_publishers_still_fit_in_the_settings_reply(
 ) -> None:
     longest = ",".join(f"{n:02d}" + "p" * 98 for n in range(MAX_PUBLISHERS))
     async with running(fake, sim, sqlite_url) as bot:
-        saved = await bot.callback_for(
-            await command(bot, "settings", permissions=MANAGE_SERVER, publishers=longest)
+        saved = await reply_of(
+            bot, await command(bot, "settings", permissions=MANAGE_SERVER, publishers=longest)
         )
-        shown = await bot.callback_for(await command(bot, "settings"))
+        shown = await reply_of(bot, await command(bot, "settings"))
         stored = await bot.runtime.container.service.settings_for(
             "discord", str(GUILD_ID), str(CHANNEL_ID)
         )
     assert len(stored.publishers) == MAX_PUBLISHERS
     for reply in (saved, shown):  # the fake refuses content over 2,000 characters, as Discord
-        assert reply["type"] == 4
         assert 0 < len(reply["data"]["content"]) <= 2000
     assert "Recent changes" in shown["data"]["content"]

@@ -28,6 +28,7 @@ PAYLOADS = Path(__file__).parent / "payloads"
 #: every file under payloads/ is listed here). Ids are our fakes'; fields are Slack's.
 PAYLOAD_SOURCES: dict[str, str] = {
     "app_mention": "docs.slack.dev/reference/events/app_mention (Events API wrapper)",
+    "app_uninstalled": "docs.slack.dev/reference/events/app_uninstalled (whole Events API body)",
     "assistant_thread_started": "docs.slack.dev/reference/events/assistant_thread_started",
     "block_actions": "docs.slack.dev/reference/interaction-payloads/block_actions-payload",
     "block_actions_feedback": (
@@ -46,6 +47,7 @@ PAYLOAD_SOURCES: dict[str, str] = {
         "per docs.slack.dev/ai/migrating-to-agent-messaging/"
     ),
     "bot_message": "docs.slack.dev/reference/events/message/bot_message",
+    "tokens_revoked": "docs.slack.dev/reference/events/tokens_revoked (whole Events API body)",
     "message_changed": "docs.slack.dev/reference/events/message/message_changed",
     "message_channels": "docs.slack.dev/reference/events/message.channels",
     "message_deleted": "docs.slack.dev/reference/events/message/message_deleted",

@@ -267,8 +267,16 @@ async def mention(slack: SlackProcess) -> dict[str, str]:
     await slack.event(event("app_mention", ts=MENTION_TS, user=ALICE))
     await slack.settle()
     (answer,) = slack.fake.in_thread(CHANNEL, MENTION_TS)
-    buttons = answer.buttons("gloo_suggest") or answer.buttons("gloo_feedback")
-    return {"ts": answer.ts, "action_id": buttons[0]["action_id"], "value": buttons[0]["value"]}
+    (feedback,) = answer.feedback_buttons()  # Slack's native 👍/👎: value "up:<answer id>"
+    answer_id = feedback["positive_button"]["value"].partition(":")[2]
+    suggestions = answer.buttons("gloo_suggest")
+    button = suggestions[0] if suggestions else {**feedback, **feedback["positive_button"]}
+    return {
+        "ts": answer.ts,
+        "action_id": button["action_id"],
+        "value": button["value"],
+        "answer_id": answer_id,
+    }
 
 
 async def test_a_button_clicked_in_another_channel_is_not_honoured(
@@ -286,7 +294,7 @@ async def test_a_button_clicked_in_another_channel_is_not_honoured(
         )
         assert (await slack.action(click)).status == 200
         await slack.settle()
-        votes = await slack.runtime.container.store.get_feedback(button["value"])
+        votes = await slack.runtime.container.store.get_feedback(button["answer_id"])
     (response,) = fake_slack.responses
     assert response["response_type"] == "ephemeral"
     assert response["text"] == messages.CLICK_ELSEWHERE
