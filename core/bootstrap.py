@@ -137,7 +137,13 @@ async def build(
         if leadership is not None:
             stack.push_async_callback(leadership.release)
 
-        service = ConversationService(gloo, store, settings.channel_defaults(), metrics=metrics)
+        service = ConversationService(
+            gloo,
+            store,
+            settings.channel_defaults(),
+            metrics=metrics,
+            question_max_chars=settings.question_max_chars,
+        )
         dispatcher = Dispatcher(
             service,
             store,

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
 
+    # --- intake ----------------------------------------------------------------------------
+    # The longest question sent to Gloo, in characters; a longer one gets a reply saying so.
+    question_max_chars: int = Field(default=4000, ge=1)
+
     @field_validator("gloo_publishers", mode="before")
     @classmethod
     def _split_publishers(cls, value: object) -> object:
