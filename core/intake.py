@@ -25,7 +25,15 @@ from typing import Final
 from core import messages
 from core.types import Job, Question
 
-__all__ = ["clean", "clean_job", "clean_question", "is_blank", "refusal", "too_long"]
+__all__ = [
+    "clean",
+    "clean_job",
+    "clean_question",
+    "is_blank",
+    "is_plain_id",
+    "refusal",
+    "too_long",
+]
 
 #: C0 and C1 controls except tab and line feed, and lone surrogates (U+D800-U+DFFF).
 _UNSAFE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -45,6 +53,23 @@ _INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 def clean(text: str) -> str:
     """``text`` without control characters or lone surrogates, with ``\\n`` line ends."""
     return _UNSAFE.sub("", _LINE_ENDS.sub("\n", text))
+
+
+#: The longest id a platform hands back to us (a button value, a custom_id) that we look up.
+MAX_ID_CHARS: Final = 200
+
+
+def is_plain_id(value: str) -> bool:
+    """True when ``value`` can be an id we issued (an answer id from a button): not empty,
+    at most :data:`MAX_ID_CHARS`, no spaces, nothing :func:`clean` would remove.
+
+    Anything else is looked up nowhere: a database refuses U+0000 and lone surrogates.
+    """
+    return (
+        0 < len(value) <= MAX_ID_CHARS
+        and not any(char.isspace() for char in value)
+        and clean(value) == value
+    )
 
 
 def _invisible(char: str) -> bool:

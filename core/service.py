@@ -310,8 +310,8 @@ class ConversationService:
     async def resolve_suggestion(self, ref: str) -> SuggestionClick:
         """Turn a suggestion button's short id into what to ask, where, on which chat."""
         parsed = parse_suggestion_ref(ref)
-        if parsed is None:
-            log.info("suggestion.malformed", ref=ref[:120])
+        if parsed is None or not intake.is_plain_id(parsed[0]):
+            log.info("suggestion.malformed", ref=intake.clean(ref[:120]))
             raise UnknownSuggestion(ref)
         answer_id, index = parsed
         record = await self._store.get_answer(answer_id)
@@ -339,9 +339,9 @@ class ConversationService:
         """Store 👍 (+1) / 👎 (-1). False if the answer is unknown."""
         if value not in (1, -1):
             raise ValueError("feedback is +1 or -1")
-        if await self._store.get_answer(answer_id) is None:
+        if not intake.is_plain_id(answer_id) or await self._store.get_answer(answer_id) is None:
             return False
-        await self._store.set_feedback(answer_id, user_id, value)
+        await self._store.set_feedback(answer_id, intake.clean(user_id), value)
         log.info("feedback.recorded", answer_id=answer_id, value=value)
         return True
 

@@ -62,6 +62,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # (docs.slack.dev: Events API envelope, app_mention / message events, block_actions).
 _STR: Final = (str, type(None))
 _OBJ: Final = (dict, type(None))
+_DICT: Final = (dict,)
 _ENVELOPE_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "type": _STR,
     "token": _STR,
@@ -70,8 +71,8 @@ _ENVELOPE_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "enterprise_id": _STR,
     "event_id": _STR,
     "challenge": _STR,
-    "event": _OBJ,
-    "authorizations": (list, type(None)),
+    "event": _DICT,
+    "authorizations": (list,),
     "is_enterprise_install": (bool, str, type(None)),
     "event_context": _STR,
 }
@@ -87,9 +88,9 @@ _EVENT_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "event_ts": _STR,
     "bot_id": _STR,
     "team": _STR,
-    "message": _OBJ,
-    "previous_message": _OBJ,
-    "assistant_thread": _OBJ,
+    "message": _DICT,
+    "previous_message": _DICT,
+    "assistant_thread": _DICT,
 }
 #: Events whose listeners need where and when the message is.
 _MESSAGE_EVENTS: Final = frozenset({"app_mention", "message"})

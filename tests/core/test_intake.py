@@ -12,9 +12,11 @@ from __future__ import annotations
 import pytest
 
 from core import intake, messages
+from core.service import UnknownSuggestion
 from core.store.sql import SqlStore
 from core.types import Job, Question, ThreadKey
 from tests.core.test_delivery import THREAD, dispatcher_for, question_job
+from tests.harness import core_on_simulator, settings_for_tests
 
 # Characters that show nothing: zero-width space, non-joiner, joiner, word joiner, the
 # byte-order mark (Slack and Discord both pass U+FEFF through in message text), a no-break
@@ -121,7 +123,27 @@ async def test_a_question_over_the_setting_is_not_sent_and_the_asker_told_the_li
 
 
 def test_the_default_limit_is_a_setting() -> None:
-    from tests.harness import settings_for_tests
-
     assert settings_for_tests().question_max_chars == 4000
     assert settings_for_tests(question_max_chars=12).question_max_chars == 12
+
+
+@pytest.mark.parametrize("value", ["ab\x00cd", "\ud800", "a b", "", "x" * 201])
+def test_only_plain_ids_are_looked_up(value: str) -> None:
+    assert not intake.is_plain_id(value)
+    assert intake.is_plain_id("Qm9vAbC-_12x")
+
+
+async def test_button_values_with_odd_characters_are_unknown_not_database_errors(
+    store: SqlStore,
+) -> None:
+    """A click carries a value the platform's client sent back: found by the fuzz test, a
+    feedback value with a lone surrogate (SQLite) or U+0000 (PostgreSQL) crashed the lookup."""
+    async with core_on_simulator(store) as (container, _sim):
+        service = container.service
+        assert not await service.record_feedback("ab\x00cd", "U1", 1)
+        assert not await service.record_feedback("\ud800", "U1", -1)
+        for ref in ("ab\x00cd:1", "\udfff:0"):
+            with pytest.raises(UnknownSuggestion):
+                await service.resolve_suggestion(ref)
+        reply = await service.ask(Question(THREAD, "What is grace?"))
+        assert await service.record_feedback(reply.answer_id, "U1\x00", 1)  # user id cleaned

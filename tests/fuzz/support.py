@@ -1,0 +1,82 @@
+"""Running one whole serving process for many hypothesis examples.
+
+hypothesis drives a synchronous test function, so the process under test runs in an event
+loop of its own thread (started once per module: a process per example would be far too
+slow), and each example hands its requests to that loop and waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from core.logs import configure_logging
+from core.store.inbox import _INBOX
+from core.store.sql import SqlStore
+from tests.conftest import configure_test_logging
+
+T = TypeVar("T")
+
+#: Seconds one example may take to be handled and answered.
+EXAMPLE_TIMEOUT_S = 30.0
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = EXAMPLE_TIMEOUT_S) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+class CapturedLogs:
+    """Every log line of the process, rendered as in production (restored on close)."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+        configure_logging(level="DEBUG", fmt="console", stream=self.stream)
+
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def close(self) -> None:
+        configure_test_logging()
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    status: str
+    posted: tuple[str, ...]
+
+
+async def inbox_rows(store: SqlStore) -> list[Row]:
+    """Every question the inbox ever accepted, with its status and messages."""
+    query = select(_INBOX.c.key, _INBOX.c.status, _INBOX.c.posted)
+    async with store._read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [Row(key, status, tuple(posted or ())) for key, status, posted in rows]
+
+
+def assert_every_question_answered_or_told(rows: list[Row], shown: set[str]) -> None:
+    """No accepted question is left waiting, and each has a message on the platform: its
+    answer, or the sentence saying why there is none."""
+    for row in rows:
+        assert row.status in ("answered", "failed"), row
+        assert row.posted, f"{row.key} ({row.status}) has no message on the platform"
+        assert set(row.posted) <= shown, row
