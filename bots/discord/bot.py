@@ -18,7 +18,7 @@ import structlog
 
 from bots.discord import messages as texts
 from bots.discord.render import FEEDBACK_VALUES, asked_line, render_history, thread_name
-from core import messages
+from core import intake, messages
 from core.adapters import Runtime
 from core.delivery import Job
 from core.service import AnswerFailed, ConversationService, UnknownSuggestion
@@ -109,7 +109,7 @@ class DiscordBot:
         guild_id = message.guild.id
         if me.id in message.raw_mentions:  # a real @mention, not @everyone/@here/a role
             text = question_text(message, me.id)
-            if not text:
+            if intake.is_blank(text):  # nothing visible: no thread, no Gloo call
                 await message.channel.send(
                     messages.EMPTY_QUESTION,
                     reference=message.to_reference(fail_if_not_exists=False),
