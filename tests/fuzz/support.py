@@ -8,7 +8,6 @@ slow), and each example hands its requests to that loop and waits for them.
 from __future__ import annotations
 
 import asyncio
-import io
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -16,10 +15,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from core.logs import configure_logging
 from core.store.inbox import _INBOX
 from core.store.sql import SqlStore
-from tests.conftest import configure_test_logging
+from tests.logcapture import CapturedLogs
+
+__all__ = [
+    "CapturedLogs",
+    "LoopThread",
+    "Row",
+    "assert_every_question_answered_or_told",
+    "inbox_rows",
+]
 
 T = TypeVar("T")
 
@@ -42,20 +48,6 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
-
-
-class CapturedLogs:
-    """Every log line of the process, rendered as in production (restored on close)."""
-
-    def __init__(self) -> None:
-        self.stream = io.StringIO()
-        configure_logging(level="DEBUG", fmt="console", stream=self.stream)
-
-    def text(self) -> str:
-        return self.stream.getvalue()
-
-    def close(self) -> None:
-        configure_test_logging()
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,10 @@ import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from core.logs import configure_logging
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import BOT_USER_ID, FakeSlack
 from tests.bots.slack.support import ALICE, CHANNEL, SIGNING_SECRET, event, slack_process
-from tests.conftest import configure_test_logging
+from tests.logcapture import CapturedLogs
 
 MARKER = "BODY-MARKER-5f1c9e"
 JSON = "application/json"
@@ -47,12 +46,11 @@ class Answer:
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
     """Everything the process logs at any level, rendered as in production."""
-    stream = io.StringIO()
-    configure_logging(level="DEBUG", fmt="console", stream=stream)
+    logs = CapturedLogs()
     try:
-        yield stream
+        yield logs.stream
     finally:
-        configure_test_logging()
+        logs.close()
 
 
 def signed(
