@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+import uuid
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
+from psycopg import sql
 from sqlalchemy import select
+from sqlalchemy.engine import URL
 
 from core.store.inbox import _INBOX
 from core.store.sql import SqlStore
@@ -25,6 +30,7 @@ __all__ = [
     "Row",
     "assert_every_question_answered_or_told",
     "inbox_rows",
+    "own_postgres_database",
 ]
 
 T = TypeVar("T")
@@ -72,3 +78,24 @@ def assert_every_question_answered_or_told(rows: list[Row], shown: set[str]) -> 
         assert row.status in ("answered", "failed"), row
         assert row.posted, f"{row.key} ({row.status}) has no message on the platform"
         assert set(row.posted) <= shown, row
+
+
+@contextmanager
+def own_postgres_database(admin_url: URL) -> Iterator[str]:
+    """A PostgreSQL database of its own (created, then dropped), as a SQLAlchemy URL.
+
+    For a process that lives across a module's tests: the session database of
+    ``tests/conftest.py`` is emptied before every test that asks for it.
+    """
+    admin = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"gloo_fuzz_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = admin_url.set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
