@@ -202,6 +202,7 @@ async def build(
             # the network (``transport``: tests, the bench) brings its own Gloo.
             notice=SIMULATED_NOTE if simulator is not None else "",
             access=AccessPolicy(store, settings_admins=settings.settings_admins),
+            question_max_chars=settings.question_max_chars,
         )
         dispatcher = Dispatcher(
             service,

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import structlog
 
-from core import messages
+from core import intake, messages
 from core.ports import QUOTA_ERROR, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
 from core.types import Job, Reply, ThreadKey
@@ -220,6 +220,7 @@ class Dispatcher:
         """
         if self._closed:
             raise RuntimeError("the dispatcher is shut down")
+        job = intake.clean_job(job)  # storable whatever the platform sent (U+0000, …)
         platform = job.question.thread.platform
         if platform not in self._responders:
             raise LookupError(f"no responder registered for platform {platform!r}")

@@ -17,7 +17,8 @@ from typing import TypeVar
 
 import structlog
 
-from core import messages
+from core import intake, messages
+from core import text as text_step
 from core.access import AccessPolicy, AdminCheck
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
 from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
@@ -31,6 +32,7 @@ from core.types import (
     ChatHistory,
     Question,
     Reply,
+    Source,
     TextDelta,
     ThreadKey,
     parse_suggestion_ref,
@@ -130,11 +132,13 @@ class ConversationService:
         metrics: Metrics | None = None,
         notice: str = "",
         access: AccessPolicy | None = None,
+        question_max_chars: int | None = None,
     ) -> None:
         #: A line under every answer's text (the simulator's "simulated" note), or "".
         self._notice = notice
         self._access = access
         self._gloo = gloo
+        self._question_max_chars = question_max_chars
         self._store = store
         self._defaults = defaults
         self._new_id = id_factory
@@ -163,9 +167,12 @@ class ConversationService:
 
         Raises :class:`AnswerFailed` with a plain sentence when no answer can be given.
         """
-        text = question.text.strip()
-        if not text:
-            raise AnswerFailed(messages.EMPTY_QUESTION)
+        text = intake.clean(question.text)
+        refused = intake.refusal(text, self._question_max_chars)
+        if refused is not None:
+            log.info("question.refused", thread=question.thread.as_str(), chars=len(text))
+            raise AnswerFailed(refused)
+        text = text.strip()
 
         async with self._locks.hold(question.thread.as_str()):
             async for event in self._answer(question, text, chat_id):
@@ -195,6 +202,7 @@ class ConversationService:
             continuing=chat_id is not None,
         )
         streamed = ""
+        shown = ""  # what has been yielded: streamed text with honest links
         answer: GlooAnswer | None = None
         bind = chat_id is None  # a new chat is bound to the thread when its answer arrives
         try:
@@ -207,7 +215,10 @@ class ConversationService:
                                 if not streamed and self._metrics is not None:
                                     self._metrics.gloo_first_chunk.observe(time.monotonic() - asked)
                                 streamed += event.text
-                                yield TextDelta(delta=event.text, text=streamed)
+                                safe = text_step.stable_honest_links(streamed)
+                                if len(safe) > len(shown) and safe.startswith(shown):
+                                    delta, shown = safe[len(shown) :], safe
+                                    yield TextDelta(delta=delta, text=shown)
                         else:
                             answer = event
                     if self._metrics is not None:
@@ -242,17 +253,17 @@ class ConversationService:
             raise AnswerFailed(
                 messages.for_error(exc),
                 cause=exc,
-                partial_text=streamed,
+                partial_text=shown,
                 retryable=exc.retryable,
                 retry_after=getattr(exc, "retry_after", None),
             ) from exc
         except Exception as exc:  # a bug or an unexpected library error: say so plainly
             log.exception("answer.crashed", thread=thread.as_str(), chat_id=chat_id)
             raise AnswerFailed(
-                messages.INTERNAL_ERROR, cause=exc, partial_text=streamed, retryable=True
+                messages.INTERNAL_ERROR, cause=exc, partial_text=shown, retryable=True
             ) from exc
         if answer is None:  # a backend that ended without its final event
-            raise AnswerFailed(messages.for_error(GlooError("no answer")), partial_text=streamed)
+            raise AnswerFailed(messages.for_error(GlooError("no answer")), partial_text=shown)
 
         if bind:
             bound = await self._store_call(self._store.bind_chat_id(thread, answer.chat_id))
@@ -274,6 +285,13 @@ class ConversationService:
         yield reply
 
     async def _keep(self, question: Question, text: str, answer: GlooAnswer) -> Reply:
+        # Model output is shown (and its suggestions asked) with honest links.
+        answer = replace(
+            answer,
+            text=text_step.honest_links(answer.text),
+            suggestions=tuple(text_step.honest_links(s) for s in answer.suggestions),
+            sources=tuple(_honest_source(s) for s in answer.sources),
+        )
         reply = Reply(
             text=_with_notice(answer.text, self._notice),
             sources=answer.sources,
@@ -316,8 +334,8 @@ class ConversationService:
         another workspace or channel raises :class:`ClickElsewhere`.
         """
         parsed = parse_suggestion_ref(ref)
-        if parsed is None:
-            log.info("suggestion.malformed", ref=ref[:120])
+        if parsed is None or not intake.is_plain_id(parsed[0]):
+            log.info("suggestion.malformed", ref=intake.clean(ref[:120]))
             raise UnknownSuggestion(ref)
         answer_id, index = parsed
         record = await self._store.get_answer(answer_id)
@@ -357,11 +375,13 @@ class ConversationService:
         """
         if value not in (1, -1):
             raise ValueError("feedback is +1 or -1")
+        if not intake.is_plain_id(answer_id):
+            return False
         record = await self._store.get_answer(answer_id)
         if record is None:
             return False
         _check_place(record, where)
-        await self._store.set_feedback(answer_id, user_id, value)
+        await self._store.set_feedback(answer_id, intake.clean(user_id), value)
         log.info("feedback.recorded", answer_id=answer_id, value=value)
         return True
 
@@ -393,12 +413,17 @@ class ConversationService:
         if chat_id is None:
             return None
         try:
-            return await self._gloo.history(chat_id)
+            history = await self._gloo.history(chat_id)
         except GlooError as exc:
             log.warning(
                 "history.failed", chat_id=chat_id, error=type(exc).__name__, detail=exc.detail
             )
             raise AnswerFailed(messages.for_error(exc), cause=exc, retryable=exc.retryable) from exc
+        turns = tuple(
+            replace(m, text=text_step.honest_links(m.text)) if m.role != "user" else m
+            for m in history.messages
+        )
+        return replace(history, messages=turns)
 
     # --- settings ---------------------------------------------------------------------------------
 
@@ -571,6 +596,13 @@ def _describe_change(old: ChannelSettings, new: ChannelSettings) -> str:
         if getattr(old, name) != getattr(new, name)
     ]
     return "; ".join(parts)
+
+
+def _honest_source(source: Source) -> Source:
+    """A source whose title names another host than its link is shown by its link."""
+    if source.url and source.title and text_step.misleads(source.title, source.url):
+        return replace(source, title=source.url)
+    return source
 
 
 def _validate(settings: ChannelSettings) -> None:

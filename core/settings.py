@@ -214,6 +214,10 @@ class Settings(BaseSettings):
             raise ValueError(f"a Gloo route must start with '/', got {value!r}")
         return path.rstrip("/") or "/"
 
+    # --- intake ----------------------------------------------------------------------------
+    # The longest question sent to Gloo, in characters; a longer one gets a reply saying so.
+    question_max_chars: int = Field(default=4000, ge=1)
+
     @field_validator("gloo_publishers", mode="before")
     @classmethod
     def _split_publishers(cls, value: object) -> object:

@@ -31,7 +31,7 @@ from bots.discord.render import (
     render_history,
     thread_name,
 )
-from core import messages
+from core import intake, messages
 from core.access import NotAllowed
 from core.adapters import Runtime
 from core.delivery import Job
@@ -146,7 +146,7 @@ class DiscordBot:
         chain = None if _in_thread(message.channel) else await self._reply_chain(message, me.id)
         if mentioned or chain is not None:
             text = question_text(message, me.id)
-            if not text:
+            if intake.is_blank(text):  # nothing visible: no thread, no Gloo call
                 await message.channel.send(
                     messages.EMPTY_QUESTION,
                     reference=message.to_reference(fail_if_not_exists=False),

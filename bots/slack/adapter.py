@@ -2,7 +2,7 @@
 
 * **Socket mode** when ``SLACK_APP_TOKEN`` is set: bolt's aiohttp socket-mode handler.
 * **HTTP mode** otherwise: ``POST /slack/events`` on the process's web server (``$PORT``),
-  signature-verified by bolt with ``SLACK_SIGNING_SECRET``.
+  signature-verified with ``SLACK_SIGNING_SECRET`` before bolt parses it (:mod:`bots.slack.verify`).
 * **OAuth** (many workspaces) when ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` are set:
   ``/slack/install`` and ``/slack/oauth_redirect``, installations in the project database.
 
@@ -38,6 +38,7 @@ from bots.slack.oauth import (
     install_rate_limit,
 )
 from bots.slack.responder import SlackResponder, slack_error
+from bots.slack.verify import SlackRequestVerifier
 from core.adapters import Runtime
 from core.bench import BenchResult
 from core.bootstrap import StartupError
@@ -196,7 +197,9 @@ class SlackAdapter:
 
         runtime.readiness[PLATFORM] = self._readiness
         if not self.socket_mode(settings):
-            runtime.web.router.add_post(EVENTS_PATH, self._http_events)
+            # Verified before bolt parses anything (bots/slack/verify.py).
+            verifier = SlackRequestVerifier(secret.get_secret_value() if secret else "")
+            runtime.web.router.add_post(EVENTS_PATH, verifier.handler(app.async_dispatch))
         if oauth_flow is not None:
             runtime.web.router.add_get(INSTALL_PATH, install_rate_limit(self._http_install))
             runtime.web.router.add_get(REDIRECT_PATH, self._http_oauth_redirect)
@@ -284,11 +287,6 @@ class SlackAdapter:
         return handler
 
     # --- HTTP endpoints ----------------------------------------------------------------------
-
-    async def _http_events(self, request: web.Request) -> web.Response:
-        assert self.app is not None
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
 
     async def _http_install(self, request: web.Request) -> web.Response:
         assert self.app is not None

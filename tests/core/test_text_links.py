@@ -1,0 +1,135 @@
+"""Links whose text names another host are shown by their real target (core/text.py).
+
+Issue 14, finding 4 (masked links): model output such as
+``[https://good.example](https://evil.example)`` (Markdown, which Slack's ``markdown`` block
+and Discord render as a link labelled with the first address) or Slack's mrkdwn
+``<https://evil.example|https://good.example>`` showed one address and opened another.
+Formats: Slack's markdown block takes standard Markdown ``[text](url)`` and mrkdwn takes
+``<url|text>`` (docs.slack.dev "Formatting text for app surfaces", and the changelog entry
+"Block Kit markdown block", 2025-02-03); Discord renders ``[text](url)`` masked links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.gloo.backend import GlooAnswer, GlooDelta
+from core.service import ConversationService
+from core.simulator import content
+from core.store.sql import SqlStore
+from core.text import honest_links, misleads, stable_honest_links
+from core.types import ChannelSettings, Question, Reply, Source, TextDelta, ThreadKey
+
+MISLEADING = (
+    "Read [https://good.example/grace](https://evil.example/login) first. "
+    "Or <https://evil.example/x|https://good.example/y>. "
+    "See [Gloo's guide](https://docs.gloo.com/guide) and [gloo.com](https://docs.gloo.com/a)."
+)
+HONEST = (
+    "Read https://evil.example/login first. Or https://evil.example/x. "
+    "See [Gloo's guide](https://docs.gloo.com/guide) and [gloo.com](https://docs.gloo.com/a)."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (MISLEADING, HONEST),
+        ("[good.example](https://evil.example)", "https://evil.example"),  # no scheme
+        ("[www.good.example](https://evil.example/)", "https://evil.example/"),
+        ("[Visit https://good.example now](https://evil.example)", "https://evil.example"),
+        ("[good.example](https://good.example.evil.io/)", "https://good.example.evil.io/"),
+        ('[https://a.example](https://b.example "title")', "https://b.example"),
+        ("[x.org](https://en.wikipedia.org/wiki/X_(y))", "https://en.wikipedia.org/wiki/X_(y)"),
+        # Honest links stay: same host, a subdomain of the named host, ordinary words.
+        (
+            "[https://www.gloo.com/](https://gloo.com/a)",
+            "[https://www.gloo.com/](https://gloo.com/a)",
+        ),
+        ("[Node.js](https://nodejs.org)", "[Node.js](https://nodejs.org)"),
+        ("<https://gloo.com/a|gloo.com>", "<https://gloo.com/a|gloo.com>"),
+        ("<https://gloo.com/a|the guide>", "<https://gloo.com/a|the guide>"),
+        ("`[not](a link)` and [1](#note)", "`[not](a link)` and [1](#note)"),
+    ],
+)
+def test_links_naming_another_host_show_their_target(text: str, shown: str) -> None:
+    assert honest_links(text) == shown
+
+
+def test_source_titles_are_checked_the_same_way() -> None:
+    assert misleads("https://good.example", "https://evil.example/a")
+    assert not misleads("Finding your way through grace", "https://evil.example/a")
+
+
+# Pieces that make links, half-links and look-alikes in any order.
+_PIECES = st.sampled_from(
+    [*'[]()<>|:/ "\nhtps.', "https://", "http://", "good.example", "evil.example", "](", "x"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
+    """What a stream shows is never taken back: each shown text is a prefix of the next and
+    of the final answer, so Slack's appendStream and Discord's edits stay consistent."""
+    final = honest_links(raw)
+    before = ""
+    for end in range(len(raw) + 1):
+        now = stable_honest_links(raw[:end])
+        assert now.startswith(before)
+        assert final.startswith(now)
+        before = now
+    assert stable_honest_links(raw + "\n\n") == honest_links(raw + "\n\n")
+
+
+class ScriptedBackend:
+    """A Gloo backend that streams ``text`` in small pieces (as Gloo's SSE does)."""
+
+    offers_suggestions = True
+
+    def __init__(self, text: str, *, sources: tuple[Source, ...] = ()) -> None:
+        self.text = text
+        self.sources = sources
+
+    async def stream(self, request: object) -> AsyncIterator[GlooDelta | GlooAnswer]:
+        for start in range(0, len(self.text), 7):
+            yield GlooDelta(text=self.text[start : start + 7])
+        yield GlooAnswer(
+            chat_id="chat-1",
+            text=self.text,
+            sources=self.sources,
+            suggestions=("Is <https://evil.example|https://good.example> safe?",),
+        )
+
+
+async def test_the_service_streams_and_replies_with_honest_links(store: SqlStore) -> None:
+    backend = ScriptedBackend(
+        MISLEADING,
+        sources=(Source(title="https://good.example", url="https://evil.example/s"),),
+    )
+    service = ConversationService(backend, store, ChannelSettings())  # type: ignore[arg-type]
+    shown: list[str] = []
+    reply: Reply | None = None
+    async for event in service.stream(Question(ThreadKey("test", "W", "C", "t"), "Links?")):
+        if isinstance(event, TextDelta):
+            assert event.text == "".join(shown) + event.delta
+            shown.append(event.delta)
+        else:
+            reply = event
+    assert reply is not None
+    assert reply.text == HONEST
+    assert all("good.example" not in piece for piece in shown)  # not even for a moment
+    assert reply.suggestions == ("Is https://evil.example safe?",)
+    assert reply.sources[0].title == "https://evil.example/s"
+    record = await store.get_answer(reply.answer_id)
+    assert record is not None
+    assert record.suggestions == reply.suggestions  # a click asks what was shown
+
+
+def patch_answers(monkeypatch: pytest.MonkeyPatch, text: str = MISLEADING) -> None:
+    """Make the simulator answer every question with ``text`` (both Gloo APIs)."""
+    monkeypatch.setattr(content, "compose_answer", lambda rng, query, previous: text)
