@@ -27,21 +27,21 @@ async def test_tradition_and_model_family_are_set_sent_and_cleared(
     sim = Simulator(SimulatorConfig(seed=7, words_per_chunk=12))
     v2: dict[str, Any] = {"gloo_backend": "completions", "gloo_publishers": ()}
     async with running(fake, sim, sqlite_url, **v2) as bot:
-        changed = await bot.callback_for(
+        changed = await bot.response(
             await command(bot, "settings", dm=True, tradition="catholic", model_family="google")
         )
         await bot.dm("What is grace?")
         await bot.answered(DM_CHANNEL_ID)
-        cleared = await bot.callback_for(
+        cleared = await bot.response(
             await command(bot, "settings", dm=True, tradition="-", model_family="-")
         )
-    assert "Tradition: catholic" in changed["data"]["content"]
-    assert "Model family: google" in changed["data"]["content"]
+    assert "Tradition: catholic" in changed["content"]
+    assert "Model family: google" in changed["content"]
     [asked] = sim.completion_records
     assert asked.body is not None
     assert (asked.body["tradition"], asked.body["model_family"]) == ("catholic", "google")
-    assert "Tradition: Gloo's default" in cleared["data"]["content"]
-    assert "Model family: automatic" in cleared["data"]["content"]
+    assert "Tradition: Gloo's default" in cleared["content"]
+    assert "Model family: automatic" in cleared["content"]
 
 
 async def test_sync_offers_the_documented_choices(fake: FakeDiscord) -> None:

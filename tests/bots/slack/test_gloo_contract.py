@@ -105,7 +105,7 @@ async def test_a_v2_gloo_on_the_newer_routes_only_answers_every_question(
         await mention(slack)
         answers = await follow_up(slack, "And mercy?")
     assert len(answers) == 2
-    assert all(a.buttons("gloo_feedback") for a in answers)
+    assert all(a.feedback_buttons() for a in answers)  # each a finished answer
     statuses = [(r.path, r.status) for r in sim.completion_records]
     assert statuses == [
         ("/ai/v2/chat/completions/grounded", 404),  # once: the fallback is remembered
