@@ -244,7 +244,7 @@ def edit_rates(times: Sequence[float], window: float) -> tuple[int, float]:
 
 @dataclass
 class PlatformRun:
-    """What a platform's bench driver observed on its fake platform (for :func:`platform_results`)."""
+    """What a bench driver observed on its fake platform (for :func:`platform_results`)."""
 
     platform: str
     conversations: int
