@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy core bots tests
+	$(BIN)/mypy core bots devtools tests
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 import httpx
 import structlog
@@ -30,7 +30,7 @@ from aiohttp import web
 
 from core.bootstrap import Container, StartupError, build
 from core.delivery import Dispatcher
-from core.doctor import Finding
+from core.doctor import Diagnosable
 from core.scheduler import build_scheduler
 from core.settings import Settings
 from core.web import ReadinessCheck, build_web_app, start_web
@@ -38,6 +38,8 @@ from core.web import ReadinessCheck, build_web_app, start_web
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Adapter",
+    "AdapterCommands",
+    "Diagnosable",
     "Runtime",
     "adapter_names",
     "load_adapter",
@@ -76,7 +78,14 @@ class Runtime:
 
 
 class Adapter(Protocol):
-    """A platform adapter, as the CLI and the process runner see it."""
+    """A platform adapter, as the process runner sees it: what serving needs.
+
+    The optional parts sit beside it, each found with ``isinstance``:
+    :class:`AdapterCommands` (``gloo-bots NAME`` options and sub-commands) and
+    :class:`~core.doctor.Diagnosable` (``gloo-bots doctor`` checks). Bench drivers are
+    development tools, registered apart (the ``gloo_bots.bench`` entry points of
+    ``devtools``).
+    """
 
     #: The CLI sub-command and the ``ThreadKey.platform`` value, e.g. ``"slack"``.
     name: str
@@ -86,18 +95,6 @@ class Adapter(Protocol):
     def configured(self, settings: Settings) -> bool:
         """True when the settings hold what this adapter needs to serve."""
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Add this adapter's own options and sub-commands to ``gloo-bots NAME``."""
-
-    async def command(self, args: argparse.Namespace, settings: Settings) -> int | None:
-        """Run a non-serving sub-command (``discord invite``) and return its exit code.
-
-        Return ``None`` to serve (``gloo-bots NAME`` with no sub-command).
-        """
-
-    async def diagnose(self, settings: Settings) -> list[Finding]:
-        """``gloo-bots doctor``: check the platform credentials (and scopes, intents)."""
-
     async def prepare(self, runtime: Runtime) -> None:
         """Register the responder with the dispatcher and any web routes; connect nothing yet."""
 
@@ -106,6 +103,20 @@ class Adapter(Protocol):
 
         Return (or raise :class:`~core.bootstrap.StartupError` with a sentence saying what
         to change) when the platform refuses the credentials.
+        """
+
+
+@runtime_checkable
+class AdapterCommands(Protocol):
+    """Optional part of an adapter: its own options and sub-commands of ``gloo-bots NAME``."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add this adapter's own options and sub-commands to ``gloo-bots NAME``."""
+
+    async def command(self, args: argparse.Namespace, settings: Settings) -> int | None:
+        """Run a non-serving sub-command (``discord invite``) and return its exit code.
+
+        Return ``None`` to serve (``gloo-bots NAME`` with no sub-command).
         """
 
 

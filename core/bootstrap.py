@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import httpx
 import stamina.instrumentation
@@ -30,9 +31,12 @@ from core.ports import Store
 from core.quotas import QuotaLimits, Quotas
 from core.service import ConversationService, error_code
 from core.settings import Settings
-from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
+
+if TYPE_CHECKING:  # the simulator is imported only where it is used (see build)
+    from core.simulator.config import SimulatorConfig
+    from core.simulator.engine import Simulator
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +103,8 @@ def http_timeout(settings: Settings) -> httpx.Timeout:
 
 
 def simulator_config(settings: Settings) -> SimulatorConfig:
+    from core.simulator.config import SimulatorConfig
+
     return SimulatorConfig(
         seed=settings.gloo_simulator_seed,
         first_chunk_latency=settings.gloo_simulator_first_chunk_latency,
@@ -125,6 +131,9 @@ async def build(
         simulator: Simulator | None = None
         api_url, token_url = settings.gloo_api_url, settings.token_url
         if settings.uses_simulator and transport is None:
+            from core.simulator.engine import Simulator
+            from core.simulator.transport import SimulatorTransport
+
             simulator = Simulator(simulator_config(settings))
             transport = SimulatorTransport(simulator)
             api_url, token_url = SIMULATOR_URL, f"{SIMULATOR_URL}/oauth2/token"

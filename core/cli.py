@@ -6,26 +6,42 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, Final
 
 import structlog
 from pydantic import ValidationError
 
-from core.adapters import Adapter, adapter_names, load_adapter, run_worker, serve_adapters
-from core.bench import run_bench
+from core.adapters import (
+    Adapter,
+    AdapterCommands,
+    adapter_names,
+    load_adapter,
+    run_worker,
+    serve_adapters,
+)
 from core.bootstrap import StartupError, build, check_gloo_for_serving
 from core.console import SIMULATOR_BANNER, Console, read_stdin
 from core.crypto import SecretBox
 from core.doctor import run_doctor
 from core.logs import configure_logging
 from core.settings import Settings
-from core.simulator import SimulatorConfig, serve
 from core.store.engine import normalize_database_url
 from core.store.migrate import current_revision, head_revision, upgrade
 from core.store.sql import SqlStore
 
 log = structlog.get_logger(__name__)
+
+#: The entry-point group of the development tools (``devtools``, installed with the dev
+#: extra); ``gloo-bots bench`` runs the ``bench`` entry there. The product never imports them.
+TOOLS_GROUP: Final = "gloo_bots.tools"
+NO_DEVTOOLS: Final = (
+    "'gloo-bots {tool}' is a development tool and the development tools are not installed "
+    "here: run 'make {tool}' in a clone of the repository (it installs them), or "
+    "pip install -e '.[dev]'"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -224,9 +240,10 @@ async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
     """``gloo-bots NAME [...]``: the adapter's own sub-command, or serve it alone."""
     adapter = load_adapter(name)
     parser = argparse.ArgumentParser(prog=f"gloo-bots {name}", description=adapter.help)
-    adapter.add_arguments(parser)
+    if isinstance(adapter, AdapterCommands):
+        adapter.add_arguments(parser)
     args = parser.parse_args(list(argv))
-    code = await adapter.command(args, settings)
+    code = await adapter.command(args, settings) if isinstance(adapter, AdapterCommands) else None
     if code is not None:
         return code
     if not adapter.configured(settings):
@@ -256,6 +273,8 @@ async def _chat(settings: Settings) -> int:
 
 
 async def _simulator(args: argparse.Namespace) -> int:
+    from core.simulator import SimulatorConfig, serve  # only this command serves it
+
     config = SimulatorConfig(
         seed=args.seed,
         token_ttl=args.token_ttl,
@@ -273,7 +292,25 @@ async def _simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_tool(name: str) -> Callable[..., Awaitable[Any]]:
+    """The development tool ``name`` from the ``gloo_bots.tools`` entry points.
+
+    Raises :class:`StartupError` with a sentence saying how to install the tools when they
+    are not installed (no entry point, or its package missing).
+    """
+    for ep in entry_points(group=TOOLS_GROUP):
+        if ep.name == name:
+            try:
+                tool: Callable[..., Awaitable[Any]] = ep.load()
+            except ModuleNotFoundError as exc:
+                log.warning("tools.missing", tool=name, module=exc.name)
+                break
+            return tool
+    raise StartupError(NO_DEVTOOLS.format(tool=name))
+
+
 async def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    run_bench = load_tool("bench")
     results = await run_bench(
         settings,
         latency=args.latency,

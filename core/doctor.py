@@ -2,7 +2,8 @@
 
 Each check is a :class:`Finding` — what was checked, whether it is fine, and when it is not,
 one plain sentence saying what to change. Adapters add their own findings (Slack's
-``auth.test`` and scopes, Discord's token and intents) through ``Adapter.diagnose``. The
+``auth.test`` and scopes, Discord's token and intents) through the optional
+:class:`Diagnosable` part of an adapter. The
 doctor changes nothing: it never migrates the database or creates a chat. On Completions V2
 it reports which route forms answer (with a request Gloo refuses unanswered) and checks
 ``GLOO_COMPLETIONS_MODEL`` against Gloo's model registry. Only ``--probe`` asks Gloo a real
@@ -16,7 +17,7 @@ import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import Final, Protocol, TextIO, runtime_checkable
 
 import httpx
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -38,10 +39,9 @@ from core.settings import Settings
 from core.store.engine import create_engine, normalize_database_url, sqlite_file_path
 from core.store.migrate import engine_revision, head_revision
 
-if TYPE_CHECKING:
-    from core.adapters import Adapter
-
 __all__ = [
+    "Diagnosable",
+    "DoctorSubject",
     "Finding",
     "check_completions_model",
     "check_completions_routes",
@@ -64,6 +64,23 @@ class Finding:
     advice: str = ""
     #: Fine to run with, but worth knowing (the simulator instead of Gloo, for instance).
     warning: bool = False
+
+
+class DoctorSubject(Protocol):
+    """An adapter as the doctor sees it (see :class:`core.adapters.Adapter`)."""
+
+    name: str
+
+    def configured(self, settings: Settings) -> bool:
+        """True when the settings hold what this adapter needs to serve."""
+
+
+@runtime_checkable
+class Diagnosable(Protocol):
+    """Optional part of an adapter: its own ``gloo-bots doctor`` checks."""
+
+    async def diagnose(self, settings: Settings) -> list[Finding]:
+        """Check the platform credentials (and scopes, intents)."""
 
 
 async def check_gloo(settings: Settings, http: httpx.AsyncClient) -> Finding:
@@ -411,7 +428,7 @@ _URL_ADVICE: Final = (
 
 async def run_doctor(
     settings: Settings,
-    adapters: Sequence[Adapter],
+    adapters: Sequence[DoctorSubject],
     *,
     out: TextIO | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -443,6 +460,11 @@ async def run_doctor(
             print("Probe skipped: it needs working Gloo credentials.", file=out)
     findings.extend(await check_database(settings))
     for adapter in configured:
+        if not isinstance(adapter, Diagnosable):
+            findings.append(
+                Finding(adapter.name.capitalize(), True, "configured (it has no checks of its own)")
+            )
+            continue
         try:
             findings.extend(await adapter.diagnose(settings))
         except Exception as exc:  # a bug in a check must not hide the other findings

@@ -24,7 +24,6 @@ from bots.discord.client import INVITE_PERMISSIONS, INVITE_SCOPES, GlooClient, b
 from bots.discord.endpoints import discord_endpoints
 from bots.discord.responder import DEFAULT_EDIT_INTERVAL, DiscordResponder
 from core.adapters import Runtime
-from core.bench import BenchResult
 from core.bootstrap import StartupError
 from core.doctor import Finding
 from core.settings import Settings
@@ -133,12 +132,6 @@ class DiscordAdapter:
         return findings
 
     # --- serving --------------------------------------------------------------------------
-
-    async def bench(self, settings: Settings, **options: Any) -> list[BenchResult]:
-        """``gloo-bots bench``: P2 and P5 against the fake Discord (:mod:`bots.discord.bench`)."""
-        from bots.discord.bench import measure  # the fake Discord loads only for the bench
-
-        return await measure(self, settings, **options)
 
     async def prepare(self, runtime: Runtime) -> None:
         client = build_client(

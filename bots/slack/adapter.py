@@ -40,7 +40,6 @@ from bots.slack.oauth import (
 from bots.slack.responder import SlackResponder, slack_error
 from bots.slack.verify import SlackRequestVerifier
 from core.adapters import Runtime
-from core.bench import BenchResult
 from core.bootstrap import StartupError
 from core.doctor import Finding
 from core.settings import Settings
@@ -129,12 +128,6 @@ class SlackAdapter:
                 await _diagnose_app_token(clients.build(), app_token.get_secret_value())
             )
         return findings
-
-    async def bench(self, settings: Settings, **options: Any) -> list[BenchResult]:
-        """``gloo-bots bench``: P2 and P5 against the fake Slack (:mod:`bots.slack.bench`)."""
-        from bots.slack.bench import measure  # the fake Slack loads only for the bench
-
-        return await measure(self, settings, **options)
 
     # --- serving ---------------------------------------------------------------------------
 

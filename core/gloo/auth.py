@@ -25,7 +25,8 @@ from core.gloo.errors import (
     GlooProtocolError,
     GlooTimeout,
 )
-from core.gloo.wire import as_mapping, decode_json, get_str, http_error, transport_errors
+from core.gloo.http_errors import http_error, transport_errors
+from core.gloo.wire import as_mapping, decode_json, get_str
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)

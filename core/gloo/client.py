@@ -11,7 +11,7 @@
   yielded; after that a failure is a :class:`GlooStreamInterrupted` and is never retried.
 
 The HTTP and streaming machinery is shared with the Completions V2 backend
-(:class:`core.gloo.wire.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
+(:class:`core.gloo.http_backend.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import structlog
 
 from core.gloo.auth import Authenticator
 from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
-from core.gloo.errors import GlooProtocolError
+from core.gloo.errors import GlooMissingChatId, GlooProtocolError
+from core.gloo.http_backend import HttpBackendBase
+from core.gloo.http_errors import transport_errors
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
 from core.gloo.stream import StreamAccumulator, relay_stream, single_answer
 from core.gloo.wire import (
-    HttpBackendBase,
     MessageRequestBody,
     as_mapping,
     decode_json,
@@ -38,7 +39,6 @@ from core.gloo.wire import (
     json_object,
     parse_timestamp,
     str_tuple,
-    transport_errors,
 )
 from core.types import ChatHistory, HistoryMessage
 
@@ -155,7 +155,7 @@ class MessageBackend(HttpBackendBase):
             return builder
 
         relay = relay_stream(
-            self._retry, open_attempt, new_accumulator, final_errors=(_MissingChatId,)
+            self._retry, open_attempt, new_accumulator, final_errors=(GlooMissingChatId,)
         )
         # aclosing: a consumer that stops early closes the HTTP response at once.
         try:
@@ -164,7 +164,7 @@ class MessageBackend(HttpBackendBase):
                     if isinstance(event, GlooAnswer):
                         self._learn(builders[-1])
                     yield event
-        except _MissingChatId as exc:
+        except GlooMissingChatId as exc:
             log.warning(
                 "gloo.stream.no_chat_id_new_chat",
                 streamed_chars=len(exc.partial_text),
@@ -280,14 +280,6 @@ def _parse_history(content: bytes, chat_id: str) -> ChatHistory:
     )
 
 
-class _MissingChatId(GlooProtocolError):
-    """A new chat's stream ended without a ``chat_id``: complete it unstreamed."""
-
-    def __init__(self, message: str, *, partial_text: str, detail: object = None) -> None:
-        super().__init__(message, detail=detail)
-        self.partial_text = partial_text
-
-
 class _ChatIdRequired(StreamAccumulator):
     """An accumulator whose missing chat id is its own, non-retried outcome."""
 
@@ -295,7 +287,7 @@ class _ChatIdRequired(StreamAccumulator):
         self, *, fallback_chat_id: str | None = None, sources_limit: int | None = None
     ) -> GlooAnswer:
         if not (self.chat_id or fallback_chat_id or self._fallback_chat_id):
-            raise _MissingChatId(
+            raise GlooMissingChatId(
                 "Gloo's stream for a new chat carried no chat_id",
                 partial_text=self.text,
                 detail={"chunks": self.chunks},

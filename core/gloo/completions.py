@@ -57,7 +57,7 @@ transcript failure is not a Gloo error: it propagates, so the service refuses to
 out of context rather than silently dropping the history.
 
 Auth, HTTP errors, retries and stream relaying are shared with the Message backend
-(:class:`core.gloo.wire.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
+(:class:`core.gloo.http_backend.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ import uuid
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from functools import partial
-from typing import Any, Literal, NotRequired, Protocol, TypedDict
+from typing import Literal, NotRequired, Protocol, TypedDict
 
 import httpx
 import structlog
@@ -74,23 +74,18 @@ import structlog
 from core.gloo.auth import Authenticator
 from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
 from core.gloo.errors import (
-    GlooBadRequest,
-    GlooDeclined,
-    GlooError,
+    GlooCompletionError,
+    GlooContentFiltered,
     GlooNotFound,
     GlooProtocolError,
     GlooRouteNotFound,
 )
+from core.gloo.http_backend import HttpBackendBase
+from core.gloo.http_errors import transport_errors
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
 from core.gloo.stream import StreamPayload, relay_stream, single_answer
-from core.gloo.wire import (
-    HttpBackendBase,
-    as_mapping,
-    get_str,
-    json_object,
-    transport_errors,
-)
+from core.gloo.wire import as_mapping, get_str, json_object
 from core.ports import AnswerRecord
 from core.types import ChatHistory, HistoryMessage
 
@@ -153,39 +148,6 @@ class TranscriptSource(Protocol):
     async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
         """The newest ``limit`` answers given on ``chat_id``, oldest first."""
         ...
-
-
-class GlooCompletionError(GlooError):
-    """Gloo ended a completion with ``finish_reason: "error"`` (or an in-band error object).
-
-    ``name`` and ``code`` are Gloo's symbolic and numeric error codes when given.
-    """
-
-    retryable = True
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        name: str | None = None,
-        code: str | None = None,
-        detail: Any = None,
-    ) -> None:
-        super().__init__(message, detail=detail)
-        self.name = name
-        self.code = code
-
-
-class GlooContentFiltered(GlooBadRequest, GlooDeclined):
-    """Gloo's content filter stopped the answer (``finish_reason: "content_filter"``).
-
-    Terminal: never retried. The HTTP status was a success (the refusal came inside the
-    answer), so ``status_code`` is the 200 that carried it.
-    """
-
-    def __init__(self, message: str, *, partial_text: str = "", detail: Any = None) -> None:
-        super().__init__(message, status_code=200, detail=detail, code="content_filter")
-        self.partial_text = partial_text
 
 
 def clamp_sources_limit(limit: int) -> int:

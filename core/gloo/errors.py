@@ -150,6 +150,47 @@ class GlooRouteNotFound(GlooHTTPError):
     retryable = False
 
 
+class GlooMissingChatId(GlooProtocolError):
+    """A new chat's stream ended without a ``chat_id``: complete it unstreamed."""
+
+    def __init__(self, message: str, *, partial_text: str, detail: object = None) -> None:
+        super().__init__(message, detail=detail)
+        self.partial_text = partial_text
+
+
+class GlooCompletionError(GlooError):
+    """Gloo ended a completion with ``finish_reason: "error"`` (or an in-band error object).
+
+    ``name`` and ``code`` are Gloo's symbolic and numeric error codes when given.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None = None,
+        code: str | None = None,
+        detail: Any = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.name = name
+        self.code = code
+
+
+class GlooContentFiltered(GlooBadRequest, GlooDeclined):
+    """Gloo's content filter stopped the answer (``finish_reason: "content_filter"``).
+
+    Terminal: never retried. The HTTP status was a success (the refusal came inside the
+    answer), so ``status_code`` is the 200 that carried it.
+    """
+
+    def __init__(self, message: str, *, partial_text: str = "", detail: Any = None) -> None:
+        super().__init__(message, status_code=200, detail=detail, code="content_filter")
+        self.partial_text = partial_text
+
+
 def error_for_status(status_code: int) -> type[GlooHTTPError]:
     """The exception class for an HTTP error status."""
     if status_code >= 500:

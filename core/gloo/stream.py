@@ -38,9 +38,10 @@ import structlog
 
 from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent
 from core.gloo.errors import GlooError, GlooProtocolError, GlooStreamInterrupted
+from core.gloo.http_errors import transport_errors
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
-from core.gloo.wire import as_mapping, get_str, str_tuple, transport_errors
+from core.gloo.wire import as_mapping, get_str, str_tuple
 
 log = structlog.get_logger(__name__)
 

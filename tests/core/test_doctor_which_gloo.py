@@ -75,7 +75,7 @@ class _Configured:
 async def test_doctor_prints_which_gloo(tmp_path: Any) -> None:
     out = io.StringIO()
     url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
-    code = await run_doctor(settings(database_url=url), [_Configured()], out=out)  # type: ignore[list-item]
+    code = await run_doctor(settings(database_url=url), [_Configured()], out=out)
     text = out.getvalue()
     assert code == 1, text
     assert "[FAIL] Gloo: the service would use the built-in simulator" in text

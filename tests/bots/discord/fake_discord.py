@@ -1,4 +1,4 @@
-"""The fake Discord ships as :mod:`bots.discord.fake` (``gloo-bots bench`` drives it too);
+"""The fake Discord ships as :mod:`devtools.discord.fake` (``gloo-bots bench`` drives it too);
 the tests add the recorded gateway payloads of ``payloads/`` to it here."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bots.discord.fake import Call, InvalidForm, Session, validate_message
-from bots.discord.fake import FakeDiscord as ShippedFakeDiscord
+from devtools.discord.fake import Call, InvalidForm, Session, validate_message
+from devtools.discord.fake import FakeDiscord as ShippedFakeDiscord
 
 __all__ = [
     "PAYLOADS",

@@ -1,6 +1,6 @@
-"""The fake Slack now ships as :mod:`bots.slack.fake` (``gloo-bots bench`` drives it too)."""
+"""The fake Slack now ships as :mod:`devtools.slack.fake` (``gloo-bots bench`` drives it too)."""
 
-from bots.slack.fake import (
+from devtools.slack.fake import (
     APP_TOKEN,
     BOT_ID,
     BOT_TOKEN,

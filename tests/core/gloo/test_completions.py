@@ -16,13 +16,13 @@ from core.gloo.auth import ClientCredentialsAuth
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooEvent, GlooRequest
 from core.gloo.completions import (
     CompletionsBackend,
-    GlooCompletionError,
-    GlooContentFiltered,
     build_completions_backend,
     select_turns,
 )
 from core.gloo.errors import (
+    GlooCompletionError,
     GlooConfigError,
+    GlooContentFiltered,
     GlooProtocolError,
     GlooRateLimited,
     GlooStreamInterrupted,

@@ -48,11 +48,11 @@ from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
 from core.gloo.client import MessageBackend, build_message_params
 from core.gloo.completions import (
     CompletionsBackend,
-    GlooContentFiltered,
     build_completion_body,
     build_completions_backend,
 )
 from core.gloo.errors import (
+    GlooContentFiltered,
     GlooPermissionDenied,
     GlooRateLimited,
     GlooRequestBlocked,

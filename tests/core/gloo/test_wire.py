@@ -15,7 +15,8 @@ from core.gloo.errors import (
     GlooServerError,
     GlooValidationError,
 )
-from core.gloo.wire import http_error, parse_error_body, parse_timestamp, str_tuple
+from core.gloo.http_errors import http_error, parse_error_body
+from core.gloo.wire import parse_timestamp, str_tuple
 
 
 def test_fastapi_detail_list() -> None:

@@ -3,8 +3,10 @@
 Every figure goes through the production path: the composition root, the Gloo client on
 the in-process simulator, the durable inbox and the :class:`~core.delivery.Dispatcher`
 (insert, claim, answer, finish), and for P2/P5 the real platform adapters against their
-fake platforms (``bots/*/fake.py``), reached through the adapters' optional ``bench`` hook
-(:class:`BenchableAdapter`) so the core never imports them.
+fake platforms (``devtools/*/fake.py``), driven by the bench drivers that
+``devtools/*/bench.py`` register in the ``gloo_bots.bench`` entry-point group
+(:class:`BenchDriver`). The product never imports this package: ``gloo-bots bench`` finds
+:func:`run_bench` through the ``gloo_bots.tools`` entry-point group (see ``core.cli``).
 
 * **P1** overhead ratio = (mean end-to-end − simulated answer time) / simulated answer
   time, 100 conversations at once, 500 ms simulated latency. End to end is from
@@ -40,15 +42,16 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol
 
 import httpx
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from core.adapters import adapter_names, load_adapter
+from core.adapters import Adapter, adapter_names, load_adapter
 from core.bootstrap import StartupError, build
 from core.delivery import Job, PostedCallback
 from core.service import StreamEvent
@@ -58,11 +61,13 @@ from core.store.engine import normalize_database_url
 from core.types import Question, TextDelta, ThreadKey
 
 __all__ = [
+    "DRIVER_GROUP",
+    "BenchDriver",
     "BenchResult",
-    "BenchableAdapter",
     "FirstChunkClock",
     "PlatformRun",
     "Progress",
+    "bench_drivers",
     "edit_rates",
     "platform_results",
     "platform_simulator",
@@ -101,14 +106,16 @@ class BenchResult:
     detail: Detail = field(default_factory=dict)
 
 
-@runtime_checkable
-class BenchableAdapter(Protocol):
-    """An adapter that can measure itself against its fake platform (P2 and P5)."""
+#: The entry-point group of the platform bench drivers (name = the adapter's name).
+DRIVER_GROUP: Final = "gloo_bots.bench"
 
-    name: str
 
-    async def bench(
+class BenchDriver(Protocol):
+    """Measures one platform adapter against its fake platform (P2 and P5)."""
+
+    async def __call__(
         self,
+        adapter: Adapter,
         settings: Settings,
         *,
         conversations: int,
@@ -116,6 +123,18 @@ class BenchableAdapter(Protocol):
         chunk_latency: float = ...,
         progress: Progress | None = None,
     ) -> list[BenchResult]: ...
+
+
+def bench_drivers(platforms: Sequence[str] | None = None) -> list[tuple[Adapter, BenchDriver]]:
+    """The installed adapters that have a bench driver (all, or those named), with it."""
+    installed = set(adapter_names())
+    found = {ep.name: ep for ep in entry_points(group=DRIVER_GROUP) if ep.name in installed}
+    names = sorted(found) if platforms is None else [n for n in platforms if n in found]
+    pairs: list[tuple[Adapter, BenchDriver]] = []
+    for name in names:
+        driver: BenchDriver = found[name].load()
+        pairs.append((load_adapter(name), driver))
+    return pairs
 
 
 class Progress:
@@ -225,7 +244,7 @@ def edit_rates(times: Sequence[float], window: float) -> tuple[int, float]:
 
 @dataclass
 class PlatformRun:
-    """What an adapter's bench hook observed on its fake platform (for :func:`platform_results`)."""
+    """What a bench driver observed on its fake platform (for :func:`platform_results`)."""
 
     platform: str
     conversations: int
@@ -689,11 +708,10 @@ async def run_bench(
     ``database_url``: a PostgreSQL database for the PostgreSQL runs (its tables are dropped
     and recreated); without one a fresh database on 127.0.0.1:5432 is used when a server
     answers there. SQLite runs use temporary files. ``platforms``: the adapters to measure
-    (default: every installed adapter with a ``bench`` hook).
+    (default: every installed adapter with a bench driver in ``gloo_bots.bench``).
     """
-    names = adapter_names() if platforms is None else list(platforms)
-    adapters = [a for a in (load_adapter(n) for n in names) if isinstance(a, BenchableAdapter)]
-    progress = Progress(5 + len(adapters), progress_to)
+    drivers = bench_drivers(platforms)
+    progress = Progress(5 + len(drivers), progress_to)
     results: list[BenchResult] = []
 
     async def timed(label: str, total: int, run: Callable[[], Awaitable[BenchResult]]) -> None:
@@ -792,10 +810,11 @@ async def run_bench(
                 sqlite("p3"), latency=latency, conversations=in_flight, progress=progress
             ),
         )
-        for adapter in adapters:
+        for adapter, driver in drivers:
             progress.step(f"P2/P5 on {adapter.name}", platform_conversations)
             results.extend(
-                await adapter.bench(
+                await driver(
+                    adapter,
                     sqlite(f"platform-{adapter.name}"),
                     conversations=platform_conversations,
                     latency=latency,

@@ -2,7 +2,7 @@
 
 A whole ``gloo-bots slack`` process in HTTP mode (core, inbox, the Gloo simulator behind
 the real Gloo client) receives signed ``app_mention`` events for ``conversations`` users at
-once and answers them through slack_bolt/slack_sdk into :class:`bots.slack.fake.FakeSlack`,
+once and answers them through slack_bolt/slack_sdk into :class:`devtools.slack.fake.FakeSlack`,
 which refuses (HTTP 429) a message edited again within a second.
 """
 
@@ -20,9 +20,9 @@ from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack.fake import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 from core.adapters import serving
-from core.bench import (
+from core.settings import Settings
+from devtools.bench import (
     PLATFORM_CHUNK_LATENCY,
     BenchResult,
     PlatformRun,
@@ -33,7 +33,7 @@ from core.bench import (
     platform_results,
     platform_simulator,
 )
-from core.settings import Settings
+from devtools.slack.fake import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 
 if TYPE_CHECKING:
     from bots.slack.adapter import SlackAdapter

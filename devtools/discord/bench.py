@@ -2,7 +2,7 @@
 
 A whole ``gloo-bots discord`` process (core, inbox, the Gloo simulator behind the real Gloo
 client, discord.py on the fake gateway) gets a direct message from ``conversations`` users
-at once and answers them into :class:`bots.discord.fake.FakeDiscord`, which refuses (HTTP
+at once and answers them into :class:`devtools.discord.fake.FakeDiscord`, which refuses (HTTP
 429) a message edited again within 1.2 seconds.
 """
 
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from pydantic import SecretStr
 
-from bots.discord.fake import FakeDiscord
 from core.adapters import serving
-from core.bench import (
+from core.settings import Settings
+from devtools.bench import (
     PLATFORM_CHUNK_LATENCY,
     BenchResult,
     PlatformRun,
@@ -30,7 +30,7 @@ from core.bench import (
     platform_results,
     platform_simulator,
 )
-from core.settings import Settings
+from devtools.discord.fake import FakeDiscord
 
 if TYPE_CHECKING:
     from bots.discord.adapter import DiscordAdapter

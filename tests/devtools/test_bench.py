@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bench import BenchResult, edit_rates, run_bench
+from devtools.bench import BenchResult, edit_rates, run_bench
 from tests.harness import settings_for_tests
 
 

@@ -1,0 +1,1 @@
+"""The fake Discord (:mod:`devtools.discord.fake`) and the Discord bench driver."""

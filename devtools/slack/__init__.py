@@ -1,0 +1,1 @@
+"""The fake Slack (:mod:`devtools.slack.fake`) and the Slack bench driver."""
