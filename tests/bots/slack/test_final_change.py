@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from bots.slack.clients import WebClients
 from bots.slack.responder import SlackResponder
@@ -150,12 +151,10 @@ async def test_the_fake_refuses_a_second_quick_update_but_not_the_final_one() ->
         clock.now += 0.1
         await client.chat_update(channel=CHANNEL, ts=ts, text="Grace is")  # the final one
         clock.now += 0.1
-        refused = await client.chat_update(channel=CHANNEL, ts=ts, text="Grace is a")
-    except Exception as exc:  # slack_sdk raises SlackApiError for the 429
-        refused = getattr(exc, "response", None)
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_update(channel=CHANNEL, ts=ts, text="Grace is a")
     finally:
         await fake.close()
-    assert refused is not None
-    assert refused.status_code == 429
+    assert refused.value.response.status_code == 429
     assert [c.final for c in fake.calls_to("chat.update")] == [False, True, False]
     assert fake.messages[ts].text == "Grace is"
