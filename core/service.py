@@ -24,6 +24,7 @@ from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
 from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
 from core.metrics import Metrics
 from core.ports import AnswerRecord, ConversationStore, ConversationSummary
+from core.presentation import present
 from core.types import (
     MODEL_FAMILIES,
     TRADITIONS,
@@ -271,7 +272,8 @@ class ConversationService:
                 log.warning(
                     "chat.bind_lost_race", thread=thread.as_str(), kept=bound, got=answer.chat_id
                 )
-        reply = await self._keep(question, text, answer)
+        # What is shown follows the channel's settings, the same on every platform.
+        reply = present(await self._keep(question, text, answer), settings)
         log.info(
             "answer.done",
             thread=thread.as_str(),

@@ -21,7 +21,10 @@ fake platforms (``devtools/*/fake.py``), driven by the bench drivers that
 * **P4** answers per second with a zero-latency simulator, SQLite and PostgreSQL (target
   ≥ 1,000/s on PostgreSQL).
 * **P5** (per platform) platform API calls per answer, the most edits of one message
-  within the platform's interval (Slack 1 s, Discord 1.2 s: at most 1) and 429 answers.
+  within the platform's interval (Slack 1 s, Discord 1.2 s: at most 1, the final change
+  excepted where the fake platform lets it through) and 429 answers.
+* **P6** (per platform) complete text (the final change, with its buttons) on the fake
+  platform minus the end of the simulator's stream: median (target 150 ms) and p95.
 
 Results are printed as a table and written as JSON.
 """
@@ -182,6 +185,8 @@ class FirstChunkClock(SimulatorTransport):
     def __init__(self, simulator: Simulator) -> None:
         super().__init__(simulator)
         self.first_chunk: dict[str, float] = {}
+        #: question → when the simulator sent the last chunk of its answer's stream.
+        self.stream_end: dict[str, float] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
@@ -196,24 +201,35 @@ class FirstChunkClock(SimulatorTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_Clocked(response.stream, lambda: self._mark(query)),
+            stream=_Clocked(response.stream, lambda: self._mark(query), lambda: self._end(query)),
             request=request,
         )
 
     def _mark(self, query: str) -> None:
         self.first_chunk.setdefault(query, time.perf_counter())
 
+    def _end(self, query: str) -> None:
+        self.stream_end[query] = time.perf_counter()
+
 
 class _Clocked(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, first: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        first: Callable[[], None],
+        each: Callable[[], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._first: Callable[[], None] | None = first
+        self._each = each
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
             if chunk and self._first is not None:
                 self._first()
                 self._first = None
+            if chunk and self._each is not None:
+                self._each()  # the latest chunk so far: the stream's end once it ends
             yield chunk
 
     async def aclose(self) -> None:
@@ -261,10 +277,46 @@ class PlatformRun:
     edits: list[list[float]]
     edit_window: float
     rate_limited: int
+    #: Per answered question: complete text (with its buttons) on the platform − the end of
+    #: the simulator's stream (issue 15; empty when the driver does not measure it).
+    complete_text_lag: list[float] = field(default_factory=list)
+
+
+#: Issue 15: the answer is complete on the platform within this of Gloo's stream end (median).
+P6_COMPLETE_MS: Final = 150.0
+
+
+def complete_text_results(run: PlatformRun) -> list[BenchResult]:
+    """P6 for one platform: complete text − the simulator's stream end, median and p95."""
+    if not run.complete_text_lag:
+        return []
+    lags = sorted(run.complete_text_lag)
+    median = statistics.median(lags)
+    p95 = statistics.quantiles(lags, n=20)[-1] if len(lags) >= 20 else lags[-1]
+    errors = run.conversations - run.answered
+    return [
+        BenchResult(
+            key="P6",
+            name="complete text - simulator's stream end (median)",
+            platform=run.platform,
+            figure=median * 1000,
+            unit="ms",
+            target=f"<= {P6_COMPLETE_MS:.0f} ms",
+            met=errors == 0 and median * 1000 <= P6_COMPLETE_MS,
+            answers=run.answered,
+            errors=errors,
+            seconds=run.seconds,
+            detail={
+                "p95_ms": round(p95 * 1000, 1),
+                "max_ms": round(lags[-1] * 1000, 1),
+                "measured": len(lags),
+            },
+        )
+    ]
 
 
 def platform_results(run: PlatformRun) -> list[BenchResult]:
-    """P2 and P5 for one platform."""
+    """P2, P5 (and P6 when measured) for one platform."""
     errors = run.conversations - run.answered
     lag = statistics.fmean(run.first_text_lag) if run.first_text_lag else math.nan
     p95 = (
@@ -318,6 +370,7 @@ def platform_results(run: PlatformRun) -> list[BenchResult]:
             seconds=run.seconds,
             detail=detail,
         ),
+        *complete_text_results(run),
     ]
 
 
@@ -350,6 +403,22 @@ def first_text_lags(clock: FirstChunkClock, shown_at: Callable[[int], float | No
         shown = shown_at(int(found.group(1)))
         if shown is not None:
             lags.append(shown - first_chunk)
+    return lags
+
+
+def complete_text_lags(
+    clock: FirstChunkClock, completed_at: Callable[[int], float | None]
+) -> list[float]:
+    """Per answered bench question: when its complete answer showed on the platform
+    (``completed_at`` of the question's index) minus when the simulator's stream ended."""
+    lags: list[float] = []
+    for query, ended in clock.stream_end.items():
+        found = _BENCH_QUESTION.search(query)
+        if found is None:
+            continue
+        shown = completed_at(int(found.group(1)))
+        if shown is not None:
+            lags.append(shown - ended)
     return lags
 
 

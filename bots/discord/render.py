@@ -10,7 +10,9 @@ Limits (Discord API v10):
 * 5 buttons per action row, 5 rows (so 25 components) per message;
 * 100 characters per thread name.
 
-Sources become link buttons (de-duplicated by URL); those that do not fit, or cannot be a
+Which sources and suggestions an answer shows is the core's presentation policy
+(:mod:`core.presentation`, applied to every reply the service yields); here they are only
+laid out. Sources become link buttons; those that do not fit, or cannot be a
 link button (no http(s) URL, too long), go to a numbered list in an embed. Suggestions and
 👍/👎 feedback become persistent buttons whose ``custom_id`` carries only the short answer id
 and an index (see :mod:`bots.discord.buttons`). Nothing here talks to Discord.
@@ -26,8 +28,9 @@ from typing import Final, Literal
 import structlog
 from discord.utils import escape_markdown
 
+from core import presentation
 from core.text import ellipsize, split_text
-from core.types import ChatHistory, Reply, Source
+from core.types import ChatHistory, Reply
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +53,6 @@ MORE_SOURCES_TITLE: Final = "More sources"
 EMPTY_ANSWER: Final = "Gloo sent an empty answer. Please try asking in a different way."
 DEFAULT_THREAD_NAME: Final = "Question for Gloo"
 
-_LINK_SCHEMES = ("https://", "http://")
 _MENTION_LIKE = re.compile(r"<(@[!&]?|#)\d+>|@(everyone|here)")
 
 
@@ -90,7 +92,7 @@ def split_message(text: str) -> list[str]:
 
 def label(text: str) -> str:
     """A button label: at most 80 characters, ellipsized when cut, never empty."""
-    return ellipsize(text, LABEL_LIMIT) or "…"
+    return presentation.label(text, LABEL_LIMIT)
 
 
 def thread_name(question: str) -> str:
@@ -110,21 +112,10 @@ def feedback_custom_id(answer_id: str, value: Literal["up", "down"]) -> str | No
     return custom_id if len(custom_id) <= CUSTOM_ID_LIMIT else None
 
 
-def _linkable(source: Source) -> bool:
-    url = source.url or ""
-    return url.startswith(_LINK_SCHEMES) and len(url) <= URL_LIMIT and " " not in url
-
-
-def _unique_sources(sources: Sequence[Source]) -> list[Source]:
-    seen: set[str] = set()
-    unique: list[Source] = []
-    for source in sources:
-        key = (source.url or source.title).strip().lower()
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        unique.append(source)
-    return unique
+def _linkable(url: str | None) -> bool:
+    """A link (:func:`core.presentation.link`) that fits a link button (512)."""
+    found = presentation.link(url)
+    return found is not None and len(found) <= URL_LIMIT
 
 
 def _pack(buttons: Sequence[Button], rows: int) -> list[tuple[Button, ...]]:
@@ -149,16 +140,17 @@ def render_answer(reply: Reply) -> RenderedAnswer:
     else:
         log.warning("discord.render.answer_id_too_long", answer_id=reply.answer_id[:120])
 
+    shown = presentation.layout(reply, LABEL_LIMIT)
     suggestions: list[Button] = []
-    for index, text in enumerate(reply.suggestions):
-        custom_id = suggestion_custom_id(reply.answer_id, index)
+    for suggestion in shown.suggestions:
+        custom_id = suggestion_custom_id(reply.answer_id, suggestion.index)
         if custom_id is None:
             log.warning("discord.render.custom_id_too_long", answer_id=reply.answer_id[:120])
             break
-        suggestions.append(ActionButton("suggestion", custom_id, label=label(text)))
+        suggestions.append(ActionButton("suggestion", custom_id, label=suggestion.label))
 
-    sources = _unique_sources(reply.sources)
-    links = [s for s in sources if _linkable(s)]
+    sources = shown.sources
+    links = [s for s in sources if _linkable(s.url)]
     rows_left = ROWS_PER_MESSAGE - (1 if feedback else 0)
 
     # Suggestions one per row (their labels are sentences) while that leaves a row for the
@@ -173,17 +165,14 @@ def render_answer(reply: Reply) -> RenderedAnswer:
             log.warning("discord.render.suggestions_dropped", count=len(suggestions))
     rows_left -= len(suggestion_rows)
 
-    link_buttons: list[Button] = [
-        LinkButton(label(s.label or s.url or ""), s.url or "") for s in links
-    ]
+    link_buttons: list[Button] = [LinkButton(s.label, s.url or "") for s in links]
     source_rows = _pack(link_buttons, rows_left)
-    shown = {id(s) for s in links[: sum(len(row) for row in source_rows)]}
-    listed = [(n, s) for n, s in enumerate(sources, start=1) if id(s) not in shown]
-
+    on_buttons = {id(s) for s in links[: sum(len(row) for row in source_rows)]}
+    listed = [(n, s) for n, s in enumerate(sources, start=1) if id(s) not in on_buttons]
     rows = tuple(source_rows + suggestion_rows + ([tuple(feedback)] if feedback else []))
     embed_title = embed_description = None
     if listed:
-        embed_title = SOURCES_TITLE if not shown else MORE_SOURCES_TITLE
+        embed_title = SOURCES_TITLE if not on_buttons else MORE_SOURCES_TITLE
         embed_description = numbered_sources(listed)
     return RenderedAnswer(
         pieces=pieces,
@@ -193,14 +182,15 @@ def render_answer(reply: Reply) -> RenderedAnswer:
     )
 
 
-def numbered_sources(entries: Sequence[tuple[int, Source]]) -> str:
+def numbered_sources(entries: Sequence[tuple[int, presentation.ShownSource]]) -> str:
     """``1. [Title](url) — Publisher`` lines, within one embed description (4,096)."""
     reserve = len("…and 99999 more") + 1  # room to say how many did not fit
     lines: list[str] = []
     used = 0
     for position, (number, source) in enumerate(entries):
-        title = escape_markdown(ellipsize(source.label, 200)) or "Source"
-        line = f"{number}. [{title}]({source.url})" if _linkable(source) else f"{number}. {title}"
+        title = escape_markdown(ellipsize(source.title or source.url or "", 200)) or "Source"
+        linked = _linkable(source.url)
+        line = f"{number}. [{title}]({source.url})" if linked else f"{number}. {title}"
         if source.publisher:
             line += f" — {escape_markdown(ellipsize(source.publisher, 80))}"
         needed = len(line) + (1 if lines else 0)

@@ -8,7 +8,6 @@ reached as a ``PartialMessageable`` without any lookup; messages an earlier atte
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any
@@ -35,7 +34,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 class AnswerWriter:
     """The messages showing one answer: posts the first chunk, edits at most once per
-    ``interval`` per message, continues in new messages past 2,000 characters."""
+    ``interval`` per message while the answer streams (the final edit, with the buttons, goes
+    at once), continues in new messages past 2,000 characters."""
 
     def __init__(
         self,
@@ -93,7 +93,8 @@ class AnswerWriter:
             if index >= len(self._ids):
                 await self._send(piece, **extras)
             elif self._shown[index] != piece or index == last:
-                await self._wait_interval(index)
+                # Each message's final change goes at once, whatever the edit interval
+                # says: it is one edit, and the reader waits for it.
                 await self._edit(index, content=piece, **extras)
         # An earlier attempt may have posted more pieces than the final answer needs.
         for message_id in self._ids[len(pieces) :]:
@@ -111,12 +112,6 @@ class AnswerWriter:
                 await self._edit(len(self._ids) - 1, content=combined)
                 return
         await self._send(message)
-
-    async def _wait_interval(self, index: int) -> None:
-        # The final edit respects the interval too, so no message is edited faster.
-        wait = self._edited_at[index] + self._interval - self._clock()
-        if 0 < wait <= self._interval:
-            await asyncio.sleep(wait)
 
     async def _send(self, content: str, **extras: Any) -> None:
         reference = self._reference if not self._ids else None

@@ -157,7 +157,6 @@ class SlackAdapter:
         )
         responder = SlackResponder(
             clients,
-            runtime.container.service,
             update_interval=self._update_interval,
             sleep=self._pace_sleep,
             streaming=self._streaming,

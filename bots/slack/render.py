@@ -9,21 +9,26 @@ answers become several messages, never silently cut); ``section`` text 3,000; bu
 Model output is *defanged* before it reaches Slack: ``<!channel>``, ``<!here>``,
 ``<!everyone>``, ``<@U…>``, ``<#C…>``, ``<!subteam^…>`` and bare ``@here``-style words are
 rewritten so they can never ping anyone.
+
+Which sources and suggestions an answer shows is the core's presentation policy
+(:mod:`core.presentation`, applied to every reply the service yields); this module only
+lays them out.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
 
 from bots.slack import messages as say
+from core import presentation
 from core.text import ellipsize, split_text
-from core.types import ChannelSettings, ChatHistory, Reply, Source
+from core.types import ChatHistory, Reply
 
 log = structlog.get_logger(__name__)
 
@@ -206,44 +211,20 @@ def _actions(buttons: Sequence[dict[str, Any]], block_id: str) -> list[dict[str,
 
 
 def _usable_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    url = url.strip()
-    if not re.match(r"^https?://\S+$", url, re.IGNORECASE) or len(url) > BUTTON_URL_LIMIT:
-        return None
-    return url
+    """A link (:func:`core.presentation.link`) that fits a button's ``url`` (3,000)."""
+    found = presentation.link(url)
+    return found if found is not None and len(found) <= BUTTON_URL_LIMIT else None
 
 
-def _dedupe_key(url: str) -> str:
-    return url.split("#", 1)[0].rstrip("/").lower()
-
-
-def pick_sources(sources: Iterable[Source], limit: int | None) -> list[Source]:
-    """Sources without duplicates (same URL, or same title without URL), at most ``limit``."""
-    seen: set[str] = set()
-    picked: list[Source] = []
-    for source in sources:
-        url = _usable_url(source.url)
-        key = "url:" + _dedupe_key(url) if url else "title:" + source.label.strip().lower()
-        if key in seen or not source.label.strip():
-            continue
-        seen.add(key)
-        picked.append(source)
-        if limit is not None and len(picked) >= limit:
-            break
-    return picked
-
-
-def _source_blocks(sources: Sequence[Source]) -> list[dict[str, Any]]:
+def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str, Any]]:
     buttons: list[dict[str, Any]] = []
     unlinked: list[str] = []
     for i, source in enumerate(sources):
         url = _usable_url(source.url)
-        label = defang(source.title or source.url or "")
         if url is None:
-            unlinked.append(ellipsize(label, 200))
+            unlinked.append(ellipsize(defang(source.title or source.url or ""), 200))
             continue
-        button = _button(label, f"{SOURCE_ACTION}:{i}", url=url)
+        button = _button(source.label, f"{SOURCE_ACTION}:{i}", url=url)
         if button is not None:
             buttons.append(button)
     blocks: list[dict[str, Any]] = []
@@ -255,11 +236,12 @@ def _source_blocks(sources: Sequence[Source]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _suggestion_blocks(reply: Reply) -> list[dict[str, Any]]:
+def _suggestion_blocks(suggestions: Sequence[presentation.ShownSuggestion]) -> list[dict[str, Any]]:
     buttons = []
-    for i, suggestion in enumerate(reply.suggestions):
-        ref = reply.suggestion_ref(i)
-        button = _button(defang(suggestion), f"{SUGGEST_ACTION}:{ref}", value=ref)
+    for suggestion in suggestions:
+        button = _button(
+            suggestion.label, f"{SUGGEST_ACTION}:{suggestion.ref}", value=suggestion.ref
+        )
         if button is not None:
             buttons.append(button)
     if not buttons:
@@ -307,26 +289,28 @@ def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
     ]
 
 
-def reply_extras(reply: Reply, settings: ChannelSettings | None = None) -> list[dict[str, Any]]:
-    """Everything after the answer text: sources, suggestions, feedback (in that order)."""
-    settings = settings or ChannelSettings()
-    blocks: list[dict[str, Any]] = []
-    if settings.enable_sources:
-        blocks.extend(_source_blocks(pick_sources(reply.sources, settings.sources_limit)))
-    if settings.enable_suggestions:
-        blocks.extend(_suggestion_blocks(reply))
-    blocks.extend(_feedback_blocks(reply))
-    return blocks
+def reply_extras(reply: Reply) -> list[dict[str, Any]]:
+    """Everything after the answer text: sources, suggestions, feedback (in that order).
+
+    ``reply`` is presented (:func:`core.presentation.present`: the channel's settings are
+    applied by the core); this only lays it out, labels within Slack's 75 characters.
+    """
+    shown = presentation.layout(reply, BUTTON_TEXT_LIMIT, clean=defang)
+    return [
+        *_source_blocks(shown.sources),
+        *_suggestion_blocks(shown.suggestions),
+        *_feedback_blocks(reply),
+    ]
 
 
-def render_reply(reply: Reply, settings: ChannelSettings | None = None) -> list[SlackMessage]:
+def render_reply(reply: Reply) -> list[SlackMessage]:
     """The whole answer as Slack messages: text pages, then the buttons on the last one.
 
     Every message has at most 50 blocks and 12,000 characters of markdown; extra pages and
     extra button blocks go to further messages, so nothing is dropped.
     """
     pages = answer_pages(reply.text)
-    extras = reply_extras(reply, settings)
+    extras = reply_extras(reply)
     result = [SlackMessage(text=notification_text(p), blocks=(_markdown(p),)) for p in pages]
     last = result.pop()
     room = MAX_BLOCKS - len(last.blocks)
@@ -338,9 +322,9 @@ def render_reply(reply: Reply, settings: ChannelSettings | None = None) -> list[
     return result
 
 
-def buttons_message(reply: Reply, settings: ChannelSettings | None = None) -> list[SlackMessage]:
+def buttons_message(reply: Reply) -> list[SlackMessage]:
     """Only the buttons (after a plain-text fallback of the answer)."""
-    extras = reply_extras(reply, settings)
+    extras = reply_extras(reply)
     return [
         SlackMessage(text=say.BUTTONS_FALLBACK, blocks=tuple(extras[i : i + MAX_BLOCKS]))
         for i in range(0, len(extras), MAX_BLOCKS)

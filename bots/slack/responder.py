@@ -5,8 +5,12 @@ timestamps) plus a Web API client for the job's workspace, so any process can (r
 job. In threads the answer streams natively (``chat.startStream``/``appendStream``/
 ``stopStream`` through slack_sdk's ``chat_stream`` helper); where that is unavailable or
 fails, one placeholder message is edited with ``chat.update``. Either way the first text
-shows at once and the message then changes at most once per ``update_interval`` seconds,
-the final change included. The final message always carries the full blocks. If Slack
+shows at once and the message then changes at most once per ``update_interval`` seconds
+while Gloo streams; when the stream ends, the last text, the buttons and the end of the
+stream go at once (one ``chat.stopStream``, or the ``chat.update`` of the fallback path),
+whatever the pacing clock says: it is the message's one final change. The reply arrives
+presented for its channel (:mod:`core.presentation`), so nothing is read back from the
+service. The final message always carries the full blocks. If Slack
 refuses the blocks (``invalid_blocks``, ``msg_too_long``…) the answer goes out as plain text
 followed by the buttons, instead of being dropped.
 """
@@ -29,8 +33,8 @@ from bots.slack import render
 from bots.slack.clients import Sleep, WebClients, split_workspace
 from bots.slack.render import SlackMessage
 from core.delivery import Job, PostedCallback
-from core.service import AnswerFailed, ConversationService, StreamEvent
-from core.types import ChannelSettings, Reply, TextDelta, ThreadKey
+from core.service import AnswerFailed, StreamEvent
+from core.types import Reply, TextDelta, ThreadKey
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +76,6 @@ class SlackResponder:
     def __init__(
         self,
         clients: WebClients,
-        service: ConversationService,
         *,
         update_interval: float = 1.0,
         streaming: bool = True,
@@ -80,7 +83,6 @@ class SlackResponder:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._clients = clients
-        self._service = service
         self._interval = update_interval
         self._streaming = streaming
         self._clock = clock
@@ -195,8 +197,7 @@ class SlackResponder:
             raise
         if reply is None:  # the service always ends with a Reply or raises
             raise AnswerFailed(sentences.SOMETHING_WENT_WRONG)
-        settings = await self._settings(thread)
-        await writer.finish(reply, settings)
+        await writer.finish(reply)
 
     async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
         thread = job.question.thread
@@ -232,15 +233,6 @@ class SlackResponder:
             recipient_user_id=user_id,
         )
 
-    async def _settings(self, thread: ThreadKey) -> ChannelSettings:
-        try:
-            return await self._service.settings_for(
-                thread.platform, thread.workspace, thread.channel
-            )
-        except Exception:
-            log.warning("slack.settings_unavailable", exc_info=True)
-            return self._service.defaults
-
 
 @dataclass
 class _Writer:
@@ -264,13 +256,6 @@ class _Writer:
     def _too_soon(self) -> bool:
         """Whether the message was changed less than ``interval`` seconds ago."""
         return self.last_update is not None and self.clock() - self.last_update < self.interval
-
-    async def _wait_turn(self) -> None:
-        """Wait out the rest of ``interval`` since the last change (the final change too)."""
-        if self.last_update is not None:
-            remaining = self.interval - (self.clock() - self.last_update)
-            if remaining > 0:
-                await self.sleep(remaining)
 
     @property
     def thread(self) -> ThreadKey:
@@ -341,10 +326,10 @@ class _Writer:
 
     # --- the final answer ----------------------------------------------------------------
 
-    async def finish(self, reply: Reply, settings: ChannelSettings) -> None:
-        pages = render.render_reply(reply, settings)
-        await self._wait_turn()  # the final change respects the pace too
-        if self.stream is not None and await self._finish_stream(reply, settings, pages):
+    async def finish(self, reply: Reply) -> None:
+        """The final change, at once: Slack allows one call, and the reader waits for it."""
+        pages = render.render_reply(reply)
+        if self.stream is not None and await self._finish_stream(reply, pages):
             return
         try:
             await self._publish(pages)
@@ -353,23 +338,21 @@ class _Writer:
                 raise
             log.warning("slack.blocks_refused", error=slack_error(exc), fallback="plain text")
             await self._publish(render.plain_pages(reply.text))
-            buttons = render.buttons_message(reply, settings)
+            buttons = render.buttons_message(reply)
             try:
                 for message in buttons:
                     await self._remember(await self._post(message))
             except SlackApiError as exc2:
                 log.warning("slack.buttons_refused", error=slack_error(exc2))
 
-    async def _finish_stream(
-        self, reply: Reply, settings: ChannelSettings, pages: list[SlackMessage]
-    ) -> bool:
+    async def _finish_stream(self, reply: Reply, pages: list[SlackMessage]) -> bool:
         """End the native stream; True when the streamed message is the final answer."""
         stream = self.stream
         assert stream is not None
         self.stream = None
         full = render.defang(reply.text)
         if len(pages) == 1 and full.startswith(self.sent) and len(full) <= render.MARKDOWN_LIMIT:
-            extras = render.reply_extras(reply, settings)
+            extras = render.reply_extras(reply)
             try:
                 await stream.stop(markdown_text=full[len(self.sent) :] or None, blocks=extras)
             except SlackApiError as exc:

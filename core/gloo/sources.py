@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 from core.gloo.wire import as_mapping
+from core.presentation import link, unique_sources
 from core.types import Source
 
 # Grounded completions cite {item_title, item_url, author[], publisher, snippets[]} (the
@@ -20,42 +20,26 @@ def normalize_sources(raw: object, limit: int | None = None) -> tuple[Source, ..
     """Clean sources: a list of dicts in, at most ``limit`` :class:`Source` objects out.
 
     * title from ``item_title``/``title``/``name``; url from ``item_url``/``url``/``link``/
-      ``uri``, kept only when it is an http(s) URL; ``publisher``; ``author`` (a string or
-      a list of strings, joined with ", "); snippet from ``snippet``/``text``, else the
-      first non-blank entry of ``snippets``. All stripped.
+      ``uri``, kept only when it is a link (:func:`core.presentation.link`); ``publisher``;
+      ``author`` (a string or a list of strings, joined with ", "); snippet from
+      ``snippet``/``text``, else the first non-blank entry of ``snippets``. All stripped.
     * Entries with neither a title nor a URL are dropped; a URL-only entry keeps ``title``
       empty (``Source.label`` falls back to the URL).
-    * De-duplicated by URL (first wins); entries without a URL by title.
+    * De-duplicated and capped by the presentation policy
+      (:func:`core.presentation.unique_sources`: the one URL rule, first wins).
     * Anything that is not a list of dicts gives ``()``.
     """
     if not isinstance(raw, list | tuple):
         return ()
-    if limit is not None and limit <= 0:
-        return ()
-    result: list[Source] = []
-    seen_urls: set[str] = set()
-    seen_titles: set[str] = set()
+    parsed: list[Source] = []
     for item in raw:
         entry = as_mapping(item)
         if entry is None:
             continue
         source = _source_from(entry)
-        if source is None:
-            continue
-        title_key = source.title.casefold()
-        if source.url is not None:
-            url_key = _url_key(source.url)
-            if url_key in seen_urls:
-                continue
-            seen_urls.add(url_key)
-        elif title_key in seen_titles:
-            continue
-        if title_key:
-            seen_titles.add(title_key)
-        result.append(source)
-        if limit is not None and len(result) >= limit:
-            break
-    return tuple(result)
+        if source is not None:
+            parsed.append(source)
+    return unique_sources(parsed, limit)
 
 
 def _source_from(entry: Mapping[str, object]) -> Source | None:
@@ -93,25 +77,10 @@ def _first_text(entry: Mapping[str, object], keys: tuple[str, ...]) -> str | Non
 def _http_url(entry: Mapping[str, object]) -> str | None:
     for key in _URL_KEYS:
         value = entry.get(key)
-        if not isinstance(value, str):
-            continue
-        candidate = value.strip()
-        if not candidate:
-            continue
-        try:
-            parts = urlsplit(candidate)
-        except ValueError:
-            continue
-        if parts.scheme.lower() in ("http", "https") and parts.netloc and " " not in candidate:
-            return candidate
+        url = link(value) if isinstance(value, str) else None
+        if url is not None:
+            return url
     return None
-
-
-def _url_key(url: str) -> str:
-    """Compare URLs ignoring scheme/host case, a trailing slash and the fragment."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
 def _author(value: object) -> str | None:

@@ -25,6 +25,7 @@ from devtools.bench import (
     PlatformRun,
     Progress,
     bench_question,
+    complete_text_lags,
     first_text_lags,
     median_round_trip,
     platform_results,
@@ -95,6 +96,7 @@ async def _run(
         seconds = time.perf_counter() - started
 
     lags = first_text_lags(clock, lambda i: fake.first_text_at.get(channels[i]))
+    complete = complete_text_lags(clock, lambda i: fake.completed_at.get(channels[i]))
     calls = fake.calls[first_call:]
     return PlatformRun(
         platform="discord",
@@ -105,9 +107,14 @@ async def _run(
         round_trip=round_trip,
         calls=len(calls),
         calls_by_method=dict(Counter(f"{c.method} {_route(c.path)}" for c in calls)),
-        edits=list(fake.edit_times.values()),
+        # The final change of each message is not paced (the fake lets it through).
+        edits=[
+            [t for t in times if t != fake.final_edits.get(message_id)]
+            for message_id, times in fake.edit_times.items()
+        ],
         edit_window=EDIT_WINDOW,
         rate_limited=sum(1 for call in calls if call.status == 429),
+        complete_text_lag=complete,
     )
 
 

@@ -92,6 +92,12 @@ class FakeDiscord:
         self.calls: list[Call] = []
         #: channel id → ``time.perf_counter()`` of the first bot message with text there.
         self.first_text_at: dict[int, float] = {}
+        #: message id → the time of its one edit let through within ``edit_interval`` (the
+        #: final change, which pacing does not hold back).
+        self.final_edits: dict[int, float] = {}
+        #: channel id → ``time.perf_counter()`` when a bot message there first carried
+        #: components (a finished answer's buttons).
+        self.completed_at: dict[int, float] = {}
         #: message id → ``time.perf_counter()`` of every successful edit.
         self.edit_times: dict[int, list[float]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
@@ -391,12 +397,16 @@ class FakeDiscord:
         return web.Response(status=status, body=json.dumps(data).encode(), headers=headers)
 
     def _too_soon(self, message_id: int, at: float) -> tuple[int, Any] | None:
-        """A 429 when ``message_id`` was edited less than ``edit_interval`` seconds ago."""
+        """A 429 when ``message_id`` was edited less than ``edit_interval`` seconds ago,
+        except once per message: its final change (the answer with its buttons)."""
         if self.edit_interval is None:
             return None
         edits = self.edit_times.get(message_id)
         wait = edits[-1] + self.edit_interval - at if edits else 0.0
         if wait <= 0:
+            return None
+        if message_id not in self.final_edits:
+            self.final_edits[message_id] = at
             return None
         return 429, {
             "message": "You are being rate limited.",
@@ -526,6 +536,8 @@ class FakeDiscord:
         self.messages[message_id] = message
         if message["content"] and author is self.bot_user:
             self.first_text_at.setdefault(int(channel_id), time.perf_counter())
+        if message["components"] and author is self.bot_user:
+            self.completed_at.setdefault(int(channel_id), time.perf_counter())
         return message
 
     async def _list_messages(self, query: dict[str, str], channel_id: str) -> tuple[int, Any]:
@@ -589,6 +601,8 @@ class FakeDiscord:
         merged["edited_timestamp"] = datetime.now(UTC).isoformat()
         self.messages[message_id] = merged
         self.edit_times.setdefault(message_id, []).append(now)
+        if merged.get("components") and merged["author"]["id"] == self.bot_user["id"]:
+            self.completed_at.setdefault(int(merged["channel_id"]), now)
         return 200, merged
 
     async def _patch_message(self, body: Any, channel_id: str, message_id: str) -> tuple[int, Any]:

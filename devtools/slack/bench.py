@@ -28,6 +28,7 @@ from devtools.bench import (
     PlatformRun,
     Progress,
     bench_question,
+    complete_text_lags,
     first_text_lags,
     median_round_trip,
     platform_results,
@@ -105,6 +106,7 @@ async def _run(
         seconds = time.perf_counter() - started
 
     lags = first_text_lags(clock, lambda i: fake.first_text_at.get((CHANNEL, stamps[i])))
+    complete = complete_text_lags(clock, lambda i: _completed_at(fake, stamps[i]))
     calls = fake.calls[first_call:]
     return PlatformRun(
         platform="slack",
@@ -115,10 +117,18 @@ async def _run(
         round_trip=round_trip,
         calls=len(calls),
         calls_by_method=dict(Counter(call.method for call in calls)),
-        edits=[m.edit_times for m in fake.messages.values()],
+        # The final change (stopStream, or the fallback's last update) is not paced.
+        edits=[m.paced_edit_times for m in fake.messages.values()],
         edit_window=EDIT_WINDOW,
         rate_limited=sum(1 for call in calls if call.status == 429),
+        complete_text_lag=complete,
     )
+
+
+def _completed_at(fake: FakeSlack, thread_ts: str) -> float | None:
+    """When the thread's answer first showed complete (its feedback buttons)."""
+    times = [m.completed_at for m in fake.in_thread(CHANNEL, thread_ts) if m.completed_at]
+    return min(times, default=None)
 
 
 async def _round_trip(fake: FakeSlack) -> float:

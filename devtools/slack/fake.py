@@ -4,7 +4,8 @@ It records every call (with its arrival time), keeps the messages it was asked t
 edit and stream (with the time of every edit and of the first text shown in each thread),
 validates blocks the way Slack does (``slack_sdk.models.blocks`` plus the message limits),
 answers ``ok: false`` errors and HTTP 429 with ``Retry-After`` on demand — or on its own
-for a message edited again sooner than ``edit_interval`` seconds, when one is given — serves
+for a message edited again sooner than ``edit_interval`` seconds, when one is given (except
+its final change: ``chat.stopStream``, or one ``chat.update`` per message) — serves
 ``response_url`` posts, ``apps.connections.open`` with a local websocket, and
 ``oauth.v2.access``. It ships in the package (not under ``tests/``) because the benchmark
 drives the real adapter against it.
@@ -74,8 +75,10 @@ class Call:
     token: str | None
     status: int = 200
     error: str | None = None
-    #: ``time.perf_counter()`` when the call arrived.
+    #: ``time.perf_counter()`` (or the fake's clock) when the call arrived.
     at: float = field(default_factory=time.perf_counter)
+    #: Let through within the edit interval as its message's final change.
+    final: bool = False
 
 
 @dataclass
@@ -90,6 +93,21 @@ class Message:
     edits: int = 0
     #: ``time.perf_counter()`` of every successful edit (update, append, stop).
     edit_times: list[float] = field(default_factory=list)
+    #: The times of the edits let through within ``edit_interval`` as the message's final
+    #: change (a ``chat.stopStream``, or its one ``chat.update`` allowed so).
+    final_times: list[float] = field(default_factory=list)
+    #: Whether its one ``chat.update`` within the interval (the final change) was used.
+    final_update: bool = False
+    #: When the message first showed the finished answer (its 👍/👎 buttons).
+    completed_at: float | None = None
+
+    @property
+    def paced_edit_times(self) -> list[float]:
+        """The edit times less the final change, which pacing does not hold back."""
+        rest = list(self.edit_times)
+        for at in self.final_times:
+            rest.remove(at)
+        return rest
 
     @property
     def markdown(self) -> str:
@@ -236,12 +254,16 @@ class FakeSlack:
         *,
         edit_interval: float | None = None,
         history_per_minute: int | None = 1,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         # bot token → team
         self.teams = teams or {BOT_TOKEN: Team(TEAM_ID)}
         self.app_token = app_token
-        #: When set, editing a message again within this many seconds answers HTTP 429.
+        #: When set, editing a message again within this many seconds answers HTTP 429,
+        #: except for its final change (see :meth:`_too_soon`).
         self.edit_interval = edit_interval
+        #: The clock of call times and of the edit interval (tests pass a fake one).
+        self.clock = clock
         #: conversations.replies/history calls allowed a minute per method and workspace
         #: (None: unlimited, as for a Marketplace app).
         self.history_per_minute = history_per_minute
@@ -333,7 +355,7 @@ class FakeSlack:
         args = await _read_args(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
-        call = Call(method, args, token)
+        call = Call(method, args, token, at=self.clock())
         self.calls.append(call)
         try:
             fault = self._faults[method].popleft() if self._faults[method] else None
@@ -347,7 +369,7 @@ class FakeSlack:
             if fault is not None:
                 call.error = str(fault[1])
                 return web.json_response({"ok": False, "error": call.error})
-            wait = self._too_soon(method, args)
+            wait = self._too_soon(method, args, call)
             if wait is None:
                 wait = self._history_rate(method, token)
             if wait is not None:
@@ -366,15 +388,27 @@ class FakeSlack:
         finally:
             await self._notify()
 
-    def _too_soon(self, method: str, args: dict[str, Any]) -> float | None:
-        """Seconds still to wait when this edit comes too soon after the message's last one."""
+    def _too_soon(self, method: str, args: dict[str, Any], call: Call) -> float | None:
+        """Seconds still to wait when this edit comes too soon after the message's last one.
+
+        Slack publishes no per-message edit limit (chat.update is Tier 3, chat.appendStream
+        Tier 4, chat.stopStream Tier 2: docs.slack.dev/reference/methods); the interval is
+        the pacing we promise. The final change is exempt: ``chat.stopStream`` (it ends the
+        stream and carries the last text and the buttons, so it comes once), and one
+        ``chat.update`` per message (the fallback path's final answer).
+        """
         if self.edit_interval is None or method not in EDIT_METHODS:
             return None
         message = self.messages.get(str(args.get("ts")))
         if message is None or not message.edit_times:
             return None
-        wait = message.edit_times[-1] + self.edit_interval - time.perf_counter()
-        return wait if wait > 0 else None
+        wait = message.edit_times[-1] + self.edit_interval - call.at
+        if wait <= 0:
+            return None
+        if method == "chat.stopStream" or (method == "chat.update" and not message.final_update):
+            call.final = True
+            return None
+        return wait
 
     def _history_rate(self, method: str, token: str | None) -> float | None:
         """Seconds to wait when conversations.* is called again within its minute."""
@@ -400,6 +434,11 @@ class FakeSlack:
             return
         if call.method in EDIT_METHODS:
             message.edit_times.append(call.at)
+            if call.final:
+                message.final_times.append(call.at)
+                message.final_update = message.final_update or call.method == "chat.update"
+        if message.completed_at is None and message.feedback_buttons():
+            message.completed_at = call.at
         if message.markdown:
             self.first_text_at.setdefault((message.channel, message.thread_ts), call.at)
 

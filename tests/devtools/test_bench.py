@@ -1,4 +1,4 @@
-"""``gloo-bots bench`` in miniature: every figure P1–P5, through the real paths, in seconds."""
+"""``gloo-bots bench`` in miniature: every figure P1–P6, through the real paths, in seconds."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         progress_to=progress.append,
     )
     by: dict[tuple[str, str], BenchResult] = {(r.key, r.platform): r for r in results}
-    assert {key for key, _ in by} == {"P1", "P2", "P3", "P4", "P5"}
+    assert {key for key, _ in by} == {"P1", "P2", "P3", "P4", "P5", "P6"}
     assert [r.errors for r in results if r.measured] == [0] * len(
         [r for r in results if r.measured]
     )
@@ -74,6 +74,11 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         assert most >= 1
         assert refused >= 0
         assert p5.met == (most <= 1 and refused == 0)
+        p6 = by["P6", platform]  # issue 15: complete text - the simulator's stream end
+        assert p6.answers == 2, platform
+        assert p6.detail["measured"] == 2
+        assert p6.figure > -1000  # complete after (or at worst just before) the stream's end
+        assert p6.met == (p6.figure <= 150)
 
     saved = json.loads(output.read_text())
     assert [(r["key"], r["platform"]) for r in saved] == [(r.key, r.platform) for r in results]

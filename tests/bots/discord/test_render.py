@@ -26,6 +26,7 @@ from bots.discord.render import (
     thread_name,
     with_notice,
 )
+from core.presentation import layout
 from core.types import ChatHistory, HistoryMessage, Reply, Source
 from tests.bots.discord.fake_discord import InvalidForm, validate_message
 
@@ -217,7 +218,9 @@ def test_sources_that_cannot_be_link_buttons_are_listed(url: str | None) -> None
 
 
 def test_the_numbered_list_stays_within_4096_characters() -> None:
-    entries = [(n, Source("T" * 300, f"https://example.test/{n}")) for n in range(1, 200)]
+    sources = tuple(Source("T" * 300, f"https://example.test/{n}") for n in range(1, 200))
+    shown = layout(reply(source_list=sources), LABEL_LIMIT).sources
+    entries = list(enumerate(shown, start=1))
     text = numbered_sources(entries)
     assert len(text) <= EMBED_DESCRIPTION_LIMIT
     assert text.splitlines()[-1].startswith("…and ")

@@ -8,6 +8,7 @@ import pytest
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownBlock
 
 from bots.slack import render
+from core.presentation import present
 from core.types import ChannelSettings, ChatHistory, HistoryMessage, Reply, Source
 from tests.bots.slack.fake_slack import validate_blocks
 
@@ -172,13 +173,15 @@ def test_sources_are_deduplicated_and_capped() -> None:
         Source("Three", "https://example.org/3"),
         Source("Bad link", "javascript:alert(1)"),
     )
-    (message,) = render.render_reply(reply(sources=sources), ChannelSettings(sources_limit=3))
+    capped = present(reply(sources=sources), ChannelSettings(sources_limit=3))
+    (message,) = render.render_reply(capped)
     buttons = [e for b in message.blocks for e in b.get("elements", []) if e.get("url")]
     assert [b["text"]["text"] for b in buttons] == ["One", "Two"]
     assert "No link" in str(message.blocks)
     assert "Three" not in str(message.blocks)  # the limit counted three distinct sources
 
-    (none,) = render.render_reply(reply(sources=sources), ChannelSettings(enable_sources=False))
+    hidden = present(reply(sources=sources), ChannelSettings(enable_sources=False))
+    (none,) = render.render_reply(hidden)
     assert "Sources" not in str(none.blocks)
 
 
@@ -186,7 +189,7 @@ def test_never_more_than_50_blocks_even_with_huge_replies() -> None:
     many_sources = tuple(Source(f"S{i}", f"https://example.org/{i}") for i in range(2000))
     many_suggestions = tuple(f"Question {i}?" for i in range(1000))
     huge = reply("x " * 40_000, sources=many_sources, suggestions=many_suggestions)
-    messages = render.render_reply(huge, ChannelSettings(sources_limit=None))
+    messages = render.render_reply(present(huge, ChannelSettings(sources_limit=None)))
     for message in messages:
         check_message(message)
     actions = [b for m in messages for b in m.blocks if b["type"] == "actions"]
