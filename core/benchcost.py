@@ -41,15 +41,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.bootstrap import build
-from core.logs import configure_logging
 from core.delivery import Job, PostedCallback
+from core.logs import configure_logging
 from core.service import StreamEvent
 from core.settings import Settings
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 from core.types import Question, Reply, TextDelta, ThreadKey
 
-__all__ = ["Counter", "CostResult", "count_statements", "main", "measure"]
+__all__ = ["CostResult", "Counter", "count_statements", "main", "measure"]
 
 LOCAL_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 _API_KEY: Final = "cost-bench-key"
