@@ -227,7 +227,7 @@ async def measure(
 ) -> CostResult:
     """Answer ``answers`` questions in ``threads`` threads, ``concurrency`` at a time."""
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         gloo_backend="message",
         gloo_api_url=gloo_url,
         gloo_api_key=_API_KEY,
