@@ -23,7 +23,6 @@ the order they were accepted, across processes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import secrets
@@ -47,7 +46,7 @@ import structlog
 from core import intake, messages
 from core.ports import QUOTA_ERROR, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
-from core.types import Job, Reply, TextDelta, ThreadKey
+from core.types import Job, Reply, ThreadKey
 
 if TYPE_CHECKING:
     from core.metrics import Metrics
@@ -481,7 +480,7 @@ class Dispatcher:
     ) -> None:
         # Closed however delivery ends, so the thread's lock is never left held by an
         # abandoned stream.
-        async with aclosing(coalesced(events)) as answer:
+        async with aclosing(events) as answer:
             await responder.deliver(job, answer, record)
 
     async def _keep_alive(self, responder: Responder, job: Job, started: asyncio.Event) -> None:
@@ -584,62 +583,3 @@ class Dispatcher:
             return
         if key is not None:
             self._kick(key)
-
-
-def _merged(events: Sequence[StreamEvent]) -> list[StreamEvent]:
-    """Runs of text deltas as one delta each (its text the run's last); other events kept."""
-    out: list[StreamEvent] = []
-    for event in events:
-        last = out[-1] if out else None
-        if isinstance(event, TextDelta) and isinstance(last, TextDelta):
-            out[-1] = TextDelta(delta=last.delta + event.delta, text=event.text)
-        else:
-            out.append(event)
-    return out
-
-
-async def coalesced(source: AsyncGenerator[StreamEvent, None]) -> AsyncGenerator[StreamEvent, None]:
-    """``source``'s events, read ahead: deltas that arrive while the consumer (a responder)
-    is still busy with the one before are merged into the next, so a 60-chunk answer does not
-    cost 60 responder calls. Order, the final text and the Reply are unchanged, and a failure
-    of ``source`` is raised after every delta that came before it.
-
-    ``source`` is read by a task of its own and closed when this generator is.
-    """
-    pending: list[StreamEvent] = []
-    failure: list[Exception] = []
-    finished = asyncio.Event()
-    arrived = asyncio.Event()
-
-    async def pump() -> None:
-        try:
-            async with aclosing(source):
-                async for event in source:
-                    pending.append(event)
-                    arrived.set()
-        except Exception as exc:
-            failure.append(exc)
-        finally:
-            finished.set()
-            arrived.set()
-
-    reader = asyncio.create_task(pump(), name="answer-stream")
-    try:
-        while True:
-            if not pending:
-                if finished.is_set():
-                    if failure:
-                        raise failure[0]
-                    return
-                arrived.clear()
-                await arrived.wait()
-                continue
-            batch = pending[:]
-            pending.clear()
-            for event in _merged(batch):
-                yield event
-    finally:
-        if not reader.done():
-            reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader

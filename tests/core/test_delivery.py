@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Collection
-from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +14,7 @@ import pytest
 import structlog
 
 from core import messages
-from core.delivery import Dispatcher, PostedCallback, StreamEvent, coalesced, trace_id
-from core.service import AnswerFailed
+from core.delivery import Dispatcher, PostedCallback, StreamEvent, trace_id
 from core.simulator import Simulator, SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import Job, Question, Reply, TextDelta, ThreadKey
@@ -311,53 +310,3 @@ async def test_a_burst_never_has_more_answers_in_flight_than_the_limit(store: Sq
             assert dispatcher.in_flight <= 5
     assert responder.most == 5
     assert sorted(d.job.key for d in responder.delivered) == sorted(f"b{i}" for i in range(40))
-
-
-async def test_deltas_that_arrive_while_the_responder_is_busy_are_merged() -> None:
-    final = Reply(text="", sources=(), suggestions=(), answer_id="a1", chat_id="c1")
-    chunks = [f"w{i} " for i in range(60)]
-    produced, taken = asyncio.Event(), asyncio.Event()
-
-    async def stream() -> AsyncIterator[StreamEvent]:
-        text = ""
-        for index, chunk in enumerate(chunks):
-            text += chunk
-            yield TextDelta(delta=chunk, text=text)
-            if index == 0:
-                await taken.wait()  # the responder has the first chunk
-        produced.set()
-        yield replace(final, text=text)
-
-    seen: list[StreamEvent] = []
-    async with aclosing(coalesced(stream())) as events:  # type: ignore[arg-type]
-        async for event in events:
-            seen.append(event)
-            if len(seen) == 1:
-                taken.set()
-                await produced.wait()  # a responder busy while the other 59 chunks arrive
-    full = "".join(chunks)
-    assert [type(e) for e in seen] == [TextDelta, TextDelta, Reply]
-    deltas = [e for e in seen if isinstance(e, TextDelta)]
-    assert deltas[0].text == "w0 "
-    assert deltas[1].text == full
-    assert "".join(d.delta for d in deltas) == full
-    assert isinstance(seen[-1], Reply)
-    assert seen[-1].text == full
-
-
-async def test_a_failure_after_merged_deltas_comes_after_them() -> None:
-    async def stream() -> AsyncIterator[StreamEvent]:
-        yield TextDelta(delta="a", text="a")
-        yield TextDelta(delta="b", text="ab")
-        raise AnswerFailed("Gloo stopped")
-
-    seen: list[StreamEvent] = []
-
-    async def consume() -> None:
-        async with aclosing(coalesced(stream())) as events:  # type: ignore[arg-type]
-            async for event in events:
-                seen.append(event)
-
-    with pytest.raises(AnswerFailed, match="Gloo stopped"):
-        await consume()
-    assert seen == [TextDelta(delta="ab", text="ab")]
