@@ -191,7 +191,6 @@ class Dispatcher:
         #: Answer slots taken: by claims under way and jobs being answered. A slot is taken
         #: before the claim, so a burst of submissions never overshoots ``concurrency``.
         self._reserved = 0
-        self._claiming: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
@@ -317,15 +316,11 @@ class Dispatcher:
 
     def _kick(self, key: str) -> None:
         """Try to claim ``key`` and answer it here (it stays pending if that is not possible)."""
-        if (
-            self._closed
-            or key in self._running
-            or key in self._claiming
-            or self._reserved >= self._policy.concurrency
-        ):
+        # A key whose claim is under way is claimed again: that claim may fail because the
+        # thread's earlier question was still open, and this kick comes after it ended.
+        if self._closed or key in self._running or self._reserved >= self._policy.concurrency:
             return
         self._reserved += 1
-        self._claiming.add(key)
         self._spawn(self._claim_and_run(key), f"claim:{key}")
 
     def _start(self, job: Job) -> None:
@@ -344,8 +339,6 @@ class Dispatcher:
         except Exception:
             log.warning("job.claim_failed", job=key, exc_info=True)  # re-driven later
             job = None
-        finally:
-            self._claiming.discard(key)
         if job is None or job.key in self._running:
             self._reserved -= 1
             return
