@@ -188,6 +188,9 @@ class Dispatcher:
         self._responders: dict[str, Responder] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[str] = set()
+        #: Answer slots taken: by claims under way and jobs being answered. A slot is taken
+        #: before the claim, so a burst of submissions never overshoots ``concurrency``.
+        self._reserved = 0
         self._timers: set[asyncio.TimerHandle] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
@@ -246,12 +249,19 @@ class Dispatcher:
 
     async def redrive(self) -> int:
         """Claim and start due or abandoned jobs of this process's platforms; how many."""
-        room = self._policy.concurrency - len(self._running)
+        room = self._policy.concurrency - self._reserved
         if self._closed or room <= 0 or not self._responders:
             return 0
-        jobs = await self._inbox.claim_due(
-            self.owner, self._lease, platforms=self.platforms, limit=room
-        )
+        self._reserved += room  # held while claiming; what is not claimed is given back
+        try:
+            jobs = await self._inbox.claim_due(
+                self.owner, self._lease, platforms=self.platforms, limit=room
+            )
+        except BaseException:
+            self._reserved -= room
+            raise
+        jobs = [job for job in jobs if job.key not in self._running]
+        self._reserved -= room - len(jobs)
         for job in jobs:
             log.info("job.redriven", job=job.key, attempt=job.attempt)
             self._start(job)
@@ -306,8 +316,11 @@ class Dispatcher:
 
     def _kick(self, key: str) -> None:
         """Try to claim ``key`` and answer it here (it stays pending if that is not possible)."""
-        if self._closed or key in self._running or len(self._running) >= self._policy.concurrency:
+        # A key whose claim is under way is claimed again: that claim may fail because the
+        # thread's earlier question was still open, and this kick comes after it ended.
+        if self._closed or key in self._running or self._reserved >= self._policy.concurrency:
             return
+        self._reserved += 1
         self._spawn(self._claim_and_run(key), f"claim:{key}")
 
     def _start(self, job: Job) -> None:
@@ -320,14 +333,17 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _claim_and_run(self, key: str) -> None:
+        """Runs with a slot reserved by :meth:`_kick`; gives it back unless the job runs."""
         try:
             job = await self._inbox.claim(key, self.owner, self._lease)
         except Exception:
             log.warning("job.claim_failed", job=key, exc_info=True)  # re-driven later
+            job = None
+        if job is None or job.key in self._running:
+            self._reserved -= 1
             return
-        if job is not None and job.key not in self._running:
-            self._running.add(job.key)
-            await self._run(job)
+        self._running.add(job.key)
+        await self._run(job)
 
     async def _run(self, job: Job) -> None:
         structlog.contextvars.bind_contextvars(job=job.key, trace=trace_id(job.key))
@@ -340,6 +356,7 @@ class Dispatcher:
             log.exception("job.crashed")
         finally:
             self._running.discard(job.key)
+            self._reserved -= 1
             structlog.contextvars.unbind_contextvars("job", "trace")
         await self._kick_next(job)
 

@@ -266,3 +266,47 @@ async def test_a_redriven_job_adopts_what_its_dead_attempt_posted_unrecorded(
     entry = await store.inbox_entry("k1")
     assert entry is not None
     assert entry.job.posted == ("msg-unrecorded",)
+
+
+@dataclass
+class GatedResponder(RecordingResponder):
+    """Holds every answer until released, counting how many are being answered at once."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    now: int = 0
+    most: int = 0
+
+    async def deliver(
+        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
+    ) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await self.gate.wait()
+            await super().deliver(job, answer, posted)
+        finally:
+            self.now -= 1
+
+
+async def test_a_burst_never_has_more_answers_in_flight_than_the_limit(store: SqlStore) -> None:
+    # 40 mentions in 40 threads with INBOX_CONCURRENCY=5: before the slot was reserved ahead
+    # of the claim, all 40 claims were started (28 answered at once in the bench).
+    async with core_on_simulator(store, **{**FAST, "inbox_concurrency": 5}) as (c, _):
+        responder = GatedResponder()
+        c.dispatcher.register("test", responder)
+        dispatcher = c.dispatcher
+        for i in range(40):
+            thread = ThreadKey("test", "W1", "C1", f"burst-{i}")
+            assert await dispatcher.submit(question_job(f"b{i}", thread=thread))
+        await wait_until(lambda: responder.now == 5)
+        # Every claim started by the burst has ended: the five held are all there are.
+        await wait_until(lambda: len(dispatcher._tasks) == 5)
+        assert await dispatcher.redrive() == 0  # no room left for a re-drive either
+        assert responder.most == 5
+        responder.gate.set()
+        while len(responder.delivered) < 40:
+            await dispatcher.drain()
+            await dispatcher.redrive()
+            assert dispatcher.in_flight <= 5
+    assert responder.most == 5
+    assert sorted(d.job.key for d in responder.delivered) == sorted(f"b{i}" for i in range(40))

@@ -1,0 +1,331 @@
+"""What one answer costs the process: CPU, database transactions and statements.
+
+``python -m core.benchcost`` drives ``--answers`` questions through the production core — the
+composition root, the Gloo client, the durable inbox and the
+:class:`~core.delivery.Dispatcher` — with the Gloo simulator **in its own process over real
+HTTP** (``gloo-bots simulator``), so its CPU is not the product's. The platform side is a
+minimal responder that posts one message on the first text, edits it per delta it is handed
+and records the posted id, as a platform adapter does; it costs almost nothing, so the figure
+is the core's own.
+
+Transactions and statements are counted with SQLAlchemy engine events (``begin``,
+``before_cursor_execute``) on the store's engine, on a fresh PostgreSQL database (or the
+``--database-url`` given). ``--profile`` prints the functions that took the most CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import cProfile
+import io
+import json
+import pstats
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.bootstrap import build
+from core.delivery import Job, PostedCallback
+from core.logs import configure_logging
+from core.service import StreamEvent
+from core.settings import Settings
+from core.store.engine import normalize_database_url
+from core.store.sql import SqlStore
+from core.types import Question, Reply, TextDelta, ThreadKey
+
+__all__ = ["CostResult", "Counter", "count_statements", "main", "measure"]
+
+LOCAL_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+_API_KEY: Final = "cost-bench-key"
+_VERB: Final = re.compile(r"^\s*(\w+)\s+(\w+)")
+_TABLE: Final = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
+
+
+@dataclass
+class Counter:
+    """Transactions begun and statements executed on one engine."""
+
+    transactions: int = 0
+    statements: int = 0
+    kinds: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def reset(self) -> None:
+        self.transactions = 0
+        self.statements = 0
+        self.kinds.clear()
+
+
+@contextlib.contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
+    """Count what ``engine`` does while the block runs (listeners removed afterwards)."""
+    counter = Counter()
+    sync = engine.sync_engine
+
+    def on_begin(conn: Any) -> None:
+        counter.transactions += 1
+
+    def on_execute(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        counter.statements += 1
+        match = _VERB.match(statement)
+        if match is not None:
+            verb = match.group(1).upper()
+            found = None if verb == "UPDATE" else _TABLE.search(statement)
+            table = match.group(2) if verb == "UPDATE" else (found.group(1) if found else "")
+            counter.kinds[f"{verb} {table}".strip()] += 1
+
+    event.listen(sync, "begin", on_begin)
+    event.listen(sync, "before_cursor_execute", on_execute)
+    try:
+        yield counter
+    finally:
+        event.remove(sync, "begin", on_begin)
+        event.remove(sync, "before_cursor_execute", on_execute)
+
+
+class _Platform:
+    """A platform that posts one message per answer and edits it as text streams."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, asyncio.Future[None]] = {}
+        self.calls = 0
+        self.failures: list[str] = []
+
+    def expect(self, key: str) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done[key] = future
+        return future
+
+    async def working(self, job: Job) -> None:
+        return None
+
+    async def still_working(self, job: Job) -> None:
+        return None
+
+    async def recover(self, job: Job, known: Collection[str]) -> list[str]:
+        return []
+
+    async def deliver(
+        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
+    ) -> None:
+        shown = ""
+        async for item in answer:
+            self.calls += 1
+            if isinstance(item, TextDelta):
+                if not job.posted and not shown:
+                    await posted([f"m-{job.key}"])
+                shown = item.text
+            elif isinstance(item, Reply):
+                shown = item.text
+        self._resolve(job.key)
+
+    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
+        self.failures.append(message)
+        self._resolve(job.key)
+
+    def _resolve(self, key: str) -> None:
+        future = self.done.get(key)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+
+@dataclass(frozen=True)
+class CostResult:
+    answers: int
+    errors: int
+    seconds: float
+    cpu_ms_per_answer: float
+    transactions_per_answer: float
+    statements_per_answer: float
+    responder_calls_per_answer: float
+    statements: dict[str, float]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _simulator(chunk_latency: float, first_chunk_latency: float) -> Iterator[str]:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "core",
+        "simulator",
+        "--port",
+        str(port),
+        "--first-chunk-latency",
+        str(first_chunk_latency),
+        "--chunk-latency",
+        str(chunk_latency),
+        "--api-key",
+        _API_KEY,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the simulator did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def _fresh_postgres(admin_url: str) -> Iterator[str]:
+    admin = make_url(normalize_database_url(admin_url))
+    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"cost_{secrets.token_hex(4)}"
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+async def measure(
+    database_url: str,
+    gloo_url: str,
+    *,
+    answers: int,
+    threads: int,
+    concurrency: int,
+    profile: cProfile.Profile | None = None,
+) -> CostResult:
+    """Answer ``answers`` questions in ``threads`` threads, ``concurrency`` at a time."""
+    settings = Settings(
+        _env_file=None,
+        gloo_backend="message",
+        gloo_api_url=gloo_url,
+        gloo_api_key=_API_KEY,
+        database_url=database_url,
+        # Room above the bench's own limit: a finished answer still holds its slot for a
+        # moment after the platform has shown it.
+        inbox_concurrency=2 * concurrency,
+        quota_user_per_minute=0,
+        quota_user_per_day=0,
+        quota_workspace_per_day=0,
+        log_level="WARNING",
+    )
+    platform = _Platform()
+    errors = 0
+    async with build(settings, transport=httpx.AsyncHTTPTransport()) as container:
+        store = container.store
+        assert isinstance(store, SqlStore)
+        container.dispatcher.register("cost", platform)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int) -> None:
+            nonlocal errors
+            name = f"T{index % threads}" if index >= 0 else "warm-up"
+            thread = ThreadKey("cost", "W", f"C{index % 10}", name)
+            key = f"cost:{index}"
+            question = Question(
+                thread, f"Question {index} about grace", user_id="U1", message_ref=key
+            )
+            async with gate:
+                done = platform.expect(key)
+                await container.dispatcher.submit(Job(key, question))
+                try:
+                    await asyncio.wait_for(done, 120)
+                except TimeoutError:
+                    errors += 1
+
+        # Warm up: connections, the token, statement caches, and a stream that carries its
+        # chat id (until then the client asks new chats without streaming).
+        for index in range(-5, 0):
+            await one(index)
+        await container.dispatcher.drain()
+        platform.calls = 0
+        with count_statements(store.engine) as counter:
+            cpu = time.process_time()
+            started = time.perf_counter()
+            if profile is not None:
+                profile.enable()
+            await asyncio.gather(*(one(i) for i in range(answers)))
+            await container.dispatcher.drain()
+            if profile is not None:
+                profile.disable()
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+        errors += len(platform.failures)
+    return CostResult(
+        answers=answers,
+        errors=errors,
+        seconds=round(seconds, 3),
+        cpu_ms_per_answer=round(cpu * 1000 / answers, 2),
+        transactions_per_answer=round(counter.transactions / answers, 2),
+        statements_per_answer=round(counter.statements / answers, 2),
+        responder_calls_per_answer=round(platform.calls / answers, 2),
+        statements={k: round(v / answers, 2) for k, v in counter.kinds.most_common()},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.benchcost", description=__doc__)
+    parser.add_argument("--answers", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=200, help="distinct threads asked in")
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--chunk-latency", type=float, default=0.0)
+    parser.add_argument("--first-chunk-latency", type=float, default=0.0)
+    parser.add_argument("--database-url", help="a migrated-or-empty database (default: fresh)")
+    parser.add_argument("--profile", action="store_true", help="print the top CPU functions")
+    args = parser.parse_args(argv)
+    configure_logging(level="WARNING")
+    profile = cProfile.Profile() if args.profile else None
+    with contextlib.ExitStack() as stack:
+        gloo = stack.enter_context(_simulator(args.chunk_latency, args.first_chunk_latency))
+        url = args.database_url or stack.enter_context(_fresh_postgres(LOCAL_POSTGRES))
+        result = asyncio.run(
+            measure(
+                url,
+                gloo,
+                answers=args.answers,
+                threads=args.threads,
+                concurrency=args.concurrency,
+                profile=profile,
+            )
+        )
+    print(json.dumps(result.__dict__, indent=2))
+    if profile is not None:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
+        print(out.getvalue())
+    return 0 if result.errors == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
