@@ -252,16 +252,14 @@ class Dispatcher:
         room = self._policy.concurrency - self._reserved
         if self._closed or room <= 0 or not self._responders:
             return 0
-        self._reserved += room  # held while claiming; what is not claimed is given back
-        try:
-            jobs = await self._inbox.claim_due(
-                self.owner, self._lease, platforms=self.platforms, limit=room
-            )
-        except BaseException:
-            self._reserved -= room
-            raise
-        jobs = [job for job in jobs if job.key not in self._running]
-        self._reserved -= room - len(jobs)
+        # No slots are held during the claim, so a question submitted meanwhile is kicked at
+        # once (it may then pass the limit by the few kicks of that moment; a burst of
+        # submissions alone never does, since each kick takes its slot before claiming).
+        claimed = await self._inbox.claim_due(
+            self.owner, self._lease, platforms=self.platforms, limit=room
+        )
+        jobs = [job for job in claimed if job.key not in self._running]
+        self._reserved += len(jobs)
         for job in jobs:
             log.info("job.redriven", job=job.key, attempt=job.attempt)
             self._start(job)

@@ -1,6 +1,6 @@
 """What one answer costs the process: CPU, database transactions and statements.
 
-``python -m core.benchcost`` drives ``--answers`` questions through the production core — the
+``python -m devtools.benchcost`` drives ``--answers`` questions through the production core — the
 composition root, the Gloo client, the durable inbox and the
 :class:`~core.delivery.Dispatcher` — with the Gloo simulator **in its own process over real
 HTTP** (``gloo-bots simulator``), so its CPU is not the product's. The platform side is a
@@ -295,7 +295,7 @@ async def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.benchcost", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.benchcost", description=__doc__)
     parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--threads", type=int, default=200, help="distinct threads asked in")
     parser.add_argument("--concurrency", type=int, default=20)
