@@ -392,18 +392,24 @@ def bench_question(index: int) -> str:
 _BENCH_QUESTION: Final = re.compile(r"Bench question (\d+)\b")
 
 
-def first_text_lags(clock: FirstChunkClock, shown_at: Callable[[int], float | None]) -> list[float]:
-    """Per answered bench question: when its first text showed on the platform (``shown_at``
-    of the question's index) minus when its first chunk left the simulator."""
+def _lags(started: dict[str, float], shown_at: Callable[[int], float | None]) -> list[float]:
+    """Per answered bench question: ``shown_at`` of the question's index minus its time in
+    ``started`` (query text → when the simulator sent its first chunk, or ended its stream)."""
     lags: list[float] = []
-    for query, first_chunk in clock.first_chunk.items():
+    for query, at in started.items():
         found = _BENCH_QUESTION.search(query)
         if found is None:
             continue
         shown = shown_at(int(found.group(1)))
         if shown is not None:
-            lags.append(shown - first_chunk)
+            lags.append(shown - at)
     return lags
+
+
+def first_text_lags(clock: FirstChunkClock, shown_at: Callable[[int], float | None]) -> list[float]:
+    """Per answered bench question: when its first text showed on the platform (``shown_at``
+    of the question's index) minus when its first chunk left the simulator."""
+    return _lags(clock.first_chunk, shown_at)
 
 
 def complete_text_lags(
@@ -411,15 +417,7 @@ def complete_text_lags(
 ) -> list[float]:
     """Per answered bench question: when its complete answer showed on the platform
     (``completed_at`` of the question's index) minus when the simulator's stream ended."""
-    lags: list[float] = []
-    for query, ended in clock.stream_end.items():
-        found = _BENCH_QUESTION.search(query)
-        if found is None:
-            continue
-        shown = completed_at(int(found.group(1)))
-        if shown is not None:
-            lags.append(shown - ended)
-    return lags
+    return _lags(clock.stream_end, completed_at)
 
 
 def platform_simulator(latency: float, chunk_latency: float) -> tuple[Simulator, FirstChunkClock]:
