@@ -2,12 +2,14 @@
 
 An adapter turns a platform event into a :class:`Job` and hands it to the
 :class:`Dispatcher` with :meth:`Dispatcher.submit`, then acknowledges the platform at once.
-The dispatcher answers in the background: it streams the answer from the
-:class:`~core.service.ConversationService` into the platform's :class:`Responder`, which
-posts and edits messages natively. Everything a responder needs to answer is in the job,
-so a job can be answered again by any process after a crash or a failed attempt; the
-platform messages an earlier attempt already posted travel with it (:attr:`Job.posted`),
-so the responder edits them instead of posting a second answer.
+The dispatcher answers in the background: it owns the answer loop — the stream from the
+:class:`~core.service.ConversationService`, the pacing clock, retries and the failure
+bookkeeping — and runs each attempt into an :class:`~core.answering.AnswerSurface` that the
+platform's :class:`Responder` opens for it, which only renders and posts or edits messages
+natively. Everything a surface needs is in the job, so a job can be answered again by any
+process after a crash or a failed attempt; the platform messages an earlier attempt already
+posted travel with it (:attr:`Job.posted`), so the surface edits them instead of posting a
+second answer.
 
 Nothing accepted is lost: ``submit`` commits the job to the :class:`~core.ports.Inbox`
 before it returns (so the adapter acknowledges the platform only for stored questions), and
@@ -27,9 +29,8 @@ import hashlib
 import os
 import secrets
 import socket
+import time
 from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
     Awaitable,
     Callable,
     Collection,
@@ -44,9 +45,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 import structlog
 
 from core import intake, messages
+from core.answering import AnswerSurface, Clock, show_answer
 from core.ports import QUOTA_ERROR, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
-from core.types import Job, Reply, ThreadKey
+from core.types import Job, ThreadKey
 
 if TYPE_CHECKING:
     from core.metrics import Metrics
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 __all__ = [
+    "AnswerSurface",
     "DeliveryPolicy",
     "Dispatcher",
     "Job",
@@ -75,23 +78,16 @@ PostedCallback = Callable[[Sequence[str]], Awaitable[None]]
 
 
 class Responder(Protocol):
-    """A platform's side of answering a job (one per platform, registered by the adapter)."""
+    """A platform's side of answering jobs (one per platform, registered by the adapter).
+
+    It keeps nothing per job: each attempt opens its own :class:`AnswerSurface`, and the
+    dispatcher runs the answer into it (:func:`core.answering.show_answer`).
+    """
 
     async def working(self, job: Job) -> None:
         """Show at once that work has started (a reaction, a status, a typing indicator).
 
         Best effort: errors are logged by the dispatcher and answering goes on.
-        """
-
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
-        """Render the answer natively as it streams: text deltas, then exactly one Reply.
-
-        Edit the messages in ``job.posted`` (an earlier attempt's) rather than posting new
-        ones. Await ``posted(ids)`` with the ids of messages as soon as they are posted, so
-        a re-driven job knows about them. Let :class:`~core.service.AnswerFailed` from
-        ``answer`` propagate (after leaving any partial message readable).
         """
 
     async def still_working(self, job: Job) -> None:
@@ -113,13 +109,11 @@ class Responder(Protocol):
         this job's.
         """
 
-    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
-        """Tell the user in plain words that this question could not be answered.
-
-        ``job.posted`` lists the messages posted so far (a placeholder or partial answer
-        can be edited to carry the sentence). Await ``posted(ids)`` for a message posted
-        here, as in :meth:`deliver`, so that no re-drive mistakes it for an answer.
-        """
+    async def open(self, job: Job, posted: PostedCallback) -> AnswerSurface:
+        """The surface for one attempt at ``job``: it edits the messages in ``job.posted``
+        (an earlier attempt's) rather than posting new ones, and awaits ``posted(ids)`` with
+        the ids of the messages it posts as soon as they are posted, so a re-driven job
+        knows about them. Opening calls nothing on the platform."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +172,10 @@ class Dispatcher:
         quotas: Quotas | None = None,
         metrics: Metrics | None = None,
         owner: str | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._service = service
+        self._clock = clock
         self._inbox = inbox
         self._policy = policy or DeliveryPolicy()
         self._quotas = quotas
@@ -396,7 +392,7 @@ class Dispatcher:
         if self._quotas is not None:
             refusal = await self._quotas.check(job)
             if refusal is not None:
-                await self._give_up(responder, current(), refusal, QUOTA_ERROR, record)
+                await self._give_up(responder, None, current(), refusal, QUOTA_ERROR, record)
                 return
 
         if job.attempt == 1:
@@ -408,39 +404,45 @@ class Dispatcher:
             # The attempt before may have posted and died before recording it.
             job = await self._recover(responder, job, record)
 
-        reply: Reply | None = None
+        surface: AnswerSurface | None = None
         started = asyncio.Event()
-
-        async def events() -> AsyncGenerator[StreamEvent, None]:
-            nonlocal reply
+        keep_alive = asyncio.create_task(self._keep_alive(responder, job, started))
+        try:
+            surface = await responder.open(job, record)
             stream = self._service.stream(job.question, chat_id=job.chat_id)
             async with aclosing(stream):
-                async for event in stream:
-                    started.set()
-                    if isinstance(event, Reply):
-                        reply = event
-                    yield event
-
-        keep_alive = asyncio.create_task(self._keep_alive(responder, job, started))
-
-        try:
-            await self._deliver(responder, job, events(), record)
+                # Closed however the answer ends, so the thread's lock is never left held
+                # by an abandoned stream.
+                reply = await show_answer(surface, stream, clock=self._clock, on_event=started.set)
         except AnswerFailed as exc:
             log.info("job.attempt_failed", reason=exc.user_message, retryable=exc.retryable)
             await self._after_failure(
-                responder, current(), record, exc.user_message, exc.retryable, exc.retry_after
+                responder,
+                surface,
+                current(),
+                record,
+                exc.user_message,
+                exc.retryable,
+                exc.retry_after,
             )
             return
         except Exception as exc:
             # A crash while rendering: the question is not lost, it is tried again.
             log.exception("job.delivery_crashed")
             await self._after_failure(
-                responder, current(), record, messages.INTERNAL_ERROR, True, None, repr(exc)
+                responder,
+                surface,
+                current(),
+                record,
+                messages.INTERNAL_ERROR,
+                True,
+                None,
+                repr(exc),
             )
             return
         finally:
             keep_alive.cancel()
-        if reply is not None and posted:
+        if posted:
             try:
                 await self._service.attach_messages(reply.answer_id, posted)
             except Exception:
@@ -462,18 +464,6 @@ class Dispatcher:
         await record(found)
         return replace(job, posted=tuple(found))
 
-    @staticmethod
-    async def _deliver(
-        responder: Responder,
-        job: Job,
-        events: AsyncGenerator[StreamEvent, None],
-        record: PostedCallback,
-    ) -> None:
-        # Closed however delivery ends, so the thread's lock is never left held by an
-        # abandoned stream.
-        async with aclosing(events) as answer:
-            await responder.deliver(job, answer, record)
-
     async def _keep_alive(self, responder: Responder, job: Job, started: asyncio.Event) -> None:
         """Until Gloo's first text, tell the responder every ``slow_notice_after`` seconds."""
         interval = self._policy.slow_notice_after
@@ -494,6 +484,7 @@ class Dispatcher:
     async def _after_failure(
         self,
         responder: Responder,
+        surface: AnswerSurface | None,
         job: Job,
         record: PostedCallback,
         message: str,
@@ -513,13 +504,23 @@ class Dispatcher:
                 self._kick_later(job.key, delay)
             return
         final = message if not retryable else messages.gave_up(job.attempt, message)
-        await self._give_up(responder, job, final, detail or message, record)
+        await self._give_up(responder, surface, job, final, detail or message, record)
 
     async def _give_up(
-        self, responder: Responder, job: Job, message: str, error: str, record: PostedCallback
+        self,
+        responder: Responder,
+        surface: AnswerSurface | None,
+        job: Job,
+        message: str,
+        error: str,
+        record: PostedCallback,
     ) -> None:
+        """Say ``message`` on the attempt's surface (one is opened when the attempt had none)
+        and mark the job failed."""
         try:
-            await responder.failed(job, message, record)
+            if surface is None:
+                surface = await responder.open(job, record)
+            await surface.failure(message)
         except Exception:
             log.exception("job.failure_notice_failed")
         await self._persist(

@@ -66,14 +66,12 @@ class SlackAdapter:
         streaming: bool = True,
         assistant: bool = True,
         retry_sleep: Sleep = asyncio.sleep,
-        pace_sleep: Sleep = asyncio.sleep,
         socket_ping_interval: float = 10.0,
     ) -> None:
         self._update_interval = update_interval
         self._streaming = streaming
         self._assistant = assistant
         self._retry_sleep = retry_sleep
-        self._pace_sleep = pace_sleep
         self._ping_interval = socket_ping_interval
         self.background = Background()
         self.app: AsyncApp | None = None
@@ -158,7 +156,6 @@ class SlackAdapter:
         responder = SlackResponder(
             clients,
             update_interval=self._update_interval,
-            sleep=self._pace_sleep,
             streaming=self._streaming,
         )
         runtime.dispatcher.register(PLATFORM, responder)

@@ -17,9 +17,7 @@ followed by the buttons, instead of being dropped.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,13 +26,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack import messages as sentences
 from bots.slack import render
-from bots.slack.clients import Sleep, WebClients, split_workspace
+from bots.slack.clients import WebClients, split_workspace
 from bots.slack.render import SlackMessage
 from core.delivery import Job, PostedCallback
-from core.service import AnswerFailed, StreamEvent
-from core.types import Reply, TextDelta, ThreadKey
+from core.types import Reply, ThreadKey
 
 log = structlog.get_logger(__name__)
 
@@ -79,16 +75,10 @@ class SlackResponder:
         *,
         update_interval: float = 1.0,
         streaming: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._clients = clients
         self._interval = update_interval
         self._streaming = streaming
-        self._clock = clock
-        self._sleep = sleep
-        # Partial answers left readable by a failed delivery, by job key (in-process hint).
-        self._partials: dict[str, str] = {}
         self._identities: dict[str, frozenset[str]] = {}
 
     async def working(self, job: Job) -> None:
@@ -168,54 +158,16 @@ class SlackResponder:
             known = self._identities[workspace] = frozenset(str(i) for i in ids if i)
         return known
 
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
-        thread = job.question.thread
-        self._partials.pop(job.key, None)
-        client = await self._clients.for_workspace(thread.workspace)
-        writer = _Writer(
+    async def open(self, job: Job, posted: PostedCallback) -> SlackSurface:
+        """The messages of one attempt at ``job`` (no Slack call until the first text)."""
+        client = await self._clients.for_workspace(job.question.thread.workspace)
+        return SlackSurface(
             client=client,
             job=job,
             posted=posted,
             interval=self._interval,
-            clock=self._clock,
-            sleep=self._sleep,
             stream=await self._open_stream(client, job),
         )
-        reply: Reply | None = None
-        try:
-            async for event in answer:
-                if isinstance(event, TextDelta):
-                    await writer.progress(event.text)
-                else:
-                    reply = event
-        except AnswerFailed:
-            shown = await writer.abandon()
-            if shown:
-                self._partials[job.key] = shown
-            raise
-        if reply is None:  # the service always ends with a Reply or raises
-            raise AnswerFailed(sentences.SOMETHING_WENT_WRONG)
-        await writer.finish(reply)
-
-    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
-        thread = job.question.thread
-        client = await self._clients.for_workspace(thread.workspace)
-        partial = self._partials.pop(job.key, "")
-        notice = render.text_message(message)
-        if job.posted and not partial:
-            try:
-                await client.chat_update(
-                    channel=thread.channel, ts=job.posted[0], **notice.as_kwargs()
-                )
-                return
-            except SlackApiError as exc:
-                log.warning("slack.failure_edit_failed", error=slack_error(exc))
-        response = await client.chat_postMessage(
-            channel=thread.channel, thread_ts=thread.thread or None, **notice.as_kwargs()
-        )
-        await posted([str(response["ts"])])
 
     async def _open_stream(self, client: AsyncWebClient, job: Job) -> AsyncChatStream | None:
         thread = job.question.thread
@@ -235,27 +187,27 @@ class SlackResponder:
 
 
 @dataclass
-class _Writer:
-    """One answer's messages on Slack, while it streams and when it is done."""
+class SlackSurface:
+    """One attempt's messages on Slack: the native stream, or a placeholder edited in place.
+
+    The dispatcher paces :meth:`progress` (:meth:`pace` seconds apart) and calls
+    :meth:`final` at once when the answer is complete.
+    """
 
     client: AsyncWebClient
     job: Job
     posted: PostedCallback
     interval: float
-    clock: Callable[[], float]
-    sleep: Sleep
     stream: AsyncChatStream | None
     ids: list[str] = field(default_factory=list)
     sent: str = ""  # defanged text handed to the stream so far
     shown: str = ""  # defanged text the placeholder shows
-    last_update: float | None = None
 
     def __post_init__(self) -> None:
         self.ids = list(self.job.posted)
 
-    def _too_soon(self) -> bool:
-        """Whether the message was changed less than ``interval`` seconds ago."""
-        return self.last_update is not None and self.clock() - self.last_update < self.interval
+    def pace(self) -> float:
+        return self.interval
 
     @property
     def thread(self) -> ThreadKey:
@@ -268,13 +220,11 @@ class _Writer:
 
     # --- while streaming -----------------------------------------------------------------
 
-    async def progress(self, raw: str) -> None:
+    async def progress(self, text: str) -> None:
         if self.stream is not None:
-            safe = render.stable_defanged(raw)[: render.MARKDOWN_LIMIT]
+            safe = render.stable_defanged(text)[: render.MARKDOWN_LIMIT]
             new = safe[len(self.sent) :]
-            # The first text goes out at once; later text at most once per interval (what
-            # is held back goes with the next append, or with the final stop).
-            if not new or self._too_soon():
+            if not new:
                 return
             try:
                 await self.stream.append(markdown_text=new)
@@ -282,11 +232,10 @@ class _Writer:
                 await self._stream_broke(exc)
             else:
                 self.sent = safe
-                self.last_update = self.clock()
                 if self.stream.ts and self.stream.ts not in self.ids:
                     await self._remember(self.stream.ts)
                 return
-        await self._update_placeholder(raw)
+        await self._update_placeholder(text)
 
     async def _stream_broke(self, exc: SlackApiError) -> None:
         """Streaming failed: carry on with the stream's message (if any) as a placeholder."""
@@ -294,39 +243,51 @@ class _Writer:
         stream, self.stream = self.stream, None
         if stream is not None and stream.ts and stream.ts not in self.ids:
             await self._remember(stream.ts)
-        self.last_update = None  # show what we have at once
 
-    async def _update_placeholder(self, raw: str) -> None:
-        message = render.progress_message(raw)
+    async def _update_placeholder(self, text: str) -> None:
+        message = render.progress_message(text)
         if not self.ids:
             ts = await self._post(message)
             await self._remember(ts)
-        elif self._too_soon():
-            return
         else:
             try:
                 await self._update(self.ids[0], message)
             except SlackApiError as exc:  # the final update tries again
                 log.info("slack.progress_update_failed", error=slack_error(exc))
-        self.last_update = self.clock()
-        self.shown = render.stable_defanged(raw)
+        self.shown = render.stable_defanged(text)
 
-    async def abandon(self) -> str:
-        """The answer failed: leave what was shown readable and return it."""
-        if self.stream is not None:
-            stream, self.stream = self.stream, None
-            if stream.ts:
-                try:
-                    await stream.stop()
-                except SlackApiError as exc:
-                    log.info("slack.stream_stop_failed", error=slack_error(exc))
-                return self.sent
-            return ""
-        return self.shown if self.ids else ""
+    async def halt(self) -> None:
+        """The answer broke off: close the stream, so what streamed stays readable."""
+        stream, self.stream = self.stream, None
+        if stream is not None and stream.ts:
+            try:
+                await stream.stop()
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
+            self.shown = self.sent
+        elif stream is not None:
+            self.shown = ""
+
+    async def failure(self, sentence: str) -> None:
+        """Say ``sentence``: under what this attempt showed, else instead of the placeholder
+        or partial answer an earlier attempt left (edited), else as a new message."""
+        notice = render.text_message(sentence)
+        if self.ids and not self.shown:
+            try:
+                await self.client.chat_update(
+                    channel=self.thread.channel, ts=self.ids[0], **notice.as_kwargs()
+                )
+                return
+            except SlackApiError as exc:
+                log.warning("slack.failure_edit_failed", error=slack_error(exc))
+        response = await self.client.chat_postMessage(
+            channel=self.thread.channel, thread_ts=self.thread.thread or None, **notice.as_kwargs()
+        )
+        await self._remember(str(response["ts"]))
 
     # --- the final answer ----------------------------------------------------------------
 
-    async def finish(self, reply: Reply) -> None:
+    async def final(self, reply: Reply) -> None:
         """The final change, at once: Slack allows one call, and the reader waits for it."""
         pages = render.render_reply(reply)
         if self.stream is not None and await self._finish_stream(reply, pages):

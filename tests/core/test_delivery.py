@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 import structlog
 
 from core import messages
-from core.delivery import Dispatcher, PostedCallback, StreamEvent, trace_id
+from core.delivery import Dispatcher, PostedCallback, trace_id
 from core.simulator import Simulator, SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import Job, Question, Reply, TextDelta, ThreadKey
@@ -60,26 +60,50 @@ class RecordingResponder:
         """Messages "found" on the platform: ``orphans`` not yet known to the inbox."""
         return [m for m in self.orphans if m not in known]
 
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
-        self.started.append(job.key)
-        self.traces.append(structlog.contextvars.get_contextvars().get("trace", ""))
-        message_ids = job.posted or (f"msg-{next(self.ids)}",)
-        if not job.posted:
-            await posted(list(message_ids))
-        text = ""
-        async for event in answer:
-            if isinstance(event, TextDelta):
-                text = event.text
-                if self.crash_times:
-                    self.crash_times -= 1
-                    raise RuntimeError("renderer bug")
-            else:
-                self.delivered.append(Delivered(job, message_ids, text, event))
+    async def open(self, job: Job, posted: PostedCallback) -> RecordingSurface:
+        surface = RecordingSurface(self, job, posted, list(job.posted))
+        await surface.start()
+        return surface
 
-    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
-        self.failures.append((job, message))
+
+@dataclass
+class RecordingSurface:
+    """One attempt's "message": a placeholder posted as the attempt starts (unless an earlier
+    attempt's is there), edited until the answer ends."""
+
+    platform: RecordingResponder
+    job: Job
+    posted: PostedCallback
+    message_ids: list[str]
+    text: str = ""
+
+    def pace(self) -> float:
+        return 0.0
+
+    async def start(self) -> None:
+        self.platform.started.append(self.job.key)
+        self.platform.traces.append(structlog.contextvars.get_contextvars().get("trace", ""))
+        if not self.message_ids:
+            self.message_ids.append(f"msg-{next(self.platform.ids)}")
+            await self.posted(list(self.message_ids))
+
+    async def progress(self, text: str) -> None:
+        self.text = text
+        if self.platform.crash_times:
+            self.platform.crash_times -= 1
+            raise RuntimeError("renderer bug")
+
+    async def final(self, reply: Reply) -> None:
+        self.platform.delivered.append(
+            Delivered(self.job, tuple(self.message_ids), self.text, reply)
+        )
+
+    async def halt(self) -> None:
+        return None
+
+    async def failure(self, sentence: str) -> None:
+        job = replace(self.job, posted=tuple(self.message_ids))
+        self.platform.failures.append((job, sentence))
 
 
 def question_job(key: str, text: str = "What is grace?", **kw: object) -> Job:
@@ -276,16 +300,21 @@ class GatedResponder(RecordingResponder):
     now: int = 0
     most: int = 0
 
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
+    async def open(self, job: Job, posted: PostedCallback) -> RecordingSurface:
         self.now += 1
         self.most = max(self.most, self.now)
-        try:
-            await self.gate.wait()
-            await super().deliver(job, answer, posted)
-        finally:
-            self.now -= 1
+        await self.gate.wait()
+        surface = GatedSurface(self, job, posted, list(job.posted))
+        await surface.start()
+        return surface
+
+
+@dataclass
+class GatedSurface(RecordingSurface):
+    async def final(self, reply: Reply) -> None:
+        await super().final(reply)
+        assert isinstance(self.platform, GatedResponder)
+        self.platform.now -= 1
 
 
 async def test_a_burst_never_has_more_answers_in_flight_than_the_limit(store: SqlStore) -> None:

@@ -260,7 +260,7 @@ async def slack_process(
 ) -> AsyncIterator[SlackProcess]:
     """Run ``gloo-bots slack`` in this event loop until the block ends."""
     adapter = adapter or SlackAdapter(
-        update_interval=0.0, retry_sleep=no_sleep, pace_sleep=no_sleep
+        update_interval=0.0, retry_sleep=no_sleep
     )
     settings = slack_settings(database_url, fake, **overrides)
     async with serving(settings, [adapter], transport=SimulatorTransport(sim)) as runtime:

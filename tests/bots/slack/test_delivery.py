@@ -32,7 +32,6 @@ def adapter(**kwargs: object) -> SlackAdapter:
     values: dict[str, object] = {
         "update_interval": 0.0,
         "retry_sleep": no_sleep,
-        "pace_sleep": no_sleep,
     }
     values.update(kwargs)
     return SlackAdapter(**values)  # type: ignore[arg-type]

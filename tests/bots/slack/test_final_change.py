@@ -1,6 +1,7 @@
 """Issue 15: the answer is complete on Slack when Gloo's stream ends, not a pacing turn later.
 
-Driven through the real :class:`SlackResponder` and slack_sdk against the fake Slack, both on
+Driven through the core's answer loop (:func:`core.answering.show_answer`), the real
+:class:`SlackResponder`'s surface and slack_sdk against the fake Slack, both on
 one fake clock (no real waiting): Gloo's first chunk at 0.5 s, 60 chunks 40 ms apart. The
 contract (docs.slack.dev reference/methods chat.appendStream, chat.stopStream): appends add
 ``markdown_text``; ``chat.stopStream`` ends the stream with the last text and "blocks that will
@@ -18,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bots.slack.clients import WebClients
 from bots.slack.responder import SlackResponder
+from core.answering import show_answer
 from core.service import StreamEvent
 from core.types import Job, Question, Reply, Source, TextDelta, ThreadKey
 from tests.bots.slack.fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack, Message
@@ -100,15 +102,15 @@ async def run(streaming: bool) -> tuple[FakeSlack, Gloo, Clock]:
             WebClients(settings, retry_sleep=clock.sleep),
             update_interval=WINDOW,
             streaming=streaming,
-            clock=clock,
-            sleep=clock.sleep,
         )
         gloo = Gloo(clock)
 
         async def posted(ids: object) -> None:
             return None
 
-        await responder.deliver(job(), gloo.answer(), posted)
+        # The core's answer loop, on the same clock, paces the surface.
+        surface = await responder.open(job(), posted)
+        await show_answer(surface, gloo.answer(), clock=clock)
     finally:
         await fake.close()
     return fake, gloo, clock

@@ -24,7 +24,7 @@ from tests.harness import builtin_simulator_settings
 async def test_every_answer_from_the_built_in_simulator_says_it_is_simulated(
     sqlite_url: str, fake_slack: FakeSlack
 ) -> None:
-    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep, pace_sleep=no_sleep)
+    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep)
     settings = slack_settings(sqlite_url, fake_slack, **builtin_simulator_settings())
     async with serving(settings, [adapter]) as runtime:  # no transport: the core's simulator
         assert runtime.container.simulator is not None
