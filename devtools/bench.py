@@ -57,11 +57,10 @@ from sqlalchemy.engine import make_url
 from core.adapters import Adapter, adapter_names, load_adapter
 from core.bootstrap import StartupError, build
 from core.delivery import Job, PostedCallback
-from core.service import StreamEvent
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import normalize_database_url
-from core.types import Question, TextDelta, ThreadKey
+from core.types import Question, Reply, ThreadKey
 
 __all__ = [
     "DRIVER_GROUP",
@@ -459,19 +458,8 @@ class _Recorder:
     async def recover(self, job: Job, known: Collection[str]) -> list[str]:
         return []
 
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
-        deltas = 0
-        async for event in answer:
-            if isinstance(event, TextDelta):
-                deltas += 1
-        self.deltas[job.key] = deltas
-        self._resolve(job.key)
-
-    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
-        self.failures[job.key] = message
-        self._resolve(job.key)
+    async def open(self, job: Job, posted: PostedCallback) -> _RecorderSurface:
+        return _RecorderSurface(self, job.key)
 
     def _resolve(self, key: str) -> None:
         future = self.done.get(key)
@@ -479,6 +467,32 @@ class _Recorder:
             future.set_result(time.perf_counter())
         if self._progress is not None:
             self._progress.advance()
+
+
+@dataclass
+class _RecorderSurface:
+    """One answer on the bench's platform: counts the changes it is handed, unpaced."""
+
+    recorder: _Recorder
+    key: str
+    changes: int = 0
+
+    def pace(self) -> float:
+        return 0.0
+
+    async def progress(self, text: str) -> None:
+        self.changes += 1
+
+    async def final(self, reply: Reply) -> None:
+        self.recorder.deltas[self.key] = self.changes
+        self.recorder._resolve(self.key)
+
+    async def halt(self) -> None:
+        return None
+
+    async def failure(self, sentence: str) -> None:
+        self.recorder.failures[self.key] = sentence
+        self.recorder._resolve(self.key)
 
 
 @dataclass

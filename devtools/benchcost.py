@@ -4,9 +4,9 @@
 composition root, the Gloo client, the durable inbox and the
 :class:`~core.delivery.Dispatcher` — with the Gloo simulator **in its own process over real
 HTTP** (``gloo-bots simulator``), so its CPU is not the product's. The platform side is a
-minimal responder that posts one message on the first text, edits it per delta it is handed
-and records the posted id, as a platform adapter does; it costs almost nothing, so the figure
-is the core's own.
+minimal responder that posts one message on the first text, changes it as the dispatcher
+paces it (once a second, as on Slack) and records the posted id, as a platform adapter does;
+it costs almost nothing, so the figure is the core's own.
 
 Transactions and statements are counted with SQLAlchemy engine events (``begin``,
 ``before_cursor_execute``) on the store's engine, on a fresh PostgreSQL database (or the
@@ -29,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -43,11 +43,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
-from core.service import StreamEvent
 from core.settings import Settings
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
-from core.types import Question, Reply, TextDelta, ThreadKey
+from core.types import Question, Reply, ThreadKey
 
 __all__ = ["CostResult", "Counter", "count_statements", "main", "measure"]
 
@@ -103,8 +102,9 @@ def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
 class _Platform:
     """A platform that posts one message per answer and edits it as text streams."""
 
-    def __init__(self) -> None:
+    def __init__(self, pace: float = 1.0) -> None:
         self.done: dict[str, asyncio.Future[None]] = {}
+        self.pace = pace  # seconds between two changes, as on Slack
         self.calls = 0
         self.failures: list[str] = []
 
@@ -122,28 +122,43 @@ class _Platform:
     async def recover(self, job: Job, known: Collection[str]) -> list[str]:
         return []
 
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
-        shown = ""
-        async for item in answer:
-            self.calls += 1
-            if isinstance(item, TextDelta):
-                if not job.posted and not shown:
-                    await posted([f"m-{job.key}"])
-                shown = item.text
-            elif isinstance(item, Reply):
-                shown = item.text
-        self._resolve(job.key)
-
-    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
-        self.failures.append(message)
-        self._resolve(job.key)
+    async def open(self, job: Job, posted: PostedCallback) -> _Surface:
+        return _Surface(self, job, posted)
 
     def _resolve(self, key: str) -> None:
         future = self.done.get(key)
         if future is not None and not future.done():
             future.set_result(None)
+
+
+class _Surface:
+    """One answer: a message posted with the first text, then changed at Slack's pace."""
+
+    def __init__(self, platform: _Platform, job: Job, posted: PostedCallback) -> None:
+        self._platform = platform
+        self._job = job
+        self._posted = posted
+        self._shown = bool(job.posted)
+
+    def pace(self) -> float:
+        return self._platform.pace
+
+    async def progress(self, text: str) -> None:
+        self._platform.calls += 1
+        if not self._shown:
+            self._shown = True
+            await self._posted([f"m-{self._job.key}"])
+
+    async def final(self, reply: Reply) -> None:
+        self._platform.calls += 1
+        self._platform._resolve(self._job.key)
+
+    async def halt(self) -> None:
+        return None
+
+    async def failure(self, sentence: str) -> None:
+        self._platform.failures.append(sentence)
+        self._platform._resolve(self._job.key)
 
 
 @dataclass(frozen=True)

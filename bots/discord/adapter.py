@@ -10,8 +10,6 @@ gateway events into jobs (:mod:`bots.discord.bot`). ``DISCORD_API_URL`` /
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -40,7 +38,6 @@ class DiscordAdapter:
     def __init__(self) -> None:
         #: Seconds between edits of one streaming message (tests make it small).
         self.edit_interval: float = DEFAULT_EDIT_INTERVAL
-        self.clock: Callable[[], float] = time.monotonic
         #: Extra discord.py client options (tests: ``guild_ready_timeout``).
         self.client_options: dict[str, Any] = {}
         self.client: GlooClient | None = None
@@ -140,7 +137,7 @@ class DiscordAdapter:
         bot = DiscordBot(runtime, client)
         client.attach(bot)
         self.client, self.bot = client, bot
-        responder = DiscordResponder(client, edit_interval=self.edit_interval, clock=self.clock)
+        responder = DiscordResponder(client, edit_interval=self.edit_interval)
         runtime.dispatcher.register(PLATFORM, responder)
 
         async def connected() -> str | None:

@@ -3,13 +3,13 @@
 Everything comes from the :class:`~core.delivery.Job` and the discord.py client: the
 channel to answer in is ``job.question.thread.channel`` (a DM, a thread, or a channel),
 reached as a ``PartialMessageable`` without any lookup; messages an earlier attempt posted
-(``job.posted``) are edited instead of posted again.
+(``job.posted``) are edited instead of posted again. The core's dispatcher paces the edits
+(:meth:`DiscordSurface.pace`) and sends the final one at once.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 import discord
@@ -17,12 +17,11 @@ import structlog
 
 from bots.discord import messages as texts
 from bots.discord.buttons import build_embed, build_view
-from bots.discord.render import RenderedAnswer, render_answer, split_message, with_notice
-from core.delivery import Job, PostedCallback, StreamEvent
-from core.service import AnswerFailed
-from core.types import Reply, TextDelta
+from bots.discord.render import render_answer, split_message, with_notice
+from core.delivery import Job, PostedCallback
+from core.types import Reply
 
-__all__ = ["DEFAULT_EDIT_INTERVAL", "AnswerWriter", "DiscordResponder"]
+__all__ = ["DEFAULT_EDIT_INTERVAL", "DiscordResponder", "DiscordSurface"]
 
 log = structlog.get_logger(__name__)
 
@@ -32,10 +31,10 @@ DEFAULT_EDIT_INTERVAL = 1.2
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-class AnswerWriter:
-    """The messages showing one answer: posts the first chunk, edits at most once per
-    ``interval`` per message while the answer streams (the final edit, with the buttons, goes
-    at once), continues in new messages past 2,000 characters."""
+class DiscordSurface:
+    """The messages showing one answer, for one attempt: posts the first chunk, edits as the
+    dispatcher paces it (:meth:`pace`), continues in new messages past 2,000 characters; the
+    final edit carries the buttons and the source list."""
 
     def __init__(
         self,
@@ -45,43 +44,33 @@ class AnswerWriter:
         existing: tuple[str, ...] = (),
         reference: discord.MessageReference | None = None,
         interval: float = DEFAULT_EDIT_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._channel = channel
         self._posted = posted
         self._reference = reference
         self._interval = interval
-        self._clock = clock
         self._ids: list[int] = [int(i) for i in existing]
         # What each message shows now; None for an earlier attempt's message (unknown).
         self._shown: list[str | None] = [None] * len(self._ids)
-        self._edited_at: list[float] = [float("-inf")] * len(self._ids)
-        self._pending: list[str] = []
 
     @property
     def message_ids(self) -> list[int]:
         return list(self._ids)
 
-    async def update(self, text: str) -> None:
-        """Show ``text`` (everything so far), within the edit interval."""
-        self._pending = split_message(text)
-        await self._flush(force=False)
+    def pace(self) -> float:
+        return self._interval
 
-    async def flush(self) -> None:
-        """Show everything received so far now (before giving up on a failed answer)."""
-        await self._flush(force=True)
-
-    async def _flush(self, *, force: bool) -> None:
-        for index, piece in enumerate(self._pending):
+    async def progress(self, text: str) -> None:
+        """Show ``text`` (everything so far): new pieces posted, changed ones edited."""
+        for index, piece in enumerate(split_message(text)):
             if index >= len(self._ids):
                 await self._send(piece)
-            elif self._shown[index] != piece and (
-                force or self._clock() - self._edited_at[index] >= self._interval
-            ):
+            elif self._shown[index] != piece:
                 await self._edit(index, content=piece)
 
-    async def finish(self, rendered: RenderedAnswer) -> None:
+    async def final(self, reply: Reply) -> None:
         """Show the final answer; the last message carries the buttons and source list."""
+        rendered = render_answer(reply)
         pieces = list(rendered.pieces)
         last = len(pieces) - 1
         view = build_view(rendered)
@@ -93,8 +82,8 @@ class AnswerWriter:
             if index >= len(self._ids):
                 await self._send(piece, **extras)
             elif self._shown[index] != piece or index == last:
-                # Each message's final change goes at once, whatever the edit interval
-                # says: it is one edit, and the reader waits for it.
+                # Each message's final change goes at once: it is one edit, and the reader
+                # waits for it.
                 await self._edit(index, content=piece, **extras)
         # An earlier attempt may have posted more pieces than the final answer needs.
         for message_id in self._ids[len(pieces) :]:
@@ -103,15 +92,19 @@ class AnswerWriter:
             except discord.HTTPException:
                 log.warning("discord.extra_message_not_deleted", message_id=message_id)
 
-    async def notice(self, message: str) -> None:
-        """Say ``message`` under what was shown (editing the last message when it fits)."""
+    async def halt(self) -> None:
+        """Nothing to close: what was streamed is shown as it is (the dispatcher showed the
+        text it held before calling this)."""
+
+    async def failure(self, sentence: str) -> None:
+        """Say ``sentence`` under what was shown (editing the last message when it fits)."""
         if self._ids:
             shown = self._shown[-1]
-            combined = with_notice(shown, message) if shown is not None else None
+            combined = with_notice(shown, sentence) if shown is not None else None
             if combined is not None:
                 await self._edit(len(self._ids) - 1, content=combined)
                 return
-        await self._send(message)
+        await self._send(sentence)
 
     async def _send(self, content: str, **extras: Any) -> None:
         reference = self._reference if not self._ids else None
@@ -121,7 +114,6 @@ class AnswerWriter:
         message = await self._channel.send(content, allowed_mentions=NO_MENTIONS, **kwargs)
         self._ids.append(message.id)
         self._shown.append(content)
-        self._edited_at.append(self._clock())
         await self._posted([str(message.id)])
 
     async def _edit(self, index: int, *, content: str, **extras: Any) -> None:
@@ -129,7 +121,6 @@ class AnswerWriter:
         message = self._channel.get_partial_message(self._ids[index])
         await message.edit(content=content, allowed_mentions=NO_MENTIONS, **kwargs)
         self._shown[index] = content
-        self._edited_at[index] = self._clock()
 
 
 class DiscordResponder:
@@ -140,12 +131,9 @@ class DiscordResponder:
         client: discord.Client,
         *,
         edit_interval: float = DEFAULT_EDIT_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self.edit_interval = edit_interval
-        self._clock = clock
-        self._writers: dict[str, AnswerWriter] = {}
 
     def channel(self, job: Job) -> discord.PartialMessageable:
         thread = job.question.thread
@@ -188,42 +176,12 @@ class DiscordResponder:
         """Gloo is slow to start: typing again (Discord shows it for about 10 s)."""
         await self.channel(job).typing()
 
-    async def deliver(
-        self, job: Job, answer: AsyncIterator[StreamEvent], posted: PostedCallback
-    ) -> None:
-        writer = AnswerWriter(
+    async def open(self, job: Job, posted: PostedCallback) -> DiscordSurface:
+        """The messages of one attempt at ``job`` (nothing is sent until the first text)."""
+        return DiscordSurface(
             self.channel(job),
             posted,
             existing=job.posted,
             reference=self.reference(job),
             interval=self.edit_interval,
-            clock=self._clock,
         )
-        self._writers[job.key] = writer
-        reply: Reply | None = None
-        try:
-            async for event in answer:
-                if isinstance(event, TextDelta):
-                    await writer.update(event.text)
-                else:
-                    reply = event
-        except AnswerFailed:
-            await writer.flush()  # leave what was streamed readable; failed() adds the note
-            raise
-        if reply is None:  # the service always ends with a Reply or raises
-            raise RuntimeError("the answer stream ended without a reply")
-        await writer.finish(render_answer(reply))
-        self._writers.pop(job.key, None)
-
-    async def failed(self, job: Job, message: str, posted: PostedCallback) -> None:
-        writer = self._writers.pop(job.key, None)
-        if writer is None:
-            writer = AnswerWriter(
-                self.channel(job),
-                posted,
-                existing=job.posted,
-                reference=self.reference(job),
-                interval=self.edit_interval,
-                clock=self._clock,
-            )
-        await writer.notice(message)

@@ -17,7 +17,7 @@ from core import messages
 from core.delivery import Dispatcher, PostedCallback, trace_id
 from core.simulator import Simulator, SimulatorConfig
 from core.store.sql import SqlStore
-from core.types import Job, Question, Reply, TextDelta, ThreadKey
+from core.types import Job, Question, Reply, ThreadKey
 from tests.harness import core_on_simulator, wait_until
 
 THREAD = ThreadKey("test", "W1", "C1", "t1")

@@ -259,9 +259,7 @@ async def slack_process(
     **overrides: Any,
 ) -> AsyncIterator[SlackProcess]:
     """Run ``gloo-bots slack`` in this event loop until the block ends."""
-    adapter = adapter or SlackAdapter(
-        update_interval=0.0, retry_sleep=no_sleep
-    )
+    adapter = adapter or SlackAdapter(update_interval=0.0, retry_sleep=no_sleep)
     settings = slack_settings(database_url, fake, **overrides)
     async with serving(settings, [adapter], transport=SimulatorTransport(sim)) as runtime:
         yield SlackProcess(runtime=runtime, adapter=adapter, fake=fake, sim=sim)
