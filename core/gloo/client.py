@@ -89,6 +89,8 @@ class MessageBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Message API."""
 
     offers_suggestions = True
+    #: Gloo keeps Message API chats: no earlier turns are sent.
+    history_turns = 0
 
     def __init__(
         self,
