@@ -433,7 +433,7 @@ class ConversationService:
         chat_id = await self._store.get_chat_id(thread)
         if chat_id is None:
             return None
-        if self._gloo.history_turns > 0:  # Gloo keeps no chats: show what we kept
+        if not self._gloo.keeps_chats:  # Completions V2: show what we kept
             return await self._kept_history(chat_id)
         try:
             history = await self._gloo.history(chat_id)

@@ -2,8 +2,9 @@
 
 The Message API backend (``/ai/v1/message``) and the Completions V2 backend
 (``/ai/v2/chat/completions``) implement it. Backends hold no conversation state of ours: one
-whose API keeps no chats (V2) says how many earlier turns it wants (``history_turns``), and
-the conversation service hands them over in :attr:`GlooRequest.history`.
+whose API keeps no chats (V2, ``keeps_chats`` false) says how many earlier turns it wants
+(``history_turns``), and the conversation service hands them over in
+:attr:`GlooRequest.history`.
 """
 
 from __future__ import annotations
@@ -66,12 +67,14 @@ GlooEvent = GlooDelta | GlooAnswer
 class GlooBackend(Protocol):
     #: Whether answers can carry suggested follow-up questions (Completions V2's never do).
     offers_suggestions: bool
+    #: Whether Gloo keeps the chat (the Message API): then :meth:`history` reads it there.
+    #: Otherwise (Completions V2) the service shows the chat from its own records.
+    keeps_chats: bool
 
     @property
     def history_turns(self) -> int:
-        """How many earlier turns of a chat the backend wants in :attr:`GlooRequest.history`:
-        0 when Gloo keeps the chat itself (the Message API). A backend that wants turns
-        keeps no chats at Gloo, so the service shows its chats from its own records."""
+        """How many earlier turns of a chat the backend wants in :attr:`GlooRequest.history`
+        (0 when Gloo keeps the chat itself, as on the Message API)."""
         ...
 
     async def send(self, request: GlooRequest) -> GlooAnswer:

@@ -53,9 +53,9 @@ turns (:attr:`CompletionsBackend.history_turns`, 0 with a zero budget), which th
 conversation service reads from its records and hands over in
 :attr:`~core.gloo.backend.GlooRequest.history`. Of those, the newest go first into a budget
 of ``history_chars`` characters that the current question also counts against; whole turns
-are dropped, oldest first, and the current question is never cut. Gloo keeps no V2 chats,
-so the service shows this backend's chats from its own records (see
-:meth:`CompletionsBackend.history`).
+are dropped, oldest first, and the current question is never cut. Gloo keeps no V2 chats
+(``keeps_chats`` is false), so the service shows this backend's chats from its own records
+(see :meth:`CompletionsBackend.history`).
 
 Auth, HTTP errors, retries and stream relaying are shared with the Message backend
 (:class:`core.gloo.http_backend.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
@@ -398,6 +398,7 @@ class CompletionsBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Completions V2 API."""
 
     offers_suggestions = False
+    keeps_chats = False
 
     def __init__(
         self,
@@ -473,8 +474,8 @@ class CompletionsBackend(HttpBackendBase):
     async def history(self, chat_id: str) -> ChatHistory:
         """What Gloo keeps of the chat: nothing, V2 keeps no chats (no request is made).
 
-        The conversation service shows the chats of a backend with ``history_turns`` from
-        its own records instead.
+        The conversation service shows the chats of a backend that does not ``keeps_chats``
+        from its own records instead.
         """
         if not chat_id:
             raise ValueError("history() needs a chat_id")

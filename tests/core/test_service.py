@@ -300,6 +300,7 @@ class CrashingBackend:
     """A Gloo backend with a bug: it breaks after some text."""
 
     offers_suggestions = True
+    keeps_chats = True
     history_turns = 0
 
     async def send(self, request: GlooRequest) -> GlooAnswer:

@@ -165,6 +165,10 @@ async def test_a_zero_budget_reads_no_turns(store: SqlStore, reads: list[tuple[s
         await core.service.ask(Question(THREAD, "And mercy?"))
     assert reads == []
     assert core.requests[-1].messages == [{"role": "user", "content": "And mercy?"}]
+    async with v2_core(store, history_chars=0) as core:
+        history = await core.service.history(THREAD)
+    assert history is not None  # the chat view still comes from the stored answers
+    assert [m.text for m in history.messages][::2] == ["What is grace?", "And mercy?"]
 
 
 async def test_the_message_api_reads_no_turns(
@@ -173,6 +177,7 @@ async def test_the_message_api_reads_no_turns(
     # Gloo keeps Message API chats: the service hands that backend no history.
     async with core_on_simulator(store) as (c, _):
         assert c.gloo.history_turns == 0
+        assert c.gloo.keeps_chats
         await c.service.ask(Question(THREAD, "What is grace?"))
         await c.service.ask(Question(THREAD, "And mercy?"))
     assert reads == []

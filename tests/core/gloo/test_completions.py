@@ -527,6 +527,7 @@ async def test_history_is_empty_and_asks_gloo_nothing(
     v2: CompletionsBackend, gloo: FakeGlooV2
 ) -> None:
     # V2 keeps no chats at Gloo; the service shows them from its records.
+    assert not v2.keeps_chats
     history = await v2.history("c")
     assert history.chat_id == "c"
     assert history.messages == ()
