@@ -170,12 +170,11 @@ async def build(
             )
         gloo: GlooBackend
         if settings.gloo_api == "completions":
-            # Completions V2 is stateless: the thread's earlier turns come from the store.
+            # Completions V2 is stateless: the service hands it the chat's earlier turns.
             gloo = build_completions_backend(
                 http,
                 auth,
                 api_url,
-                transcripts=store,
                 retry=retry,
                 model=settings.gloo_completions_model,
                 history_chars=settings.gloo_history_chars,

@@ -8,7 +8,10 @@ doctor changes nothing: it never migrates the database or creates a chat. On Com
 it reports which route forms answer (with a request Gloo refuses unanswered) and checks
 ``GLOO_COMPLETIONS_MODEL`` against Gloo's model registry. Only ``--probe`` asks Gloo a real
 question (plain and streamed; on the Message API that creates a chat) to show the operator
-the wire format.
+the wire format. ``ENCRYPTION_KEYS`` is checked too: every key must be a Fernet key, and
+when the database answers, every stored installation must open with the configured keys
+(those still in plain text or under an older key are counted for ``gloo-bots db
+reencrypt``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from dataclasses import dataclass
 from typing import Final, Protocol, TextIO, runtime_checkable
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlmodel import col
 
 from core.bootstrap import NO_GLOO_FOR_SERVING, USER_AGENT, describe_gloo, http_timeout
+from core.crypto import SecretBox, Unreadable, check_key
 from core.gloo.auth import Authenticator, StaticKeyAuth, build_authenticator
 from core.gloo.completions import ROUTE_FORMS, RouteKind, alternate_route
 from core.gloo.errors import (
@@ -36,8 +42,14 @@ from core.gloo.errors import (
 from core.gloo.stream import StreamParser
 from core.gloo.wire import as_mapping
 from core.settings import Settings
-from core.store.engine import create_engine, normalize_database_url, sqlite_file_path
+from core.store.engine import (
+    SQLITE_BEGIN_OPTION,
+    create_engine,
+    normalize_database_url,
+    sqlite_file_path,
+)
 from core.store.migrate import engine_revision, head_revision
+from core.store.tables import InstallationRow
 
 __all__ = [
     "Diagnosable",
@@ -46,6 +58,7 @@ __all__ = [
     "check_completions_model",
     "check_completions_routes",
     "check_database",
+    "check_encryption",
     "check_gloo",
     "check_which_gloo",
     "describe_wire",
@@ -421,6 +434,131 @@ def _not_migrated(settings: Settings, summary: str, what_start_does: str) -> Fin
     )
 
 
+_NEW_KEY_ADVICE: Final = (
+    "Make a key with 'gloo-bots db new-key', set ENCRYPTION_KEYS to it, then run "
+    "'gloo-bots db reencrypt'."
+)
+
+
+async def check_encryption(settings: Settings, *, read_database: bool = True) -> list[Finding]:
+    """Is every ``ENCRYPTION_KEYS`` key a Fernet key, and (``read_database``: the database
+    answered) does every stored installation open with them?"""
+    keys = settings.encryption_key_list
+    for number, key in enumerate(keys, start=1):
+        try:
+            check_key(key)
+        except ValueError as exc:
+            return [
+                Finding(
+                    "Encryption",
+                    False,
+                    f"ENCRYPTION_KEYS: key {number} {exc}",
+                    "Fix or remove that key, keeping every key stored installations were "
+                    "encrypted with.",
+                )
+            ]
+    found: list[Finding] = []
+    if keys:
+        found.append(
+            Finding("Encryption", True, f"ENCRYPTION_KEYS holds {len(keys)} Fernet key(s)")
+        )
+    elif settings.slack_client_id:
+        found.append(
+            Finding(
+                "Encryption",
+                True,
+                "ENCRYPTION_KEYS is not set: OAuth installs keep bot tokens in plain text",
+                _NEW_KEY_ADVICE,
+                warning=True,
+            )
+        )
+    documents = await _stored_installations(settings) if read_database else None
+    if documents is not None:
+        found.extend(_installations_finding(SecretBox(keys), documents))
+    return found
+
+
+async def _stored_installations(settings: Settings) -> list[object] | None:
+    """The stored installation documents; ``None`` when they cannot be read (no database
+    file yet, no installations table, no connection: the database findings say why)."""
+    url = normalize_database_url(settings.database_url)
+    try:
+        path = sqlite_file_path(url)
+        if path is not None and not path.exists():
+            return None  # checking must not create it
+        engine = create_engine(url)
+    except (ValueError, ArgumentError):
+        return None
+    try:
+        async with engine.connect() as connection:
+            readonly = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+            result = await readonly.execute(select(col(InstallationRow.data)))
+            return list(result.scalars().all())
+    except (SQLAlchemyError, OSError):
+        return None
+    finally:
+        await engine.dispose()
+
+
+def _installations_finding(box: SecretBox, documents: Sequence[object]) -> list[Finding]:
+    """One finding on how the stored installations open with ``box``'s keys."""
+    current = older = plain = unreadable = 0
+    for document in documents:
+        if not isinstance(document, dict):
+            unreadable += 1
+        elif not SecretBox.is_sealed(document):
+            plain += 1
+        else:
+            try:
+                opened = box.open(document)
+            except Unreadable:
+                unreadable += 1
+                continue
+            if opened.stale:
+                older += 1
+            else:
+                current += 1
+    total = len(documents)
+    if unreadable:
+        why = "with ENCRYPTION_KEYS" if box.enabled else "without ENCRYPTION_KEYS (not set)"
+        return [
+            Finding(
+                "Encryption",
+                False,
+                f"{unreadable} of {total} stored installation(s) cannot be decrypted {why}",
+                "Put the key they were encrypted with back in ENCRYPTION_KEYS (any position), "
+                "or have those workspaces install the app again.",
+            )
+        ]
+    if not total:
+        return []
+    if not box.enabled:
+        return [
+            Finding(
+                "Encryption",
+                True,
+                f"{plain} stored installation(s) keep their bot tokens in plain text",
+                _NEW_KEY_ADVICE,
+                warning=True,
+            )
+        ]
+    if plain or older:
+        parts = [f"{plain} still in plain text"] if plain else []
+        parts += [f"{older} under an older key"] if older else []
+        return [
+            Finding(
+                "Encryption",
+                True,
+                f"{total} stored installation(s) decrypt, {' and '.join(parts)}",
+                "Run 'gloo-bots db reencrypt' to encrypt them with the first key.",
+                warning=True,
+            )
+        ]
+    return [
+        Finding("Encryption", True, f"all {total} stored installation(s) open with the first key")
+    ]
+
+
 _URL_ADVICE: Final = (
     "Use sqlite+aiosqlite:///path/to/file.db or postgresql+psycopg://user:pass@host/db."
 )
@@ -458,7 +596,9 @@ async def run_doctor(
                 probed = await probe_wire(settings, http, auth, out)
         elif probe:
             print("Probe skipped: it needs working Gloo credentials.", file=out)
-    findings.extend(await check_database(settings))
+    database = await check_database(settings)
+    findings.extend(database)
+    findings.extend(await check_encryption(settings, read_database=all(f.ok for f in database)))
     for adapter in configured:
         if not isinstance(adapter, Diagnosable):
             findings.append(

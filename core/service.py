@@ -20,7 +20,7 @@ import structlog
 from core import intake, messages
 from core import text as text_step
 from core.access import AccessPolicy, AdminCheck
-from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest
+from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest, Turn
 from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
 from core.metrics import Metrics
 from core.ports import AnswerRecord, ConversationStore, ConversationSummary
@@ -31,6 +31,7 @@ from core.types import (
     AuditEntry,
     ChannelSettings,
     ChatHistory,
+    HistoryMessage,
     Question,
     Reply,
     Source,
@@ -44,6 +45,9 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 StreamEvent = TextDelta | Reply
+
+#: How many answers the chat view of a backend that keeps no chats at Gloo shows.
+HISTORY_VIEW_TURNS = 200
 
 
 class AnswerFailed(Exception):
@@ -194,7 +198,7 @@ class ConversationService:
                 # instead, so the user asks again when the database is back.
                 log.exception("store.unavailable", thread=thread.as_str())
                 raise AnswerFailed(messages.STORE_UNAVAILABLE, cause=exc, retryable=True) from exc
-        request = _request(text, chat_id, settings)
+        request = _request(text, chat_id, settings, await self._earlier_turns(chat_id))
         log.info(
             "question.received",
             thread=thread.as_str(),
@@ -234,7 +238,7 @@ class ConversationService:
                         "chat.not_found_restarting", thread=thread.as_str(), chat_id=chat_id
                     )
                     await self._store_call(self._store.forget_thread(thread))
-                    chat_id, request = None, replace(request, chat_id=None)
+                    chat_id, request = None, replace(request, chat_id=None, history=())
                     bind = True
         except GlooError as exc:
             if self._metrics is not None:
@@ -285,6 +289,21 @@ class ConversationService:
             seconds=round(time.monotonic() - started, 3),
         )
         yield reply
+
+    async def _earlier_turns(self, chat_id: str | None) -> tuple[Turn, ...]:
+        """The chat's earlier turns, oldest first, when the backend wants them (a stateless
+        API such as Completions V2); none for a new chat or a backend that keeps chats."""
+        wanted = self._gloo.history_turns
+        if chat_id is None or wanted <= 0:
+            return ()
+        try:
+            records = await self._store.chat_answers(chat_id, wanted)
+        except Exception as exc:
+            # Answering without the earlier turns would answer out of context: refuse
+            # instead, so the user asks again when the database is back.
+            log.exception("store.unavailable", chat_id=chat_id)
+            raise AnswerFailed(messages.STORE_UNAVAILABLE, cause=exc, retryable=True) from exc
+        return tuple(Turn(question=r.question, answer=r.text) for r in records)
 
     async def _keep(self, question: Question, text: str, answer: GlooAnswer) -> Reply:
         # Model output is shown (and its suggestions asked) with honest links.
@@ -414,6 +433,8 @@ class ConversationService:
         chat_id = await self._store.get_chat_id(thread)
         if chat_id is None:
             return None
+        if not self._gloo.keeps_chats:  # Completions V2: show what we kept
+            return await self._kept_history(chat_id)
         try:
             history = await self._gloo.history(chat_id)
         except GlooError as exc:
@@ -426,6 +447,25 @@ class ConversationService:
             for m in history.messages
         )
         return replace(history, messages=turns)
+
+    async def _kept_history(self, chat_id: str) -> ChatHistory:
+        """The chat as this service kept it: every stored question and answer."""
+        records = await self._store.chat_answers(chat_id, HISTORY_VIEW_TURNS)
+        turns: list[HistoryMessage] = []
+        for record in records:
+            turns.append(
+                HistoryMessage(role="user", text=record.question, timestamp=record.created_at)
+            )
+            turns.append(
+                HistoryMessage(
+                    role="assistant",
+                    text=record.text,
+                    timestamp=record.created_at,
+                    sources=record.sources,
+                    suggestions=record.suggestions,
+                )
+            )
+        return ChatHistory(chat_id=chat_id, title=None, messages=tuple(turns))
 
     # --- settings ---------------------------------------------------------------------------------
 
@@ -630,10 +670,13 @@ def _validate(settings: ChannelSettings) -> None:
         )
 
 
-def _request(text: str, chat_id: str | None, settings: ChannelSettings) -> GlooRequest:
+def _request(
+    text: str, chat_id: str | None, settings: ChannelSettings, history: tuple[Turn, ...] = ()
+) -> GlooRequest:
     return GlooRequest(
         query=text,
         chat_id=chat_id,
+        history=history,
         character_limit=settings.character_limit,
         sources_limit=settings.sources_limit,
         publishers=settings.publishers,

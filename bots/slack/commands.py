@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -9,6 +10,12 @@ SUBCOMMANDS: Final = frozenset({"ask", "reset", "history", "settings", "access",
 _ON: Final = frozenset({"on", "yes", "true", "enable", "enabled", "show"})
 _OFF: Final = frozenset({"off", "no", "false", "disable", "disabled", "hide"})
 _NONE: Final = frozenset({"none", "all", "any", "default", "-"})
+
+#: Slack's escaped tokens in command text (``should_escape: true``; the format of
+#: docs.slack.dev/messaging/formatting-message-text, "Linking to channels and users" and
+#: "Linking to URLs"): ``<@U…|name>``, ``<#C…|name>``, ``<!here>``, ``<!subteam^S…|@team>``,
+#: ``<https://x|label>``. A token may come without its ``|label``.
+_TOKEN: Final = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,34 @@ def parse_command(text: str) -> Command:
     if name in SUBCOMMANDS:
         return Command(name, rest.strip())
     return Command("ask", text)
+
+
+def readable_question(text: str) -> str:
+    """Command text as a person reads it, for asking Gloo.
+
+    ``<@U1|alice>`` → ``@alice``, ``<#C1|general>`` → ``#general``, ``<https://x|label>`` →
+    ``label (https://x)``, ``<http://x.org|x.org>`` (typed, auto-linked) → ``x.org``,
+    ``<!here>`` → ``@here``. Then Slack's ``&lt;`` ``&gt;`` ``&amp;`` are undone, after the
+    tokens, so text a person typed as ``<@U1>`` stays text.
+    """
+
+    def readable(match: re.Match[str]) -> str:
+        sigil, target, label = match[1], match[2].strip(), (match[3] or "").strip()
+        if sigil in ("@", "#"):
+            return sigil + (label.lstrip(sigil) or target)
+        if sigil == "!":
+            command = target.split("^", 1)[0]
+            if label:  # <!subteam^S1|@team>, <!date^…|fallback>
+                return label
+            return f"@{command}"
+        if not label or label == target:
+            return target
+        if label == target.split(":", 1)[-1].lstrip("/"):  # what was typed, auto-linked
+            return label
+        return f"{label} ({target})"
+
+    text = _TOKEN.sub(readable, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def parse_settings_change(text: str) -> dict[str, object]:

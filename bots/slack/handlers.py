@@ -39,7 +39,7 @@ from bots.slack import render
 from bots.slack.access import SlackAdmins, SlackGate, access_command, with_history
 from bots.slack.background import Background
 from bots.slack.clients import WebClients, workspace_id
-from bots.slack.commands import parse_command, parse_settings_change
+from bots.slack.commands import parse_command, parse_settings_change, readable_question
 from bots.slack.home import HomeTab
 from bots.slack.responder import slack_error
 from core.access import NotAllowed
@@ -423,6 +423,8 @@ class SlackHandlers:
         workspace: str,
         in_dm: bool,
     ) -> None:
+        # Gloo reads people, channels and links as a person sees them, not Slack's tokens.
+        question = readable_question(question).strip()
         if not question:
             await _ephemeral(respond, sentences.ASK_WHAT)
             return

@@ -1,7 +1,10 @@
 """The backend seam: what the conversation service needs from any Gloo API.
 
-The Message API backend (``/ai/v1/message``) implements it today; a Completions V2 backend
-can implement the same protocol later without touching callers.
+The Message API backend (``/ai/v1/message``) and the Completions V2 backend
+(``/ai/v2/chat/completions``) implement it. Backends hold no conversation state of ours: one
+whose API keeps no chats (V2, ``keeps_chats`` false) says how many earlier turns it wants
+(``history_turns``), and the conversation service hands them over in
+:attr:`GlooRequest.history`.
 """
 
 from __future__ import annotations
@@ -14,9 +17,19 @@ from core.types import ChatHistory, Source
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier exchange of a chat: the question asked and the answer given."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
 class GlooRequest:
     query: str
     chat_id: str | None = None
+    #: Earlier turns of the chat, oldest first (only for a backend with ``history_turns``).
+    history: tuple[Turn, ...] = ()
     character_limit: int | None = None
     sources_limit: int | None = None
     publishers: tuple[str, ...] = ()
@@ -54,6 +67,15 @@ GlooEvent = GlooDelta | GlooAnswer
 class GlooBackend(Protocol):
     #: Whether answers can carry suggested follow-up questions (Completions V2's never do).
     offers_suggestions: bool
+    #: Whether Gloo keeps the chat (the Message API): then :meth:`history` reads it there.
+    #: Otherwise (Completions V2) the service shows the chat from its own records.
+    keeps_chats: bool
+
+    @property
+    def history_turns(self) -> int:
+        """How many earlier turns of a chat the backend wants in :attr:`GlooRequest.history`
+        (0 when Gloo keeps the chat itself, as on the Message API)."""
+        ...
 
     async def send(self, request: GlooRequest) -> GlooAnswer:
         """Ask and wait for the whole answer (retries included)."""
@@ -68,5 +90,5 @@ class GlooBackend(Protocol):
         ...
 
     async def history(self, chat_id: str) -> ChatHistory:
-        """The chat's messages (``GET /ai/v1/chat``)."""
+        """The chat's messages as Gloo keeps them (``GET /ai/v1/chat``)."""
         ...

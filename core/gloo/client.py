@@ -89,6 +89,9 @@ class MessageBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Message API."""
 
     offers_suggestions = True
+    #: Gloo keeps Message API chats: no earlier turns are sent, the chat is read there.
+    keeps_chats = True
+    history_turns = 0
 
     def __init__(
         self,

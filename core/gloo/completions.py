@@ -47,14 +47,15 @@ Decisions where the documentation leaves room:
   short system instruction; ``intent`` is not sent; answers carry no suggestions.
   ``enable_sources=False`` or ``sources_limit=0`` asks for no citations and shows none.
 
-State: V2 is stateless, so this backend keeps the conversation itself. A request without a
-``chat_id`` gets a locally minted one (uuid4). Earlier turns come from a
-:class:`TranscriptSource` (the store's ``chat_answers``: the service saves every answer),
-newest first into a budget of ``history_chars`` characters that the current question also
-counts against; whole turns are dropped, oldest first, and the current question is never
-cut. :meth:`CompletionsBackend.history` builds the chat history from the same records. A
-transcript failure is not a Gloo error: it propagates, so the service refuses to answer
-out of context rather than silently dropping the history.
+State: V2 is stateless, and so is this backend: it reads no store. A request without a
+``chat_id`` gets a locally minted one (uuid4). It wants up to :data:`HISTORY_TURNS` earlier
+turns (:attr:`CompletionsBackend.history_turns`, 0 with a zero budget), which the
+conversation service reads from its records and hands over in
+:attr:`~core.gloo.backend.GlooRequest.history`. Of those, the newest go first into a budget
+of ``history_chars`` characters that the current question also counts against; whole turns
+are dropped, oldest first, and the current question is never cut. Gloo keeps no V2 chats
+(``keeps_chats`` is false), so the service shows this backend's chats from its own records
+(see :meth:`CompletionsBackend.history`).
 
 Auth, HTTP errors, retries and stream relaying are shared with the Message backend
 (:class:`core.gloo.http_backend.HttpBackendBase`, :func:`core.gloo.stream.relay_stream`).
@@ -66,13 +67,13 @@ import uuid
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from functools import partial
-from typing import Literal, NotRequired, Protocol, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 import httpx
 import structlog
 
 from core.gloo.auth import Authenticator
-from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
+from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest, Turn
 from core.gloo.errors import (
     GlooCompletionError,
     GlooContentFiltered,
@@ -86,8 +87,7 @@ from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
 from core.gloo.stream import StreamPayload, relay_stream, single_answer
 from core.gloo.wire import as_mapping, get_str, json_object
-from core.ports import AnswerRecord
-from core.types import ChatHistory, HistoryMessage
+from core.types import ChatHistory
 
 log = structlog.get_logger(__name__)
 
@@ -108,10 +108,8 @@ DEFAULT_RAG_PUBLISHER = "GlooGrounded"
 
 #: Gloo's documented range for ``sources_limit`` on the grounded endpoint.
 SOURCES_LIMIT_RANGE = (1, 10)
-#: How many earlier answers are read for the history budget (the budget decides the rest).
+#: How many earlier turns are asked for the history budget (the budget decides the rest).
 HISTORY_TURNS = 50
-#: How many answers :meth:`CompletionsBackend.history` shows.
-HISTORY_VIEW_TURNS = 200
 
 _JSON_ACCEPT = "application/json"
 _STREAM_ACCEPT = "text/event-stream, application/json"
@@ -142,35 +140,27 @@ class CompletionRequestBody(TypedDict):
     include_citations: NotRequired[bool]
 
 
-class TranscriptSource(Protocol):
-    """Where earlier turns come from (the conversation store implements it)."""
-
-    async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
-        """The newest ``limit`` answers given on ``chat_id``, oldest first."""
-        ...
-
-
 def clamp_sources_limit(limit: int) -> int:
     low, high = SOURCES_LIMIT_RANGE
     return max(low, min(high, limit))
 
 
-def select_turns(records: Sequence[AnswerRecord], question: str, budget: int) -> list[AnswerRecord]:
-    """The most recent whole turns that fit ``budget`` characters together with
-    ``question`` (oldest first). A turn is its question plus its answer text."""
+def select_turns(turns: Sequence[Turn], question: str, budget: int) -> list[Turn]:
+    """The most recent whole turns of ``turns`` (oldest first) that fit ``budget``
+    characters together with ``question``. A turn is its question plus its answer."""
     remaining = budget - len(question)
-    picked: list[AnswerRecord] = []
-    for record in reversed(records):
-        size = len(record.question) + len(record.text)
+    picked: list[Turn] = []
+    for turn in reversed(turns):
+        size = len(turn.question) + len(turn.answer)
         if size > remaining:
             break
-        picked.append(record)
+        picked.append(turn)
         remaining -= size
     picked.reverse()
     return picked
 
 
-def build_messages(request: GlooRequest, turns: Sequence[AnswerRecord]) -> list[ChatMessage]:
+def build_messages(request: GlooRequest, turns: Sequence[Turn]) -> list[ChatMessage]:
     """The ``messages`` list: an optional length instruction, earlier turns, the question."""
     messages: list[ChatMessage] = []
     if request.character_limit:
@@ -182,7 +172,7 @@ def build_messages(request: GlooRequest, turns: Sequence[AnswerRecord]) -> list[
         )
     for turn in turns:
         messages.append({"role": "user", "content": turn.question})
-        messages.append({"role": "assistant", "content": turn.text})
+        messages.append({"role": "assistant", "content": turn.answer})
     messages.append({"role": "user", "content": request.query})
     return messages
 
@@ -201,7 +191,7 @@ def is_grounded(request: GlooRequest, *, by_default: bool = False) -> bool:
 
 def build_completion_body(
     request: GlooRequest,
-    turns: Sequence[AnswerRecord],
+    turns: Sequence[Turn],
     *,
     model: str | None,
     stream: bool,
@@ -408,6 +398,7 @@ class CompletionsBackend(HttpBackendBase):
     """:class:`~core.gloo.backend.GlooBackend` for Gloo's Completions V2 API."""
 
     offers_suggestions = False
+    keeps_chats = False
 
     def __init__(
         self,
@@ -415,7 +406,6 @@ class CompletionsBackend(HttpBackendBase):
         auth: Authenticator,
         api_url: str,
         *,
-        transcripts: TranscriptSource,
         retry: RetryPolicy | None = None,
         model: str | None = None,
         history_chars: int = 12_000,
@@ -437,7 +427,6 @@ class CompletionsBackend(HttpBackendBase):
         self._grounded_by_default = grounded_by_default
         self._temperature = temperature
         self._max_tokens = max_tokens
-        self._transcripts = transcripts
         self._model = model.strip() if model and model.strip() else None
         self._history_chars = history_chars
 
@@ -445,11 +434,16 @@ class CompletionsBackend(HttpBackendBase):
     def model(self) -> str | None:
         return self._model
 
+    @property
+    def history_turns(self) -> int:
+        """How many earlier turns a request should carry (none with a zero budget)."""
+        return HISTORY_TURNS if self._history_chars > 0 else 0
+
     # --- GlooBackend -------------------------------------------------------------------
 
     async def send(self, request: GlooRequest) -> GlooAnswer:
         """Ask and wait for the whole answer; retried under the policy (deadline included)."""
-        chat_id, body = await self._prepare(request, stream=False)
+        chat_id, body = self._prepare(request, stream=False)
         return await self._retry.run(
             lambda: self._send_once(request, chat_id, body), operation="completion"
         )
@@ -465,7 +459,7 @@ class CompletionsBackend(HttpBackendBase):
                 async for event in answered:
                     yield event
             return
-        chat_id, body = await self._prepare(request, stream=True)
+        chat_id, body = self._prepare(request, stream=True)
         open_attempt = partial(
             self._post, kind=self._route_for(request), body=body, accept=_STREAM_ACCEPT
         )
@@ -478,47 +472,30 @@ class CompletionsBackend(HttpBackendBase):
                 yield event
 
     async def history(self, chat_id: str) -> ChatHistory:
-        """The chat as this service kept it: every stored question and answer."""
+        """What Gloo keeps of the chat: nothing, V2 keeps no chats (no request is made).
+
+        The conversation service shows the chats of a backend that does not ``keeps_chats``
+        from its own records instead.
+        """
         if not chat_id:
             raise ValueError("history() needs a chat_id")
-        records = await self._transcripts.chat_answers(chat_id, HISTORY_VIEW_TURNS)
-        messages: list[HistoryMessage] = []
-        for record in records:
-            messages.append(
-                HistoryMessage(role="user", text=record.question, timestamp=record.created_at)
-            )
-            messages.append(
-                HistoryMessage(
-                    role="assistant",
-                    text=record.text,
-                    timestamp=record.created_at,
-                    sources=record.sources,
-                    suggestions=record.suggestions,
-                )
-            )
-        return ChatHistory(chat_id=chat_id, title=None, messages=tuple(messages))
+        return ChatHistory(chat_id=chat_id)
 
     # --- internals -----------------------------------------------------------------------
 
-    async def _prepare(
-        self, request: GlooRequest, *, stream: bool
-    ) -> tuple[str, CompletionRequestBody]:
-        """The chat id (minted for a new chat) and the body with the history that fits."""
-        turns: list[AnswerRecord] = []
-        if request.chat_id:
-            chat_id = request.chat_id
-            if self._history_chars > 0:
-                records = await self._transcripts.chat_answers(chat_id, HISTORY_TURNS)
-                turns = select_turns(records, request.query, self._history_chars)
-                if len(turns) < len(records):
-                    log.debug(
-                        "gloo.completion.history_trimmed",
-                        chat_id=chat_id,
-                        kept=len(turns),
-                        stored=len(records),
-                    )
-        else:
-            chat_id = str(uuid.uuid4())
+    def _prepare(self, request: GlooRequest, *, stream: bool) -> tuple[str, CompletionRequestBody]:
+        """The chat id (minted for a new chat) and the body with the given history that fits."""
+        chat_id = request.chat_id or str(uuid.uuid4())
+        turns: list[Turn] = []
+        if self._history_chars > 0 and request.history:
+            turns = select_turns(request.history, request.query, self._history_chars)
+            if len(turns) < len(request.history):
+                log.debug(
+                    "gloo.completion.history_trimmed",
+                    chat_id=chat_id,
+                    kept=len(turns),
+                    given=len(request.history),
+                )
         body = build_completion_body(
             request,
             turns,
@@ -598,7 +575,6 @@ def build_completions_backend(
     auth: Authenticator,
     api_url: str,
     *,
-    transcripts: TranscriptSource,
     retry: RetryPolicy,
     model: str | None,
     history_chars: int,
@@ -614,7 +590,6 @@ def build_completions_backend(
         http,
         auth,
         api_url,
-        transcripts=transcripts,
         retry=retry,
         model=model,
         history_chars=history_chars,

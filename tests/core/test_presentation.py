@@ -107,6 +107,8 @@ class ManySources:
     """A Gloo that ignores ``sources_limit`` and always suggests: the core still applies it."""
 
     offers_suggestions = True
+    keeps_chats = True
+    history_turns = 0
 
     async def send(self, request: GlooRequest) -> GlooAnswer:
         raise AssertionError("the service streams")

@@ -300,6 +300,8 @@ class CrashingBackend:
     """A Gloo backend with a bug: it breaks after some text."""
 
     offers_suggestions = True
+    keeps_chats = True
+    history_turns = 0
 
     async def send(self, request: GlooRequest) -> GlooAnswer:
         raise AssertionError("not used")

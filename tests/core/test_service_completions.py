@@ -1,5 +1,7 @@
 """The conversation service on the Completions V2 backend: real store, real HTTP client,
-the in-process simulator serving V2. The history V2 needs comes from the store."""
+the in-process simulator serving V2. The backend is stateless: the service reads the
+chat's earlier turns from the store, hands them over in the request, and shows the chat
+from its own records."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from core.gloo.auth import ClientCredentialsAuth
 from core.gloo.completions import CompletionsBackend, build_completions_backend
 from core.gloo.retry import RetryPolicy
 from core.ports import AnswerRecord
-from core.service import AnswerFailed, ConversationService
+from core.service import HISTORY_VIEW_TURNS, AnswerFailed, ConversationService
 from core.simulator import SIMULATOR_BASE_URL, RequestRecord, Simulator, simulator_client
 from core.store.sql import SqlStore
-from core.types import ChannelSettings, Question, Reply, TextDelta, ThreadKey
+from core.types import ChannelSettings, Question, Reply, Source, TextDelta, ThreadKey
 from tests.harness import core_on_simulator
 
 THREAD = ThreadKey("discord", "G1", "C1", "T1")
@@ -54,7 +56,6 @@ async def v2_core(
             http,
             auth,
             SIMULATOR_BASE_URL,
-            transcripts=store,
             retry=RetryPolicy(attempts=attempts),
             model=None,
             history_chars=history_chars,
@@ -62,6 +63,20 @@ async def v2_core(
         )
         service = ConversationService(backend, store, defaults or ChannelSettings())
         yield V2Core(service, backend, simulator)
+
+
+@pytest.fixture
+def reads(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The store's ``chat_answers`` reads, ``(chat_id, limit)``; the real store answers."""
+    calls: list[tuple[str, int]] = []
+    real = store.chat_answers
+
+    async def recorded(chat_id: str, limit: int) -> list[AnswerRecord]:
+        calls.append((chat_id, limit))
+        return await real(chat_id, limit)
+
+    monkeypatch.setattr(store, "chat_answers", recorded)
+    return calls
 
 
 async def collect(events: AsyncIterator[TextDelta | Reply]) -> tuple[list[TextDelta], Reply]:
@@ -83,14 +98,19 @@ def turn(question: str, answer: Reply) -> list[dict[str, str]]:
     ]
 
 
-async def test_follow_ups_carry_the_earlier_turns(store: SqlStore) -> None:
+async def test_follow_ups_carry_the_earlier_turns(
+    store: SqlStore, reads: list[tuple[str, int]]
+) -> None:
     async with v2_core(store) as core:
         first = await core.service.ask(Question(THREAD, "What is grace?", user_id="U1"))
+        assert reads == []  # a new chat has no history to read
         assert await store.get_chat_id(THREAD) == first.chat_id
         assert first.suggestions == ()  # V2 answers carry none
         second = await core.service.ask(Question(THREAD, "And mercy?"))
         third = await core.service.ask(Question(THREAD, "How do they meet?"))
     assert second.chat_id == third.chat_id == first.chat_id
+    # The backend asks for 50 turns (HISTORY_TURNS); its budget decides how many are sent.
+    assert reads == [(first.chat_id, 50), (first.chat_id, 50)]
     sent = [r.messages for r in core.requests]
     assert sent[0] == [{"role": "user", "content": "What is grace?"}]
     assert sent[1] == [*turn("What is grace?", first), {"role": "user", "content": "And mercy?"}]
@@ -119,6 +139,83 @@ async def test_the_history_budget_keeps_only_the_newest_turns(store: SqlStore) -
         *turn("Question number 2 about hope", last),
         {"role": "user", "content": "Next?"},
     ]
+
+
+async def test_a_store_failure_refuses_rather_than_answering_out_of_context(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with v2_core(store) as core:
+        await core.service.ask(Question(THREAD, "What is grace?"))
+
+        async def down(chat_id: str, limit: int) -> list[AnswerRecord]:
+            raise RuntimeError("database is down")
+
+        monkeypatch.setattr(store, "chat_answers", down)
+        with pytest.raises(AnswerFailed) as info:
+            await core.service.ask(Question(THREAD, "And mercy?"))
+    assert info.value.user_message == messages.STORE_UNAVAILABLE
+    assert info.value.retryable
+    assert isinstance(info.value.cause, RuntimeError)
+    assert len(core.requests) == 1  # nothing was sent without its history
+
+
+async def test_a_zero_budget_reads_no_turns(store: SqlStore, reads: list[tuple[str, int]]) -> None:
+    async with v2_core(store, history_chars=0) as core:
+        await core.service.ask(Question(THREAD, "What is grace?"))
+        await core.service.ask(Question(THREAD, "And mercy?"))
+    assert reads == []
+    assert core.requests[-1].messages == [{"role": "user", "content": "And mercy?"}]
+    async with v2_core(store, history_chars=0) as core:
+        history = await core.service.history(THREAD)
+    assert history is not None  # the chat view still comes from the stored answers
+    assert [m.text for m in history.messages][::2] == ["What is grace?", "And mercy?"]
+
+
+async def test_the_message_api_reads_no_turns(
+    store: SqlStore, reads: list[tuple[str, int]]
+) -> None:
+    # Gloo keeps Message API chats: the service hands that backend no history.
+    async with core_on_simulator(store) as (c, _):
+        assert c.gloo.history_turns == 0
+        assert c.gloo.keeps_chats
+        await c.service.ask(Question(THREAD, "What is grace?"))
+        await c.service.ask(Question(THREAD, "And mercy?"))
+    assert reads == []
+
+
+async def test_the_chat_view_comes_from_the_stored_answers(
+    store: SqlStore, reads: list[tuple[str, int]]
+) -> None:
+    source = Source(title="S", url="https://s.example/")
+    await store.bind_chat_id(THREAD, "c")
+    first = AnswerRecord(
+        answer_id="a-1",
+        thread=THREAD,
+        chat_id="c",
+        question="Q1",
+        text="A1",
+        sources=(source,),
+        suggestions=("More?",),
+    )
+    await store.save_answer(first)
+    await store.save_answer(
+        AnswerRecord(answer_id="a-2", thread=THREAD, chat_id="c", question="Q2", text="A2")
+    )
+    async with v2_core(store) as core:
+        history = await core.service.history(THREAD)
+    assert history is not None
+    assert history.chat_id == "c"
+    assert [(m.role, m.text) for m in history.messages] == [
+        ("user", "Q1"),
+        ("assistant", "A1"),
+        ("user", "Q2"),
+        ("assistant", "A2"),
+    ]
+    assert history.messages[1].sources == (source,)
+    assert history.messages[1].suggestions == ("More?",)
+    assert history.messages[0].timestamp is not None
+    assert reads == [("c", HISTORY_VIEW_TURNS)]
+    assert core.requests == []  # Gloo was not asked
 
 
 async def test_a_suggestion_continues_its_chat_with_its_history(store: SqlStore) -> None:

@@ -90,6 +90,8 @@ class ScriptedBackend:
     """A Gloo backend that streams ``text`` in small pieces (as Gloo's SSE does)."""
 
     offers_suggestions = True
+    keeps_chats = True
+    history_turns = 0
 
     def __init__(self, text: str, *, sources: tuple[Source, ...] = ()) -> None:
         self.text = text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.slack.commands import Command, parse_command, parse_settings_change
+from bots.slack.commands import Command, parse_command, parse_settings_change, readable_question
 from core.simulator import Simulator
 from core.types import ThreadKey
 from tests.bots.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack, user_object
@@ -33,6 +33,29 @@ from tests.harness import simulator_api
 )
 def test_parse_command(text: str, parsed: Command) -> None:
     assert parse_command(text) == parsed
+
+
+# With ``should_escape`` on, command text carries people, channels and links as Slack's
+# escaped tokens (docs.slack.dev/interactivity/implementing-slash-commands; their format:
+# docs.slack.dev/messaging/formatting-message-text, "Linking to channels and users").
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("What does <@U0BOB0001|bob> mean?", "What does @bob mean?"),
+        ("Ask <@U0BOB0001>", "Ask @U0BOB0001"),
+        ("In <#C0GENERAL1|general> today", "In #general today"),
+        ("In <#C0GENERAL1> today", "In #C0GENERAL1 today"),
+        ("Read <https://x.example/a|the guide>", "Read the guide (https://x.example/a)"),
+        ("Read <https://x.example/a>", "Read https://x.example/a"),
+        ("Is <http://x.example|x.example> safe?", "Is x.example safe?"),
+        ("Write <mailto:b@x.example|Bob>", "Write Bob (mailto:b@x.example)"),
+        ("Tell <!here> and <!subteam^S0DEVS|@devs>", "Tell @here and @devs"),
+        ("a &amp; b &lt;@U1&gt;", "a & b <@U1>"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_command_text_is_read_as_a_person_reads_it(text: str, question: str) -> None:
+    assert readable_question(text) == question
 
 
 @pytest.mark.parametrize(
@@ -86,6 +109,21 @@ async def test_ask_posts_the_question_and_answers_in_its_thread(
         await slack.settle()
     first, second = sim.asked
     assert second.chat_id == first.response_chat_id
+
+
+async def test_ask_sends_gloo_mentions_and_links_as_people_read_them(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    text = (
+        "ask How would <@U0BOB0001|bob> read <https://x.example/p|this page> in <#C0GEN|general>?"
+    )
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.command(command(fake_slack, text))
+        await slack.settle()
+        (question,) = fake_slack.in_thread(CHANNEL, None)
+    (asked,) = sim.asked
+    assert asked.query == "How would @bob read this page (https://x.example/p) in #general?"
+    assert "<@" not in question.markdown.split("asked:", 1)[1]
 
 
 async def test_ask_where_the_bot_cannot_post_says_how_to_fix_it(

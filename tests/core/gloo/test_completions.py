@@ -1,5 +1,6 @@
 """CompletionsBackend: the V2 wire (body, routing, grounding), streaming outcomes, retries,
-history kept from the transcript source, against a fake Gloo behind MockTransport."""
+the history budget applied to the turns a request carries, against a fake Gloo behind
+MockTransport. Reading the turns from the store is the service's (test_service_completions)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from core.gloo.auth import ClientCredentialsAuth
-from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooEvent, GlooRequest
+from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooEvent, GlooRequest, Turn
 from core.gloo.completions import (
+    HISTORY_TURNS,
     CompletionsBackend,
     build_completions_backend,
     select_turns,
@@ -28,8 +30,7 @@ from core.gloo.errors import (
     GlooStreamInterrupted,
 )
 from core.gloo.retry import RetryPolicy
-from core.ports import AnswerRecord
-from core.types import Source, ThreadKey
+from core.types import Source
 from tests.core.gloo.fakes import (
     API_URL,
     FakeGloo,
@@ -42,7 +43,6 @@ from tests.core.gloo.fakes import (
 
 COMPLETIONS_URL = f"{API_URL}/ai/v2/chat/completions"
 GROUNDED_URL = f"{API_URL}/ai/v2/chat/completions/grounded"
-THREAD = ThreadKey("slack", "T1", "C1", "1.1")
 
 
 class FakeGlooV2(FakeGloo):
@@ -60,32 +60,6 @@ class FakeGlooV2(FakeGloo):
         if url == GROUNDED_URL:
             return await self.grounded(request)
         return await super().handle(request)
-
-
-class Transcripts:
-    """An in-memory transcript source that records what it was asked."""
-
-    def __init__(self, records: dict[str, list[AnswerRecord]] | None = None) -> None:
-        self.records = records or {}
-        self.calls: list[tuple[str, int]] = []
-        self.fail: Exception | None = None
-
-    async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
-        self.calls.append((chat_id, limit))
-        if self.fail is not None:
-            raise self.fail
-        return self.records.get(chat_id, [])[-limit:]
-
-
-def record(chat_id: str, question: str, text: str, **extra: Any) -> AnswerRecord:
-    return AnswerRecord(
-        answer_id=uuid.uuid4().hex[:12],
-        thread=THREAD,
-        chat_id=chat_id,
-        question=question,
-        text=text,
-        **extra,
-    )
 
 
 def chunk(content: str | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -130,22 +104,15 @@ def gloo() -> FakeGlooV2:
 
 
 @pytest.fixture
-def transcripts() -> Transcripts:
-    return Transcripts()
-
-
-@pytest.fixture
 def v2(
     http: httpx.AsyncClient,
     auth: ClientCredentialsAuth,
     policy: RetryPolicy,
-    transcripts: Transcripts,
 ) -> CompletionsBackend:
     return build_completions_backend(
         http,
         auth,
         API_URL,
-        transcripts=transcripts,
         retry=policy,
         model=None,
         history_chars=1_000,
@@ -171,7 +138,7 @@ def bodies(route: Route) -> list[dict[str, Any]]:
 
 
 async def test_a_new_chat_gets_a_local_id_and_auto_routing(
-    v2: CompletionsBackend, gloo: FakeGlooV2, transcripts: Transcripts
+    v2: CompletionsBackend, gloo: FakeGlooV2
 ) -> None:
     events = await collect(v2, GlooRequest(query="What is grace?"))
     assert events[:-1] == [GlooDelta("Hello"), GlooDelta(" world")]
@@ -191,31 +158,27 @@ async def test_a_new_chat_gets_a_local_id_and_auto_routing(
     ]
     assert gloo.completions.calls[0].headers["Accept"].startswith("text/event-stream")
     assert bearer(gloo.completions.calls[0]) == "tok-1"
-    assert transcripts.calls == []  # a new chat has no history to read
 
 
 async def test_a_configured_model_replaces_auto_routing(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth, gloo: FakeGlooV2
 ) -> None:
-    backend = CompletionsBackend(
-        http, auth, API_URL, transcripts=Transcripts(), model="gloo-openai-gpt-5-mini"
-    )
+    backend = CompletionsBackend(http, auth, API_URL, model="gloo-openai-gpt-5-mini")
     await collect(backend, GlooRequest(query="Hi"))
     body = bodies(gloo.completions)[0]
     assert body["model"] == "gloo-openai-gpt-5-mini"
     assert "auto_routing" not in body
 
 
-async def test_follow_ups_send_the_stored_turns_oldest_first(
-    v2: CompletionsBackend, gloo: FakeGlooV2, transcripts: Transcripts
+async def test_follow_ups_send_the_given_turns_oldest_first(
+    v2: CompletionsBackend, gloo: FakeGlooV2
 ) -> None:
-    transcripts.records["chat-1"] = [
-        record("chat-1", "What is grace?", "Grace is a gift."),
-        record("chat-1", "And mercy?", "Mercy is kindness."),
-    ]
-    answer = answer_of(
-        await collect(v2, GlooRequest(query="How are they related?", chat_id="chat-1"))
+    history = (
+        Turn("What is grace?", "Grace is a gift."),
+        Turn("And mercy?", "Mercy is kindness."),
     )
+    request = GlooRequest(query="How are they related?", chat_id="chat-1", history=history)
+    answer = answer_of(await collect(v2, request))
     assert answer.chat_id == "chat-1"
     assert bodies(gloo.completions)[0]["messages"] == [
         {"role": "user", "content": "What is grace?"},
@@ -224,18 +187,21 @@ async def test_follow_ups_send_the_stored_turns_oldest_first(
         {"role": "assistant", "content": "Mercy is kindness."},
         {"role": "user", "content": "How are they related?"},
     ]
-    assert transcripts.calls == [("chat-1", 50)]
+
+
+def test_the_backend_asks_for_fifty_turns_and_none_without_a_budget(
+    v2: CompletionsBackend, http: httpx.AsyncClient, auth: ClientCredentialsAuth
+) -> None:
+    assert v2.history_turns == HISTORY_TURNS == 50
+    assert CompletionsBackend(http, auth, API_URL, history_chars=0).history_turns == 0
 
 
 async def test_the_history_budget_drops_the_oldest_turns_first(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth, gloo: FakeGlooV2
 ) -> None:
-    turns = [record("c", f"q{i}", "a" * 40) for i in range(5)]  # 42 characters a turn
-    transcripts = Transcripts({"c": turns})
-    backend = CompletionsBackend(
-        http, auth, API_URL, transcripts=transcripts, history_chars=100 + len("next")
-    )
-    await collect(backend, GlooRequest(query="next", chat_id="c"))
+    turns = tuple(Turn(f"q{i}", "a" * 40) for i in range(5))  # 42 characters a turn
+    backend = CompletionsBackend(http, auth, API_URL, history_chars=100 + len("next"))
+    await collect(backend, GlooRequest(query="next", chat_id="c", history=turns))
     sent = [m["content"] for m in bodies(gloo.completions)[0]["messages"]]
     assert sent == ["q3", "a" * 40, "q4", "a" * 40, "next"]
 
@@ -243,25 +209,24 @@ async def test_the_history_budget_drops_the_oldest_turns_first(
 async def test_the_current_question_is_never_cut(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth, gloo: FakeGlooV2
 ) -> None:
-    transcripts = Transcripts({"c": [record("c", "old", "answer")]})
-    backend = CompletionsBackend(http, auth, API_URL, transcripts=transcripts, history_chars=10)
+    backend = CompletionsBackend(http, auth, API_URL, history_chars=10)
     question = "a long question " * 10
-    await collect(backend, GlooRequest(query=question, chat_id="c"))
+    history = (Turn("old", "answer"),)
+    await collect(backend, GlooRequest(query=question, chat_id="c", history=history))
     assert bodies(gloo.completions)[0]["messages"] == [{"role": "user", "content": question}]
 
 
-async def test_a_zero_budget_sends_no_history_and_reads_none(
+async def test_a_zero_budget_sends_no_history_even_when_given(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth, gloo: FakeGlooV2
 ) -> None:
-    transcripts = Transcripts({"c": [record("c", "old", "answer")]})
-    backend = CompletionsBackend(http, auth, API_URL, transcripts=transcripts, history_chars=0)
-    await collect(backend, GlooRequest(query="Q", chat_id="c"))
-    assert len(bodies(gloo.completions)[0]["messages"]) == 1
-    assert transcripts.calls == []
+    backend = CompletionsBackend(http, auth, API_URL, history_chars=0)
+    history = (Turn("old", "answer"),)
+    await collect(backend, GlooRequest(query="Q", chat_id="c", history=history))
+    assert bodies(gloo.completions)[0]["messages"] == [{"role": "user", "content": "Q"}]
 
 
 def test_select_turns_keeps_whole_recent_turns() -> None:
-    turns = [record("c", "q1", "x" * 10), record("c", "q2", "y" * 10), record("c", "q3", "z")]
+    turns = [Turn("q1", "x" * 10), Turn("q2", "y" * 10), Turn("q3", "z")]
     assert select_turns(turns, "Q", 100) == turns
     assert select_turns(turns, "Q", 1 + 3 + 12) == turns[1:]
     assert select_turns(turns, "Q", 1 + 3) == turns[2:]
@@ -279,20 +244,11 @@ async def test_a_character_limit_becomes_a_system_instruction(
     }
 
 
-async def test_a_transcript_failure_propagates_before_anything_is_sent(
-    v2: CompletionsBackend, gloo: FakeGlooV2, transcripts: Transcripts
-) -> None:
-    transcripts.fail = RuntimeError("database is down")
-    with pytest.raises(RuntimeError, match="database is down"):
-        await collect(v2, GlooRequest(query="Q", chat_id="c"))
-    assert gloo.completions.count == 0
-
-
 def test_an_empty_api_url_is_a_config_error(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth
 ) -> None:
     with pytest.raises(GlooConfigError):
-        CompletionsBackend(http, auth, " / ", transcripts=Transcripts())
+        CompletionsBackend(http, auth, " / ")
 
 
 def test_the_factory_builds_a_gloo_backend(
@@ -302,7 +258,6 @@ def test_the_factory_builds_a_gloo_backend(
         http,
         auth,
         API_URL + "/",
-        transcripts=Transcripts(),
         retry=RetryPolicy(attempts=2),
         model=" ",
         history_chars=5,
@@ -557,9 +512,7 @@ async def test_send_raises_for_a_filtered_json_answer(
 async def test_stream_disabled_sends_one_request_and_yields_one_delta(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth, gloo: FakeGlooV2
 ) -> None:
-    backend = CompletionsBackend(
-        http, auth, API_URL, transcripts=Transcripts(), stream_enabled=False
-    )
+    backend = CompletionsBackend(http, auth, API_URL, stream_enabled=False)
     gloo.completions.script(json_reply(completion_json("All at once.")))
     events = await collect(backend, GlooRequest(query="Q"))
     assert events[0] == GlooDelta("All at once.")
@@ -570,24 +523,14 @@ async def test_stream_disabled_sends_one_request_and_yields_one_delta(
 # --- history -----------------------------------------------------------------------------------
 
 
-async def test_history_comes_from_the_stored_turns(
-    v2: CompletionsBackend, transcripts: Transcripts
+async def test_history_is_empty_and_asks_gloo_nothing(
+    v2: CompletionsBackend, gloo: FakeGlooV2
 ) -> None:
-    source = Source(title="S", url="https://s.example/")
-    transcripts.records["c"] = [
-        record("c", "Q1", "A1", sources=(source,), suggestions=("More?",)),
-        record("c", "Q2", "A2"),
-    ]
+    # V2 keeps no chats at Gloo; the service shows them from its records.
+    assert not v2.keeps_chats
     history = await v2.history("c")
     assert history.chat_id == "c"
-    assert [(m.role, m.text) for m in history.messages] == [
-        ("user", "Q1"),
-        ("assistant", "A1"),
-        ("user", "Q2"),
-        ("assistant", "A2"),
-    ]
-    assert history.messages[1].sources == (source,)
-    assert history.messages[1].suggestions == ("More?",)
-    assert history.messages[0].timestamp is not None
+    assert history.messages == ()
+    assert gloo.completions.count == gloo.grounded.count == 0
     with pytest.raises(ValueError, match="chat_id"):
         await v2.history("")

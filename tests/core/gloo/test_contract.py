@@ -159,16 +159,10 @@ def gloo() -> FakeGlooV2:
     return FakeGlooV2()
 
 
-class NoTranscripts:
-    async def chat_answers(self, chat_id: str, limit: int) -> list[Any]:
-        return []
-
-
 def v2_backend(
     http: httpx.AsyncClient, auth: ClientCredentialsAuth, policy: RetryPolicy, **options: Any
 ) -> CompletionsBackend:
     values: dict[str, Any] = {
-        "transcripts": NoTranscripts(),
         "retry": policy,
         "model": None,
         "history_chars": 1_000,
