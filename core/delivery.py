@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 import secrets
 import socket
@@ -184,6 +185,10 @@ class Dispatcher:
         self._responders: dict[str, Responder] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[str] = set()
+        #: Claims this process holds and has not yet ended itself, by job key: a number per
+        #: claim, so a lease renewal can tell a lost claim from one ended meanwhile.
+        self._claims: dict[str, int] = {}
+        self._claim_numbers = itertools.count()
         #: Answer slots taken: by claims under way and jobs being answered. A slot is taken
         #: before the claim, so a burst of submissions never overshoots ``concurrency``.
         self._reserved = 0
@@ -319,6 +324,7 @@ class Dispatcher:
 
     def _start(self, job: Job) -> None:
         self._running.add(job.key)
+        self._claims[job.key] = next(self._claim_numbers)
         self._spawn(self._run(job), f"job:{job.key}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -337,6 +343,7 @@ class Dispatcher:
             self._reserved -= 1
             return
         self._running.add(job.key)
+        self._claims[job.key] = next(self._claim_numbers)
         await self._run(job)
 
     async def _run(self, job: Job) -> None:
@@ -350,6 +357,7 @@ class Dispatcher:
             log.exception("job.crashed")
         finally:
             self._running.discard(job.key)
+            self._claims.pop(job.key, None)
             self._reserved -= 1
             structlog.contextvars.unbind_contextvars("job", "trace")
         await self._kick_next(job)
@@ -365,14 +373,21 @@ class Dispatcher:
             await asyncio.sleep(self._policy.lease / 3)
             if not self._running:
                 return
+            # Only a claim held from before the renewal until after it can have been lost by
+            # it; one taken, finished or handed back while the statement ran is not.
+            before = dict(self._claims)
             try:
                 held = await self._inbox.extend_leases(self.owner, self._lease)
             except Exception:
                 log.warning("job.lease_renewal_failed", exc_info=True)
                 continue
-            lost = self._running - held
+            lost = sorted(
+                key
+                for key, number in before.items()
+                if key not in held and self._claims.get(key) == number
+            )
             if lost:
-                log.warning("job.claims_lost", jobs=sorted(lost))
+                log.warning("job.claims_lost", jobs=lost)
 
     async def _attempt(self, job: Job) -> None:
         responder = self._responders[job.question.thread.platform]
@@ -447,6 +462,7 @@ class Dispatcher:
                 await self._service.attach_messages(reply.answer_id, posted)
             except Exception:
                 log.warning("job.attach_messages_failed", exc_info=True)
+        self._claims.pop(job.key, None)  # ended here, not lost
         await self._persist(lambda: self._inbox.finish(job.key, self.owner, "answered"), "finish")
         self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted))
@@ -495,6 +511,7 @@ class Dispatcher:
         if retryable and job.attempt < self._policy.max_attempts:
             delay = self._policy.retry_delay(job.attempt, retry_after)
             retry_at = utcnow() + timedelta(seconds=delay)
+            self._claims.pop(job.key, None)
             released = await self._persist(
                 lambda: self._inbox.release(job.key, self.owner, retry_at, detail or message),
                 "release",
@@ -523,6 +540,7 @@ class Dispatcher:
             await surface.failure(message)
         except Exception:
             log.exception("job.failure_notice_failed")
+        self._claims.pop(job.key, None)
         await self._persist(
             lambda: self._inbox.finish(job.key, self.owner, "failed", error), "finish"
         )

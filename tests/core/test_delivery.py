@@ -339,3 +339,51 @@ async def test_a_burst_never_has_more_answers_in_flight_than_the_limit(store: Sq
             assert dispatcher.in_flight <= 5
     assert responder.most == 5
     assert sorted(d.job.key for d in responder.delivered) == sorted(f"b{i}" for i in range(40))
+
+
+async def test_a_claim_ended_while_its_lease_is_renewed_is_not_reported_lost(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's finish commits, then the renewal runs before the job has left the running
+    set: the claim ended here, it was not lost (and a stolen claim still is)."""
+    finished, renewed = asyncio.Event(), asyncio.Event()
+    finish, extend = store.finish, store.extend_leases
+
+    async def slow_finish(key: str, owner: str, *args: Any, **kwargs: Any) -> bool:
+        done = await finish(key, owner, *args, **kwargs)
+        finished.set()
+        await renewed.wait()  # the job stays "running" until a renewal has looked
+        return done
+
+    async def watched_extend(owner: str, lease: timedelta) -> set[str]:
+        held = await extend(owner, lease)
+        if finished.is_set():
+            renewed.set()
+        return held
+
+    monkeypatch.setattr(store, "finish", slow_finish)
+    monkeypatch.setattr(store, "extend_leases", watched_extend)
+    sim = Simulator(SimulatorConfig(first_chunk_latency=0.05))
+    with structlog.testing.capture_logs() as logs:
+        async with dispatcher_for(store, sim, inbox_lease=0.15) as (dispatcher, responder, _):
+            await dispatcher.submit(question_job("k1"))
+            await dispatcher.drain()
+    assert [d.job.key for d in responder.delivered] == ["k1"]
+    assert renewed.is_set()
+    assert not [e for e in logs if e["event"] == "job.claims_lost"]
+
+
+async def test_a_stolen_claim_is_reported_lost(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig(first_chunk_latency=0.4))
+    with structlog.testing.capture_logs() as logs:
+        async with dispatcher_for(store, sim, inbox_lease=0.15) as (dispatcher, responder, _):
+            await dispatcher.submit(question_job("k1"))
+            await wait_until(lambda: "k1" in responder.started)
+            # Another process takes the question over (its lease had run out, say).
+            await store.release_all(dispatcher.owner)
+            assert await store.claim("k1", "other-process", timedelta(seconds=30)) is not None
+            await wait_until(lambda: any(e["event"] == "job.claims_lost" for e in logs))
+            await dispatcher.drain()
+    lost = [e["jobs"] for e in logs if e["event"] == "job.claims_lost"]
+    assert lost
+    assert all(jobs == ["k1"] for jobs in lost)  # at every renewal until it ends
