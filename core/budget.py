@@ -59,7 +59,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-__all__ = ["Budget", "BudgetMetrics", "BudgetUse", "Rate", "workspace_of"]
+__all__ = ["Budget", "BudgetMetrics", "BudgetUse", "Rate", "Reservation", "workspace_of"]
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -146,6 +146,42 @@ class _Key:
         return not self.log and self.reserved == 0 and self.held_until <= now
 
 
+class Reservation:
+    """One call held for a final change (:meth:`Budget.reservation`)."""
+
+    __slots__ = ("_budget", "held", "method", "scope")
+
+    def __init__(self, budget: Budget, scope: str, method: str, held: bool) -> None:
+        self._budget = budget
+        self.scope = scope
+        self.method = method
+        #: True while the call is held (False: the budget could not promise it, or it is spent).
+        self.held = held
+
+    def spend(self) -> bool:
+        """The final call now: the held one (False only during a 429 hold), or, when none is
+        held, an ordinary :meth:`Budget.take` (it never takes another answer's reservation)."""
+        if not self._budget.take(self.scope, self.method, final=self.held):
+            return False
+        self.held = False
+        return True
+
+    async def acquire(self, *, timeout: float, sleep: Sleep = asyncio.sleep) -> bool:  # noqa: ASYNC109 - on the budget's clock
+        """Wait (a 429 hold) until the final call goes, or ``timeout`` passes."""
+        done = await self._budget.acquire(
+            self.scope, self.method, final=self.held, timeout=timeout, sleep=sleep
+        )
+        if done:
+            self.held = False
+        return done
+
+    def close(self) -> None:
+        """Give the call back if it is still held."""
+        if self.held:
+            self.held = False
+            self._budget.release(self.scope, self.method)
+
+
 class Budget:
     """The shared call budget of one platform (see the module docstring)."""
 
@@ -185,6 +221,8 @@ class Budget:
         An ordinary call fits when the calls in the window plus the held reservations leave
         room. ``final=True`` spends a reservation held for this (scope, method) when there is
         one (it always fits), else it is an ordinary call. Nothing goes during a 429 hold.
+        Reservations are counted, not named: pass ``final=True`` only for a call that holds
+        one (:class:`Reservation` does this for you).
         """
         now = self._clock()
         rate = self._rates.get(method)
@@ -290,6 +328,19 @@ class Budget:
         key.reserved -= 1
         self._drop_if_empty(scope, method, key, self._clock())
 
+    @contextmanager
+    def reservation(self, scope: str, method: str) -> Iterator[Reservation]:
+        """:meth:`reserve` for the block, released at its end unless spent (even on errors).
+
+        ``with budget.reservation(ws, "chat.stopStream") as final: ... final.held ...
+        final.spend()``; a reservation lost by a crashed answer would hold a call forever.
+        """
+        held = Reservation(self, scope, method, self.reserve(scope, method))
+        try:
+            yield held
+        finally:
+            held.close()
+
     # --- the platform's word ----------------------------------------------------------------
 
     def refused(self, scope: str, method: str, retry_after: float) -> None:
@@ -361,8 +412,8 @@ class Budget:
             )
         return uses
 
-    def __len__(self) -> int:
-        """The number of (scope, method) keys kept (for tests of the pruning)."""
+    def kept(self) -> int:
+        """How many (scope, method) keys the budget keeps now (to check the pruning)."""
         return len(self._keys)
 
     # --- inside -----------------------------------------------------------------------------
