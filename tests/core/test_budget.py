@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from core.budget import Budget, BudgetUse, Rate, workspace_of
@@ -484,3 +486,46 @@ async def test_a_reservation_waits_out_a_429() -> None:
         assert not final.held
     assert clock.now == pytest.approx(2.0)
     assert [(u.used, u.reserved) for u in b.snapshot()] == [(1, 0)]
+
+
+# --- the promise, for any sequence of calls ---------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    calls=st.integers(min_value=1, max_value=6),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("wait"), st.floats(min_value=0, max_value=40)),
+            st.tuples(st.sampled_from(["take", "final", "reserve", "release"]), st.just(0.0)),
+        ),
+        max_size=80,
+    ),
+)
+def test_never_more_than_the_rate_and_a_held_final_change_always_goes(
+    calls: int, steps: list[tuple[str, float]]
+) -> None:
+    clock = Clock(0.0)
+    b = Budget({"m": Rate(calls, 60)}, clock=clock)
+    spent: list[float] = []
+    held = 0
+    for op, dt in steps:
+        if op == "wait":
+            clock.now += dt
+        elif op == "take":
+            if b.take("S", "m"):
+                spent.append(clock.now)
+        elif op == "final":
+            ok = b.take("S", "m", final=True)
+            if held:
+                assert ok  # a held call always goes at once
+                held -= 1
+            if ok:
+                spent.append(clock.now)
+        elif op == "reserve":
+            held += b.reserve("S", "m")
+        elif held:
+            b.release("S", "m")
+            held -= 1
+    for i, t in enumerate(spent):
+        assert len([s for s in spent[i:] if s < t + 60]) <= calls
