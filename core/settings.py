@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     port: int = 3000
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
+    # How many processes serve the same workspaces: each spends 1/N of every platform rate
+    # (core.budget: floor(calls / N), at least one call).
+    serving_processes: int = Field(default=1, ge=1)
 
     # --- Slack messaging experience ------------------------------------------------------
     # "agent": Slack's agent messaging (features.agent_view, what new apps get); "assistant":
