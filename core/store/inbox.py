@@ -10,9 +10,17 @@ processes can never both hold a question:
   ``answering`` under a lease. A row is claimable only when no earlier question of the same
   thread is still open, so answers within a thread stay in order across processes.
   On PostgreSQL ``claim_due`` picks its rows with ``FOR UPDATE SKIP LOCKED``, so several
-  processes polling at once take different rows instead of waiting for each other;
+  processes polling at once take different rows instead of waiting for each other.
+  Both read, in the claim's own transaction, what answering needs (the thread's bound chat
+  and the channel's settings) into each job's :class:`~core.types.AnswerContext`: one more
+  pre-built ``SELECT``, no other transaction;
 * :meth:`InboxQueries.finish` and :meth:`InboxQueries.release` end a claim, and only the
-  claim's owner can end it.
+  claim's owner can end it;
+* :meth:`InboxQueries.finish_answered` ends an answered question in one transaction: the
+  answer record with its platform message ids, the thread's chat binding (first wins, one
+  ``INSERT … ON CONFLICT DO UPDATE … RETURNING``), the question marked answered (only by its
+  owner; the answer and binding are kept even when the claim was lost, since the answer was
+  shown) and the key of the thread's next pending question.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+import structlog
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -35,17 +44,30 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from core.ports import QUOTA_ERROR, QuotaCounts
+from core.ports import QUOTA_ERROR, AnswerRecord, Finished, QuotaCounts
 from core.store.base import SqlBase
-from core.store.tables import InboxRow, metadata, utcnow
-from core.types import Job, Question, ThreadKey
+from core.store.records import SETTINGS_FIELDS, answer_values, channel_settings, merge_unique
+from core.store.tables import (
+    AnswerRow,
+    ChannelSettingsRow,
+    InboxRow,
+    ThreadChatRow,
+    metadata,
+    utcnow,
+)
+from core.types import AnswerContext, Job, Question, ThreadKey
 
 __all__ = ["InboxEntry", "InboxQueries"]
 
+log = structlog.get_logger(__name__)
+
 _INBOX: Final = metadata.tables[InboxRow.__tablename__]
+_CHATS: Final = metadata.tables[ThreadChatRow.__tablename__]
+_SETTINGS: Final = metadata.tables[ChannelSettingsRow.__tablename__]
 _OPEN: Final = ("pending", "answering")
 _ERROR_LENGTH: Final = 2000
 
@@ -99,14 +121,18 @@ class InboxQueries(SqlBase):
             return (await conn.execute(insert)).first() is not None
 
     async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None:
-        """Take the question ``key`` if it is claimable now (see the module docstring)."""
+        """Take the question ``key`` if it is claimable now (see the module docstring), with
+        its :class:`~core.types.AnswerContext`, in one transaction."""
         now = utcnow()
-        # One statement built once (with an alias and a correlated subquery, building it
+        # Statements built once (with an alias and a correlated subquery, building the claim
         # per call was a tenth of an answer's CPU); only the parameters change.
         values = {"c_key": key, "c_owner": owner, "c_now": now, "c_until": now + lease}
         async with self._write() as conn:
             row = (await conn.execute(_CLAIM_ONE, values)).mappings().first()
-        return None if row is None else _job(row)
+            if row is None:
+                return None
+            found = (await conn.execute(_CONTEXT_ONE, {"x_key": key})).mappings().all()
+        return _job(row, _contexts(found).get(key))
 
     async def claim_due(
         self, owner: str, lease: timedelta, *, platforms: Collection[str], limit: int
@@ -128,7 +154,14 @@ class InboxQueries(SqlBase):
         )
         async with self._write() as conn:
             rows = (await conn.execute(statement)).mappings().all()
-        return sorted((_job(row) for row in rows), key=lambda job: (job.accepted_at, job.key))
+            if not rows:
+                return []
+            keys = [row["key"] for row in rows]
+            contexts = _contexts(
+                (await conn.execute(_CONTEXT_MANY, {"x_keys": keys})).mappings().all()
+            )
+        jobs = (_job(row, contexts.get(row["key"])) for row in rows)
+        return sorted(jobs, key=lambda job: (job.accepted_at, job.key))
 
     async def next_in_thread(self, thread: ThreadKey) -> str | None:
         """The key of the thread's oldest pending question, if any."""
@@ -202,6 +235,95 @@ class InboxQueries(SqlBase):
             claimed_until=None,
             last_error=_clip(error),
         )
+
+    async def finish_answered(
+        self,
+        key: str,
+        owner: str,
+        answer: AnswerRecord | None,
+        *,
+        bind: bool,
+        posted: Sequence[str],
+    ) -> Finished:
+        """End an answered question in one transaction (see :class:`core.ports.Finished`).
+
+        ``answer`` is stored as :meth:`SqlStore.save_answer` followed by
+        ``add_platform_message_ids(posted)`` would store it. With ``bind`` its chat is bound
+        to its thread unless one is bound already (first wins, as ``bind_chat_id``). The
+        question becomes ``answered`` only if ``owner`` still holds it, and ``posted`` joins
+        the ids it already posted. The answer and the binding are stored even when the claim
+        was lost: the answer was shown, so its buttons and its follow-ups must work.
+        """
+        if bind and answer is None:
+            raise ValueError("bind needs the answer whose chat is bound")
+        now = utcnow()
+        bound: str | None = None
+        async with self._write() as conn:
+            if answer is not None:
+                await conn.execute(self._save_answer_statement(answer, posted))
+            if answer is not None and bind:
+                bound = await self._bind_in(conn, answer.thread, answer.chat_id, now)
+            mine = select(
+                col(InboxRow.posted), col(InboxRow.claimed_by), col(InboxRow.status)
+            ).where(col(InboxRow.key) == key)
+            if self.is_postgres:
+                mine = mine.with_for_update()
+            row = (await conn.execute(mine)).first()
+            finished = row is not None and row.claimed_by == owner and row.status == "answering"
+            if finished:
+                assert row is not None
+                await conn.execute(
+                    _FINISH_ANSWERED,
+                    {
+                        "f_key": key,
+                        "f_owner": owner,
+                        "f_now": now,
+                        "f_posted": merge_unique(row.posted, posted),
+                    },
+                )
+            next_key = (
+                None
+                if row is None
+                else (await conn.execute(_NEXT_AFTER, {"n_key": key})).scalar_one_or_none()
+            )
+        return Finished(finished=finished, next_key=next_key, bound_chat_id=bound)
+
+    def _save_answer_statement(self, answer: AnswerRecord, posted: Sequence[str]) -> Any:
+        """The upsert of :meth:`SqlStore.save_answer`, with ``posted`` appended to its ids."""
+        values = answer_values(answer)
+        values["platform_message_ids"] = merge_unique(values["platform_message_ids"], posted)
+        insert = self._insert(AnswerRow).values(**values)
+        return insert.on_conflict_do_update(
+            index_elements=["answer_id"],
+            set_={name: insert.excluded[name] for name in values if name != "answer_id"},
+        )
+
+    async def _bind_in(
+        self, conn: AsyncConnection, thread: ThreadKey, chat_id: str, now: datetime
+    ) -> str:
+        """Bind ``chat_id`` to ``thread`` unless a chat is bound; the bound one, in one statement.
+
+        ``DO UPDATE`` setting the stored chat to itself (not ``DO NOTHING``) makes the
+        statement lock and return the winner's row, so a concurrent ``forget_thread`` cannot
+        slip between an insert and a read of the winner.
+        """
+        insert = self._insert(ThreadChatRow).values(
+            platform=thread.platform,
+            workspace=thread.workspace,
+            channel=thread.channel,
+            thread=thread.thread,
+            chat_id=chat_id,
+            created_at=now,
+            updated_at=now,
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["platform", "workspace", "channel", "thread"],
+            set_={"chat_id": _CHATS.c.chat_id},
+        ).returning(col(ThreadChatRow.chat_id))
+        bound: str = (await conn.execute(upsert)).scalar_one()
+        if bound != chat_id:
+            log.debug("thread already bound", thread=thread.as_str(), chat_id=bound, lost=chat_id)
+        return bound
 
     async def release(self, key: str, owner: str, retry_at: datetime, error: str | None) -> bool:
         """Hand the question back, to be claimed again from ``retry_at``."""
@@ -351,6 +473,106 @@ _CLAIM_ONE: Final = (
 )
 
 
+_FINISH_ANSWERED: Final = (
+    update(InboxRow)
+    .where(
+        col(InboxRow.key) == bindparam("f_key"),
+        col(InboxRow.claimed_by) == bindparam("f_owner"),
+        col(InboxRow.status) == "answering",
+    )
+    .values(
+        status="answered",
+        claimed_by=None,
+        claimed_until=None,
+        last_error=None,
+        posted=bindparam("f_posted", type_=_INBOX.c.posted.type),
+        updated_at=bindparam("f_now"),
+    )
+)
+
+
+def _next_after() -> Any:
+    """The oldest pending question in the thread of the question ``n_key``."""
+    asked = aliased(InboxRow)
+    return (
+        select(col(InboxRow.key))
+        .join(
+            asked,
+            and_(
+                col(asked.platform) == col(InboxRow.platform),
+                col(asked.workspace) == col(InboxRow.workspace),
+                col(asked.channel) == col(InboxRow.channel),
+                col(asked.thread) == col(InboxRow.thread),
+            ),
+        )
+        .where(col(asked.key) == bindparam("n_key"), col(InboxRow.status) == "pending")
+        .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
+        .limit(1)
+    )
+
+
+_NEXT_AFTER: Final = _next_after()
+
+
+def _context_query(which: ColumnElement[bool]) -> Any:
+    """The bound chat and the channel's and workspace's settings rows of the questions
+    ``which`` selects: one row per question and settings row found (at most two)."""
+    inbox, chats, settings = _INBOX, _CHATS, _SETTINGS
+    return (
+        select(
+            inbox.c.key,
+            inbox.c.channel.label("asked_in"),
+            chats.c.chat_id.label("bound_chat_id"),
+            settings.c.channel.label("settings_channel"),
+            *(settings.c[name] for name in SETTINGS_FIELDS),
+        )
+        .select_from(
+            inbox.outerjoin(
+                chats,
+                and_(
+                    chats.c.platform == inbox.c.platform,
+                    chats.c.workspace == inbox.c.workspace,
+                    chats.c.channel == inbox.c.channel,
+                    chats.c.thread == inbox.c.thread,
+                ),
+            ).outerjoin(
+                settings,
+                and_(
+                    settings.c.platform == inbox.c.platform,
+                    settings.c.workspace == inbox.c.workspace,
+                    or_(settings.c.channel == inbox.c.channel, settings.c.channel == ""),
+                ),
+            )
+        )
+        .where(which)
+    )
+
+
+_CONTEXT_ONE: Final = _context_query(_INBOX.c.key == bindparam("x_key"))
+_CONTEXT_MANY: Final = _context_query(_INBOX.c.key.in_(bindparam("x_keys", expanding=True)))
+
+
+def _contexts(rows: Sequence[RowMapping]) -> dict[str, AnswerContext]:
+    """Each question's context from :func:`_context_query` rows: the channel's settings row
+    beats the workspace's (``get_channel_settings``' rule)."""
+    chat_ids: dict[str, str | None] = {}
+    best: dict[str, RowMapping] = {}
+    for row in rows:
+        key = row["key"]
+        chat_ids[key] = row["bound_chat_id"]
+        found = row["settings_channel"]
+        if found is None:
+            continue
+        if key not in best or found == row["asked_in"]:
+            best[key] = row
+    return {
+        key: AnswerContext(
+            settings=channel_settings(best[key]) if key in best else None, chat_id=chat_id
+        )
+        for key, chat_id in chat_ids.items()
+    }
+
+
 def _same_thread(model: type[InboxRow], thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
     return (
         col(model.platform) == thread.platform,
@@ -364,7 +586,7 @@ def _clip(error: str | None) -> str | None:
     return None if error is None else error[:_ERROR_LENGTH]
 
 
-def _job(row: RowMapping) -> Job:
+def _job(row: RowMapping, context: AnswerContext | None = None) -> Job:
     return Job(
         key=row["key"],
         question=Question(
@@ -378,4 +600,5 @@ def _job(row: RowMapping) -> Job:
         posted=tuple(row["posted"]),
         attempt=row["attempts"],
         accepted_at=row["accepted_at"],
+        context=context,
     )
