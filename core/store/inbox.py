@@ -25,7 +25,7 @@ processes can never both hold a question:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -34,6 +34,7 @@ import structlog
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Table,
     and_,
     bindparam,
     delete,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -68,6 +70,7 @@ log = structlog.get_logger(__name__)
 _INBOX: Final = metadata.tables[InboxRow.__tablename__]
 _CHATS: Final = metadata.tables[ThreadChatRow.__tablename__]
 _SETTINGS: Final = metadata.tables[ChannelSettingsRow.__tablename__]
+_ANSWERS: Final = metadata.tables[AnswerRow.__tablename__]
 _OPEN: Final = ("pending", "answering")
 _ERROR_LENGTH: Final = 2000
 
@@ -260,18 +263,16 @@ class InboxQueries(SqlBase):
         bound: str | None = None
         async with self._write() as conn:
             if answer is not None:
-                await conn.execute(self._save_answer_statement(answer, posted))
-            if answer is not None and bind:
-                bound = await self._bind_in(conn, answer.thread, answer.chat_id, now)
-            mine = select(
-                col(InboxRow.posted), col(InboxRow.claimed_by), col(InboxRow.status)
-            ).where(col(InboxRow.key) == key)
-            if self.is_postgres:
-                mine = mine.with_for_update()
-            row = (await conn.execute(mine)).first()
+                values = answer_values(answer)
+                values["platform_message_ids"] = merge_unique(
+                    values["platform_message_ids"], posted
+                )
+                await conn.execute(_SAVE_ANSWER[self._dialect], values)
+                if bind:
+                    bound = await _bind_in(conn, self._dialect, answer, now)
+            row = (await conn.execute(_OWNER, {"m_key": key})).first()
             finished = row is not None and row.claimed_by == owner and row.status == "answering"
-            if finished:
-                assert row is not None
+            if row is not None and finished:
                 await conn.execute(
                     _FINISH_ANSWERED,
                     {
@@ -281,49 +282,8 @@ class InboxQueries(SqlBase):
                         "f_posted": merge_unique(row.posted, posted),
                     },
                 )
-            next_key = (
-                None
-                if row is None
-                else (await conn.execute(_NEXT_AFTER, {"n_key": key})).scalar_one_or_none()
-            )
+        next_key = None if row is None else row.next_key
         return Finished(finished=finished, next_key=next_key, bound_chat_id=bound)
-
-    def _save_answer_statement(self, answer: AnswerRecord, posted: Sequence[str]) -> Any:
-        """The upsert of :meth:`SqlStore.save_answer`, with ``posted`` appended to its ids."""
-        values = answer_values(answer)
-        values["platform_message_ids"] = merge_unique(values["platform_message_ids"], posted)
-        insert = self._insert(AnswerRow).values(**values)
-        return insert.on_conflict_do_update(
-            index_elements=["answer_id"],
-            set_={name: insert.excluded[name] for name in values if name != "answer_id"},
-        )
-
-    async def _bind_in(
-        self, conn: AsyncConnection, thread: ThreadKey, chat_id: str, now: datetime
-    ) -> str:
-        """Bind ``chat_id`` to ``thread`` unless a chat is bound; the bound one, in one statement.
-
-        ``DO UPDATE`` setting the stored chat to itself (not ``DO NOTHING``) makes the
-        statement lock and return the winner's row, so a concurrent ``forget_thread`` cannot
-        slip between an insert and a read of the winner.
-        """
-        insert = self._insert(ThreadChatRow).values(
-            platform=thread.platform,
-            workspace=thread.workspace,
-            channel=thread.channel,
-            thread=thread.thread,
-            chat_id=chat_id,
-            created_at=now,
-            updated_at=now,
-        )
-        upsert = insert.on_conflict_do_update(
-            index_elements=["platform", "workspace", "channel", "thread"],
-            set_={"chat_id": _CHATS.c.chat_id},
-        ).returning(col(ThreadChatRow.chat_id))
-        bound: str = (await conn.execute(upsert)).scalar_one()
-        if bound != chat_id:
-            log.debug("thread already bound", thread=thread.as_str(), chat_id=bound, lost=chat_id)
-        return bound
 
     async def release(self, key: str, owner: str, retry_at: datetime, error: str | None) -> bool:
         """Hand the question back, to be claimed again from ``retry_at``."""
@@ -473,6 +433,89 @@ _CLAIM_ONE: Final = (
 )
 
 
+def _upserts(
+    table: Table, keys: Sequence[str], set_of: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` on each dialect, built once; executed with
+    a dict of every column's value."""
+    built: dict[str, Any] = {}
+    for dialect, insert_into in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert)):
+        insert = insert_into(table)
+        built[dialect] = insert.on_conflict_do_update(index_elements=keys, set_=set_of(insert))
+    return built
+
+
+#: ``SqlStore.save_answer``'s upsert: saving an id again replaces the stored record.
+_SAVE_ANSWER: Final = _upserts(
+    _ANSWERS,
+    ["answer_id"],
+    lambda insert: {c.name: insert.excluded[c.name] for c in _ANSWERS.c if c.name != "answer_id"},
+)
+#: Binds a chat unless one is bound. ``DO UPDATE`` setting the stored chat to itself (not
+#: ``DO NOTHING``) makes the statement lock and return the winner's row, so a concurrent
+#: ``forget_thread`` cannot slip between an insert and a read of the winner.
+_BIND_CHAT: Final = {
+    dialect: upsert.returning(_CHATS.c.chat_id)
+    for dialect, upsert in _upserts(
+        _CHATS,
+        ["platform", "workspace", "channel", "thread"],
+        lambda insert: {"chat_id": _CHATS.c.chat_id},
+    ).items()
+}
+
+
+async def _bind_in(conn: AsyncConnection, dialect: str, answer: AnswerRecord, now: datetime) -> str:
+    """Bind the answer's chat to its thread unless a chat is bound there; the bound one."""
+    thread = answer.thread
+    values = {
+        "platform": thread.platform,
+        "workspace": thread.workspace,
+        "channel": thread.channel,
+        "thread": thread.thread,
+        "chat_id": answer.chat_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    bound: str = (await conn.execute(_BIND_CHAT[dialect], values)).scalar_one()
+    if bound != answer.chat_id:
+        log.debug(
+            "thread already bound", thread=thread.as_str(), chat_id=bound, lost=answer.chat_id
+        )
+    return bound
+
+
+def _owner_query() -> Any:
+    """The question ``m_key``'s holder, posted ids and the key of its thread's oldest pending
+    question, its row locked until the finish commits (SQLite renders no ``FOR UPDATE``:
+    there ``BEGIN IMMEDIATE`` holds the write lock already)."""
+    later = aliased(InboxRow)
+    next_key = (
+        select(col(later.key))
+        .where(
+            col(later.platform) == col(InboxRow.platform),
+            col(later.workspace) == col(InboxRow.workspace),
+            col(later.channel) == col(InboxRow.channel),
+            col(later.thread) == col(InboxRow.thread),
+            col(later.status) == "pending",
+        )
+        .order_by(col(later.accepted_at), col(later.key))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(InboxRow.posted),
+            col(InboxRow.claimed_by),
+            col(InboxRow.status),
+            next_key.label("next_key"),
+        )
+        .where(col(InboxRow.key) == bindparam("m_key"))
+        .with_for_update()
+    )
+
+
+_OWNER: Final = _owner_query()
+
 _FINISH_ANSWERED: Final = (
     update(InboxRow)
     .where(
@@ -489,29 +532,6 @@ _FINISH_ANSWERED: Final = (
         updated_at=bindparam("f_now"),
     )
 )
-
-
-def _next_after() -> Any:
-    """The oldest pending question in the thread of the question ``n_key``."""
-    asked = aliased(InboxRow)
-    return (
-        select(col(InboxRow.key))
-        .join(
-            asked,
-            and_(
-                col(asked.platform) == col(InboxRow.platform),
-                col(asked.workspace) == col(InboxRow.workspace),
-                col(asked.channel) == col(InboxRow.channel),
-                col(asked.thread) == col(InboxRow.thread),
-            ),
-        )
-        .where(col(asked.key) == bindparam("n_key"), col(InboxRow.status) == "pending")
-        .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
-        .limit(1)
-    )
-
-
-_NEXT_AFTER: Final = _next_after()
 
 
 def _context_query(which: ColumnElement[bool]) -> Any:
