@@ -20,6 +20,7 @@ __all__ = [
     "AnswerRecord",
     "ConversationStore",
     "ConversationSummary",
+    "Finished",
     "GlooBackend",
     "Inbox",
     "InstallationStore",
@@ -188,6 +189,22 @@ class InstallationStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What :meth:`Inbox.finish_answered` did.
+
+    ``finished``: the claim was still the caller's and the question is now answered (False:
+    the claim had been lost; the answer and the binding were stored all the same).
+    ``next_key``: the thread's oldest pending question, to start next (``None``: none).
+    ``bound_chat_id``: with ``bind``, the chat bound to the thread afterwards (the answer's,
+    or the one an earlier answer bound first); ``None`` without ``bind``.
+    """
+
+    finished: bool
+    next_key: str | None
+    bound_chat_id: str | None
+
+
 class Inbox(Protocol):
     """Accepted questions, kept until answered (see :mod:`core.store.inbox`)."""
 
@@ -195,11 +212,17 @@ class Inbox(Protocol):
         """Store the job as pending; False when its key was accepted before."""
         ...
 
-    async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None: ...
+    async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None:
+        """Take the question ``key`` if it is claimable now, its ``context`` filled (one
+        transaction)."""
+        ...
 
     async def claim_due(
         self, owner: str, lease: timedelta, *, platforms: Collection[str], limit: int
-    ) -> list[Job]: ...
+    ) -> list[Job]:
+        """Take up to ``limit`` claimable questions, oldest first, each ``context`` filled
+        (one transaction)."""
+        ...
 
     async def next_in_thread(self, thread: ThreadKey) -> str | None: ...
 
@@ -214,6 +237,21 @@ class Inbox(Protocol):
     async def finish(
         self, key: str, owner: str, outcome: Literal["answered", "failed"], error: str | None = None
     ) -> bool: ...
+
+    async def finish_answered(
+        self,
+        key: str,
+        owner: str,
+        answer: AnswerRecord | None,
+        *,
+        bind: bool,
+        posted: Sequence[str],
+    ) -> Finished:
+        """End an answered question in one transaction: store ``answer`` (if any) with
+        ``posted`` as its platform message ids, bind its chat to its thread when ``bind``
+        (first binding wins), mark the question answered if ``owner`` still holds it (with
+        ``posted`` added to what it posted), and name the thread's next pending question."""
+        ...
 
     async def release(
         self, key: str, owner: str, retry_at: datetime, error: str | None

@@ -3,6 +3,11 @@
 Adapters call it with neutral :class:`~core.types.Question` objects and render what comes
 back; it maps threads to Gloo chats, keeps every answer so buttons work after a restart,
 serializes each thread, and turns every failure into one plain sentence.
+
+A caller that has claimed the question from the inbox can hand :meth:`ConversationService.stream`
+the claim's :class:`~core.types.AnswerContext` (then the service reads nothing from the store)
+and a :data:`Keep` callable (then it writes nothing either: the caller stores the answer and
+its chat binding with its own bookkeeping, e.g. :meth:`core.ports.Inbox.finish_answered`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from core.presentation import present
 from core.types import (
     MODEL_FAMILIES,
     TRADITIONS,
+    AnswerContext,
     AuditEntry,
     ChannelSettings,
     ChatHistory,
@@ -48,6 +54,10 @@ StreamEvent = TextDelta | Reply
 
 #: How many answers the chat view of a backend that keeps no chats at Gloo shows.
 HISTORY_VIEW_TURNS = 200
+
+#: Stores an answer instead of the service: ``keep(record, bind)`` gets the record
+#: ``save_answer`` would have got, and whether its chat is to be bound to its thread.
+Keep = Callable[[AnswerRecord, bool], Awaitable[None]]
 
 
 class AnswerFailed(Exception):
@@ -162,13 +172,26 @@ class ConversationService:
         return reply
 
     async def stream(
-        self, question: Question, *, chat_id: str | None = None
+        self,
+        question: Question,
+        *,
+        chat_id: str | None = None,
+        context: AnswerContext | None = None,
+        keep: Keep | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Yield :class:`TextDelta` events as Gloo streams, then exactly one :class:`Reply`.
 
         Questions in the same thread are answered one at a time, in arrival order. ``chat_id``
         continues a specific chat (a clicked suggestion); otherwise the thread's chat is used,
         and a new one is bound when the first answer arrives.
+
+        ``context`` (what an inbox claim read, :class:`~core.types.AnswerContext`) replaces
+        the store reads: its settings (or the defaults) and, without ``chat_id``, its chat.
+        ``keep`` takes the writes over: instead of saving the answer and binding its chat,
+        the service awaits ``keep(record, bind)`` just before yielding the :class:`Reply`
+        (``bind``: the record's chat is new and should be bound to the thread), so the
+        caller can store both with the rest of its bookkeeping. What ``keep`` raises
+        propagates. Only forgetting a chat Gloo no longer knows stays a direct store call.
 
         Raises :class:`AnswerFailed` with a plain sentence when no answer can be given.
         """
@@ -180,17 +203,27 @@ class ConversationService:
         text = text.strip()
 
         async with self._locks.hold(question.thread.as_str()):
-            async for event in self._answer(question, text, chat_id):
+            async for event in self._answer(question, text, chat_id, context, keep):
                 yield event
 
     async def _answer(
-        self, question: Question, text: str, explicit_chat_id: str | None
+        self,
+        question: Question,
+        text: str,
+        explicit_chat_id: str | None,
+        context: AnswerContext | None,
+        keep: Keep | None,
     ) -> AsyncGenerator[StreamEvent, None]:
         thread = question.thread
         started = time.monotonic()
-        settings = await self._settings_or_defaults(thread)
+        if context is not None:
+            settings = context.settings or self._defaults
+        else:
+            settings = await self._settings_or_defaults(thread)
         chat_id = explicit_chat_id
-        if chat_id is None:
+        if chat_id is None and context is not None:
+            chat_id = context.chat_id
+        elif chat_id is None:
             try:
                 chat_id = await self._store.get_chat_id(thread)
             except Exception as exc:
@@ -270,14 +303,21 @@ class ConversationService:
         if answer is None:  # a backend that ended without its final event
             raise AnswerFailed(messages.for_error(GlooError("no answer")), partial_text=shown)
 
-        if bind:
+        if bind and keep is None:
             bound = await self._store_call(self._store.bind_chat_id(thread, answer.chat_id))
             if bound is not None and bound != answer.chat_id:
                 log.warning(
                     "chat.bind_lost_race", thread=thread.as_str(), kept=bound, got=answer.chat_id
                 )
+        kept, record = self._record(question, text, answer)
+        if keep is None:
+            # The user gets the answer even if it cannot be stored; only its buttons would
+            # not survive, and the log says why.
+            await self._store_call(self._store.save_answer(record))
+        else:
+            await keep(record, bind)
         # What is shown follows the channel's settings, the same on every platform.
-        reply = present(await self._keep(question, text, answer), settings)
+        reply = present(kept, settings)
         log.info(
             "answer.done",
             thread=thread.as_str(),
@@ -305,7 +345,10 @@ class ConversationService:
             raise AnswerFailed(messages.STORE_UNAVAILABLE, cause=exc, retryable=True) from exc
         return tuple(Turn(question=r.question, answer=r.text) for r in records)
 
-    async def _keep(self, question: Question, text: str, answer: GlooAnswer) -> Reply:
+    def _record(
+        self, question: Question, text: str, answer: GlooAnswer
+    ) -> tuple[Reply, AnswerRecord]:
+        """The reply (before presentation) and the record that keeps it."""
         # Model output is shown (and its suggestions asked) with honest links.
         answer = replace(
             answer,
@@ -332,10 +375,7 @@ class ConversationService:
             gloo_message_id=answer.message_id,
             gloo_query_id=answer.query_id,
         )
-        # The user gets the answer even if it cannot be stored; only its buttons would not
-        # survive, and the log says why.
-        await self._store_call(self._store.save_answer(record))
-        return reply
+        return reply, record
 
     async def _store_call(self, call: Awaitable[T]) -> T | None:
         try:

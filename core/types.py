@@ -134,6 +134,19 @@ class ChatHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerContext:
+    """What answering a question needs from the store, read when the question is claimed.
+
+    ``settings`` is the most specific stored row for the question's channel: the channel's,
+    else its workspace's (channel ``""``), else ``None`` (the service's defaults apply).
+    ``chat_id`` is the Gloo chat bound to the question's thread, or ``None``.
+    """
+
+    settings: ChannelSettings | None
+    chat_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One accepted question, with everything needed to answer it on its platform.
 
@@ -141,6 +154,8 @@ class Job:
     ``slack:T1:C1:1700000000.000100`` (the message) or ``discord:interaction:123``.
     ``chat_id`` continues a specific Gloo chat (a clicked suggestion). ``posted`` lists the
     platform message ids already posted for this answer by earlier attempts, oldest first.
+    ``context`` is filled by the inbox's claims (never stored, not compared): the settings
+    and bound chat read in the claim's own transaction, so answering needs no other read.
     """
 
     key: str
@@ -149,6 +164,7 @@ class Job:
     posted: tuple[str, ...] = ()
     attempt: int = 1
     accepted_at: datetime | None = None  # set when the inbox accepts it
+    context: AnswerContext | None = field(default=None, compare=False)
 
 
 #: The kinds of subject an access rule names, and what it does to them.

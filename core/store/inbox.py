@@ -10,21 +10,31 @@ processes can never both hold a question:
   ``answering`` under a lease. A row is claimable only when no earlier question of the same
   thread is still open, so answers within a thread stay in order across processes.
   On PostgreSQL ``claim_due`` picks its rows with ``FOR UPDATE SKIP LOCKED``, so several
-  processes polling at once take different rows instead of waiting for each other;
+  processes polling at once take different rows instead of waiting for each other.
+  Both read, in the claim's own transaction, what answering needs (the thread's bound chat
+  and the channel's settings) into each job's :class:`~core.types.AnswerContext`: one more
+  pre-built ``SELECT``, no other transaction;
 * :meth:`InboxQueries.finish` and :meth:`InboxQueries.release` end a claim, and only the
-  claim's owner can end it.
+  claim's owner can end it;
+* :meth:`InboxQueries.finish_answered` ends an answered question in one transaction: the
+  answer record with its platform message ids, the thread's chat binding (first wins, one
+  ``INSERT … ON CONFLICT DO UPDATE … RETURNING``), the question marked answered (only by its
+  owner; the answer and binding are kept even when the claim was lost, since the answer was
+  shown) and the key of the thread's next pending question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+import structlog
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Table,
     and_,
     bindparam,
     delete,
@@ -34,18 +44,33 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from core.ports import QUOTA_ERROR, QuotaCounts
+from core.ports import QUOTA_ERROR, AnswerRecord, Finished, QuotaCounts
 from core.store.base import SqlBase
-from core.store.tables import InboxRow, metadata, utcnow
-from core.types import Job, Question, ThreadKey
+from core.store.records import SETTINGS_FIELDS, answer_values, channel_settings, merge_unique
+from core.store.tables import (
+    AnswerRow,
+    ChannelSettingsRow,
+    InboxRow,
+    ThreadChatRow,
+    metadata,
+    utcnow,
+)
+from core.types import AnswerContext, Job, Question, ThreadKey
 
 __all__ = ["InboxEntry", "InboxQueries"]
 
+log = structlog.get_logger(__name__)
+
 _INBOX: Final = metadata.tables[InboxRow.__tablename__]
+_CHATS: Final = metadata.tables[ThreadChatRow.__tablename__]
+_SETTINGS: Final = metadata.tables[ChannelSettingsRow.__tablename__]
+_ANSWERS: Final = metadata.tables[AnswerRow.__tablename__]
 _OPEN: Final = ("pending", "answering")
 _ERROR_LENGTH: Final = 2000
 
@@ -99,14 +124,18 @@ class InboxQueries(SqlBase):
             return (await conn.execute(insert)).first() is not None
 
     async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None:
-        """Take the question ``key`` if it is claimable now (see the module docstring)."""
+        """Take the question ``key`` if it is claimable now (see the module docstring), with
+        its :class:`~core.types.AnswerContext`, in one transaction."""
         now = utcnow()
-        # One statement built once (with an alias and a correlated subquery, building it
+        # Statements built once (with an alias and a correlated subquery, building the claim
         # per call was a tenth of an answer's CPU); only the parameters change.
         values = {"c_key": key, "c_owner": owner, "c_now": now, "c_until": now + lease}
         async with self._write() as conn:
             row = (await conn.execute(_CLAIM_ONE, values)).mappings().first()
-        return None if row is None else _job(row)
+            if row is None:
+                return None
+            found = (await conn.execute(_CONTEXT_ONE, {"x_key": key})).mappings().all()
+        return _job(row, _contexts(found).get(key))
 
     async def claim_due(
         self, owner: str, lease: timedelta, *, platforms: Collection[str], limit: int
@@ -128,7 +157,14 @@ class InboxQueries(SqlBase):
         )
         async with self._write() as conn:
             rows = (await conn.execute(statement)).mappings().all()
-        return sorted((_job(row) for row in rows), key=lambda job: (job.accepted_at, job.key))
+            if not rows:
+                return []
+            keys = [row["key"] for row in rows]
+            contexts = _contexts(
+                (await conn.execute(_CONTEXT_MANY, {"x_keys": keys})).mappings().all()
+            )
+        jobs = (_job(row, contexts.get(row["key"])) for row in rows)
+        return sorted(jobs, key=lambda job: (job.accepted_at, job.key))
 
     async def next_in_thread(self, thread: ThreadKey) -> str | None:
         """The key of the thread's oldest pending question, if any."""
@@ -202,6 +238,52 @@ class InboxQueries(SqlBase):
             claimed_until=None,
             last_error=_clip(error),
         )
+
+    async def finish_answered(
+        self,
+        key: str,
+        owner: str,
+        answer: AnswerRecord | None,
+        *,
+        bind: bool,
+        posted: Sequence[str],
+    ) -> Finished:
+        """End an answered question in one transaction (see :class:`core.ports.Finished`).
+
+        ``answer`` is stored as :meth:`SqlStore.save_answer` followed by
+        ``add_platform_message_ids(posted)`` would store it. With ``bind`` its chat is bound
+        to its thread unless one is bound already (first wins, as ``bind_chat_id``). The
+        question becomes ``answered`` only if ``owner`` still holds it, and ``posted`` joins
+        the ids it already posted. The answer and the binding are stored even when the claim
+        was lost: the answer was shown, so its buttons and its follow-ups must work.
+        """
+        if bind and answer is None:
+            raise ValueError("bind needs the answer whose chat is bound")
+        now = utcnow()
+        bound: str | None = None
+        async with self._write() as conn:
+            if answer is not None:
+                values = answer_values(answer)
+                values["platform_message_ids"] = merge_unique(
+                    values["platform_message_ids"], posted
+                )
+                await conn.execute(_SAVE_ANSWER[self._dialect], values)
+                if bind:
+                    bound = await _bind_in(conn, self._dialect, answer, now)
+            row = (await conn.execute(_OWNER, {"m_key": key})).first()
+            finished = row is not None and row.claimed_by == owner and row.status == "answering"
+            if row is not None and finished:
+                await conn.execute(
+                    _FINISH_ANSWERED,
+                    {
+                        "f_key": key,
+                        "f_owner": owner,
+                        "f_now": now,
+                        "f_posted": merge_unique(row.posted, posted),
+                    },
+                )
+        next_key = None if row is None else row.next_key
+        return Finished(finished=finished, next_key=next_key, bound_chat_id=bound)
 
     async def release(self, key: str, owner: str, retry_at: datetime, error: str | None) -> bool:
         """Hand the question back, to be claimed again from ``retry_at``."""
@@ -351,6 +433,166 @@ _CLAIM_ONE: Final = (
 )
 
 
+def _upserts(
+    table: Table, keys: Sequence[str], set_of: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` on each dialect, built once; executed with
+    a dict of every column's value."""
+    built: dict[str, Any] = {}
+    for dialect, insert_into in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert)):
+        insert = insert_into(table)
+        built[dialect] = insert.on_conflict_do_update(index_elements=keys, set_=set_of(insert))
+    return built
+
+
+#: ``SqlStore.save_answer``'s upsert: saving an id again replaces the stored record.
+_SAVE_ANSWER: Final = _upserts(
+    _ANSWERS,
+    ["answer_id"],
+    lambda insert: {c.name: insert.excluded[c.name] for c in _ANSWERS.c if c.name != "answer_id"},
+)
+#: Binds a chat unless one is bound. ``DO UPDATE`` setting the stored chat to itself (not
+#: ``DO NOTHING``) makes the statement lock and return the winner's row, so a concurrent
+#: ``forget_thread`` cannot slip between an insert and a read of the winner.
+_BIND_CHAT: Final = {
+    dialect: upsert.returning(_CHATS.c.chat_id)
+    for dialect, upsert in _upserts(
+        _CHATS,
+        ["platform", "workspace", "channel", "thread"],
+        lambda insert: {"chat_id": _CHATS.c.chat_id},
+    ).items()
+}
+
+
+async def _bind_in(conn: AsyncConnection, dialect: str, answer: AnswerRecord, now: datetime) -> str:
+    """Bind the answer's chat to its thread unless a chat is bound there; the bound one."""
+    thread = answer.thread
+    values = {
+        "platform": thread.platform,
+        "workspace": thread.workspace,
+        "channel": thread.channel,
+        "thread": thread.thread,
+        "chat_id": answer.chat_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    bound: str = (await conn.execute(_BIND_CHAT[dialect], values)).scalar_one()
+    if bound != answer.chat_id:
+        log.debug(
+            "thread already bound", thread=thread.as_str(), chat_id=bound, lost=answer.chat_id
+        )
+    return bound
+
+
+def _owner_query() -> Any:
+    """The question ``m_key``'s holder, posted ids and the key of its thread's oldest pending
+    question, its row locked until the finish commits (SQLite renders no ``FOR UPDATE``:
+    there ``BEGIN IMMEDIATE`` holds the write lock already)."""
+    later = aliased(InboxRow)
+    next_key = (
+        select(col(later.key))
+        .where(
+            col(later.platform) == col(InboxRow.platform),
+            col(later.workspace) == col(InboxRow.workspace),
+            col(later.channel) == col(InboxRow.channel),
+            col(later.thread) == col(InboxRow.thread),
+            col(later.status) == "pending",
+        )
+        .order_by(col(later.accepted_at), col(later.key))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(InboxRow.posted),
+            col(InboxRow.claimed_by),
+            col(InboxRow.status),
+            next_key.label("next_key"),
+        )
+        .where(col(InboxRow.key) == bindparam("m_key"))
+        .with_for_update()
+    )
+
+
+_OWNER: Final = _owner_query()
+
+_FINISH_ANSWERED: Final = (
+    update(InboxRow)
+    .where(
+        col(InboxRow.key) == bindparam("f_key"),
+        col(InboxRow.claimed_by) == bindparam("f_owner"),
+        col(InboxRow.status) == "answering",
+    )
+    .values(
+        status="answered",
+        claimed_by=None,
+        claimed_until=None,
+        last_error=None,
+        posted=bindparam("f_posted", type_=_INBOX.c.posted.type),
+        updated_at=bindparam("f_now"),
+    )
+)
+
+
+def _context_query(which: ColumnElement[bool]) -> Any:
+    """The bound chat and the channel's and workspace's settings rows of the questions
+    ``which`` selects: one row per question and settings row found (at most two)."""
+    inbox, chats, settings = _INBOX, _CHATS, _SETTINGS
+    return (
+        select(
+            inbox.c.key,
+            inbox.c.channel.label("asked_in"),
+            chats.c.chat_id.label("bound_chat_id"),
+            settings.c.channel.label("settings_channel"),
+            *(settings.c[name] for name in SETTINGS_FIELDS),
+        )
+        .select_from(
+            inbox.outerjoin(
+                chats,
+                and_(
+                    chats.c.platform == inbox.c.platform,
+                    chats.c.workspace == inbox.c.workspace,
+                    chats.c.channel == inbox.c.channel,
+                    chats.c.thread == inbox.c.thread,
+                ),
+            ).outerjoin(
+                settings,
+                and_(
+                    settings.c.platform == inbox.c.platform,
+                    settings.c.workspace == inbox.c.workspace,
+                    or_(settings.c.channel == inbox.c.channel, settings.c.channel == ""),
+                ),
+            )
+        )
+        .where(which)
+    )
+
+
+_CONTEXT_ONE: Final = _context_query(_INBOX.c.key == bindparam("x_key"))
+_CONTEXT_MANY: Final = _context_query(_INBOX.c.key.in_(bindparam("x_keys", expanding=True)))
+
+
+def _contexts(rows: Sequence[RowMapping]) -> dict[str, AnswerContext]:
+    """Each question's context from :func:`_context_query` rows: the channel's settings row
+    beats the workspace's (``get_channel_settings``' rule)."""
+    chat_ids: dict[str, str | None] = {}
+    best: dict[str, RowMapping] = {}
+    for row in rows:
+        key = row["key"]
+        chat_ids[key] = row["bound_chat_id"]
+        found = row["settings_channel"]
+        if found is None:
+            continue
+        if key not in best or found == row["asked_in"]:
+            best[key] = row
+    return {
+        key: AnswerContext(
+            settings=channel_settings(best[key]) if key in best else None, chat_id=chat_id
+        )
+        for key, chat_id in chat_ids.items()
+    }
+
+
 def _same_thread(model: type[InboxRow], thread: ThreadKey) -> tuple[ColumnElement[bool], ...]:
     return (
         col(model.platform) == thread.platform,
@@ -364,7 +606,7 @@ def _clip(error: str | None) -> str | None:
     return None if error is None else error[:_ERROR_LENGTH]
 
 
-def _job(row: RowMapping) -> Job:
+def _job(row: RowMapping, context: AnswerContext | None = None) -> Job:
     return Job(
         key=row["key"],
         question=Question(
@@ -378,4 +620,5 @@ def _job(row: RowMapping) -> Job:
         posted=tuple(row["posted"]),
         attempt=row["attempts"],
         accepted_at=row["accepted_at"],
+        context=context,
     )

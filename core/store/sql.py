@@ -8,13 +8,13 @@ on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final, Self
 
 import structlog
-from sqlalchemy import ColumnElement, RowMapping, delete, select, text, update
+from sqlalchemy import ColumnElement, delete, select, text, update
 from sqlmodel import col
 
 from core.ports import AnswerRecord, ConversationSummary
@@ -24,6 +24,7 @@ from core.store.engine import create_engine, normalize_database_url
 from core.store.inbox import InboxQueries
 from core.store.installations import InstallationQueries
 from core.store.migrate import engine_revision, head_revision, upgrade_engine
+from core.store.records import answer_record, answer_values, channel_settings, merge_unique
 from core.store.tables import (
     AnswerFeedbackRow,
     AnswerRow,
@@ -32,7 +33,7 @@ from core.store.tables import (
     metadata,
     utcnow,
 )
-from core.types import ChannelSettings, Source, ThreadKey
+from core.types import ChannelSettings, ThreadKey
 
 __all__ = ["SqlStore", "UnknownAnswerError"]
 
@@ -40,7 +41,6 @@ log = structlog.get_logger(__name__)
 
 _FEEDBACK_VALUES: Final = frozenset({-1, 1})
 _BIND_ATTEMPTS: Final = 5
-_SOURCE_FIELDS: Final = ("title", "url", "publisher", "author", "snippet")
 _ANSWERS: Final = metadata.tables[AnswerRow.__tablename__]
 _CHANNEL_SETTINGS: Final = metadata.tables[ChannelSettingsRow.__tablename__]
 
@@ -132,7 +132,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
 
     async def save_answer(self, answer: AnswerRecord) -> None:
         """Store ``answer``; saving an id again replaces the stored record."""
-        values = _answer_values(answer)
+        values = answer_values(answer)
         insert = self._insert(AnswerRow).values(**values)
         upsert = insert.on_conflict_do_update(
             index_elements=["answer_id"],
@@ -147,7 +147,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
                 select(_ANSWERS).where(col(AnswerRow.answer_id) == answer_id)
             )
             row = result.mappings().first()
-        return None if row is None else _answer_record(row)
+        return None if row is None else answer_record(row)
 
     async def chat_answers(self, chat_id: str, limit: int) -> list[AnswerRecord]:
         """The newest ``limit`` answers given on ``chat_id``, oldest first."""
@@ -159,7 +159,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
                 .limit(limit)
             )
             rows = result.mappings().all()
-        return [_answer_record(row) for row in reversed(rows)]
+        return [answer_record(row) for row in reversed(rows)]
 
     async def prune_answers(self, before: datetime) -> int:
         """Forget answers (and their votes) given before ``before``; their buttons stop working."""
@@ -187,7 +187,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
             existing = result.scalar_one_or_none()
             if existing is None:
                 raise UnknownAnswerError(answer_id)
-            merged = _merge_unique(existing, message_ids)
+            merged = merge_unique(existing, message_ids)
             if merged != existing:
                 await conn.execute(
                     update(AnswerRow).where(where).values(platform_message_ids=merged)
@@ -244,7 +244,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
             )
             rows = {row["channel"]: row for row in result.mappings()}
         row = rows.get(channel) or rows.get("")
-        return None if row is None else _channel_settings(row)
+        return None if row is None else channel_settings(row)
 
     async def save_channel_settings(
         self, platform: str, workspace: str, channel: str, settings: ChannelSettings
@@ -346,7 +346,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
                 )
                 .order_by(col(ChannelSettingsRow.channel))
             )
-            return {row["channel"]: _channel_settings(row) for row in result.mappings()}
+            return {row["channel"]: channel_settings(row) for row in result.mappings()}
 
 
 def _thread_clauses(
@@ -357,82 +357,4 @@ def _thread_clauses(
         col(model.workspace) == thread.workspace,
         col(model.channel) == thread.channel,
         col(model.thread) == thread.thread,
-    )
-
-
-def _merge_unique(existing: Iterable[str], new: Iterable[str]) -> list[str]:
-    """``existing`` followed by the ids of ``new`` not seen yet, first occurrence wins."""
-    return list(dict.fromkeys([*existing, *new]))
-
-
-def _answer_values(answer: AnswerRecord) -> dict[str, Any]:
-    return {
-        "answer_id": answer.answer_id,
-        "platform": answer.thread.platform,
-        "workspace": answer.thread.workspace,
-        "channel": answer.thread.channel,
-        "thread": answer.thread.thread,
-        "chat_id": answer.chat_id,
-        "question": answer.question,
-        "text": answer.text,
-        "sources": [_source_json(source) for source in answer.sources],
-        "suggestions": list(answer.suggestions),
-        "user_id": answer.user_id,
-        "gloo_message_id": answer.gloo_message_id,
-        "gloo_query_id": answer.gloo_query_id,
-        "platform_message_ids": _merge_unique(answer.platform_message_ids, ()),
-        "created_at": answer.created_at,
-    }
-
-
-def _answer_record(row: RowMapping) -> AnswerRecord:
-    return AnswerRecord(
-        answer_id=row["answer_id"],
-        thread=ThreadKey(
-            platform=row["platform"],
-            workspace=row["workspace"],
-            channel=row["channel"],
-            thread=row["thread"],
-        ),
-        chat_id=row["chat_id"],
-        question=row["question"],
-        text=row["text"],
-        sources=tuple(_source(item) for item in row["sources"]),
-        suggestions=tuple(row["suggestions"]),
-        user_id=row["user_id"],
-        gloo_message_id=row["gloo_message_id"],
-        gloo_query_id=row["gloo_query_id"],
-        platform_message_ids=tuple(row["platform_message_ids"]),
-        created_at=row["created_at"],
-    )
-
-
-def _source_json(source: Source) -> dict[str, str | None]:
-    return {name: getattr(source, name) for name in _SOURCE_FIELDS}
-
-
-def _source(item: Mapping[str, Any]) -> Source:
-    def optional(name: str) -> str | None:
-        value = item.get(name)
-        return None if value is None else str(value)
-
-    return Source(
-        title=str(item.get("title") or ""),
-        url=optional("url"),
-        publisher=optional("publisher"),
-        author=optional("author"),
-        snippet=optional("snippet"),
-    )
-
-
-def _channel_settings(row: RowMapping) -> ChannelSettings:
-    return ChannelSettings(
-        publishers=tuple(row["publishers"]),
-        character_limit=row["character_limit"],
-        sources_limit=row["sources_limit"],
-        intent=row["intent"],
-        enable_sources=row["enable_sources"],
-        enable_suggestions=row["enable_suggestions"],
-        tradition=row["tradition"],
-        model_family=row["model_family"],
     )
