@@ -47,7 +47,7 @@ import structlog
 
 from core import intake, messages
 from core.answering import AnswerSurface, Clock, show_answer
-from core.ports import QUOTA_ERROR, Inbox, utcnow
+from core.ports import QUOTA_ERROR, AnswerRecord, Finished, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
 from core.types import Job, ThreadKey
 
@@ -349,8 +349,9 @@ class Dispatcher:
     async def _run(self, job: Job) -> None:
         structlog.contextvars.bind_contextvars(job=job.key, trace=trace_id(job.key))
         self._ensure_heartbeat()
+        finished: Finished | None = None
         try:
-            await self._attempt(job)
+            finished = await self._attempt(job)
         except Exception:
             # The inbox could not be read (quota check) or the failure notice crashed: the
             # lease runs out and the job is taken up again.
@@ -360,7 +361,10 @@ class Dispatcher:
             self._claims.pop(job.key, None)
             self._reserved -= 1
             structlog.contextvars.unbind_contextvars("job", "trace")
-        await self._kick_next(job)
+        if finished is None:
+            await self._kick_next(job)
+        elif finished.next_key is not None:
+            self._kick(finished.next_key)  # named by the finish itself: no lookup
 
     def _ensure_heartbeat(self) -> None:
         if self._heartbeat is None or self._heartbeat.done():
@@ -389,7 +393,8 @@ class Dispatcher:
             if lost:
                 log.warning("job.claims_lost", jobs=lost)
 
-    async def _attempt(self, job: Job) -> None:
+    async def _attempt(self, job: Job) -> Finished | None:
+        """One attempt at ``job``; what its finish said when it was answered (else None)."""
         responder = self._responders[job.question.thread.platform]
         posted = list(job.posted)
 
@@ -408,7 +413,7 @@ class Dispatcher:
             refusal = await self._quotas.check(job)
             if refusal is not None:
                 await self._give_up(responder, None, current(), refusal, QUOTA_ERROR, record)
-                return
+                return None
 
         if job.attempt == 1:
             try:
@@ -419,12 +424,19 @@ class Dispatcher:
             # The attempt before may have posted and died before recording it.
             job = await self._recover(responder, job, record)
 
+        kept: list[tuple[AnswerRecord, bool]] = []
+
+        async def keep(answer: AnswerRecord, bind: bool) -> None:
+            kept.append((answer, bind))  # stored with the finish, in one transaction
+
         surface: AnswerSurface | None = None
         started = asyncio.Event()
         keep_alive = asyncio.create_task(self._keep_alive(responder, job, started))
         try:
             surface = await responder.open(job, record)
-            stream = self._service.stream(job.question, chat_id=job.chat_id)
+            stream = self._service.stream(
+                job.question, chat_id=job.chat_id, context=job.context, keep=keep
+            )
             async with aclosing(stream):
                 # Closed however the answer ends, so the thread's lock is never left held
                 # by an abandoned stream.
@@ -440,7 +452,7 @@ class Dispatcher:
                 exc.retryable,
                 exc.retry_after,
             )
-            return
+            return None
         except Exception as exc:
             # A crash while rendering: the question is not lost, it is tried again.
             log.exception("job.delivery_crashed")
@@ -454,18 +466,26 @@ class Dispatcher:
                 None,
                 repr(exc),
             )
-            return
+            return None
         finally:
             keep_alive.cancel()
-        if posted:
-            try:
-                await self._service.attach_messages(reply.answer_id, posted)
-            except Exception:
-                log.warning("job.attach_messages_failed", exc_info=True)
+        answer, bind = kept[-1] if kept else (None, False)
+        if answer is not None:
+            answer = replace(answer, platform_message_ids=tuple(posted))
         self._claims.pop(job.key, None)  # ended here, not lost
-        await self._persist(lambda: self._inbox.finish(job.key, self.owner, "answered"), "finish")
+        # The answer, its chat binding, the messages showing it and the end of the claim
+        # are one transaction, which also names the thread's next question.
+        finished = await self._persist(
+            lambda: self._inbox.finish_answered(
+                job.key, self.owner, answer, bind=bind, posted=posted
+            ),
+            "finish",
+        )
+        if finished is not None and bind and finished.bound_chat_id != reply.chat_id:
+            log.warning("chat.bind_lost_race", kept=finished.bound_chat_id, got=reply.chat_id)
         self._count(job, "answered")
-        log.info("job.answered", attempt=job.attempt, messages=len(posted))
+        log.info("job.answered", attempt=job.attempt, messages=len(posted), reply=reply.answer_id)
+        return finished
 
     async def _recover(self, responder: Responder, job: Job, record: PostedCallback) -> Job:
         try:

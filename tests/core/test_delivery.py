@@ -15,6 +15,7 @@ import structlog
 
 from core import messages
 from core.delivery import Dispatcher, PostedCallback, trace_id
+from core.ports import Finished
 from core.simulator import Simulator, SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import Job, Question, Reply, ThreadKey
@@ -347,9 +348,9 @@ async def test_a_claim_ended_while_its_lease_is_renewed_is_not_reported_lost(
     """The job's finish commits, then the renewal runs before the job has left the running
     set: the claim ended here, it was not lost (and a stolen claim still is)."""
     finished, renewed = asyncio.Event(), asyncio.Event()
-    finish, extend = store.finish, store.extend_leases
+    finish, extend = store.finish_answered, store.extend_leases
 
-    async def slow_finish(key: str, owner: str, *args: Any, **kwargs: Any) -> bool:
+    async def slow_finish(key: str, owner: str, *args: Any, **kwargs: Any) -> Finished:
         done = await finish(key, owner, *args, **kwargs)
         finished.set()
         await renewed.wait()  # the job stays "running" until a renewal has looked
@@ -361,7 +362,7 @@ async def test_a_claim_ended_while_its_lease_is_renewed_is_not_reported_lost(
             renewed.set()
         return held
 
-    monkeypatch.setattr(store, "finish", slow_finish)
+    monkeypatch.setattr(store, "finish_answered", slow_finish)
     monkeypatch.setattr(store, "extend_leases", watched_extend)
     sim = Simulator(SimulatorConfig(first_chunk_latency=0.05))
     with structlog.testing.capture_logs() as logs:

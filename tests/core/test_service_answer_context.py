@@ -41,6 +41,8 @@ class ScriptedGloo:
     raises :class:`GlooNotFound` for the chats in ``lost``."""
 
     offers_suggestions = True
+    keeps_chats = True
+    history_turns = 0
 
     def __init__(self, *, lost: tuple[str, ...] = ()) -> None:
         self.requests: list[GlooRequest] = []
