@@ -13,7 +13,8 @@ stream ends or breaks — so a surface only renders and calls its platform:
   the pacing clock says: it is the message's one final change, and the reader waits for it;
 * when the stream breaks, the held text is shown first, then :meth:`AnswerSurface.halt`
   leaves what was shown readable; if the dispatcher gives up, :meth:`AnswerSurface.failure`
-  says why in one sentence.
+  says why in one sentence;
+* :meth:`AnswerSurface.close` ends every attempt, answered, failed or crashed.
 
 A surface keeps only what one attempt shows (what it streamed, which message is which); the
 messages earlier attempts posted come in with the job (``job.posted``), so any process can
@@ -65,6 +66,11 @@ class AnswerSurface(Protocol):
         What was shown so far (by this attempt or, through ``job.posted``, by an earlier
         one) may be edited to carry the sentence or the sentence said beneath it.
         """
+        ...
+
+    def close(self) -> None:
+        """The attempt is over, however it ended: give back what the surface holds (its
+        share of the platform's budget, a call reserved for a final change never made)."""
         ...
 
 

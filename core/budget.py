@@ -37,7 +37,9 @@ method goes to that scope until then, ordinary or final, and it is counted.
 
 **Pacing shared by live answers.** :meth:`Budget.answering` marks one answer live in a scope
 for as long as it runs; :meth:`Budget.interval` gives one answer's pacing for its repeated
-calls of a method so that all live answers in the scope fit the rate together.
+calls of a method so that all live answers in the scope fit the rate together, and
+:meth:`Budget.pace` applies it once half the window's calls are spent (before that, the
+caller's own floor).
 
 **Memory.** Logs are pruned to the window on every use, a sweep over all keys runs at most
 once per longest window, and a key with nothing left (no call in the window, no reservation,
@@ -388,6 +390,29 @@ class Budget:
         if rate is None:
             return floor
         return max(floor, rate.window * max(1, self.sharing(scope)) / rate.calls)
+
+    def pace(self, scope: str, method: str, *, floor: float) -> float:
+        """:meth:`interval` once the window is half spent; ``floor`` while more than half of
+        the window's calls are still spare (an answer alone at a quiet moment need not ration
+        what nobody else is asking for, and the rationing starts well before the limit)."""
+        rate = self._rates.get(method)
+        if rate is None:
+            return floor
+        if self.spare(scope, method) * 2 > rate.calls:
+            return floor
+        return self.interval(scope, method, floor=floor)
+
+    def spare(self, scope: str, method: str) -> int | None:
+        """Calls of ``method`` an ordinary take could still spend in the window now, held
+        reservations deducted (``None``: unlimited)."""
+        rate = self._rates.get(method)
+        if rate is None:
+            return None
+        key = self._keys.get((scope, method))
+        if key is None:
+            return rate.calls
+        key.prune(self._clock(), rate.window)
+        return max(0, rate.calls - len(key.log) - key.reserved)
 
     # --- looking --------------------------------------------------------------------------
 

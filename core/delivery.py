@@ -469,6 +469,8 @@ class Dispatcher:
             return None
         finally:
             keep_alive.cancel()
+            if surface is not None:
+                surface.close()
         answer, bind = kept[-1] if kept else (None, False)
         if answer is not None:
             answer = replace(answer, platform_message_ids=tuple(posted))
@@ -554,12 +556,16 @@ class Dispatcher:
     ) -> None:
         """Say ``message`` on the attempt's surface (one is opened when the attempt had none)
         and mark the job failed."""
+        opened: AnswerSurface | None = None
         try:
             if surface is None:
-                surface = await responder.open(job, record)
+                surface = opened = await responder.open(job, record)
             await surface.failure(message)
         except Exception:
             log.exception("job.failure_notice_failed")
+        finally:
+            if opened is not None:
+                opened.close()
         self._claims.pop(job.key, None)
         await self._persist(
             lambda: self._inbox.finish(job.key, self.owner, "failed", error), "finish"

@@ -487,6 +487,9 @@ class _RecorderSurface:
         self.recorder.deltas[self.key] = self.changes
         self.recorder._resolve(self.key)
 
+    def close(self) -> None:
+        return None
+
     async def halt(self) -> None:
         return None
 

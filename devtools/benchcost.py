@@ -153,6 +153,9 @@ class _Surface:
         self._platform.calls += 1
         self._platform._resolve(self._job.key)
 
+    def close(self) -> None:
+        return None
+
     async def halt(self) -> None:
         return None
 

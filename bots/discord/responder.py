@@ -92,6 +92,9 @@ class DiscordSurface:
             except discord.HTTPException:
                 log.warning("discord.extra_message_not_deleted", message_id=message_id)
 
+    def close(self) -> None:
+        return None
+
     async def halt(self) -> None:
         """Nothing to close: what was streamed is shown as it is (the dispatcher showed the
         text it held before calling this)."""

@@ -30,6 +30,7 @@ from bots.slack.background import Background
 from bots.slack.clients import Sleep, WebClients
 from bots.slack.handlers import PLATFORM, SlackHandlers
 from bots.slack.lifecycle import Lifecycle
+from bots.slack.limits import slack_rates
 from bots.slack.oauth import (
     BOT_SCOPES,
     INSTALL_PATH,
@@ -41,6 +42,7 @@ from bots.slack.responder import SlackResponder, slack_error
 from bots.slack.verify import SlackRequestVerifier
 from core.adapters import Runtime
 from core.bootstrap import StartupError
+from core.budget import Budget
 from core.doctor import Finding
 from core.settings import Settings
 
@@ -153,10 +155,20 @@ class SlackAdapter:
             retry_sleep=self._retry_sleep,
             metrics=runtime.container.metrics,
         )
+        # One budget of Slack's published rates for every answer this process gives, split
+        # evenly with the other serving processes (SERVING_PROCESSES).
+        budget = Budget(
+            slack_rates(),
+            share=settings.serving_processes,
+            metrics=runtime.container.metrics,
+            platform=PLATFORM,
+        )
+        runtime.container.metrics.watch_budget(budget)
         responder = SlackResponder(
             clients,
             update_interval=self._update_interval,
             streaming=self._streaming,
+            budget=budget,
         )
         runtime.dispatcher.register(PLATFORM, responder)
 

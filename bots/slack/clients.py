@@ -148,8 +148,17 @@ class WebClients:
         self, workspace: str, *, wait_on_rate_limit: bool = True
     ) -> AsyncWebClient:
         """The bot's client for ``workspace`` (a ``ThreadKey.workspace``)."""
+        return self._for_token(await self._token_for(workspace), wait_on_rate_limit)
+
+    async def pair_for_workspace(self, workspace: str) -> tuple[AsyncWebClient, AsyncWebClient]:
+        """The bot's two clients for ``workspace``, with one token lookup: one that waits
+        out a 429, one that raises it at once."""
+        token = await self._token_for(workspace)
+        return self._for_token(token, True), self._for_token(token, False)
+
+    async def _token_for(self, workspace: str) -> str | None:
         if self._installations is None:
-            return self._for_token(self._token, wait_on_rate_limit)
+            return self._token
         enterprise_id, team_id = split_workspace(workspace)
         bot = await self._installations.async_find_bot(
             enterprise_id=enterprise_id,
@@ -158,6 +167,6 @@ class WebClients:
         )
         if bot is None or not bot.bot_token:
             if self._token:
-                return self._for_token(self._token, wait_on_rate_limit)
+                return self._token
             raise LookupError(f"the app is not installed in Slack workspace {workspace}")
-        return self._for_token(bot.bot_token, wait_on_rate_limit)
+        return str(bot.bot_token)

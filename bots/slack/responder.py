@@ -18,6 +18,7 @@ followed by the buttons, instead of being dropped.
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,7 +29,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import render
 from bots.slack.clients import WebClients, split_workspace
+from bots.slack.limits import SLACK_RATES, slack_scope
 from bots.slack.render import SlackMessage
+from core.budget import Budget, Reservation
 from core.delivery import Job, PostedCallback
 from core.types import Reply, ThreadKey
 
@@ -51,6 +54,9 @@ WORKING_REACTION: Final = "eyes"
 WORKING_STATUS: Final = "is thinking…"
 SLOW_REACTION: Final = "hourglass_flowing_sand"
 SLOW_STATUS: Final = "is still working — Gloo is slow right now…"
+#: The longest a call that cannot be skipped (a final change, a failure sentence, the first
+#: posted text) waits for the workspace's budget before going anyway.
+BUDGET_WAIT_S: Final = 20.0
 
 
 def slack_error(exc: SlackApiError) -> str:
@@ -67,7 +73,12 @@ def is_dm_thread(thread: ThreadKey) -> bool:
 
 
 class SlackResponder:
-    """The Slack side of :class:`core.delivery.Dispatcher` jobs."""
+    """The Slack side of :class:`core.delivery.Dispatcher` jobs.
+
+    Every call an answer makes is spent from ``budget``, the process's one
+    :class:`~core.budget.Budget` of Slack's published rates (:mod:`bots.slack.limits`),
+    shared by every answer it gives in a workspace (see :class:`SlackSurface`).
+    """
 
     def __init__(
         self,
@@ -75,10 +86,14 @@ class SlackResponder:
         *,
         update_interval: float = 1.0,
         streaming: bool = True,
+        budget: Budget | None = None,
+        budget_wait: float = BUDGET_WAIT_S,
     ) -> None:
         self._clients = clients
         self._interval = update_interval
         self._streaming = streaming
+        self.budget = budget if budget is not None else Budget(SLACK_RATES, platform="slack")
+        self._budget_wait = budget_wait
         self._identities: dict[str, frozenset[str]] = {}
 
     async def working(self, job: Job) -> None:
@@ -90,24 +105,39 @@ class SlackResponder:
         await self._signal(job, SLOW_STATUS, SLOW_REACTION)
 
     async def _signal(self, job: Job, status: str, reaction: str) -> None:
+        """The cheapest visible sign of work, when the budget has room for it (the text
+        follows soon anyway: a sign is never worth a call an answer needs)."""
         thread = job.question.thread
-        client = await self._clients.for_workspace(thread.workspace)
+        client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
         if is_dm_thread(thread):
-            try:
-                await client.assistant_threads_setStatus(
-                    channel_id=thread.channel, thread_ts=thread.thread, status=status
-                )
-                return
-            except SlackApiError as exc:
-                log.info("slack.status_unavailable", error=slack_error(exc))
-        if job.question.message_ref:
+            method = "assistant.threads.setStatus"
+            if self._take(thread, method):
+                try:
+                    await client.assistant_threads_setStatus(
+                        channel_id=thread.channel, thread_ts=thread.thread, status=status
+                    )
+                    return
+                except SlackApiError as exc:
+                    self._refused(thread, method, exc)
+                    log.info("slack.status_unavailable", error=slack_error(exc))
+        if job.question.message_ref and self._take(thread, "reactions.add"):
             try:
                 await client.reactions_add(
                     channel=thread.channel, timestamp=job.question.message_ref, name=reaction
                 )
             except SlackApiError as exc:
-                if slack_error(exc) != "already_reacted":
+                self._refused(thread, "reactions.add", exc)
+                if slack_error(exc) not in ("already_reacted", "ratelimited"):
                     raise
+
+    def _take(self, thread: ThreadKey, method: str) -> bool:
+        taken = self.budget.take(slack_scope(thread.workspace, method, thread.channel), method)
+        if not taken:
+            log.info("slack.call_skipped", method=method, reason="over the workspace budget")
+        return taken
+
+    def _refused(self, thread: ThreadKey, method: str, exc: SlackApiError) -> None:
+        refused(self.budget, thread, method, exc)
 
     async def recover(self, job: Job, known: Collection[str]) -> list[str]:
         """The bot's messages in the job's thread after the question, unknown to the inbox.
@@ -115,11 +145,20 @@ class SlackResponder:
         ``conversations.replies``/``history`` allow apps outside the Slack Marketplace one
         call a minute and at most 15 results (docs.slack.dev changelog 2025-05-29, "Rate
         limit changes for non-Marketplace apps"): we ask for :data:`RECOVERY_LIMIT`, with a
-        client that does not wait out a 429, and a refusal finds nothing, so the answer is
-        posted again (once) rather than held up or lost.
+        client that does not wait out a 429, and a refusal (or no budget left) finds
+        nothing, so the answer is posted again (once) rather than held up or lost.
         """
         thread = job.question.thread
         client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
+        method = "conversations.replies" if thread.thread else "conversations.history"
+        if not self._take(thread, method):
+            log.warning(
+                "slack.recover_refused",
+                error="over the workspace budget",
+                thread=thread.as_str(),
+                outcome="the answer is posted again",
+            )
+            return []
         me = await self._identity(thread.workspace, client)
         after = job.question.message_ref or "0"
         try:
@@ -132,6 +171,7 @@ class SlackResponder:
                     channel=thread.channel, oldest=after, limit=RECOVERY_LIMIT
                 )
         except SlackApiError as exc:
+            self._refused(thread, method, exc)
             log.warning(
                 "slack.recover_refused",
                 error=slack_error(exc),
@@ -160,13 +200,16 @@ class SlackResponder:
 
     async def open(self, job: Job, posted: PostedCallback) -> SlackSurface:
         """The messages of one attempt at ``job`` (no Slack call until the first text)."""
-        client = await self._clients.for_workspace(job.question.thread.workspace)
+        waiting, immediate = await self._clients.pair_for_workspace(job.question.thread.workspace)
         return SlackSurface(
-            client=client,
+            client=waiting,
+            immediate=immediate,
             job=job,
             posted=posted,
             interval=self._interval,
-            stream=await self._open_stream(client, job),
+            budget=self.budget,
+            budget_wait=self._budget_wait,
+            stream=await self._open_stream(immediate, job),
         )
 
     async def _open_stream(self, client: AsyncWebClient, job: Job) -> AsyncChatStream | None:
@@ -176,7 +219,7 @@ class SlackResponder:
         _, team_id = split_workspace(thread.workspace)
         user_id = job.question.user_id or None
         # Builds the helper only; chat.startStream is called with the first text. Every
-        # append is sent at once (buffer of 1): the writer paces them by time instead.
+        # append is sent at once (buffer of 1): the dispatcher paces them.
         return await client.chat_stream(
             buffer_size=1,
             channel=thread.channel,
@@ -186,32 +229,106 @@ class SlackResponder:
         )
 
 
+def retry_after(exc: SlackApiError) -> float | None:
+    """Seconds Slack asked to wait, when ``exc`` is its 429 (``ratelimited``)."""
+    response = getattr(exc, "response", None)
+    if response is None or getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+def refused(budget: Budget, thread: ThreadKey, method: str, exc: SlackApiError) -> None:
+    """Tell the budget about Slack's 429 for ``method`` (nothing for other errors)."""
+    wait = retry_after(exc)
+    if wait is not None:
+        budget.refused(slack_scope(thread.workspace, method, thread.channel), method, wait)
+        log.warning("slack.rate_limited", method=method, retry_after=wait)
+
+
 @dataclass
 class SlackSurface:
-    """One attempt's messages on Slack: the native stream, or a placeholder edited in place.
+    """One attempt's messages on Slack: the native stream, or a message edited in place.
 
     The dispatcher paces :meth:`progress` (:meth:`pace` seconds apart) and calls
-    :meth:`final` at once when the answer is complete.
+    :meth:`final` at once when the answer is complete. Every call is spent from the
+    workspace's budget, shared by all the answers live there:
+
+    * the answer streams (``chat.startStream``, Tier 2) only when the budget has a start
+      for it *and* can hold its ``chat.stopStream`` (Tier 2) for the final change;
+      otherwise it shows its first text as a posted message (``chat.postMessage``, counted
+      per channel) with a ``chat.update`` (Tier 3) held for its final change, and counts as
+      degraded;
+    * changes while streaming (``chat.appendStream``, ``chat.update``) go only when the
+      budget allows, with a client that raises a 429 instead of waiting it out, and the
+      pace widens as more answers share the workspace (:meth:`Budget.interval`); a skipped
+      change costs nothing, its text goes with a later one;
+    * the final change spends the call held for it, so it goes at once; failure sentences
+      and extra pages wait for their budget (at most ``budget_wait`` seconds).
     """
 
-    client: AsyncWebClient
+    client: AsyncWebClient  # waits out a 429: for final changes
+    immediate: AsyncWebClient  # raises a 429 at once: for changes that can be skipped
     job: Job
     posted: PostedCallback
     interval: float
+    budget: Budget
+    budget_wait: float
     stream: AsyncChatStream | None
     ids: list[str] = field(default_factory=list)
     sent: str = ""  # defanged text handed to the stream so far
-    shown: str = ""  # defanged text the placeholder shows
+    shown: str = ""  # defanged text the message shows
+    started: bool = False  # the stream has its message (chat.startStream went)
+    held: Reservation | None = None  # the call held for the final change
+    _live: ExitStack = field(default_factory=ExitStack)
 
     def __post_init__(self) -> None:
         self.ids = list(self.job.posted)
-
-    def pace(self) -> float:
-        return self.interval
+        self._live.enter_context(self.budget.answering(self.workspace))
 
     @property
     def thread(self) -> ThreadKey:
         return self.job.question.thread
+
+    @property
+    def workspace(self) -> str:
+        return self.thread.workspace
+
+    def _scope(self, method: str) -> str:
+        return slack_scope(self.workspace, method, self.thread.channel)
+
+    def pace(self) -> float:
+        method = "chat.appendStream" if self.stream is not None else "chat.update"
+        return self.budget.pace(self.workspace, method, floor=self.interval)
+
+    def close(self) -> None:
+        """Leave the workspace's live answers; give back a final call never made."""
+        self._live.close()
+
+    def _hold(self, method: str) -> bool:
+        """Hold one call of ``method`` for the final change (True when held)."""
+        self._let_go()
+        self.held = self._live.enter_context(self.budget.reservation(self._scope(method), method))
+        return self.held.held
+
+    async def _spend_surely(self, method: str) -> None:
+        """A call that cannot be skipped (the final change, a failure sentence, a posted
+        message): the one held for it, else wait for the budget — a while at most, then go
+        anyway (the client waits out Slack's own 429)."""
+        held = self.held
+        if held is not None and held.method == method:
+            if held.spend() or await held.acquire(timeout=self.budget_wait):
+                return
+        elif await self.budget.acquire(self._scope(method), method, timeout=self.budget_wait):
+            return
+        log.warning("slack.over_budget", method=method, outcome="sent anyway")
 
     async def _remember(self, ts: str) -> None:
         if ts not in self.ids:
@@ -221,45 +338,83 @@ class SlackSurface:
     # --- while streaming -----------------------------------------------------------------
 
     async def progress(self, text: str) -> None:
+        if self.stream is not None and not self.started and not self._may_start():
+            self.stream = None
+            self.budget.degraded(self.workspace)
+            log.info("slack.stream_degraded", outcome="posted and edited instead")
         if self.stream is not None:
-            safe = render.stable_defanged(text)[: render.MARKDOWN_LIMIT]
-            new = safe[len(self.sent) :]
-            if not new:
+            await self._append(text)
+            if self.stream is not None:
                 return
-            try:
-                await self.stream.append(markdown_text=new)
-            except SlackApiError as exc:
-                await self._stream_broke(exc)
-            else:
-                self.sent = safe
-                if self.stream.ts and self.stream.ts not in self.ids:
-                    await self._remember(self.stream.ts)
-                return
-        await self._update_placeholder(text)
+        await self._update_message(text)
+
+    def _may_start(self) -> bool:
+        """Stream only with a start now and the final stop held (Tier 2 both)."""
+        if not self._hold("chat.stopStream"):
+            return False
+        if self.budget.take(self.workspace, "chat.startStream"):
+            return True
+        self._let_go()
+        return False
+
+    def _let_go(self) -> None:
+        """Give back the call held for the final change (another method will make it)."""
+        if self.held is not None:
+            self.held.close()
+            self.held = None
+
+    async def _append(self, text: str) -> None:
+        assert self.stream is not None
+        safe = render.stable_defanged(text)[: render.MARKDOWN_LIMIT]
+        new = safe[len(self.sent) :]
+        if not new:
+            return
+        method = "chat.appendStream" if self.started else "chat.startStream"
+        if self.started and not self.budget.take(self.workspace, method):
+            return  # over budget: this text goes with a later change
+        try:
+            await self.stream.append(markdown_text=new)
+        except SlackApiError as exc:
+            if self.started and retry_after(exc) is not None:
+                refused(self.budget, self.thread, method, exc)
+                return  # Slack refused this change; the stream goes on
+            await self._stream_broke(exc)
+        else:
+            self.sent = safe
+            self.started = True
+            if self.stream.ts and self.stream.ts not in self.ids:
+                await self._remember(self.stream.ts)
 
     async def _stream_broke(self, exc: SlackApiError) -> None:
         """Streaming failed: carry on with the stream's message (if any) as a placeholder."""
-        log.warning("slack.stream_failed", error=slack_error(exc), started=bool(self.stream))
+        log.warning("slack.stream_failed", error=slack_error(exc), started=self.started)
+        refused(self.budget, self.thread, "chat.startStream", exc)
         stream, self.stream = self.stream, None
         if stream is not None and stream.ts and stream.ts not in self.ids:
             await self._remember(stream.ts)
+        self._let_go()  # the stop held for the stream; the message is edited instead
 
-    async def _update_placeholder(self, text: str) -> None:
+    async def _update_message(self, text: str) -> None:
         message = render.progress_message(text)
         if not self.ids:
-            ts = await self._post(message)
-            await self._remember(ts)
+            await self._remember(await self._post(message))
+            self._hold("chat.update")
+        elif not self.budget.take(self.workspace, "chat.update"):
+            return  # over budget: this text goes with a later change
         else:
             try:
-                await self._update(self.ids[0], message)
+                await self._update(self.ids[0], message, client=self.immediate)
             except SlackApiError as exc:  # the final update tries again
+                refused(self.budget, self.thread, "chat.update", exc)
                 log.info("slack.progress_update_failed", error=slack_error(exc))
+                return
         self.shown = render.stable_defanged(text)
 
     async def halt(self) -> None:
         """The answer broke off: close the stream, so what streamed stays readable."""
         stream, self.stream = self.stream, None
         if stream is not None and stream.ts:
+            await self._spend_surely("chat.stopStream")
             try:
                 await stream.stop()
             except SlackApiError as exc:
@@ -273,6 +428,7 @@ class SlackSurface:
         or partial answer an earlier attempt left (edited), else as a new message."""
         notice = render.text_message(sentence)
         if self.ids and not self.shown:
+            await self._spend_surely("chat.update")
             try:
                 await self.client.chat_update(
                     channel=self.thread.channel, ts=self.ids[0], **notice.as_kwargs()
@@ -280,6 +436,7 @@ class SlackSurface:
                 return
             except SlackApiError as exc:
                 log.warning("slack.failure_edit_failed", error=slack_error(exc))
+        await self._spend_surely("chat.postMessage")
         response = await self.client.chat_postMessage(
             channel=self.thread.channel, thread_ts=self.thread.thread or None, **notice.as_kwargs()
         )
@@ -311,7 +468,12 @@ class SlackSurface:
         stream = self.stream
         assert stream is not None
         self.stream = None
+        if not self.started:
+            # Nothing streamed yet (an answer that came at once): one posted message is the
+            # cheapest way to show it (a stream would cost a start and a stop).
+            return False
         full = render.defang(reply.text)
+        await self._spend_surely("chat.stopStream")
         if len(pages) == 1 and full.startswith(self.sent) and len(full) <= render.MARKDOWN_LIMIT:
             extras = render.reply_extras(reply)
             try:
@@ -338,6 +500,7 @@ class SlackSurface:
     async def _publish(self, messages: list[SlackMessage]) -> None:
         for i, message in enumerate(messages):
             if i < len(self.ids):
+                await self._spend_surely("chat.update")
                 await self._update(self.ids[i], message)
             else:
                 await self._remember(await self._post(message))
@@ -345,6 +508,9 @@ class SlackSurface:
     # --- Web API -----------------------------------------------------------------------------
 
     async def _post(self, message: SlackMessage) -> str:
+        """Post ``message`` in the thread once the channel's budget has room (Slack counts
+        ``chat.postMessage`` per channel)."""
+        await self._spend_surely("chat.postMessage")
         response = await self.client.chat_postMessage(
             channel=self.thread.channel,
             thread_ts=self.thread.thread or None,
@@ -354,7 +520,9 @@ class SlackSurface:
         )
         return str(response["ts"])
 
-    async def _update(self, ts: str, message: SlackMessage) -> None:
+    async def _update(
+        self, ts: str, message: SlackMessage, *, client: AsyncWebClient | None = None
+    ) -> None:
         kwargs = message.as_kwargs()
         kwargs.setdefault("blocks", [])
-        await self.client.chat_update(channel=self.thread.channel, ts=ts, **kwargs)
+        await (client or self.client).chat_update(channel=self.thread.channel, ts=ts, **kwargs)

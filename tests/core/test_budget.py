@@ -254,6 +254,25 @@ def test_interval_spreads_the_rate_over_the_live_answers_never_below_the_floor()
     assert b.sharing("T1") == 0
 
 
+def test_pace_is_the_floor_until_half_the_window_is_spent_then_the_shared_interval() -> None:
+    clock = Clock()
+    b = Budget({"chat.appendStream": Rate(10, 60)}, clock=clock)
+    with b.answering("T1"), b.answering("T1"):
+        assert b.spare("T1", "chat.appendStream") == 10
+        for _ in range(4):
+            assert b.take("T1", "chat.appendStream")
+        assert b.pace("T1", "chat.appendStream", floor=0.5) == 0.5  # 6 of 10 spare
+        assert b.take("T1", "chat.appendStream")
+        assert b.spare("T1", "chat.appendStream") == 5
+        assert b.pace("T1", "chat.appendStream", floor=0.5) == pytest.approx(12.0)  # 60*2/10
+        assert b.reserve("T1", "chat.appendStream")
+        assert b.spare("T1", "chat.appendStream") == 4  # held calls are not spare
+        clock.now += 60  # the window empties
+        assert b.pace("T1", "chat.appendStream", floor=0.5) == 0.5
+    assert b.spare("T1", "auth.test") is None
+    assert b.pace("T1", "auth.test", floor=0.25) == 0.25
+
+
 def test_interval_uses_this_processs_share() -> None:
     b = Budget({"chat.update": Rate(50, 60)}, share=2, clock=Clock())
     with b.answering("T1"):

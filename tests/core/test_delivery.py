@@ -99,6 +99,9 @@ class RecordingSurface:
             Delivered(self.job, tuple(self.message_ids), self.text, reply)
         )
 
+    def close(self) -> None:
+        return None
+
     async def halt(self) -> None:
         return None
 
