@@ -50,7 +50,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 import psycopg
@@ -65,6 +65,9 @@ from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import normalize_database_url
 from core.types import Question, TextDelta, ThreadKey
+
+if TYPE_CHECKING:
+    from devtools.benchscale import ScaleConfig
 
 __all__ = [
     "DRIVER_GROUP",
@@ -775,8 +778,7 @@ async def run_bench(
     platforms: Sequence[str] | None = None,
     echo: Callable[[str], object] = print,
     progress_to: Callable[[str], object] | None = None,
-    scale_people: int = 60,
-    scale_within: float = 150.0,
+    scale: ScaleConfig | None = None,
 ) -> list[BenchResult]:
     """Measure P1–P5, print the table with ``echo`` and write ``output`` (JSON).
 
@@ -784,12 +786,13 @@ async def run_bench(
     and recreated); without one a fresh database on 127.0.0.1:5432 is used when a server
     answers there. SQLite runs use temporary files. ``platforms``: the adapters to measure
     (default: every installed adapter with a bench driver in ``gloo_bots.bench``).
-    ``scale_people``: people in the W1–W4 runs (0: none), waited for ``scale_within`` s.
+    ``scale``: the W1–W4 runs (default: issue 13's 60 people; ``people=0``: none).
     """
     from devtools.benchscale import MEASURES, ScaleConfig, run_scale  # it imports this module
 
+    scale = scale or ScaleConfig()
     drivers = bench_drivers(platforms)
-    scaled = [a.name for a, _ in drivers if a.name in MEASURES] if scale_people else []
+    scaled = [a.name for a, _ in drivers if a.name in MEASURES] if scale.people else []
     progress = Progress(5 + len(drivers) + len(scaled), progress_to)
     results: list[BenchResult] = []
 
@@ -894,10 +897,9 @@ async def run_bench(
                 )
             )
         if scaled:
-            config = ScaleConfig(people=scale_people, within=scale_within)
             results.extend(
                 await run_scale(
-                    settings, config, platforms=scaled, progress=progress, database=sqlite
+                    settings, scale, platforms=scaled, progress=progress, database=sqlite
                 )
             )
     results.sort(key=lambda r: r.key)
