@@ -73,8 +73,8 @@ async def test_r1_redeliveries_give_exactly_one_answer(
     sim: Simulator,  # noqa: F811
     chaos_scale: int,
 ) -> None:
-    # More calls than Slack's published limits allow in a minute (devtools.slack.fake
-    # SlackLimits: chat.startStream and chat.stopStream, Tier 2, 50 answers at once); what this test checks is not the limits, so they are off.
+    # 50 answers at once: over Tier 2 for chat.startStream/stopStream (SlackLimits);
+    # the limits are not what this test checks, so they are off.
     fake_slack.limits = None
     threads = 25 * chaos_scale
     rng = random.Random(11)
