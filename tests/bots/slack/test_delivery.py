@@ -99,7 +99,7 @@ async def test_unthrottled_placeholder_shows_progress(
 async def test_refused_blocks_fall_back_to_plain_text_then_buttons(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    # Text, then buttons: 3 chat.postMessage in a second, over 1 a second after a burst of 2
+    # Two answers in one DM within a second: 4 chat.postMessage, over 1 a second after 2
     # (devtools.slack.fake.SlackLimits); not what this test checks, so the limits are off.
     fake_slack.limits = None
     for error in ("invalid_blocks", "msg_too_long"):
