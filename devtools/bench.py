@@ -25,6 +25,9 @@ fake platforms (``devtools/*/fake.py``), driven by the bench drivers that
   excepted where the fake platform lets it through) and 429 answers.
 * **P6** (per platform) complete text (the final change, with its buttons) on the fake
   platform minus the end of the simulator's stream: median (target 150 ms) and p95.
+* **W1–W4** (per platform) workspace scale, issue 13 (:mod:`devtools.benchscale`): 60 people
+  asking within 3 s in 5 channels, the fake platforms enforcing the published rate limits:
+  answers complete, first text and complete answer from the question, 429s per call.
 
 Results are printed as a table and written as JSON.
 """
@@ -43,11 +46,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 import psycopg
@@ -62,6 +65,9 @@ from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import normalize_database_url
 from core.types import Question, Reply, ThreadKey
 
+if TYPE_CHECKING:
+    from devtools.benchscale import ScaleConfig
+
 __all__ = [
     "DRIVER_GROUP",
     "BenchDriver",
@@ -70,7 +76,9 @@ __all__ = [
     "PlatformRun",
     "Progress",
     "bench_drivers",
+    "bench_settings",
     "edit_rates",
+    "lags_from",
     "platform_results",
     "platform_simulator",
     "run_bench",
@@ -391,9 +399,10 @@ def bench_question(index: int) -> str:
 _BENCH_QUESTION: Final = re.compile(r"Bench question (\d+)\b")
 
 
-def _lags(started: dict[str, float], shown_at: Callable[[int], float | None]) -> list[float]:
+def lags_from(started: Mapping[str, float], shown_at: Callable[[int], float | None]) -> list[float]:
     """Per answered bench question: ``shown_at`` of the question's index minus its time in
-    ``started`` (query text → when the simulator sent its first chunk, or ended its stream)."""
+    ``started`` (query text → when the simulator sent its first chunk, ended its stream, or
+    the question was asked)."""
     lags: list[float] = []
     for query, at in started.items():
         found = _BENCH_QUESTION.search(query)
@@ -408,7 +417,7 @@ def _lags(started: dict[str, float], shown_at: Callable[[int], float | None]) ->
 def first_text_lags(clock: FirstChunkClock, shown_at: Callable[[int], float | None]) -> list[float]:
     """Per answered bench question: when its first text showed on the platform (``shown_at``
     of the question's index) minus when its first chunk left the simulator."""
-    return _lags(clock.first_chunk, shown_at)
+    return lags_from(clock.first_chunk, shown_at)
 
 
 def complete_text_lags(
@@ -416,7 +425,7 @@ def complete_text_lags(
 ) -> list[float]:
     """Per answered bench question: when its complete answer showed on the platform
     (``completed_at`` of the question's index) minus when the simulator's stream ended."""
-    return _lags(clock.stream_end, completed_at)
+    return lags_from(clock.stream_end, completed_at)
 
 
 def platform_simulator(latency: float, chunk_latency: float) -> tuple[Simulator, FirstChunkClock]:
@@ -786,6 +795,7 @@ async def run_bench(
     platforms: Sequence[str] | None = None,
     echo: Callable[[str], object] = print,
     progress_to: Callable[[str], object] | None = None,
+    scale: ScaleConfig | None = None,
 ) -> list[BenchResult]:
     """Measure P1–P5, print the table with ``echo`` and write ``output`` (JSON).
 
@@ -793,9 +803,14 @@ async def run_bench(
     and recreated); without one a fresh database on 127.0.0.1:5432 is used when a server
     answers there. SQLite runs use temporary files. ``platforms``: the adapters to measure
     (default: every installed adapter with a bench driver in ``gloo_bots.bench``).
+    ``scale``: the W1–W4 runs (default: issue 13's 60 people; ``people=0``: none).
     """
+    from devtools.benchscale import MEASURES, ScaleConfig, run_scale  # it imports this module
+
+    scale = scale or ScaleConfig()
     drivers = bench_drivers(platforms)
-    progress = Progress(5 + len(drivers), progress_to)
+    scaled = [a.name for a, _ in drivers if a.name in MEASURES] if scale.people else []
+    progress = Progress(5 + len(drivers) + len(scaled), progress_to)
     results: list[BenchResult] = []
 
     async def timed(label: str, total: int, run: Callable[[], Awaitable[BenchResult]]) -> None:
@@ -810,15 +825,7 @@ async def run_bench(
         raise StartupError(
             "--database-url must name a PostgreSQL database (the SQLite runs use temporary files)"
         )
-    settings = base.model_copy(
-        update={
-            "gloo_backend": "simulator",
-            "gloo_stream": True,
-            "gloo_api": "message",
-            # The in-process simulator's streams name their chat: stream from question one.
-            "gloo_stream_new_chats": "always",
-        }
-    )
+    settings = bench_settings(base)
     with tempfile.TemporaryDirectory(prefix="gloo-bench-") as folder:
 
         def sqlite(name: str) -> Settings:
@@ -906,11 +913,30 @@ async def run_bench(
                     progress=progress,
                 )
             )
+        if scaled:
+            results.extend(
+                await run_scale(
+                    settings, scale, platforms=scaled, progress=progress, database=sqlite
+                )
+            )
     results.sort(key=lambda r: r.key)
     echo(render(results))
     await asyncio.to_thread(write_results, results, output)
     echo(f"Results written to {output}")
     return results
+
+
+def bench_settings(base: Settings) -> Settings:
+    """``base`` answering from the in-process simulator, streamed, as every bench run does."""
+    return base.model_copy(
+        update={
+            "gloo_backend": "simulator",
+            "gloo_stream": True,
+            "gloo_api": "message",
+            # The in-process simulator's streams name their chat: stream from question one.
+            "gloo_stream_new_chats": "always",
+        }
+    )
 
 
 def write_results(results: Sequence[BenchResult], output: Path) -> None:

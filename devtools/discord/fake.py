@@ -15,6 +15,17 @@ the client asked for) and a GUILD_CREATE per guild of that shard, heartbeat ACKs
 :meth:`FakeDiscord.dispatch` to push events. ``close_on_identify`` (e.g. 4014) makes it
 refuse the session the way Discord does for missing privileged intents.
 
+Rate limits (discord-api-docs, topics/rate-limits): a global limit per bot (50 requests a
+second; interaction endpoints are not bound to it) and per-route buckets keyed by the route's
+top-level resource (the channel of ``/channels/{id}/...``, the webhook and token of
+``/webhooks/{id}/{token}``), see :class:`DiscordLimits`. Every response carries the bucket's
+``X-RateLimit-Limit``, ``-Remaining``, ``-Reset``, ``-Reset-After`` and ``-Bucket`` headers (what
+discord.py's ``RateLimit.update`` reads), and ``Via`` as Discord's responses do (discord.py
+takes a 429 without it for a Cloudflare ban). Over a limit: HTTP 429, ``Retry-After``,
+``X-RateLimit-Scope`` (``user`` or ``global``, with ``X-RateLimit-Global`` for the latter) and
+the body ``{"message", "retry_after", "global"}``. Limit decisions use the injectable
+``clock``.
+
 It ships in the package (not under ``tests/``) because ``gloo-bots bench`` drives the real
 adapter against it; the recorded gateway payloads of the tests stay in ``tests/``.
 """
@@ -27,16 +38,70 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from aiohttp import WSMsgType, web
 
 from core.web import WebServer, start_web
+from devtools.ratelimit import Limiter, Window
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
+#: What Discord's responses carry (they come through Google's front end); discord.py's
+#: ``HTTPClient.request`` treats a 429 without ``Via`` as a Cloudflare ban and gives up.
+VIA: Final = "1.1 google"
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """A per-route bucket: ``limit`` requests per ``per`` seconds, from the first request
+    of the window (Discord's buckets reset at a time: ``X-RateLimit-Reset``)."""
+
+    limit: int
+    per: float
+
+
+#: Per-route limits Discord does not publish ("rate limits should not be hard coded",
+#: topics/rate-limits), so these are the observed and commonly documented ones, per channel:
+#: creating and editing messages 5 per 5 seconds (discord/discord-api-docs#20, "A 5/5 per
+#: server rate limit ... applies to message creation and editing", now per channel as the
+#: top-level resource; discord-relay-chat/drc#17, "five in five seconds from observation").
+#: Discord answers the two with different buckets, so they are kept apart here.
+MESSAGE_CREATE: Final = RouteLimit(limit=5, per=5.0)
+MESSAGE_EDIT: Final = RouteLimit(limit=5, per=5.0)
+#: Every other route: no limit was found published or observed, so its bucket is as wide as
+#: the global limit (it never binds first) but still answers the headers.
+OTHER_ROUTES: Final = RouteLimit(limit=50, per=1.0)
+#: topics/rate-limits, "Global Rate Limit": "All bots can make up to 50 requests per second
+#: to our API", independent of per-route limits; "Interaction endpoints are not bound to the
+#: bot's Global Rate Limit".
+GLOBAL_PER_SECOND: Final = 50
+
+ROUTE_MESSAGES: Final = ("POST", r"/channels/(\d+)/messages")
+ROUTE_MESSAGE: Final = ("PATCH", r"/channels/(\d+)/messages/(\d+)")
+
+
+@dataclass(frozen=True)
+class DiscordLimits:
+    """The REST limits :class:`FakeDiscord` enforces (see the constants above)."""
+
+    #: Requests a second per bot across routes (``None``: no global limit).
+    global_per_second: int | None = GLOBAL_PER_SECOND
+    #: (method, route pattern of :meth:`FakeDiscord._routes`) → its bucket.
+    routes: Mapping[tuple[str, str], RouteLimit] = field(
+        default_factory=lambda: {ROUTE_MESSAGES: MESSAGE_CREATE, ROUTE_MESSAGE: MESSAGE_EDIT}
+    )
+    #: The bucket of any other route (``None``: those answer no rate-limit headers).
+    other_routes: RouteLimit | None = OTHER_ROUTES
+
+
+@dataclass
+class _Window:
+    started: float
+    used: int = 0
 
 
 @dataclass
@@ -47,6 +112,10 @@ class Call:
     body: Any
     at: float  # time.perf_counter() on arrival
     status: int = 0
+    #: The rate-limit headers of its answer.
+    headers: dict[str, str] = field(default_factory=dict)
+    #: The bucket it was counted in (``X-RateLimit-Bucket``) and its top-level resource.
+    bucket: str = ""
 
 
 @dataclass
@@ -78,6 +147,8 @@ class FakeDiscord:
         application_flags: int = 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED: the intent is on
         edit_interval: float | None = None,
         interaction_deadline: float = 3.0,
+        limits: DiscordLimits | None = DiscordLimits(),
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -89,6 +160,12 @@ class FakeDiscord:
         self.application_flags = application_flags
         #: When set, editing a message again within this many seconds answers HTTP 429.
         self.edit_interval = edit_interval
+        #: The REST rate limits enforced (``None``: none, and no rate-limit headers).
+        self.limits = limits
+        #: The clock of the rate-limit decisions (tests pass a fake one).
+        self.clock = clock
+        self._global = Limiter()
+        self._windows: dict[tuple[str, str], _Window] = {}
         self.calls: list[Call] = []
         #: channel id → ``time.perf_counter()`` of the first bot message with text there.
         self.first_text_at: dict[int, float] = {}
@@ -379,10 +456,11 @@ class FakeDiscord:
             )
         call.status = status
         await self._notify()
+        headers = {"Via": VIA, **call.headers}
         if status == 204:
-            return web.Response(status=204)
-        headers = {"Content-Type": "application/json"}
-        if status == 429:
+            return web.Response(status=204, headers=headers)
+        headers["Content-Type"] = "application/json"
+        if status == 429 and "Retry-After" not in headers:  # the edit interval's refusal
             reset_after = str(data["retry_after"])
             headers.update(
                 {
@@ -395,6 +473,86 @@ class FakeDiscord:
                 }
             )
         return web.Response(status=status, body=json.dumps(data).encode(), headers=headers)
+
+    # --- rate limits ------------------------------------------------------------------------
+
+    def _rate_limit(
+        self, call: Call, route: tuple[str, str], groups: tuple[str, ...]
+    ) -> float | None:
+        """Count ``call`` in its bucket and in the global limit: ``None`` when both admit
+        it, else the seconds to wait (nothing is counted then). Sets ``call.headers``."""
+        if self.limits is None:
+            return None
+        now = self.clock()
+        limit = self.limits.routes.get(route, self.limits.other_routes)
+        bucket = f"{zlib.crc32(' '.join(route).encode()):08x}"
+        top = self._top_level(route[1], groups)
+        call.bucket = f"{bucket}:{top}"
+        window = None
+        if limit is not None:
+            window = self._windows.get((bucket, top))
+            if window is None or now >= window.started + limit.per:
+                window = self._windows[(bucket, top)] = _Window(started=now)
+            reset_after = max(0.0, window.started + limit.per - now)
+            if window.used >= limit.limit:
+                call.headers = self._bucket_headers(limit, 0, reset_after, bucket)
+                call.headers.update(
+                    {"Retry-After": str(math.ceil(reset_after)), "X-RateLimit-Scope": "user"}
+                )
+                return reset_after
+        interaction = route[1].startswith(("/interactions/", "/webhooks/"))
+        if self.limits.global_per_second is not None and not interaction:
+            rule = Window(calls=self.limits.global_per_second, seconds=1.0)
+            wait = self._global.take("global", rule, now)
+            if wait is not None:
+                call.headers = {
+                    "Retry-After": str(math.ceil(wait)),
+                    "X-RateLimit-Global": "true",
+                    "X-RateLimit-Scope": "global",
+                }
+                call.bucket = "global"
+                return wait
+        if limit is not None and window is not None:
+            window.used += 1
+            reset_after = max(0.0, window.started + limit.per - now)
+            remaining = limit.limit - window.used
+            call.headers = self._bucket_headers(limit, remaining, reset_after, bucket)
+        return None
+
+    @staticmethod
+    def _top_level(pattern: str, groups: tuple[str, ...]) -> str:
+        """The route's top-level resource: a channel or guild id, or a webhook id and token."""
+        if pattern.startswith(("/channels/", "/guilds/")) and groups:
+            return groups[0]
+        if pattern.startswith("/webhooks/") and len(groups) >= 2:
+            return f"{groups[0]}/{groups[1]}"
+        return ""
+
+    @staticmethod
+    def _bucket_headers(
+        limit: RouteLimit, remaining: int, reset_after: float, bucket: str
+    ) -> dict[str, str]:
+        """topics/rate-limits, "Header Format": the bucket's state after this request."""
+        return {
+            "X-RateLimit-Limit": str(limit.limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": bucket,
+        }
+
+    @staticmethod
+    def _ratelimited(call: Call, retry_after: float) -> tuple[int, Any]:
+        """topics/rate-limits, "Exceeding A Rate Limit": the 429's JSON body."""
+        return 429, {
+            "message": "You are being rate limited.",
+            "retry_after": round(retry_after, 3),
+            "global": call.headers.get("X-RateLimit-Global") == "true",
+        }
+
+    def count_429(self) -> int:
+        """How many REST calls were answered 429 (any cause)."""
+        return sum(1 for call in self.calls if call.status == 429)
 
     def _too_soon(self, message_id: int, at: float) -> tuple[int, Any] | None:
         """A 429 when ``message_id`` was edited less than ``edit_interval`` seconds ago,
@@ -425,6 +583,9 @@ class FakeDiscord:
                 webhook = path.startswith(("/interactions/", "/webhooks/"))
                 if not webhook and not self._bot_authorized(request):
                     return 401, {"message": "401: Unauthorized", "code": 0}
+                wait = self._rate_limit(call, pattern, match.groups())
+                if wait is not None:
+                    return self._ratelimited(call, wait)
                 if handler == self._list_messages:
                     return await self._list_messages(dict(request.query), *match.groups())
                 return await handler(body, *match.groups())

@@ -12,10 +12,16 @@ drives the real adapter against it.
 
 Published limits it enforces (docs.slack.dev):
 
+* The Web API's rate limits per workspace (team) and method, per minute
+  (docs.slack.dev/apis/web-api/rate-limits: limits apply "per API method per workspace/team
+  per app"; each method's tier from its page, docs.slack.dev/reference/methods/NAME, "Rate
+  Limits"): see :class:`SlackLimits`. Over a limit the fake answers as Slack does: HTTP 429,
+  ``Retry-After`` in whole seconds, body ``{"ok": false, "error": "ratelimited"}``. Calls
+  and 429s are counted per (team, method) in :attr:`FakeSlack.usage`.
 * ``conversations.replies`` / ``conversations.history``: for apps outside the Marketplace one
   call a minute per method and workspace (HTTP 429 with ``Retry-After`` after that), and at
   most 15 messages per call (changelog 2025-05-29, "Rate limit changes for non-Marketplace
-  apps"); ``history_per_minute=None`` lifts the rate (a Marketplace app).
+  apps"); ``history_per_minute=None`` lifts that to their Tier 3 (a Marketplace app).
 * ``context_actions`` blocks hold at most 5 elements; a ``feedback_buttons`` element needs
   both buttons, each with plain text of at most 75 characters and a ``value`` of at most
   2,000 (reference/block-kit/block-elements/feedback-buttons-element).
@@ -33,13 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs
 
 from aiohttp import WSMsgType, web
@@ -48,6 +53,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from core.web import WebServer, start_web
+from devtools.ratelimit import Bucket, Limiter, Window, retry_after_seconds
 
 T = TypeVar("T")
 
@@ -66,6 +72,76 @@ HISTORY_METHODS = frozenset({"conversations.replies", "conversations.history"})
 HISTORY_LIMIT = 15
 MESSAGE_MAX_BLOCKS = 50
 VIEW_MAX_BLOCKS = 100
+
+# Slack's Web API tiers, calls a minute per workspace and method
+# (docs.slack.dev/apis/web-api/rate-limits, "Overview": Tier 1 1+, Tier 2 20+, Tier 3 50+,
+# Tier 4 100+ per minute). The fake enforces the floor of each tier: what Slack promises.
+TIER_2: Final = 20
+TIER_3: Final = 50
+TIER_4: Final = 100
+
+#: method → calls a minute per workspace, from each method's reference page
+#: (docs.slack.dev/reference/methods/NAME, "Rate Limits"): chat.startStream and
+#: chat.stopStream Tier 2; chat.update, reactions.add and conversations.* Tier 3
+#: (conversations.history/replies of non-Marketplace apps: see ``history_per_minute``);
+#: chat.appendStream Tier 4.
+PUBLISHED_TIERS: Final[Mapping[str, int]] = {
+    "chat.startStream": TIER_2,
+    "chat.stopStream": TIER_2,
+    "chat.update": TIER_3,
+    "reactions.add": TIER_3,
+    "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    "conversations.info": TIER_3,
+    "conversations.open": TIER_3,
+    "conversations.join": TIER_3,
+    "chat.appendStream": TIER_4,
+}
+
+#: chat.postMessage, per workspace and channel: "generally allows posting one message per
+#: second per channel" (docs.slack.dev/apis/web-api/rate-limits, "Special Tier"), and for
+#: "Posting messages": "1 per second; short bursts >1 allowed. If you attempt bursts, there
+#: is no guarantee..." (same page). Slack names no burst size, so the fake takes the
+#: smallest burst that wording promises: 2 at once, then 1 a second.
+POST_MESSAGE: Final = Bucket(rate=1.0, burst=2)
+
+#: assistant.threads.setStatus, per workspace and channel: its reference page says "Special
+#: rate limits apply" and names no number; Slack's own Java SDK keys its limit per workspace
+#: and channel (com.slack.api.methods.MethodsCustomRateLimitResolver,
+#: getCustomAllowedRequestsForAssistantThreadsSetStatusPerMinute(teamId, channel)), and
+#: slack-morphism allows 1 a second (src/api/assistant.rs). 60 a minute per channel.
+SET_STATUS: Final = Window(calls=60, seconds=60.0)
+
+
+@dataclass(frozen=True)
+class SlackLimits:
+    """The Web API limits :class:`FakeSlack` enforces (the published ones by default)."""
+
+    #: method → calls allowed in any 60 s per workspace.
+    per_minute: Mapping[str, int] = field(default_factory=lambda: dict(PUBLISHED_TIERS))
+    #: chat.postMessage per workspace and channel (``None``: unlimited).
+    post_message: Bucket | None = POST_MESSAGE
+    #: assistant.threads.setStatus per workspace and channel (``None``: unlimited).
+    set_status: Window | None = SET_STATUS
+
+    def rule(self, method: str, args: dict[str, Any]) -> tuple[Window | Bucket, str] | None:
+        """The rule that limits ``method`` and the key under the workspace (a channel or ``""``)."""
+        if method == "chat.postMessage" and self.post_message is not None:
+            return self.post_message, str(args.get("channel") or "")
+        if method == "assistant.threads.setStatus" and self.set_status is not None:
+            return self.set_status, str(args.get("channel_id") or "")
+        calls = self.per_minute.get(method)
+        if calls is None:
+            return None
+        return Window(calls=calls, seconds=60.0), ""
+
+
+@dataclass
+class Usage:
+    """One workspace's use of one method: calls that arrived, and those answered 429."""
+
+    calls: int = 0
+    rate_limited: int = 0
 
 
 @dataclass
@@ -254,6 +330,7 @@ class FakeSlack:
         *,
         edit_interval: float | None = None,
         history_per_minute: int | None = 1,
+        limits: SlackLimits | None = SlackLimits(),
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         # bot token → team
@@ -267,7 +344,11 @@ class FakeSlack:
         #: conversations.replies/history calls allowed a minute per method and workspace
         #: (None: unlimited, as for a Marketplace app).
         self.history_per_minute = history_per_minute
-        self._history_calls: dict[tuple[str, str], list[float]] = defaultdict(list)
+        #: The Web API limits enforced per workspace (``None``: none but the history rate).
+        self.limits = limits
+        self._limiter = Limiter()
+        #: (team id, method) → calls and 429s (every cause: limits, faults, edit interval).
+        self.usage: defaultdict[tuple[str, str], Usage] = defaultdict(Usage)
         #: user id → the published Home tab view (``views.publish``).
         self.home_views: dict[str, dict[str, Any]] = {}
         #: view id → the modal as last opened or updated.
@@ -357,28 +438,23 @@ class FakeSlack:
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
         call = Call(method, args, token, at=self.clock())
         self.calls.append(call)
+        team = self.teams.get(token or "")
+        usage = self.usage[(team.team_id if team else "", method)]
+        usage.calls += 1
         try:
             fault = self._faults[method].popleft() if self._faults[method] else None
             if fault is not None and fault[0] == "429":
-                call.status, call.error = 429, "ratelimited"
-                return web.json_response(
-                    {"ok": False, "error": "ratelimited"},
-                    status=429,
-                    headers={"Retry-After": str(fault[1])},
-                )
+                usage.rate_limited += 1
+                return self._ratelimited(call, str(fault[1]))
             if fault is not None:
                 call.error = str(fault[1])
                 return web.json_response({"ok": False, "error": call.error})
             wait = self._too_soon(method, args, call)
-            if wait is None:
-                wait = self._history_rate(method, token)
+            if wait is None and team is not None:
+                wait = self._over_limit(method, args, team, call.at)
             if wait is not None:
-                call.status, call.error = 429, "ratelimited"
-                return web.json_response(
-                    {"ok": False, "error": "ratelimited"},
-                    status=429,
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
-                )
+                usage.rate_limited += 1
+                return self._ratelimited(call, str(retry_after_seconds(wait)))
             result = self._handle(method, args, token)
             if not result.get("ok"):
                 call.error = result.get("error")
@@ -387,6 +463,30 @@ class FakeSlack:
             return web.json_response(result)
         finally:
             await self._notify()
+
+    @staticmethod
+    def _ratelimited(call: Call, retry_after: str) -> web.Response:
+        """Slack's answer over a limit: HTTP 429, ``Retry-After`` (seconds) and ``ratelimited``
+        (docs.slack.dev/apis/web-api/rate-limits, "Responding to rate limiting conditions")."""
+        call.status, call.error = 429, "ratelimited"
+        return web.json_response(
+            {"ok": False, "error": "ratelimited"},
+            status=429,
+            headers={"Retry-After": retry_after},
+        )
+
+    def count_429(self, method: str | None = None) -> int:
+        """How many calls (of ``method``, or all) were answered 429, in every workspace."""
+        return sum(
+            u.rate_limited for (_, m), u in self.usage.items() if method is None or m == method
+        )
+
+    def calls_by_method(self) -> Counter[str]:
+        """Calls per method that arrived, in every workspace."""
+        counts: Counter[str] = Counter()
+        for (_, method), use in self.usage.items():
+            counts[method] += use.calls
+        return counts
 
     def _too_soon(self, method: str, args: dict[str, Any], call: Call) -> float | None:
         """Seconds still to wait when this edit comes too soon after the message's last one.
@@ -410,21 +510,23 @@ class FakeSlack:
             return None
         return wait
 
-    def _history_rate(self, method: str, token: str | None) -> float | None:
-        """Seconds to wait when conversations.* is called again within its minute."""
-        if self.history_per_minute is None or method not in HISTORY_METHODS:
+    def _over_limit(
+        self, method: str, args: dict[str, Any], team: Team, now: float
+    ) -> float | None:
+        """Seconds to wait when this call is over its limit in the workspace (nothing spent)."""
+        if method in HISTORY_METHODS and self.history_per_minute is not None:
+            rule: tuple[Window | Bucket, str] | None = (
+                Window(calls=self.history_per_minute, seconds=60.0),
+                "",
+            )
+        elif self.limits is not None:
+            rule = self.limits.rule(method, args)
+        else:
+            rule = None
+        if rule is None:
             return None
-        team = self.teams.get(token or "")
-        if team is None:
-            return None
-        now = time.monotonic()
-        recent = [t for t in self._history_calls[(team.team_id, method)] if now - t < 60]
-        if len(recent) >= self.history_per_minute:
-            self._history_calls[(team.team_id, method)] = recent
-            return 60 - (now - recent[0])
-        recent.append(now)
-        self._history_calls[(team.team_id, method)] = recent
-        return None
+        limit, where = rule
+        return self._limiter.take((team.team_id, method, where), limit, now)
 
     def _note_text(self, call: Call, result: dict[str, Any]) -> None:
         if call.method not in TEXT_METHODS:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.bench import BenchResult, edit_rates, run_bench
+from devtools.benchscale import ScaleConfig
 from tests.harness import settings_for_tests
 
 
@@ -35,9 +36,11 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         output=output,
         echo=lines.append,
         progress_to=progress.append,
+        # Issue 13's W rows in miniature: 3 people in 2 channels, Gloo answering at once.
+        scale=ScaleConfig(people=3, channels=2, spread=0.1, first_chunk=0.05, chunk_latency=0.002),
     )
     by: dict[tuple[str, str], BenchResult] = {(r.key, r.platform): r for r in results}
-    assert {key for key, _ in by} == {"P1", "P2", "P3", "P4", "P5", "P6"}
+    assert {key for key, _ in by} == {"P1", "P2", "P3", "P4", "P5", "P6", "W1", "W2", "W3", "W4"}
     assert [r.errors for r in results if r.measured] == [0] * len(
         [r for r in results if r.measured]
     )
@@ -79,6 +82,18 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         assert p6.detail["measured"] == 2
         assert p6.figure > -1000  # complete after (or at worst just before) the stream's end
         assert p6.met == (p6.figure <= 150)
+
+    for platform in ("slack x3", "discord x3"):
+        w1, w2, w3, w4 = (by[key, platform] for key in ("W1", "W2", "W3", "W4"))
+        assert w1.figure == 3, platform  # every answer complete
+        assert w1.met
+        assert 0.05 <= w2.figure < 60  # no text before Gloo's first chunk
+        assert w2.met == (w2.figure <= 2.5)
+        assert w3.figure >= float(w2.detail["median_s"])
+        assert w3.met == (w3.figure <= 9)
+        assert isinstance(w4.detail["calls"], int)
+        assert w4.detail["calls"] >= 3 * 2  # at least a post and a final change per answer
+        assert w4.met == (w4.figure <= 1)
 
     saved = json.loads(output.read_text())
     assert [(r["key"], r["platform"]) for r in saved] == [(r.key, r.platform) for r in results]

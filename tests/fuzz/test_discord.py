@@ -51,7 +51,8 @@ class Fuzzed:
         self.bot, self._contexts = self.thread.run(self._start(database_url))
 
     async def _start(self, database_url: str) -> tuple[Bot, list[Any]]:
-        fake_context = FakeDiscord()
+        # Many fuzzed messages at once: more than Discord's rate limits allow (DiscordLimits).
+        fake_context = FakeDiscord(limits=None)
         fake = await fake_context.__aenter__()
         fake.add_guild(GUILD_ID, [CHANNEL_ID])
         fake.add_dm(DM_CHANNEL_ID, USER)

@@ -98,6 +98,9 @@ async def test_unthrottled_placeholder_shows_progress(
 async def test_refused_blocks_fall_back_to_plain_text_then_buttons(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
+    # Two answers in one DM within a second: 4 chat.postMessage, over 1 a second after 2
+    # (devtools.slack.fake.SlackLimits); not what this test checks, so the limits are off.
+    fake_slack.limits = None
     for error in ("invalid_blocks", "msg_too_long"):
         fake_slack.fail("chat.update", error)
         async with slack_process(
@@ -274,6 +277,9 @@ async def test_a_recovery_error_posts_the_answer_again_once(
 async def test_the_fake_caps_history_at_15_and_one_call_a_minute(
     fake_slack: FakeSlack,
 ) -> None:
+    # 20 chat.postMessage at once in one channel: over 1 a second (the history limit stays)
+    # (devtools.slack.fake.SlackLimits); not what this test checks, so the limits are off.
+    fake_slack.limits = None
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, retry_handlers=[])
     for i in range(20):
         await client.chat_postMessage(channel=CHANNEL, thread_ts=MENTION_TS, text=f"m{i}")
