@@ -398,7 +398,8 @@ class Budget:
         rate = self._rates.get(method)
         if rate is None:
             return floor
-        if self.spare(scope, method) * 2 > rate.calls:
+        spare = self.spare(scope, method)
+        if spare is None or spare * 2 > rate.calls:
             return floor
         return self.interval(scope, method, floor=floor)
 

@@ -57,6 +57,8 @@ SLOW_STATUS: Final = "is still working — Gloo is slow right now…"
 #: The longest a call that cannot be skipped (a final change, a failure sentence, the first
 #: posted text) waits for the workspace's budget before going anyway.
 BUDGET_WAIT_S: Final = 20.0
+#: The longest an answer not shown yet waits before it looks again for room to post.
+POST_RETRY_S: Final = 1.0
 
 
 def slack_error(exc: SlackApiError) -> str:
@@ -305,8 +307,22 @@ class SlackSurface:
         return slack_scope(self.workspace, method, self.thread.channel)
 
     def pace(self) -> float:
+        if self.stream is None and not self.ids:
+            # Not shown yet: look again when the channel has room for the post (at most
+            # POST_RETRY_S apart: other answers in the channel compete for it too).
+            wait = self.budget.delay(self._scope("chat.postMessage"), "chat.postMessage")
+            return max(self.interval, min(wait, POST_RETRY_S))
         method = "chat.appendStream" if self.stream is not None else "chat.update"
         return self.budget.pace(self.workspace, method, floor=self.interval)
+
+    def _may_change(self, method: str) -> bool:
+        """An ordinary (skippable) change of ``method`` now: only while the budget keeps a
+        call spare for every answer live in the workspace (their final changes and first
+        texts come first)."""
+        spare = self.budget.spare(self.workspace, method)
+        if spare is not None and spare <= self.budget.sharing(self.workspace):
+            return False
+        return self.budget.take(self.workspace, method)
 
     def close(self) -> None:
         """Leave the workspace's live answers; give back a final call never made."""
@@ -370,7 +386,7 @@ class SlackSurface:
         if not new:
             return
         method = "chat.appendStream" if self.started else "chat.startStream"
-        if self.started and not self.budget.take(self.workspace, method):
+        if self.started and not self._may_change(method):
             return  # over budget: this text goes with a later change
         try:
             await self.stream.append(markdown_text=new)
@@ -397,9 +413,11 @@ class SlackSurface:
     async def _update_message(self, text: str) -> None:
         message = render.progress_message(text)
         if not self.ids:
-            await self._remember(await self._post(message))
+            if not self.budget.take(self._scope("chat.postMessage"), "chat.postMessage"):
+                return  # the channel is busy: shown when it has room, or with the final
+            await self._remember(await self._post(message, spent=True))
             self._hold("chat.update")
-        elif not self.budget.take(self.workspace, "chat.update"):
+        elif not self._may_change("chat.update"):
             return  # over budget: this text goes with a later change
         else:
             try:
@@ -507,10 +525,11 @@ class SlackSurface:
 
     # --- Web API -----------------------------------------------------------------------------
 
-    async def _post(self, message: SlackMessage) -> str:
+    async def _post(self, message: SlackMessage, *, spent: bool = False) -> str:
         """Post ``message`` in the thread once the channel's budget has room (Slack counts
-        ``chat.postMessage`` per channel)."""
-        await self._spend_surely("chat.postMessage")
+        ``chat.postMessage`` per channel); ``spent``: the call was taken already."""
+        if not spent:
+            await self._spend_surely("chat.postMessage")
         response = await self.client.chat_postMessage(
             channel=self.thread.channel,
             thread_ts=self.thread.thread or None,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bots.slack.limits import (
     PER_CHANNEL,
@@ -14,6 +16,8 @@ from bots.slack.limits import (
     slack_scope,
 )
 from core.budget import Budget, Rate
+from devtools.ratelimit import Limiter, Window
+from devtools.slack.fake import POST_MESSAGE
 
 
 def test_the_published_tiers_per_method() -> None:
@@ -28,7 +32,7 @@ def test_the_published_tiers_per_method() -> None:
     assert SLACK_RATES["views.publish"] == TIER_4
     assert SLACK_RATES["users.info"] == TIER_4
     # Special methods: budgeted below what Slack is known to allow (see the module).
-    assert SLACK_RATES["chat.postMessage"] == Rate(1, 1.0)
+    assert SLACK_RATES["chat.postMessage"] == Rate(2, 2.0)
     assert SLACK_RATES["assistant.threads.setStatus"] == TIER_3
     assert SLACK_RATES["chat.getPermalink"] == TIER_4
 
@@ -63,8 +67,29 @@ def test_one_budget_over_the_table_limits_a_workspace_not_its_neighbour() -> Non
     assert b.take(slack_scope("T2", "chat.startStream"), "chat.startStream")
     posts = [
         b.take(slack_scope("T1", "chat.postMessage", f"C{n}"), "chat.postMessage")
-        for n in (1, 1, 2)
+        for n in (1, 1, 1, 2)
     ]
-    assert posts == [True, False, True]  # 1 a second per channel
+    assert posts == [True, True, False, True]  # 1 a second per channel, bursts of 2
     now[0] = 1.0
+    assert not b.take(slack_scope("T1", "chat.postMessage", "C1"), "chat.postMessage")
+    now[0] = 2.0
     assert b.take(slack_scope("T1", "chat.postMessage", "C1"), "chat.postMessage")
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=0.7), min_size=1, max_size=60))
+def test_what_the_budget_spends_slack_never_refuses(gaps: list[float]) -> None:
+    """Calls admitted by the budget at any times are admitted by Slack's limits as the fake
+    Slack models them (a sliding minute per tier; a bucket of 1 a second with a burst of 2
+    for chat.postMessage)."""
+    now = [0.0]
+    budget = Budget(SLACK_RATES, clock=lambda: now[0], platform="slack")
+    slack = Limiter()
+    for gap in gaps:
+        now[0] += gap
+        for method, rule in (
+            ("chat.postMessage", POST_MESSAGE),
+            ("chat.startStream", Window(20)),
+            ("chat.update", Window(50)),
+        ):
+            if budget.take(slack_scope("T1", method, "C1"), method):
+                assert slack.take(method, rule, now[0]) is None, (method, now[0])
