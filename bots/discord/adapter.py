@@ -20,9 +20,11 @@ from bots.discord import messages as texts
 from bots.discord.bot import PLATFORM, DiscordBot
 from bots.discord.client import INVITE_PERMISSIONS, INVITE_SCOPES, GlooClient, build_client
 from bots.discord.endpoints import discord_endpoints
+from bots.discord.limits import DISCORD_RATES
 from bots.discord.responder import DEFAULT_EDIT_INTERVAL, DiscordResponder
 from core.adapters import Runtime
 from core.bootstrap import StartupError
+from core.budget import Budget
 from core.doctor import Finding
 from core.settings import Settings
 
@@ -134,10 +136,19 @@ class DiscordAdapter:
         client = build_client(
             runtime.settings, metrics=runtime.container.metrics, **self.client_options
         )
-        bot = DiscordBot(runtime, client)
+        # One budget of Discord's limits for every request this process's answers make,
+        # split evenly with the other serving processes (SERVING_PROCESSES).
+        budget = Budget(
+            DISCORD_RATES,
+            share=runtime.settings.serving_processes,
+            metrics=runtime.container.metrics,
+            platform=PLATFORM,
+        )
+        runtime.container.metrics.watch_budget(budget)
+        bot = DiscordBot(runtime, client, budget)
         client.attach(bot)
         self.client, self.bot = client, bot
-        responder = DiscordResponder(client, edit_interval=self.edit_interval)
+        responder = DiscordResponder(client, edit_interval=self.edit_interval, budget=budget)
         runtime.dispatcher.register(PLATFORM, responder)
 
         async def connected() -> str | None:

@@ -24,6 +24,7 @@ import structlog
 
 from bots.discord import messages as texts
 from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines, fit
+from bots.discord.limits import GLOBAL, REQUEST
 from bots.discord.render import (
     FEEDBACK_PREFIX,
     FEEDBACK_VALUES,
@@ -34,6 +35,7 @@ from bots.discord.render import (
 from core import intake, messages
 from core.access import NotAllowed
 from core.adapters import Runtime
+from core.budget import Budget
 from core.delivery import Job
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
@@ -50,6 +52,8 @@ THREAD_ALREADY_CREATED = 160004
 #: Seconds /ask may spend reading the access lists before it must answer Discord (3 s).
 ACCESS_CHECK_BUDGET_S = 1.5
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
+#: The longest a thread start waits for the global request budget.
+THREAD_START_WAIT_S = 2.0
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _THREAD_PARENT_TYPES = (discord.ChannelType.text, discord.ChannelType.news)
@@ -102,9 +106,13 @@ def _in_thread(channel: Any) -> bool:
 class DiscordBot:
     """Turns messages, clicks and slash commands into jobs and short replies."""
 
-    def __init__(self, runtime: Runtime, client: discord.Client) -> None:
+    def __init__(
+        self, runtime: Runtime, client: discord.Client, budget: Budget | None = None
+    ) -> None:
         self._runtime = runtime
         self._client = client
+        #: The bot's request budget, shared with its answers (a thread start spends from it).
+        self._budget = budget
         #: Channels already told that the bot cannot start threads there (this process).
         self._told_no_threads: set[int] = set()
         self._gate = DiscordGate(runtime.dispatcher.service)
@@ -179,6 +187,7 @@ class DiscordBot:
         """A public thread started from ``message`` (its id is the message's), or None when
         Discord will not start one here (the answer then replies to the question)."""
         try:
+            await self._spend_request()
             data = await self._client.http.start_thread_with_message(
                 message.channel.id,
                 message.id,
@@ -202,6 +211,14 @@ class DiscordBot:
             message.guild.id if message.guild else None, message.channel.id, thread_id
         )
         return thread_id
+
+    async def _spend_request(self) -> None:
+        """One request of the global budget, waited for briefly (a thread start cannot be
+        skipped; discord.py honours Discord's own headers after that)."""
+        if self._budget is not None and not await self._budget.acquire(
+            GLOBAL, REQUEST, timeout=THREAD_START_WAIT_S
+        ):
+            log.info("discord.over_budget", method="threads.start", outcome="sent anyway")
 
     async def _tell_no_threads(self, channel: Any, question: discord.Message) -> None:
         """Say once per channel (per process), plainly, as a reply to ``question``, why the
@@ -394,6 +411,7 @@ class DiscordBot:
             _THREAD_PARENT_TYPES
         ):
             try:
+                await self._spend_request()
                 data = await self._client.http.start_thread_with_message(
                     channel_id,
                     asked.id,

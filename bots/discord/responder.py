@@ -4,12 +4,16 @@ Everything comes from the :class:`~core.delivery.Job` and the discord.py client:
 channel to answer in is ``job.question.thread.channel`` (a DM, a thread, or a channel),
 reached as a ``PartialMessageable`` without any lookup; messages an earlier attempt posted
 (``job.posted``) are edited instead of posted again. The core's dispatcher paces the edits
-(:meth:`DiscordSurface.pace`) and sends the final one at once.
+(:meth:`DiscordSurface.pace`) and sends the final one at once. Every request is spent from
+the bot's one :class:`~core.budget.Budget` (:mod:`bots.discord.limits`), shared by every
+answer the process gives, so many answers at once stay inside Discord's limits instead of
+queueing behind discord.py's bucket waits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import ExitStack
 from typing import Any
 
 import discord
@@ -17,7 +21,17 @@ import structlog
 
 from bots.discord import messages as texts
 from bots.discord.buttons import build_embed, build_view
+from bots.discord.limits import (
+    DISCORD_RATES,
+    GLOBAL,
+    MESSAGE_CREATE,
+    MESSAGE_EDIT,
+    REQUEST,
+    discord_keys,
+    discord_scope,
+)
 from bots.discord.render import render_answer, split_message, with_notice
+from core.budget import Budget
 from core.delivery import Job, PostedCallback
 from core.types import Reply
 
@@ -27,46 +41,114 @@ log = structlog.get_logger(__name__)
 
 #: Seconds between two edits of one message while an answer streams.
 DEFAULT_EDIT_INTERVAL = 1.2
+#: The longest a call that cannot be skipped (the first text, the final change) waits for
+#: the budget before going anyway.
+BUDGET_WAIT_S = 20.0
+#: How soon an answer with nothing shown yet looks again for room to post its first text.
+UNSHOWN_RETRY_S = 0.25
+#: Global requests (of 50 a second) a skippable change leaves for changes that cannot wait.
+GLOBAL_KEPT = 10
 
 NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class Spending:
+    """One answer's calls against the bot's :class:`~core.budget.Budget` (Discord's global
+    50 a second and the per-channel message rates of :mod:`bots.discord.limits`)."""
+
+    def __init__(self, budget: Budget, guild: str, channel: str, wait: float) -> None:
+        self.budget = budget
+        self._guild = guild
+        self._channel = channel
+        self._wait = wait
+
+    def _keys(self, method: str) -> tuple[tuple[str, str], ...]:
+        return discord_keys(method, self._guild, self._channel)
+
+    def may(self, method: str, *, first: bool = False) -> bool:
+        """Spend a skippable call now, leaving global requests spare for the live answers'
+        first texts and final changes, and one call in the channel; False: skip it."""
+        keys = self._keys(method)
+        for scope, name in keys:
+            spare = self.budget.spare(scope, name)
+            # The global window is a second long: a fifth of it kept for the changes that
+            # cannot be skipped is enough (it refills at once); a channel keeps one call.
+            # An answer's first text is what the kept calls are for.
+            keep = min(self.budget.sharing(GLOBAL), GLOBAL_KEPT) if scope == GLOBAL else 1
+            if first:
+                keep = 0
+            if spare is not None and spare <= keep:
+                return False
+            if self.budget.delay(scope, name) > 0:
+                return False
+        return all(self.budget.take(scope, name) for scope, name in keys)
+
+    async def surely(self, method: str) -> None:
+        """A call that cannot be skipped: wait for its budget (a while at most, then go:
+        discord.py honours Discord's own headers and 429s)."""
+        for scope, name in self._keys(method):
+            if not await self.budget.acquire(scope, name, timeout=self._wait):
+                log.warning("discord.over_budget", method=name, outcome="sent anyway")
+
+    def pace(self, floor: float) -> float:
+        """At least ``floor``; wider as more answers share the global rate, or the channel's
+        edits run short."""
+        channel = discord_scope(MESSAGE_EDIT, self._guild, self._channel)
+        return max(
+            self.budget.pace(GLOBAL, REQUEST, floor=floor),
+            self.budget.pace(channel, MESSAGE_EDIT, floor=floor),
+        )
 
 
 class DiscordSurface:
     """The messages showing one answer, for one attempt: posts the first chunk, edits as the
     dispatcher paces it (:meth:`pace`), continues in new messages past 2,000 characters; the
-    final edit carries the buttons and the source list."""
+    final edit carries the buttons and the source list.
+
+    Changes while the answer streams are skipped when the budget has no room (their text
+    goes with a later change); the first text and the final change wait for theirs.
+    """
 
     def __init__(
         self,
         channel: discord.PartialMessageable,
         posted: PostedCallback,
         *,
+        spending: Spending,
         existing: tuple[str, ...] = (),
         reference: discord.MessageReference | None = None,
         interval: float = DEFAULT_EDIT_INTERVAL,
     ) -> None:
         self._channel = channel
         self._posted = posted
+        self._spending = spending
         self._reference = reference
         self._interval = interval
         self._ids: list[int] = [int(i) for i in existing]
         # What each message shows now; None for an earlier attempt's message (unknown).
         self._shown: list[str | None] = [None] * len(self._ids)
+        self._live = ExitStack()
+        self._live.enter_context(spending.budget.answering(GLOBAL))
 
     @property
     def message_ids(self) -> list[int]:
         return list(self._ids)
 
     def pace(self) -> float:
-        return self._interval
+        if not self._ids:  # nothing shown yet: look again soon for room to post
+            return min(self._interval, UNSHOWN_RETRY_S)
+        return self._spending.pace(self._interval)
 
     async def progress(self, text: str) -> None:
-        """Show ``text`` (everything so far): new pieces posted, changed ones edited."""
+        """Show ``text`` (everything so far): new pieces posted, changed ones edited, as
+        far as the budget allows now."""
         for index, piece in enumerate(split_message(text)):
             if index >= len(self._ids):
-                await self._send(piece)
-            elif self._shown[index] != piece:
-                await self._edit(index, content=piece)
+                if not self._spending.may(MESSAGE_CREATE, first=not self._ids):
+                    return  # this piece (and the ones after it) go with a later change
+                await self._send(piece, spent=True)
+            elif self._shown[index] != piece and self._spending.may(MESSAGE_EDIT):
+                await self._edit(index, content=piece, spent=True)
 
     async def final(self, reply: Reply) -> None:
         """Show the final answer; the last message carries the buttons and source list."""
@@ -88,16 +170,18 @@ class DiscordSurface:
         # An earlier attempt may have posted more pieces than the final answer needs.
         for message_id in self._ids[len(pieces) :]:
             try:
+                await self._spending.surely(REQUEST)
                 await self._channel.get_partial_message(message_id).delete()
             except discord.HTTPException:
                 log.warning("discord.extra_message_not_deleted", message_id=message_id)
 
-    def close(self) -> None:
-        return None
-
     async def halt(self) -> None:
         """Nothing to close: what was streamed is shown as it is (the dispatcher showed the
         text it held before calling this)."""
+
+    def close(self) -> None:
+        """No longer one of the live answers sharing the budget."""
+        self._live.close()
 
     async def failure(self, sentence: str) -> None:
         """Say ``sentence`` under what was shown (editing the last message when it fits)."""
@@ -109,7 +193,9 @@ class DiscordSurface:
                 return
         await self._send(sentence)
 
-    async def _send(self, content: str, **extras: Any) -> None:
+    async def _send(self, content: str, *, spent: bool = False, **extras: Any) -> None:
+        if not spent:
+            await self._spending.surely(MESSAGE_CREATE)
         reference = self._reference if not self._ids else None
         kwargs: dict[str, Any] = {k: v for k, v in extras.items() if v is not None}
         if reference is not None:
@@ -119,7 +205,9 @@ class DiscordSurface:
         self._shown.append(content)
         await self._posted([str(message.id)])
 
-    async def _edit(self, index: int, *, content: str, **extras: Any) -> None:
+    async def _edit(self, index: int, *, content: str, spent: bool = False, **extras: Any) -> None:
+        if not spent:
+            await self._spending.surely(MESSAGE_EDIT)
         kwargs: dict[str, Any] = {k: v for k, v in extras.items() if v is not None}
         message = self._channel.get_partial_message(self._ids[index])
         await message.edit(content=content, allowed_mentions=NO_MENTIONS, **kwargs)
@@ -134,9 +222,13 @@ class DiscordResponder:
         client: discord.Client,
         *,
         edit_interval: float = DEFAULT_EDIT_INTERVAL,
+        budget: Budget | None = None,
+        budget_wait: float = BUDGET_WAIT_S,
     ) -> None:
         self._client = client
         self.edit_interval = edit_interval
+        self.budget = budget if budget is not None else Budget(DISCORD_RATES, platform="discord")
+        self._budget_wait = budget_wait
 
     def channel(self, job: Job) -> discord.PartialMessageable:
         thread = job.question.thread
@@ -156,7 +248,13 @@ class DiscordResponder:
         )
 
     async def working(self, job: Job) -> None:
-        await self.channel(job).typing()
+        """Typing, when the budget has a request to spare (the text follows soon anyway)."""
+        if self._spending(job).may(REQUEST):
+            await self.channel(job).typing()
+
+    def _spending(self, job: Job) -> Spending:
+        thread = job.question.thread
+        return Spending(self.budget, thread.workspace, thread.channel, self._budget_wait)
 
     async def recover(self, job: Job, known: Collection[str]) -> list[str]:
         """The bot's messages in the job's channel after the question, unknown to the inbox."""
@@ -177,13 +275,14 @@ class DiscordResponder:
 
     async def still_working(self, job: Job) -> None:
         """Gloo is slow to start: typing again (Discord shows it for about 10 s)."""
-        await self.channel(job).typing()
+        await self.working(job)
 
     async def open(self, job: Job, posted: PostedCallback) -> DiscordSurface:
         """The messages of one attempt at ``job`` (nothing is sent until the first text)."""
         return DiscordSurface(
             self.channel(job),
             posted,
+            spending=self._spending(job),
             existing=job.posted,
             reference=self.reference(job),
             interval=self.edit_interval,

@@ -188,10 +188,9 @@ def sim() -> Simulator:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    # A zero-latency Gloo makes discord.py edit faster than Discord's observed 5 per 5 s per
-    # channel, and discord.py then sleeps out the bucket for real (devtools.discord.fake
-    # DiscordLimits): the adapter's suites do not check the limits, so they are off here.
-    async with FakeDiscord(limits=None) as server:
+    # Discord's limits as the fake models them (devtools.discord.fake DiscordLimits): the
+    # adapter's budget keeps its answers inside them.
+    async with FakeDiscord() as server:
         server.add_guild(GUILD_ID, [CHANNEL_ID])
         server.add_dm(DM_CHANNEL_ID, USER)
         yield server
