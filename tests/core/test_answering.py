@@ -45,6 +45,9 @@ class Surface:
     async def failure(self, sentence: str) -> None:
         self.calls.append(("failure", self.clock.now, sentence))
 
+    def close(self) -> None:
+        self.calls.append(("close", self.clock.now, ""))
+
 
 def reply(text: str) -> Reply:
     return Reply(text=text, sources=(), suggestions=(), answer_id="a1", chat_id="c1")

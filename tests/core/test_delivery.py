@@ -49,6 +49,7 @@ class RecordingResponder:
     failures: list[tuple[Job, str]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     traces: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=itertools.count)
 
     async def working(self, job: Job) -> None:
@@ -100,7 +101,7 @@ class RecordingSurface:
         )
 
     def close(self) -> None:
-        return None
+        self.platform.closed.append(self.job.key)
 
     async def halt(self) -> None:
         return None
@@ -391,3 +392,18 @@ async def test_a_stolen_claim_is_reported_lost(store: SqlStore) -> None:
     lost = [e["jobs"] for e in logs if e["event"] == "job.claims_lost"]
     assert lost
     assert all(jobs == ["k1"] for jobs in lost)  # at every renewal until it ends
+
+
+async def test_every_surface_opened_is_closed_however_its_attempt_ends(store: SqlStore) -> None:
+    sim = Simulator(SimulatorConfig())
+    sim.inject(*["500"] * 3)  # k1's first attempt fails, the second is answered
+    async with dispatcher_for(store, sim, quota_user_per_minute=2) as (dispatcher, responder, _):
+        responder.crash_times = 1  # a renderer crash on the way
+        for key in ("k1", "k2", "k3"):  # k3 is over the quota: refused, never asked
+            thread = ThreadKey("test", "W1", "C1", key)
+            await dispatcher.submit(question_job(key, thread=thread))
+            await dispatcher.drain(retries=True)
+    assert sorted(d.job.key for d in responder.delivered) == ["k1", "k2"]
+    assert [job.key for job, _ in responder.failures] == ["k3"]
+    assert sorted(responder.closed) == sorted(responder.started)
+    assert len(responder.closed) > 3  # the failed and crashed attempts were closed too
