@@ -6,7 +6,8 @@ the in-process simulator, the durable inbox and the :class:`~core.delivery.Dispa
 fake platforms (``devtools/*/fake.py``), driven by the bench drivers that
 ``devtools/*/bench.py`` register in the ``gloo_bots.bench`` entry-point group
 (:class:`BenchDriver`). The product never imports this package: ``gloo-bots bench`` finds
-:func:`run_bench` through the ``gloo_bots.tools`` entry-point group (see ``core.cli``).
+:func:`devtools.benchmain.run_bench` (which runs these and the W rows) through the
+``gloo_bots.tools`` entry-point group (see ``core.cli``).
 
 * **P1** overhead ratio = (mean end-to-end − simulated answer time) / simulated answer
   time, 100 conversations at once, 500 ms simulated latency. End to end is from
@@ -44,13 +45,12 @@ import resource
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 import httpx
 import psycopg
@@ -58,15 +58,12 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from core.adapters import Adapter, adapter_names, load_adapter
-from core.bootstrap import StartupError, build
+from core.bootstrap import build
 from core.delivery import Job, PostedCallback
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import normalize_database_url
 from core.types import Question, Reply, ThreadKey
-
-if TYPE_CHECKING:
-    from devtools.benchscale import ScaleConfig
 
 __all__ = [
     "DRIVER_GROUP",
@@ -81,7 +78,6 @@ __all__ = [
     "lags_from",
     "platform_results",
     "platform_simulator",
-    "run_bench",
 ]
 
 P1_TARGET: Final = 0.02
@@ -779,151 +775,6 @@ def render(results: Sequence[BenchResult]) -> str:
         if not r.measured and "why" in r.detail
     ]
     return "\n".join(lines + notes)
-
-
-async def run_bench(
-    base: Settings,
-    *,
-    latency: float = 0.5,
-    conversations: int = 100,
-    questions: int = 3,
-    in_flight: int = 1000,
-    platform_conversations: int = 20,
-    chunk_latency: float = PLATFORM_CHUNK_LATENCY,
-    output: Path = Path("bench/results.json"),
-    database_url: str | None = None,
-    platforms: Sequence[str] | None = None,
-    echo: Callable[[str], object] = print,
-    progress_to: Callable[[str], object] | None = None,
-    scale: ScaleConfig | None = None,
-) -> list[BenchResult]:
-    """Measure P1–P5, print the table with ``echo`` and write ``output`` (JSON).
-
-    ``database_url``: a PostgreSQL database for the PostgreSQL runs (its tables are dropped
-    and recreated); without one a fresh database on 127.0.0.1:5432 is used when a server
-    answers there. SQLite runs use temporary files. ``platforms``: the adapters to measure
-    (default: every installed adapter with a bench driver in ``gloo_bots.bench``).
-    ``scale``: the W1–W4 runs (default: issue 13's 60 people; ``people=0``: none).
-    """
-    from devtools.benchscale import MEASURES, ScaleConfig, run_scale  # it imports this module
-
-    scale = scale or ScaleConfig()
-    drivers = bench_drivers(platforms)
-    scaled = [a.name for a, _ in drivers if a.name in MEASURES] if scale.people else []
-    progress = Progress(5 + len(drivers) + len(scaled), progress_to)
-    results: list[BenchResult] = []
-
-    async def timed(label: str, total: int, run: Callable[[], Awaitable[BenchResult]]) -> None:
-        progress.step(label, total)
-        result = await run()
-        results.append(result)
-
-    given = database_url
-    if given is not None and make_url(normalize_database_url(given)).get_backend_name() != (
-        "postgresql"
-    ):
-        raise StartupError(
-            "--database-url must name a PostgreSQL database (the SQLite runs use temporary files)"
-        )
-    settings = bench_settings(base)
-    with tempfile.TemporaryDirectory(prefix="gloo-bench-") as folder:
-
-        def sqlite(name: str) -> Settings:
-            url = f"sqlite+aiosqlite:///{folder}/{name}.db"
-            return settings.model_copy(update={"database_url": url})
-
-        answers = conversations * questions
-        await timed(
-            "P1 overhead on SQLite",
-            answers,
-            lambda: p1_overhead(
-                sqlite("p1"),
-                "sqlite",
-                latency=latency,
-                conversations=conversations,
-                questions=questions,
-                progress=progress,
-            ),
-        )
-        await timed(
-            "P4 throughput on SQLite",
-            answers,
-            lambda: p4_throughput(
-                sqlite("p4"),
-                "sqlite",
-                conversations=conversations,
-                questions=questions,
-                progress=progress,
-            ),
-        )
-        async with _fresh_postgres(given) as postgres:
-            if postgres is None:
-                why = "no PostgreSQL: pass --database-url or run a server on 127.0.0.1:5432"
-                for key, label in (("P1", "overhead"), ("P4", "throughput")):
-                    progress.step(f"{key} {label} on PostgreSQL: skipped ({why})")
-                results.append(
-                    _not_measured("P1", "overhead ratio", "core/postgres", f"<= {P1_TARGET}", why)
-                )
-                results.append(
-                    _not_measured("P4", "answers/s, zero latency", "core/postgres", ">= 1000", why)
-                )
-            else:
-                pg = settings.model_copy(update={"database_url": postgres})
-                await _reset_postgres(postgres)
-                await timed(
-                    "P1 overhead on PostgreSQL",
-                    answers,
-                    lambda: p1_overhead(
-                        pg,
-                        "postgres",
-                        latency=latency,
-                        conversations=conversations,
-                        questions=questions,
-                        progress=progress,
-                    ),
-                )
-                await _reset_postgres(postgres)
-                await timed(
-                    "P4 throughput on PostgreSQL",
-                    answers,
-                    lambda: p4_throughput(
-                        pg,
-                        "postgres",
-                        conversations=conversations,
-                        questions=questions,
-                        progress=progress,
-                    ),
-                )
-        await timed(
-            f"P3 {in_flight} conversations in flight",
-            in_flight,
-            lambda: p3_memory(
-                sqlite("p3"), latency=latency, conversations=in_flight, progress=progress
-            ),
-        )
-        for adapter, driver in drivers:
-            progress.step(f"P2/P5 on {adapter.name}", platform_conversations)
-            results.extend(
-                await driver(
-                    adapter,
-                    sqlite(f"platform-{adapter.name}"),
-                    conversations=platform_conversations,
-                    latency=latency,
-                    chunk_latency=chunk_latency,
-                    progress=progress,
-                )
-            )
-        if scaled:
-            results.extend(
-                await run_scale(
-                    settings, scale, platforms=scaled, progress=progress, database=sqlite
-                )
-            )
-    results.sort(key=lambda r: r.key)
-    echo(render(results))
-    await asyncio.to_thread(write_results, results, output)
-    echo(f"Results written to {output}")
-    return results
 
 
 def bench_settings(base: Settings) -> Settings:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -42,7 +43,7 @@ from bots.slack.responder import SlackResponder, slack_error
 from bots.slack.verify import SlackRequestVerifier
 from core.adapters import Runtime
 from core.bootstrap import StartupError
-from core.budget import Budget
+from core.budget import Budget, Rate
 from core.doctor import Finding
 from core.settings import Settings
 
@@ -69,12 +70,16 @@ class SlackAdapter:
         assistant: bool = True,
         retry_sleep: Sleep = asyncio.sleep,
         socket_ping_interval: float = 10.0,
+        rates: Mapping[str, Rate] | None = None,
     ) -> None:
         self._update_interval = update_interval
         self._streaming = streaming
         self._assistant = assistant
         self._retry_sleep = retry_sleep
         self._ping_interval = socket_ping_interval
+        #: The Slack rates answers spend from (default: the published ones; tests that do
+        #: not check the limits pass ``{}``).
+        self._rates = rates
         self.background = Background()
         self.app: AsyncApp | None = None
         self.clients: WebClients | None = None
@@ -158,7 +163,7 @@ class SlackAdapter:
         # One budget of Slack's published rates for every answer this process gives, split
         # evenly with the other serving processes (SERVING_PROCESSES).
         budget = Budget(
-            slack_rates(),
+            slack_rates() if self._rates is None else self._rates,
             share=settings.serving_processes,
             metrics=runtime.container.metrics,
             platform=PLATFORM,

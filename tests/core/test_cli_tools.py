@@ -21,7 +21,7 @@ from core.adapters import AdapterCommands, Diagnosable, Runtime
 from core.bootstrap import StartupError
 from core.doctor import run_doctor
 from core.settings import Settings
-from devtools.bench import run_bench
+from devtools.benchmain import run_bench
 from tests.harness import settings_for_tests
 
 

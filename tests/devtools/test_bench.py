@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.bench import BenchResult, edit_rates, run_bench
+from devtools.bench import BenchResult, edit_rates
+from devtools.benchmain import run_bench
 from devtools.benchscale import ScaleConfig
 from tests.harness import settings_for_tests
 
