@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 from pydantic import SecretStr
-from slack_sdk.signature import SignatureVerifier
 
 from core.adapters import Adapter, load_adapter, serving
 from core.settings import Settings
@@ -64,8 +63,8 @@ from devtools.bench import (
     write_results,
 )
 from devtools.discord.fake import FakeDiscord
-from devtools.slack.bench import SIGNING_SECRET
-from devtools.slack.fake import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
+from devtools.slack.bench import SIGNING_SECRET, post_mention
+from devtools.slack.fake import BOT_TOKEN, FakeSlack
 
 if TYPE_CHECKING:
     from bots.slack.adapter import SlackAdapter
@@ -289,7 +288,14 @@ async def _slack_run(
 
             async def ask(index: int) -> int:
                 asked[index] = await _at(started, config.offset(index))
-                return await _slack_mention(session, url, index, _slack_channel(config, index))
+                return await post_mention(
+                    session,
+                    url,
+                    index,
+                    _slack_ts(index),
+                    channel=_slack_channel(config, index),
+                    tag="SCALE",
+                )
 
             statuses = await asyncio.gather(*(ask(i) for i in people))
         if any(status != 200 for status in statuses):
@@ -334,45 +340,6 @@ async def _slack_run(
         stream=_streams(clock),
         rate_limited_by_method=dict(refused),
     )
-
-
-async def _slack_mention(session: aiohttp.ClientSession, url: str, index: int, channel: str) -> int:
-    """A signed ``app_mention`` of person ``index`` in ``channel`` (Events API over HTTP)."""
-    ts = _slack_ts(index)
-    body = json.dumps(
-        {
-            "token": "bench",
-            "team_id": TEAM_ID,
-            "api_app_id": "A0GLOOAPP",
-            "type": "event_callback",
-            "event_id": f"EvSCALE{index:06d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
-            ],
-            "event": {
-                "type": "app_mention",
-                "text": f"<@{BOT_USER_ID}> {bench_question(index)}",
-                "user": f"U0SCALE{index:04d}",
-                "ts": ts,
-                "team": TEAM_ID,
-                "channel": channel,
-                "event_ts": ts,
-                "blocks": [],
-            },
-        }
-    )
-    stamp = str(int(time.time()))
-    headers: dict[str, Any] = {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
-            timestamp=stamp, body=body
-        ),
-    }
-    async with session.post(url, data=body.encode(), headers=headers) as response:
-        await response.read()
-        return response.status
 
 
 # --- Discord ----------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ async def _run(
         async with aiohttp.ClientSession() as session:
             posted = await asyncio.gather(
                 *(
-                    _mention(session, f"{runtime.web_url}/slack/events", i, ts)
+                    post_mention(session, f"{runtime.web_url}/slack/events", i, ts)
                     for i, ts in enumerate(stamps)
                 )
             )
@@ -139,14 +139,24 @@ async def _round_trip(fake: FakeSlack) -> float:
     return median
 
 
-async def _mention(session: aiohttp.ClientSession, url: str, index: int, ts: str) -> int:
+async def post_mention(
+    session: aiohttp.ClientSession,
+    url: str,
+    index: int,
+    ts: str,
+    *,
+    channel: str = CHANNEL,
+    tag: str = "BENCH",
+) -> int:
+    """A signed ``app_mention`` of person ``index`` at ``ts`` in ``channel`` (Events API over
+    HTTP); ``tag`` tells the runs' event and user ids apart. Returns the HTTP status."""
     body = json.dumps(
         {
             "token": "bench",
             "team_id": TEAM_ID,
             "api_app_id": "A0GLOOAPP",
             "type": "event_callback",
-            "event_id": f"EvBENCH{index:06d}",
+            "event_id": f"Ev{tag}{index:06d}",
             "event_time": int(time.time()),
             "authorizations": [
                 {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
@@ -154,10 +164,10 @@ async def _mention(session: aiohttp.ClientSession, url: str, index: int, ts: str
             "event": {
                 "type": "app_mention",
                 "text": f"<@{BOT_USER_ID}> {bench_question(index)}",
-                "user": f"U0BENCH{index:04d}",
+                "user": f"U0{tag}{index:04d}",
                 "ts": ts,
                 "team": TEAM_ID,
-                "channel": CHANNEL,
+                "channel": channel,
                 "event_ts": ts,
                 "blocks": [],
             },
