@@ -25,6 +25,7 @@ the order they were accepted, across processes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import itertools
 import os
@@ -189,6 +190,10 @@ class Dispatcher:
         #: claim, so a lease renewal can tell a lost claim from one ended meanwhile.
         self._claims: dict[str, int] = {}
         self._claim_numbers = itertools.count()
+        #: Threads this process is answering a question of (how many), and the questions
+        #: submitted to them meanwhile, kicked again when that answer ends.
+        self._answering: collections.Counter[str] = collections.Counter()
+        self._waiting: dict[str, list[str]] = {}
         #: Answer slots taken: by claims under way and jobs being answered. A slot is taken
         #: before the claim, so a burst of submissions never overshoots ``concurrency``.
         self._reserved = 0
@@ -235,6 +240,11 @@ class Dispatcher:
             log.info("job.accepted", job=job.key, thread=job.question.thread.as_str())
         if self._metrics is not None:
             self._metrics.questions.labels(platform).inc()
+        thread = job.question.thread.as_str()
+        if thread in self._answering:
+            # Its claim may fail while the thread's open question finishes (the finish names
+            # the next question from before this one was stored): start it after that.
+            self._waiting.setdefault(thread, []).append(job.key)
         self._kick(job.key)
         return True
 
@@ -349,6 +359,8 @@ class Dispatcher:
     async def _run(self, job: Job) -> None:
         structlog.contextvars.bind_contextvars(job=job.key, trace=trace_id(job.key))
         self._ensure_heartbeat()
+        thread = job.question.thread.as_str()
+        self._answering[thread] += 1
         finished: Finished | None = None
         try:
             finished = await self._attempt(job)
@@ -360,11 +372,18 @@ class Dispatcher:
             self._running.discard(job.key)
             self._claims.pop(job.key, None)
             self._reserved -= 1
+            self._answering[thread] -= 1
+            if self._answering[thread] <= 0:
+                del self._answering[thread]
             structlog.contextvars.unbind_contextvars("job", "trace")
+        waiting = self._waiting.pop(thread, []) if thread not in self._answering else []
         if finished is None:
             await self._kick_next(job)
         elif finished.next_key is not None:
             self._kick(finished.next_key)  # named by the finish itself: no lookup
+        for key in waiting:
+            if finished is None or key != finished.next_key:
+                self._kick(key)
 
     def _ensure_heartbeat(self) -> None:
         if self._heartbeat is None or self._heartbeat.done():

@@ -407,3 +407,32 @@ async def test_every_surface_opened_is_closed_however_its_attempt_ends(store: Sq
     assert [job.key for job, _ in responder.failures] == ["k3"]
     assert sorted(responder.closed) == sorted(responder.started)
     assert len(responder.closed) > 3  # the failed and crashed attempts were closed too
+
+
+async def test_a_follow_up_stored_while_its_thread_finishes_starts_when_that_answer_ends(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The finish names the thread's next question from before the follow-up was stored,
+    and the follow-up's own claim failed while the first answer was still open: it is
+    started when that answer ends, not at the next re-drive."""
+    gate, at_finish = asyncio.Event(), asyncio.Event()
+    finish = store.finish_answered
+
+    async def racing_finish(key: str, owner: str, *args: Any, **kwargs: Any) -> Finished:
+        if key == "k1":
+            at_finish.set()
+            await gate.wait()
+            done = await finish(key, owner, *args, **kwargs)
+            return replace(done, next_key=None)  # looked before the follow-up was stored
+        return await finish(key, owner, *args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_answered", racing_finish)
+    async with dispatcher_for(store, inbox_poll_interval=3600) as (dispatcher, responder, _):
+        await dispatcher.submit(question_job("k1"))
+        await at_finish.wait()
+        await dispatcher.submit(question_job("k2", text="And mercy?"))
+        await wait_until(lambda: len(dispatcher._tasks) == 1)  # k2's claim has failed
+        assert [d.job.key for d in responder.delivered] == ["k1"]
+        gate.set()
+        await dispatcher.drain()
+    assert [d.job.key for d in responder.delivered] == ["k1", "k2"]
