@@ -51,17 +51,20 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
             method = str(getattr(request, "url", "")).rstrip("/").rsplit("/", 1)[-1]
             self._metrics.platform_call("slack", method or "unknown", "rate_limited")
         state.next_attempt_requested = True
-        delay = 1.0
-        for name, values in response.headers.items():
-            if name.lower() == "retry-after":
-                value = values[0] if isinstance(values, list) else values
-                try:
-                    delay = max(0.0, float(value))
-                except (TypeError, ValueError):
-                    delay = 1.0
-                break
-        await self._sleep(delay + random.random())
+        await self._sleep(retry_after_header(response.headers) + random.random())
         state.increment_current_attempt()
+
+
+def retry_after_header(headers: Any) -> float:
+    """The seconds of a 429's ``Retry-After`` header (1 when it is absent or unreadable)."""
+    for name, values in (headers or {}).items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list) else values
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
 
 
 def split_workspace(workspace: str) -> tuple[str | None, str | None]:

@@ -28,7 +28,7 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import render
-from bots.slack.clients import WebClients, split_workspace
+from bots.slack.clients import WebClients, retry_after_header, split_workspace
 from bots.slack.limits import SLACK_RATES, slack_scope
 from bots.slack.render import SlackMessage
 from core.budget import Budget, Reservation
@@ -236,15 +236,7 @@ def retry_after(exc: SlackApiError) -> float | None:
     response = getattr(exc, "response", None)
     if response is None or getattr(response, "status_code", None) != 429:
         return None
-    headers = getattr(response, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                break
-    return 1.0
+    return retry_after_header(getattr(response, "headers", None))
 
 
 def refused(budget: Budget, thread: ThreadKey, method: str, exc: SlackApiError) -> None:
