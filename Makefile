@@ -20,7 +20,7 @@ $(UV):
 	@$(BIN)/python -m pip install --disable-pip-version-check --quiet --target $(VENV)/.uv \
 	   uv==$(UV_VERSION) > $(VENV)/uv-install.log 2>&1 || { cat $(VENV)/uv-install.log; exit 1; }
 
-$(STAMP): pyproject.toml uv.lock | $(UV)
+$(STAMP): pyproject.toml tools/pyproject.toml uv.lock | $(UV)
 	@echo "Installing uv.lock into $(VENV) (log: $(INSTALL_LOG))..."
 	@$(UV) sync --locked --extra dev --python $(BIN)/python > $(INSTALL_LOG) 2>&1 || \
 	   { tail -40 $(INSTALL_LOG); echo "Install failed; see $(INSTALL_LOG)"; \
@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy core bots devtools tests
+	$(BIN)/mypy core bots tools/devtools tests
 
 pytest: $(STAMP)
 	$(BIN)/pytest
