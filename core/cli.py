@@ -34,13 +34,15 @@ from core.store.sql import SqlStore
 
 log = structlog.get_logger(__name__)
 
-#: The entry-point group of the development tools (``devtools``, installed with the dev
-#: extra); ``gloo-bots bench`` runs the ``bench`` entry there. The product never imports them.
+#: The entry-point group of the development tools (``devtools``, the distribution
+#: ``gloo-bots-devtools`` in the repository's ``tools/``, installed with the dev extra from the
+#: uv workspace, which pip does not read: hence ``make``/``uv`` in the sentence below);
+#: ``gloo-bots bench`` runs the ``bench`` entry there. The product never imports them.
 TOOLS_GROUP: Final = "gloo_bots.tools"
 NO_DEVTOOLS: Final = (
     "'gloo-bots {tool}' is a development tool and the development tools are not installed "
     "here: run 'make {tool}' in a clone of the repository (it installs them), or "
-    "pip install -e '.[dev]'"
+    "'uv sync --extra dev' there"
 )
 
 

@@ -57,7 +57,7 @@ def test_without_the_development_tools_the_bench_says_how_to_get_them(
     assert str(caught.value) == (
         "'gloo-bots bench' is a development tool and the development tools are not installed "
         "here: run 'make bench' in a clone of the repository (it installs them), or "
-        "pip install -e '.[dev]'"
+        "'uv sync --extra dev' there"
     )
 
 
