@@ -3,8 +3,8 @@
 Every figure goes through the production path: the composition root, the Gloo client on
 the in-process simulator, the durable inbox and the :class:`~core.delivery.Dispatcher`
 (insert, claim, answer, finish), and for P2/P5 the real platform adapters against their
-fake platforms (``devtools/*/fake.py``), driven by the bench drivers that
-``devtools/*/bench.py`` register in the ``gloo_bots.bench`` entry-point group
+fake platforms (``tools/devtools/*/fake.py``), driven by the bench drivers that
+``tools/devtools/*/bench.py`` register in the ``gloo_bots.bench`` entry-point group
 (:class:`BenchDriver`). The product never imports this package: ``gloo-bots bench`` finds
 :func:`devtools.benchmain.run_bench` (which runs these and the W rows) through the
 ``gloo_bots.tools`` entry-point group (see ``core.cli``).

@@ -1,5 +1,6 @@
-"""The fake Discord ships as :mod:`devtools.discord.fake` (``gloo-bots bench`` drives it too);
-the tests add the recorded gateway payloads of ``payloads/`` to it here."""
+"""The fake Discord lives in the development tools as :mod:`devtools.discord.fake`
+(``gloo-bots bench`` drives it too); the tests add the recorded gateway payloads of
+``payloads/`` to it here."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def payload(name: str, **values: Any) -> dict[str, Any]:
 
 
 class FakeDiscord(ShippedFakeDiscord):
-    """The shipped fake, plus button clicks built from the recorded payloads."""
+    """The development tools' fake, plus button clicks built from the recorded payloads."""
 
     def click_payload(
         self,

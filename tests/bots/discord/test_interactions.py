@@ -5,7 +5,8 @@ are valid for 15 minutes and can be used to send followup messages but you must 
 initial response within 3 seconds of receiving the event. If the 3 second deadline is
 exceeded, the token will be invalidated." A late callback gets 404 with code 10062
 "Unknown interaction" (developers/topics/opcodes-and-status-codes.mdx); the fake Discord
-(devtools/discord/fake.py) enforces both, measured from when it dispatched INTERACTION_CREATE.
+(tools/devtools/discord/fake.py) enforces both, measured from when it dispatched
+INTERACTION_CREATE.
 """
 
 from __future__ import annotations

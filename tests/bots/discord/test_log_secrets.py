@@ -8,7 +8,7 @@ every gateway event with its payload (``discord/gateway.py``:
 ``/interactions/{id}/{token}/callback`` and ``/webhooks/{application_id}/{token}`` (Discord's
 "Receiving and Responding" docs), and INTERACTION_CREATE carries ``"token"``: whoever reads one
 can post as the bot in that interaction for 15 minutes. This drives discord.py's real DEBUG
-output through the shipped fake Discord.
+output through the fake Discord of the development tools.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The fake Slack now ships as :mod:`devtools.slack.fake` (``gloo-bots bench`` drives it too)."""
+"""The fake Slack lives in the development tools as :mod:`devtools.slack.fake` (``gloo-bots
+bench`` drives it too)."""
 
 from devtools.slack.fake import (
     APP_TOKEN,

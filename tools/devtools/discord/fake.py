@@ -26,8 +26,9 @@ takes a 429 without it for a Cloudflare ban). Over a limit: HTTP 429, ``Retry-Af
 the body ``{"message", "retry_after", "global"}``. Limit decisions use the injectable
 ``clock``.
 
-It ships in the package (not under ``tests/``) because ``gloo-bots bench`` drives the real
-adapter against it; the recorded gateway payloads of the tests stay in ``tests/``.
+It lives in the development tools (``tools/devtools``, not under ``tests/``) because
+``gloo-bots bench`` drives the real adapter against it; the recorded gateway payloads of the
+tests stay in ``tests/``.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ answers ``ok: false`` errors and HTTP 429 with ``Retry-After`` on demand — or 
 for a message edited again sooner than ``edit_interval`` seconds, when one is given (except
 its final change: ``chat.stopStream``, or one ``chat.update`` per message) — serves
 ``response_url`` posts, ``apps.connections.open`` with a local websocket, and
-``oauth.v2.access``. It ships in the package (not under ``tests/``) because the benchmark
-drives the real adapter against it.
+``oauth.v2.access``. It lives in the development tools (``tools/devtools``, not under
+``tests/``) because the benchmark drives the real adapter against it.
 
 Published limits it enforces (docs.slack.dev):
 
