@@ -242,7 +242,11 @@ async def build(
 
 async def _open_store(settings: Settings, stack: AsyncExitStack) -> SqlStore:
     try:
-        sql = await SqlStore.open(settings.database_url, migrate=settings.database_auto_migrate)
+        sql = await SqlStore.open(
+            settings.database_url,
+            migrate=settings.database_auto_migrate,
+            pool_size=settings.database_pool_size,
+        )
     except ValueError as exc:  # an unsupported or malformed URL
         raise StartupError(f"DATABASE_URL is not usable: {exc}") from exc
     except (SQLAlchemyError, OSError) as exc:

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # --- storage -------------------------------------------------------------------------
     database_url: str = DEFAULT_DATABASE_URL
     database_auto_migrate: bool = True
+    # PostgreSQL connections each process keeps open (as many again are opened for a burst).
+    database_pool_size: int = Field(default=20, ge=1)
 
     # --- answering reliably (the inbox) ------------------------------------------------
     # Attempts per question across re-drives (each attempt has its own Gloo retries).

@@ -50,8 +50,10 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 _WAL_SWITCH_DEADLINE_S: Final = 5.0
 _WAL_SWITCH_RETRY_S: Final = 0.01
 
-_POSTGRES_POOL_SIZE: Final = 5
-_POSTGRES_MAX_OVERFLOW: Final = 10
+#: Connections a PostgreSQL pool keeps open (``DATABASE_POOL_SIZE``). A transaction holds
+#: its connection across its round trips, so with fewer kept connections than transactions in
+#: flight every extra one is opened and closed again: a new server backend each time.
+DEFAULT_POSTGRES_POOL_SIZE: Final = 20
 _POSTGRES_POOL_RECYCLE_S: Final = 1800
 
 _URL_PREFIXES: Final = (
@@ -96,12 +98,15 @@ def sqlite_file_path(url: str | URL) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = DEFAULT_POSTGRES_POOL_SIZE
+) -> AsyncEngine:
     """An :class:`AsyncEngine` for ``url`` (normalized first), tuned for its backend.
 
     SQLite: the database file's folder is created, and every connection gets WAL
     journaling, foreign keys, a busy timeout and SQLAlchemy-controlled transactions.
-    PostgreSQL: a bounded, pre-pinged, recycled connection pool.
+    PostgreSQL: a bounded, pre-pinged, recycled connection pool that keeps ``pool_size``
+    connections and opens as many again for a burst (closed when they are handed back).
 
     Raises :class:`ValueError` for any other backend.
     """
@@ -114,8 +119,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             parsed,
             echo=echo,
             pool_pre_ping=True,
-            pool_size=_POSTGRES_POOL_SIZE,
-            max_overflow=_POSTGRES_MAX_OVERFLOW,
+            pool_size=pool_size,
+            max_overflow=pool_size,
             pool_recycle=_POSTGRES_POOL_RECYCLE_S,
         )
     raise ValueError(

@@ -20,7 +20,11 @@ from sqlmodel import col
 from core.ports import AnswerRecord, ConversationSummary
 from core.store.access import AccessQueries
 from core.store.base import SqlBase
-from core.store.engine import create_engine, normalize_database_url
+from core.store.engine import (
+    DEFAULT_POSTGRES_POOL_SIZE,
+    create_engine,
+    normalize_database_url,
+)
 from core.store.inbox import InboxQueries
 from core.store.installations import InstallationQueries
 from core.store.migrate import engine_revision, head_revision, upgrade_engine
@@ -62,10 +66,18 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
     """
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True, echo: bool = False) -> Self:
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        echo: bool = False,
+        pool_size: int = DEFAULT_POSTGRES_POOL_SIZE,
+    ) -> Self:
         """Connect to ``url`` (``postgres://`` and ``sqlite:///`` URLs are accepted too) and,
-        unless ``migrate`` is false, bring the schema to the newest revision."""
-        engine = create_engine(normalize_database_url(url), echo=echo)
+        unless ``migrate`` is false, bring the schema to the newest revision. ``pool_size``:
+        the PostgreSQL connections kept open (see :func:`core.store.engine.create_engine`)."""
+        engine = create_engine(normalize_database_url(url), echo=echo, pool_size=pool_size)
         try:
             if migrate:
                 await upgrade_engine(engine)

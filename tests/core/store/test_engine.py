@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.settings import DEFAULT_DATABASE_URL
+from core.settings import DEFAULT_DATABASE_URL, Settings
 from core.store.engine import (
     _ensure_wal,
     create_engine,
@@ -74,6 +74,24 @@ def test_memory_detection() -> None:
 def test_unsupported_backends_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="unsupported database backend"):
         create_engine(url)
+
+
+async def test_a_postgres_pool_keeps_its_size_and_as_many_again_for_a_burst() -> None:
+    # Creating the engine connects to nothing: the pool is only configured.
+    engine = create_engine("postgresql://postgres@127.0.0.1:5432/x", pool_size=7)
+    try:
+        assert engine.pool.size() == 7  # type: ignore[attr-defined]
+        assert engine.pool._max_overflow == 7  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_the_default_postgres_pool_is_the_settings_default() -> None:
+    engine = create_engine("postgresql://postgres@127.0.0.1:5432/x")
+    try:
+        assert engine.pool.size() == Settings(_env_file=None).database_pool_size  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
 
 
 def test_sqlite_needs_the_async_driver(tmp_path: Path) -> None:
