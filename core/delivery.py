@@ -416,13 +416,19 @@ class Dispatcher:
         """One attempt at ``job``; what its finish said when it was answered (else None)."""
         responder = self._responders[job.question.thread.platform]
         posted = list(job.posted)
+        in_order = asyncio.Lock()
 
         async def record(ids: Sequence[str]) -> None:
             new = [i for i in ids if i not in posted]
+            if not new:
+                return
             posted.extend(new)
-            if new:
+            # The whole list is written, so the writes go one at a time: a later, longer
+            # list never lands before an earlier one.
+            async with in_order:
+                snapshot = tuple(posted)
                 await self._persist(
-                    lambda: self._inbox.add_posted(job.key, self.owner, new), "add_posted"
+                    lambda: self._inbox.set_posted(job.key, self.owner, snapshot), "set_posted"
                 )
 
         def current() -> Job:

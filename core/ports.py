@@ -232,7 +232,10 @@ class Inbox(Protocol):
 
     async def extend_leases(self, owner: str, lease: timedelta) -> set[str]: ...
 
-    async def add_posted(self, key: str, owner: str, message_ids: Sequence[str]) -> None: ...
+    async def set_posted(self, key: str, owner: str, posted: Sequence[str]) -> None:
+        """Record ``posted``, every message shown for the question so far (the owner's whole
+        list), if ``owner`` holds it."""
+        ...
 
     async def finish(
         self, key: str, owner: str, outcome: Literal["answered", "failed"], error: str | None = None
@@ -249,8 +252,9 @@ class Inbox(Protocol):
     ) -> Finished:
         """End an answered question in one transaction: store ``answer`` (if any) with
         ``posted`` as its platform message ids, bind its chat to its thread when ``bind``
-        (first binding wins), mark the question answered if ``owner`` still holds it (with
-        ``posted`` added to what it posted), and name the thread's next pending question."""
+        (first binding wins), mark the question answered with ``posted`` (the owner's whole
+        list, as :meth:`set_posted` takes it) if ``owner`` still holds it, and then name the
+        thread's next pending question."""
         ...
 
     async def release(

@@ -168,14 +168,8 @@ class InboxQueries(SqlBase):
 
     async def next_in_thread(self, thread: ThreadKey) -> str | None:
         """The key of the thread's oldest pending question, if any."""
-        query = (
-            select(col(InboxRow.key))
-            .where(*_same_thread(InboxRow, thread), col(InboxRow.status) == "pending")
-            .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
-            .limit(1)
-        )
         async with self._read() as conn:
-            key: str | None = (await conn.execute(query)).scalar_one_or_none()
+            key: str | None = (await conn.execute(_next_pending(thread))).scalar_one_or_none()
         return key
 
     async def known_messages(self, thread: ThreadKey) -> set[str]:
@@ -210,21 +204,17 @@ class InboxQueries(SqlBase):
         async with self._write() as conn:
             return set((await conn.execute(statement)).scalars().all())
 
-    async def add_posted(self, key: str, owner: str, message_ids: Sequence[str]) -> None:
-        """Remember platform messages posted for the question (order kept, no repeats)."""
-        where = (col(InboxRow.key) == key, col(InboxRow.claimed_by) == owner)
+    async def set_posted(self, key: str, owner: str, posted: Sequence[str]) -> None:
+        """Record every platform message shown for the question so far, if ``owner`` holds
+        it: the owner's whole list (what its claim's ``posted`` held, then what it posted
+        since), in one statement. The caller writes its lists in order."""
+        statement = (
+            update(InboxRow)
+            .where(col(InboxRow.key) == key, col(InboxRow.claimed_by) == owner)
+            .values(posted=list(posted), updated_at=utcnow())
+        )
         async with self._write() as conn:
-            query = select(col(InboxRow.posted)).where(*where)
-            if self.is_postgres:
-                query = query.with_for_update()
-            existing = (await conn.execute(query)).scalar_one_or_none()
-            if existing is None:
-                return
-            merged = list(existing) + [i for i in message_ids if i not in existing]
-            if merged != existing:
-                await conn.execute(
-                    update(InboxRow).where(*where).values(posted=merged, updated_at=utcnow())
-                )
+            await conn.execute(statement)
 
     async def finish(
         self, key: str, owner: str, outcome: Outcome, error: str | None = None
@@ -256,6 +246,10 @@ class InboxQueries(SqlBase):
         question becomes ``answered`` only if ``owner`` still holds it, and ``posted`` joins
         the ids it already posted. The answer and the binding are stored even when the claim
         was lost: the answer was shown, so its buttons and its follow-ups must work.
+
+        ``posted`` is the owner's whole list, as :meth:`set_posted` takes it. The end of the
+        claim and the next question's key are one ``UPDATE … RETURNING``; a lost claim names
+        no next question (the claim's new holder starts it when it finishes).
         """
         if bind and answer is None:
             raise ValueError("bind needs the answer whose chat is bound")
@@ -270,19 +264,21 @@ class InboxQueries(SqlBase):
                 await conn.execute(_SAVE_ANSWER[self._dialect], values)
                 if bind:
                     bound = await _bind_in(conn, self._dialect, answer, now)
-            row = (await conn.execute(_OWNER, {"m_key": key})).first()
-            finished = row is not None and row.claimed_by == owner and row.status == "answering"
-            if row is not None and finished:
-                await conn.execute(
-                    _FINISH_ANSWERED,
-                    {
-                        "f_key": key,
-                        "f_owner": owner,
-                        "f_now": now,
-                        "f_posted": merge_unique(row.posted, posted),
-                    },
-                )
-        next_key = None if row is None else row.next_key
+            values = {"f_key": key, "f_owner": owner, "f_now": now, "f_posted": list(posted)}
+            next_key: str | None = None
+            if self.is_postgres:
+                row = (await conn.execute(_FINISH_ANSWERED, values)).first()
+                if row is not None:
+                    next_key = row.next_key
+            else:
+                # SQLite renders RETURNING's columns unqualified, so a subquery there cannot
+                # name the updated row: its thread comes back, and a second statement reads
+                # the thread's next question.
+                row = (await conn.execute(_FINISH_ANSWERED_SQLITE, values)).first()
+                if row is not None:
+                    thread = ThreadKey(row.platform, row.workspace, row.channel, row.thread)
+                    next_key = (await conn.execute(_next_pending(thread))).scalar_one_or_none()
+        finished = row is not None
         return Finished(finished=finished, next_key=next_key, bound_chat_id=bound)
 
     async def release(self, key: str, owner: str, retry_at: datetime, error: str | None) -> bool:
@@ -484,10 +480,20 @@ async def _bind_in(conn: AsyncConnection, dialect: str, answer: AnswerRecord, no
     return bound
 
 
-def _owner_query() -> Any:
-    """The question ``m_key``'s holder, posted ids and the key of its thread's oldest pending
-    question, its row locked until the finish commits (SQLite renders no ``FOR UPDATE``:
-    there ``BEGIN IMMEDIATE`` holds the write lock already)."""
+def _next_pending(thread: ThreadKey) -> Any:
+    """The key of ``thread``'s oldest pending question."""
+    return (
+        select(col(InboxRow.key))
+        .where(*_same_thread(InboxRow, thread), col(InboxRow.status) == "pending")
+        .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
+        .limit(1)
+    )
+
+
+def _finish_answered() -> tuple[Any, Any]:
+    """End the claim of ``f_key`` held by ``f_owner`` as answered, with its posted ids (a row
+    comes back only when the claim was still held): on PostgreSQL returning the key of its
+    thread's oldest pending question, on SQLite the thread itself."""
     later = aliased(InboxRow)
     next_key = (
         select(col(later.key))
@@ -502,36 +508,32 @@ def _owner_query() -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    return (
-        select(
-            col(InboxRow.posted),
-            col(InboxRow.claimed_by),
-            col(InboxRow.status),
-            next_key.label("next_key"),
+    finish = (
+        update(InboxRow)
+        .where(
+            col(InboxRow.key) == bindparam("f_key"),
+            col(InboxRow.claimed_by) == bindparam("f_owner"),
+            col(InboxRow.status) == "answering",
         )
-        .where(col(InboxRow.key) == bindparam("m_key"))
-        .with_for_update()
+        .values(
+            status="answered",
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+            posted=bindparam("f_posted", type_=_INBOX.c.posted.type),
+            updated_at=bindparam("f_now"),
+        )
     )
+    thread = (
+        col(InboxRow.platform),
+        col(InboxRow.workspace),
+        col(InboxRow.channel),
+        col(InboxRow.thread),
+    )
+    return finish.returning(next_key.label("next_key")), finish.returning(*thread)
 
 
-_OWNER: Final = _owner_query()
-
-_FINISH_ANSWERED: Final = (
-    update(InboxRow)
-    .where(
-        col(InboxRow.key) == bindparam("f_key"),
-        col(InboxRow.claimed_by) == bindparam("f_owner"),
-        col(InboxRow.status) == "answering",
-    )
-    .values(
-        status="answered",
-        claimed_by=None,
-        claimed_until=None,
-        last_error=None,
-        posted=bindparam("f_posted", type_=_INBOX.c.posted.type),
-        updated_at=bindparam("f_now"),
-    )
-)
+_FINISH_ANSWERED, _FINISH_ANSWERED_SQLITE = _finish_answered()
 
 
 def _context_query(which: ColumnElement[bool]) -> Any:

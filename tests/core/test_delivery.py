@@ -208,10 +208,46 @@ async def test_questions_of_one_thread_are_answered_in_order(store: SqlStore) ->
     assert sim.message_records[0].chat_id is None
 
 
+async def test_messages_posted_at_once_are_all_recorded_before_the_finish(
+    store: SqlStore,
+) -> None:
+    seen: list[tuple[str, ...]] = []
+
+    class Continuing(RecordingSurface):
+        async def progress(self, text: str) -> None:
+            if "more-1" in self.message_ids:
+                return
+            # Two continuation messages posted together, as a long Discord answer does.
+            self.message_ids += ["more-1", "more-2"]
+            await asyncio.gather(self.posted(["more-1"]), self.posted(["more-2"]))
+
+        async def final(self, reply: Reply) -> None:
+            entry = await store.inbox_entry(self.job.key)
+            assert entry is not None
+            seen.append(entry.job.posted)  # what a re-drive would find, before the finish
+            await super().final(reply)
+
+    class Responder(RecordingResponder):
+        async def open(self, job: Job, posted: PostedCallback) -> RecordingSurface:
+            surface = Continuing(self, job, posted, list(job.posted))
+            await surface.start()
+            return surface
+
+    async with core_on_simulator(store, **FAST) as (c, _sim):
+        responder = Responder()
+        c.dispatcher.register("test", responder)
+        await c.dispatcher.submit(question_job("k1"))
+        await c.dispatcher.drain(retries=True)
+    assert seen == [("msg-0", "more-1", "more-2")]
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.job.posted == ("msg-0", "more-1", "more-2")
+
+
 async def test_a_dead_process_s_job_is_redriven_by_another(store: SqlStore) -> None:
     await store.accept(question_job("k1"))
     await store.claim("k1", "dead-process", timedelta(seconds=-1))
-    await store.add_posted("k1", "dead-process", ["msg-partial"])
+    await store.set_posted("k1", "dead-process", ["msg-partial"])
     async with dispatcher_for(store) as (dispatcher, responder, _sim):
         assert await dispatcher.redrive() == 1
         await dispatcher.drain(retries=True)

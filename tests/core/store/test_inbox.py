@@ -79,8 +79,8 @@ async def test_only_the_owner_ends_a_claim(store: SqlStore) -> None:
 async def test_an_expired_lease_is_taken_over_with_what_was_posted(store: SqlStore) -> None:
     await store.accept(job("k1"))
     await store.claim("k1", "dead", timedelta(seconds=-1))
-    await store.add_posted("k1", "dead", ["m1", "m2"])
-    await store.add_posted("k1", "dead", ["m2", "m3"])
+    await store.set_posted("k1", "dead", ["m1", "m2"])
+    await store.set_posted("k1", "dead", ["m1", "m2", "m3"])
     taken = await store.claim_due("alive", LEASE, platforms={"slack"}, limit=5)
     assert [j.key for j in taken] == ["k1"]
     assert taken[0].posted == ("m1", "m2", "m3")

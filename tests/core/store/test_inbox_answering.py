@@ -48,6 +48,7 @@ def answer(
 @dataclass
 class Transactions:
     begun: int = 0
+    statements: int = 0
 
 
 @contextlib.contextmanager
@@ -59,11 +60,16 @@ def count_transactions(store: SqlStore) -> Iterator[Transactions]:
     def on_begin(conn: Any) -> None:
         counter.begun += 1
 
+    def on_execute(*args: Any) -> None:
+        counter.statements += 1
+
     event.listen(sync, "begin", on_begin)
+    event.listen(sync, "before_cursor_execute", on_execute)
     try:
         yield counter
     finally:
         event.remove(sync, "begin", on_begin)
+        event.remove(sync, "before_cursor_execute", on_execute)
 
 
 # --- claims carry their context ---------------------------------------------------------
@@ -149,7 +155,7 @@ async def test_a_claim_is_one_transaction(store: SqlStore) -> None:
 async def test_finish_answered_stores_the_answer_with_its_messages(store: SqlStore) -> None:
     await store.accept(job("k1"))
     await store.claim("k1", "p1", LEASE)
-    await store.add_posted("k1", "p1", ["p1"])
+    await store.set_posted("k1", "p1", ["p1"])
     done = await store.finish_answered("k1", "p1", answer(), bind=True, posted=["p1", "p2"])
     assert done == Finished(finished=True, next_key=None, bound_chat_id="chat-1")
     stored = await store.get_answer("a1")
@@ -233,7 +239,7 @@ async def test_bind_without_an_answer_is_refused(store: SqlStore) -> None:
 async def test_a_lost_claim_still_keeps_the_answer_and_the_binding(store: SqlStore) -> None:
     await store.accept(job("k1"))
     await store.claim("k1", "dead", timedelta(seconds=-1))
-    await store.add_posted("k1", "dead", ["p1"])
+    await store.set_posted("k1", "dead", ["p1"])
     taken = await store.claim("k1", "alive", LEASE)
     assert taken is not None
     done = await store.finish_answered("k1", "dead", answer(), bind=True, posted=["p1", "p2"])
@@ -261,6 +267,20 @@ async def test_finish_answered_names_the_threads_next_question(store: SqlStore) 
     assert done == Finished(finished=True, next_key="c", bound_chat_id=None)
 
 
+async def test_posted_ids_are_the_owners_whole_list(store: SqlStore) -> None:
+    await store.accept(job("k1"))
+    await store.claim("k1", "p1", LEASE)
+    await store.set_posted("k1", "p1", ["m1"])
+    await store.set_posted("k1", "p1", ["m1", "m2"])
+    await store.set_posted("k1", "intruder", ["x"])  # not the holder: nothing changes
+    with count_transactions(store) as counted:
+        await store.set_posted("k1", "p1", ["m1", "m2", "m3"])
+    assert counted.statements == (1 if store.is_postgres else 2)  # SQLite: BEGIN IMMEDIATE
+    entry = await store.inbox_entry("k1")
+    assert entry is not None
+    assert entry.job.posted == ("m1", "m2", "m3")
+
+
 async def test_finishing_an_unknown_question_reports_nothing_finished(store: SqlStore) -> None:
     done = await store.finish_answered("nope", "p1", answer(), bind=False, posted=["p1"])
     assert done == Finished(finished=False, next_key=None, bound_chat_id=None)
@@ -276,3 +296,7 @@ async def test_finish_answered_is_one_transaction(store: SqlStore) -> None:
         done = await store.finish_answered("k1", "p1", answer(), bind=True, posted=["p1", "p2"])
     assert done == Finished(finished=True, next_key="k2", bound_chat_id="chat-first")
     assert counted.begun == 1
+    # The answer, the binding and the end of the claim, which on PostgreSQL also names the
+    # next question; SQLite reads that in a statement of its own, and its write
+    # transactions begin with a BEGIN IMMEDIATE statement.
+    assert counted.statements == (3 if store.is_postgres else 5)
