@@ -20,6 +20,8 @@ backend brings its own accumulator (anything shaped like :class:`AnswerBuilder`)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import (
     AsyncGenerator,
@@ -239,17 +241,39 @@ def _error_payload(payloads: list[StreamPayload]) -> StreamPayload:
 async def parse_lines(lines: AsyncIterable[str]) -> AsyncGenerator[StreamPayload, None]:
     """Payloads from an async iterable of decoded lines (e.g. ``response.aiter_lines()``).
 
-    Stops reading at an SSE ``[DONE]``; a JSON document cut off at the end raises
+    Stops at an SSE ``[DONE]``, after reading on briefly to the body's end (see
+    :func:`_read_to_end`); a JSON document cut off at the end raises
     :class:`GlooProtocolError`.
     """
     parser = StreamParser()
-    async for line in lines:
+    iterator = aiter(lines)
+    async for line in iterator:
         for payload in parser.feed_line(line):
             yield payload
         if parser.done:
+            await _read_to_end(iterator)
             break
     for payload in parser.finish():
         yield payload
+
+
+#: After ``[DONE]``: how long, and for how many more lines, to read on to the body's end.
+_END_AFTER_DONE_S = 0.05
+_END_AFTER_DONE_LINES = 64
+
+
+async def _read_to_end(lines: AsyncIterator[str]) -> None:
+    """Read what follows ``[DONE]`` until the body ends, for at most a moment.
+
+    A response closed before its body's end cannot be reused: its connection is dropped
+    and the next question opens a new one (to Gloo, a TLS handshake). Servers end the body
+    right after ``[DONE]``, so this costs nothing; one that keeps it open, or sends more,
+    is left as before, and the answer waits at most ``_END_AFTER_DONE_S`` longer.
+    """
+    with contextlib.suppress(TimeoutError, StopAsyncIteration, httpx.HTTPError):
+        async with asyncio.timeout(_END_AFTER_DONE_S):
+            for _ in range(_END_AFTER_DONE_LINES):
+                await anext(lines)
 
 
 # --- accumulation --------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 
+import httpx
 import pytest
 
 from core.gloo.backend import GlooAnswer
@@ -158,16 +160,95 @@ def test_finish_is_idempotent() -> None:
     assert parser.feed_line("data: y") == []
 
 
-async def test_parse_lines_stops_at_done() -> None:
+async def test_parse_lines_stops_at_done_and_reads_on_to_the_end() -> None:
     consumed: list[str] = []
 
     async def lines() -> AsyncIterator[str]:
-        for line in ["data: a", "", "data: [DONE]", "", "data: never read", ""]:
+        for line in ["data: a", "", "data: [DONE]", "", "data: ignored", ""]:
             consumed.append(line)
             yield line
 
     assert [p async for p in parse_lines(lines())] == ["a"]
-    assert "data: never read" not in consumed
+    # Read (and ignored) to the body's end, so that the connection can be reused.
+    assert consumed[-2:] == ["data: ignored", ""]
+
+
+async def test_a_body_kept_open_after_done_does_not_hold_the_answer() -> None:
+    async def lines() -> AsyncIterator[str]:
+        yield "data: a"
+        yield ""
+        yield "data: [DONE]"
+        yield ""
+        await asyncio.Event().wait()  # the server never ends the body
+        yield "never"
+
+    assert [p async for p in parse_lines(lines())] == ["a"]
+
+
+async def test_an_endless_body_after_done_is_read_only_so_far() -> None:
+    read = 0
+
+    async def lines() -> AsyncIterator[str]:
+        nonlocal read
+        for line in ["data: a", "", "data: [DONE]", ""]:
+            yield line
+        while True:
+            read += 1
+            yield ": keepalive"
+
+    assert [p async for p in parse_lines(lines())] == ["a"]
+    assert 0 < read <= 64
+
+
+async def test_a_broken_connection_after_done_keeps_the_answer() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ["data: a", "", "data: [DONE]", ""]:
+            yield line
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+    assert [p async for p in parse_lines(lines())] == ["a"]
+
+
+async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> None:
+    """Over a real socket: two streamed answers that end in ``[DONE]`` share one connection
+    (one closed before its body's end would make httpx open a second)."""
+    connections = 0
+    body = b'data: {"delta": "Grace"}\n\ndata: [DONE]\n\n'
+    chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while (head := await reader.readuntil(b"\r\n\r\n")) and head:
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            writer.write(chunk)
+            await writer.drain()
+            writer.write(b"0\r\n\r\n")  # the body's end, just after [DONE]
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(2):
+                async with client.stream("POST", "/ai/v1/message", json={}) as response:
+                    payloads = [p async for p in parse_lines(response.aiter_lines())]
+                assert payloads == [{"delta": "Grace"}]
+    finally:
+        server.close()
+    assert connections == 1
 
 
 async def test_parse_lines_flushes_at_end() -> None:
