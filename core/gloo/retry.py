@@ -151,15 +151,17 @@ class RetryPolicy:
 
         Raises the last error when it is not retryable, attempts run out, or the next wait
         would end past the deadline; :class:`GlooTimeout` when the deadline itself expires
-        while an attempt or a wait is in progress. A 429 that is still there when the
-        budget is spent (attempts, deadline, or a ``Retry-After`` past
-        ``max_retry_after``) is raised as :class:`GlooUsageLimited`: Gloo uses 429 for an
-        organisation's spending limit too, and a rate limit clears within seconds.
+        while an attempt or a wait is in progress. A 429 that outlasted the budget -- one
+        answered again after its retry, or with a ``Retry-After`` past ``max_retry_after``
+        -- is raised as :class:`GlooUsageLimited`: Gloo uses 429 for an organisation's
+        spending limit too, and a rate limit clears within seconds. A single 429 that
+        merely ended a budget other failures spent stays a (retryable) rate limit.
         """
+        hook = _AttemptHook(self, operation)
         try:
-            return await self._run(fn, operation=operation)
+            return await self._run(fn, hook)
         except GlooRateLimited as exc:
-            if isinstance(exc, GlooUsageLimited):
+            if isinstance(exc, GlooUsageLimited) or not hook.limit_outlasted(exc):
                 raise
             log.warning(
                 "gloo.usage_limit.assumed",
@@ -175,8 +177,8 @@ class RetryPolicy:
                 retry_after=exc.retry_after,
             ) from exc
 
-    async def _run(self, fn: Callable[[], Awaitable[T]], *, operation: str) -> T:
-        hook = _AttemptHook(self, operation)
+    async def _run(self, fn: Callable[[], Awaitable[T]], hook: _AttemptHook) -> T:
+        operation = hook.operation
         timeout = asyncio.timeout(self.deadline)
         try:
             async with timeout:
@@ -213,11 +215,25 @@ class _AttemptHook:
         self._operation = operation
         self._started = policy.clock()
         self.failures = 0
+        self.rate_limited_in_a_row = 0  # the 429s that ended the run, one after another
+
+    @property
+    def operation(self) -> str:
+        return self._operation
+
+    def limit_outlasted(self, exc: GlooRateLimited) -> bool:
+        """Whether the 429 ``exc`` that ended the run outlasted the budget: refused again
+        after a retry, or with a ``Retry-After`` longer than the policy waits."""
+        retry_after = exc.retry_after
+        too_long = retry_after is not None and retry_after > self._policy.max_retry_after
+        return self.rate_limited_in_a_row >= 2 or too_long
 
     def __call__(self, exc: BaseException) -> bool | float:
         if not isinstance(exc, Exception):  # cancellation passes through tenacity too
             return False
         self.failures += 1
+        limited = isinstance(exc, GlooRateLimited)
+        self.rate_limited_in_a_row = self.rate_limited_in_a_row + 1 if limited else 0
         policy = self._policy
         decision = policy.backoff_for(exc)
         status: object = getattr(exc, "status_code", None)
