@@ -31,9 +31,11 @@ An answer not complete within ``--timeout`` seconds of its scheduled time, or on
 platform was told had failed, is an error. Besides the quantiles the result gives the
 process's CPU utilisation (``process_time`` / wall), database transactions and statements
 per answer (SQLAlchemy engine events), the event loop's lag and the database pool's
-checked-out connections (sampled every 50 ms), and the wall time of each statement (which
-includes the event loop's own delays). ``--profile`` prints the top CPU functions to stderr.
-The output is JSON on stdout. Machine load from other processes shows in ``load_average``.
+checked-out connections (sampled every 50 ms), the wall time of each statement (which
+includes the event loop's own delays), and what :mod:`devtools.benchprobes` sees: the
+machine's busy share, the event loop thread's wait for a CPU, the simulator's CPU, and the
+database's backends (running, waiting for a lock, idle in a transaction) and their CPU.
+``--profile`` prints the top CPU functions to stderr. The output is JSON on stdout.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ from devtools.benchcost import (
     _Surface,
     count_statements,
 )
+from devtools.benchprobes import PostgresSampler, cpu_between, cpu_snapshot
 
 __all__ = ["SteadyResult", "main", "measure_steady", "steady_result"]
 
@@ -305,6 +308,14 @@ class SteadyResult:
     in_flight_max: int
     in_flight_mean: float
     load_average: tuple[float, float]
+    #: answers shown at all, in time or late (what the per-answer costs divide by).
+    delivered: int = 0
+    #: the machine's busy share, the event loop thread's wait for a CPU, the simulator's CPU
+    #: (:func:`devtools.benchprobes.cpu_between`).
+    cpu: dict[str, float] = field(default_factory=dict)
+    #: the bench database's backends per sample, by state or wait event, and their CPU.
+    postgres_backends: dict[str, float] = field(default_factory=dict)
+    postgres_cpu_utilisation: float = math.nan
 
     @property
     def met(self) -> bool:
@@ -329,6 +340,7 @@ def steady_result(result: SteadyResult) -> BenchResult:
         "transactions_per_answer": result.transactions_per_answer,
         "pool_checked_out_max": result.pool_checked_out_max,
         "in_flight_max": result.in_flight_max,
+        **{k: v for k, v in result.cpu.items() if k != "cpus"},
     }
     for name, values in (
         ("added", result.added_ms),
@@ -455,6 +467,9 @@ async def measure_steady(
         tasks: list[asyncio.Task[None]] = []
         sampler = asyncio.create_task(_sample(samples, store.engine, lambda: dispatcher.in_flight))
         load_before = os.getloadavg()[0]
+        postgres = PostgresSampler(database_url)
+        postgres.start()
+        before = cpu_snapshot()
         with (
             count_statements(store.engine) as counter,
             _statement_times(store.engine, samples.statement),
@@ -482,6 +497,8 @@ async def measure_steady(
                 profile.disable()
             wall = time.perf_counter() - t0
             cpu = time.process_time() - cpu
+        after = cpu_snapshot()
+        postgres.stop()
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
@@ -516,7 +533,8 @@ async def measure_steady(
             first_added.append(first - at - latency)
     answers = len(added)
     errors = count - answers
-    per_answer = max(answers, 1)
+    delivered = sum(f"{_PLATFORM}:{index}" in platform.final_at for index in scheduled)
+    per_answer = max(delivered, 1)
     return SteadyResult(
         rate=rate,
         seconds=seconds,
@@ -552,6 +570,10 @@ async def measure_steady(
         in_flight_max=max(samples.in_flight, default=0),
         in_flight_mean=round(sum(samples.in_flight) / max(len(samples.in_flight), 1), 2),
         load_average=(load_before, load_after),
+        delivered=delivered,
+        cpu=cpu_between(before, after),
+        postgres_backends=postgres.backends(),
+        postgres_cpu_utilisation=postgres.cpu_utilisation(),
     )
 
 
