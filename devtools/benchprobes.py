@@ -133,6 +133,9 @@ class PostgresSampler:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop sampling (again: nothing happens)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)

@@ -9,7 +9,9 @@ behind, ``submit_late_ms`` says by how much.
 The path is the production core, as in :mod:`devtools.benchcost` (whose pieces this module
 reuses): the composition root, the Gloo client over real HTTP to the Gloo simulator **in its
 own process** (``gloo-bots simulator``), the durable inbox on PostgreSQL (a fresh database,
-or ``--database-url``) and the dispatcher, with quotas off and the product's default
+or ``--database-url``) and the dispatcher, with the serving process's scheduler
+(:func:`core.scheduler.build_scheduler`: the re-drive of questions whose kick found no free
+slot, every ``INBOX_POLL_INTERVAL``), quotas off and the product's default
 ``inbox_concurrency``. The platform is benchcost's minimal one (one posted message per answer,
 changed at Slack's pace of one change a second), which notes when it got each answer's first
 text and its final change.
@@ -64,6 +66,8 @@ from sqlalchemy.pool import QueuePool
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
+from core.metrics import Metrics
+from core.scheduler import build_scheduler
 from core.settings import Settings
 from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
@@ -313,6 +317,12 @@ class SteadyResult:
     #: the machine's busy share, the event loop thread's wait for a CPU, the simulator's CPU
     #: (:func:`devtools.benchprobes.cpu_between`).
     cpu: dict[str, float] = field(default_factory=dict)
+    #: the same while questions were arriving (``t0`` to the last submit): the steady part.
+    arrival_cpu_utilisation: float = math.nan
+    arrival_cpu: dict[str, float] = field(default_factory=dict)
+    #: questions the serving process's re-drive (every ``INBOX_POLL_INTERVAL``) took up:
+    #: ones whose kick found no free slot or whose claim failed.
+    redriven: int = 0
     #: the bench database's backends per sample, by state or wait event, and their CPU.
     postgres_backends: dict[str, float] = field(default_factory=dict)
     postgres_cpu_utilisation: float = math.nan
@@ -428,81 +438,97 @@ async def measure_steady(
         dispatcher = container.dispatcher
         dispatcher.register(_PLATFORM, platform)
 
-        async def warm_up(n: int) -> None:
-            # Connections, the token, statement caches, and a stream that carries its chat
-            # id: until then the client asks new chats without streaming, so the warm-up is
-            # one thread, whose follow-ups stream and teach it.
-            thread = ThreadKey(_PLATFORM, "W", "C-warm", "warm")
-            key = f"{_PLATFORM}:warm:{n}"
-            done = platform.expect(key)
-            await dispatcher.submit(
-                Job(key, Question(thread, f"Warm-up question {n} about grace", user_id="U0"))
-            )
-            await asyncio.wait_for(done, 60)
+        async with contextlib.AsyncExitStack() as running:
+            # What a serving process runs beside its answers: re-drive, token refresh, the
+            # inbox gauge (and pruning, in the leader); their first runs are in the warm-up.
+            scheduler = build_scheduler(container, container.leadership)
+            scheduler.start()
+            running.push_async_callback(scheduler.stop)
 
-        for n in range(_WARM_UP):
-            await warm_up(n)
-        await dispatcher.drain()
+            async def warm_up(n: int) -> None:
+                # Connections, the token, statement caches, and a stream that carries its chat
+                # id: until then the client asks new chats without streaming, so the warm-up is
+                # one thread, whose follow-ups stream and teach it.
+                thread = ThreadKey(_PLATFORM, "W", "C-warm", "warm")
+                key = f"{_PLATFORM}:warm:{n}"
+                done = platform.expect(key)
+                await dispatcher.submit(
+                    Job(key, Question(thread, f"Warm-up question {n} about grace", user_id="U0"))
+                )
+                await asyncio.wait_for(done, 60)
 
-        async def one(index: int, at: float) -> None:
-            nonlocal timeouts, submit_failures
-            late.append(time.perf_counter() - at)
-            thread = threads[index]
-            key = f"{_PLATFORM}:{index}"
-            question = Question(
-                thread, question_text(index), user_id=f"U{index % 500}", message_ref=key
-            )
-            done = platform.expect(key)
-            try:
-                await dispatcher.submit(Job(key, question))
-            except Exception:
-                submit_failures += 1
-                return
-            accepted.append(time.perf_counter() - at)
-            try:
-                await asyncio.wait_for(done, max(0.0, at + answer_timeout - time.perf_counter()))
-            except TimeoutError:
-                timeouts += 1
-
-        tasks: list[asyncio.Task[None]] = []
-        sampler = asyncio.create_task(_sample(samples, store.engine, lambda: dispatcher.in_flight))
-        load_before = os.getloadavg()[0]
-        postgres = PostgresSampler(database_url)
-        postgres.start()
-        before = cpu_snapshot()
-        with (
-            count_statements(store.engine) as counter,
-            _statement_times(store.engine, samples.statement),
-        ):
-            cpu = time.process_time()
-            t0 = time.perf_counter()
-            if profile is not None:
-                profile.enable()
-            for index in range(count):
-                earlier = _follow_up_of(index, rate=rate, share=follow_ups, after=follow_up_after)
-                if earlier is None:
-                    threads[index] = ThreadKey(_PLATFORM, "W", f"C{index % 10}", f"T{index}")
-                else:
-                    threads[index] = threads[earlier]
-                    follow_up_count += 1
-                at = t0 + index / rate
-                scheduled[index] = at
-                delay = at - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(index, at)))
-            await asyncio.gather(*tasks)
+            for n in range(_WARM_UP):
+                await warm_up(n)
             await dispatcher.drain()
-            if profile is not None:
-                profile.disable()
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - cpu
-        after = cpu_snapshot()
-        postgres.stop()
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
-        load_after = os.getloadavg()[0]
+
+            async def one(index: int, at: float) -> None:
+                nonlocal timeouts, submit_failures
+                late.append(time.perf_counter() - at)
+                thread = threads[index]
+                key = f"{_PLATFORM}:{index}"
+                question = Question(
+                    thread, question_text(index), user_id=f"U{index % 500}", message_ref=key
+                )
+                done = platform.expect(key)
+                try:
+                    await dispatcher.submit(Job(key, question))
+                except Exception:
+                    submit_failures += 1
+                    return
+                accepted.append(time.perf_counter() - at)
+                try:
+                    await asyncio.wait_for(
+                        done, max(0.0, at + answer_timeout - time.perf_counter())
+                    )
+                except TimeoutError:
+                    timeouts += 1
+
+            tasks: list[asyncio.Task[None]] = []
+            redrives_before = _redrives(container.metrics)
+            sampler = asyncio.create_task(
+                _sample(samples, store.engine, lambda: dispatcher.in_flight)
+            )
+            running.push_async_callback(_cancel, sampler)
+            postgres = PostgresSampler(database_url)
+            postgres.start()
+            running.callback(postgres.stop)
+            load_before = os.getloadavg()[0]
+            before = cpu_snapshot()
+            with (
+                count_statements(store.engine) as counter,
+                _statement_times(store.engine, samples.statement),
+            ):
+                cpu = time.process_time()
+                t0 = time.perf_counter()
+                if profile is not None:
+                    profile.enable()
+                for index in range(count):
+                    earlier = _follow_up_of(
+                        index, rate=rate, share=follow_ups, after=follow_up_after
+                    )
+                    if earlier is None:
+                        threads[index] = ThreadKey(_PLATFORM, "W", f"C{index % 10}", f"T{index}")
+                    else:
+                        threads[index] = threads[earlier]
+                        follow_up_count += 1
+                    at = t0 + index / rate
+                    scheduled[index] = at
+                    delay = at - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(one(index, at)))
+                arrived = cpu_snapshot()
+                arrival_cpu = time.process_time() - cpu
+                await asyncio.gather(*tasks)
+                await dispatcher.drain()
+                if profile is not None:
+                    profile.disable()
+                wall = time.perf_counter() - t0
+                cpu = time.process_time() - cpu
+            after = cpu_snapshot()
+            postgres.stop()
+            load_after = os.getloadavg()[0]
+            redriven = _redrives(container.metrics) - redrives_before
 
     added: list[float] = []
     first_added: list[float] = []
@@ -572,9 +598,29 @@ async def measure_steady(
         load_average=(load_before, load_after),
         delivered=delivered,
         cpu=cpu_between(before, after),
+        arrival_cpu_utilisation=round(arrival_cpu / (arrived.at - before.at), 3)
+        if arrived.at > before.at
+        else math.nan,
+        arrival_cpu=cpu_between(before, arrived),
+        redriven=redriven,
         postgres_backends=postgres.backends(),
         postgres_cpu_utilisation=postgres.cpu_utilisation(),
     )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _redrives(metrics: Metrics) -> int:
+    """Questions re-driven so far (the ``gloo_bots_redrives`` counter)."""
+    for family in metrics.redrives.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                return int(sample.value)
+    return 0
 
 
 def to_json(result: SteadyResult) -> str:
