@@ -641,6 +641,35 @@ def to_json(result: SteadyResult) -> str:
     return json.dumps(row, indent=2, allow_nan=False)
 
 
+def _package(filename: str, name: str) -> str:
+    """Where a profiled function lives: a site package, a stdlib module, a core module, or
+    the C function itself (``select.epoll.poll`` is the event loop waiting: idle)."""
+    path = filename.replace("\\", "/")
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    for root in ("core", "bots", "devtools"):
+        if f"/{root}/" in path:
+            module = path.rsplit(f"/{root}/", 1)[1].removesuffix(".py").replace("/", ".")
+            return f"{root}.{module}"
+    if "/lib/python3" in path:
+        return "stdlib " + path.rsplit("/lib/python3", 1)[1].split("/", 2)[1].removesuffix(".py")
+    return f"C {name}" if path == "~" else path
+
+
+def profile_by_package(stats: pstats.Stats, top: int = 20) -> str:
+    """The profile's own time (``tottime``) summed by package, largest first, with shares."""
+    totals: dict[str, float] = {}
+    raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, name), (_cc, _nc, tottime, *_rest) in raw.items():
+        package = _package(filename, name)
+        totals[package] = totals.get(package, 0.0) + tottime
+    whole = sum(totals.values()) or 1.0
+    lines = [f"own time by package (of {whole:.1f} s profiled):"]
+    for package, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {seconds:8.2f} s  {seconds / whole:6.1%}  {package}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.benchsteady", description=__doc__)
     parser.add_argument("--rate", type=float, default=50.0, help="questions a second")
@@ -674,10 +703,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(to_json(result))
     if profile is not None:
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats(order).print_stats(35)
-            print(out.getvalue(), file=sys.stderr)
+        stats = pstats.Stats(profile, stream=sys.stderr)
+        print(profile_by_package(stats), file=sys.stderr)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(35)
+        print(out.getvalue(), file=sys.stderr)
     return 0 if result.errors == 0 else 1
 
 
