@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import cProfile
 import dataclasses
 import json
 import math
+import pstats
 
 import pytest
 
@@ -13,6 +15,7 @@ from devtools.benchsteady import (
     SteadyResult,
     _follow_up_of,
     measure_steady,
+    profile_by_package,
     quantiles,
     steady_result,
     to_json,
@@ -123,3 +126,14 @@ def test_the_row_misses_its_target_on_any_error() -> None:
     )
     assert not steady_result(result).met
     assert steady_result(dataclasses.replace(result, answers=3000, errors=0, timeouts=0)).met
+
+
+def test_the_profile_is_summed_by_package() -> None:
+    profile = cProfile.Profile()
+    profile.enable()
+    json.dumps({"a": [quantiles([0.001, 0.002])]})
+    profile.disable()
+    summary = profile_by_package(pstats.Stats(profile))
+    assert summary.startswith("own time by package")
+    assert "devtools.benchsteady" in summary
+    assert "stdlib json" in summary
