@@ -20,16 +20,14 @@ import asyncio
 import collections
 import contextlib
 import cProfile
-import io
 import json
-import pstats
 import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -47,10 +45,80 @@ from core.settings import Settings
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
+from devtools.benchprofile import EntryPoint, Profiler, report
+from devtools.benchsample import StackSampler, summary
 
-__all__ = ["CostResult", "Counter", "count_statements", "main", "measure"]
+__all__ = [
+    "CORE_POINTS",
+    "CORE_SUBSYSTEMS",
+    "CostResult",
+    "Counter",
+    "count_statements",
+    "main",
+    "measure",
+]
 
 LOCAL_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: Entry points of the core's work on an answer (``--sample``: their inclusive CPU).
+CORE_POINTS: Final = (
+    EntryPoint("question accepted (Dispatcher.submit)", "core/delivery.py", "submit"),
+    EntryPoint("job run (claim, answer, finish)", "core/delivery.py", "_run"),
+    EntryPoint("  answer streamed to the surface", "core/answering.py", "show_answer"),
+    EntryPoint("  Gloo stream (client, SSE parsing)", "core/gloo/client.py", "stream"),
+    EntryPoint("  httpx requests (Gloo)", "httpx/_client.py", "send"),
+    EntryPoint("SQLAlchemy async calls", "sqlalchemy/util/concurrency.py", "greenlet_spawn"),
+)
+#: The core's subsystems (``--sample``: each sample goes to the innermost that names it).
+CORE_SUBSYSTEMS: Final = (
+    *(
+        EntryPoint("database (SQLAlchemy, psycopg, core.store)", f, "*")
+        for f in ("/sqlalchemy/", "/psycopg/", "/psycopg_pool/", "core/store/")
+    ),
+    *(
+        EntryPoint("Gloo client (core.gloo, httpx, httpcore, h11, anyio)", f, "*")
+        for f in ("core/gloo/", "/httpx/", "/httpcore/", "/h11/", "/anyio/")
+    ),
+    *(
+        EntryPoint("logging (structlog, logging)", f, "*")
+        for f in ("/structlog/", "core/logs.py", "/logging/")
+    ),
+    *(
+        EntryPoint("metrics (prometheus_client)", f, "*")
+        for f in ("/prometheus_client/", "core/metrics.py")
+    ),
+    *(
+        EntryPoint("answer: service, pump, presentation (core)", f, "*")
+        for f in (
+            "core/service.py",
+            "core/answering.py",
+            "core/presentation.py",
+            "core/text.py",
+            "core/types.py",
+        )
+    ),
+    *(
+        EntryPoint("dispatcher, inbox, budget (core)", f, "*")
+        for f in (
+            "core/delivery.py",
+            "core/budget.py",
+            "core/quotas.py",
+            "core/access.py",
+        )
+    ),
+    *(
+        EntryPoint("the bench's minimal platform", "devtools/benchcost.py", name)
+        for name in (
+            "working",
+            "open",
+            "progress",
+            "final",
+            "failure",
+            "_resolve",
+            "expect",
+            "pace",
+        )
+    ),
+)
 _API_KEY: Final = "cost-bench-key"
 _VERB: Final = re.compile(r"^\s*(\w+)\s+(\w+)")
 _TABLE: Final = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
@@ -174,6 +242,10 @@ class CostResult:
     statements_per_answer: float
     responder_calls_per_answer: float
     statements: dict[str, float]
+    #: Platform API calls per answer by method, when the platform is a real one (Slack).
+    platform_calls: dict[str, float] = field(default_factory=dict)
+    #: Platform calls answered HTTP 429 over the run.
+    platform_429: int = 0
 
 
 def _free_port() -> int:
@@ -241,7 +313,7 @@ async def measure(
     answers: int,
     threads: int,
     concurrency: int,
-    profile: cProfile.Profile | None = None,
+    profile: Profiler | None = None,
 ) -> CostResult:
     """Answer ``answers`` questions in ``threads`` threads, ``concurrency`` at a time."""
     settings = Settings(
@@ -314,21 +386,50 @@ async def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.benchcost", description=__doc__)
+    parser.add_argument(
+        "--platform",
+        choices=("core", "slack"),
+        default="core",
+        help="core: the minimal in-process platform (default); slack: the real Slack adapter "
+        "in HTTP mode, the fake Slack in another process (devtools.benchcost_slack)",
+    )
     parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--threads", type=int, default=200, help="distinct threads asked in")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--chunk-latency", type=float, default=0.0)
     parser.add_argument("--first-chunk-latency", type=float, default=0.0)
     parser.add_argument("--database-url", help="a migrated-or-empty database (default: fresh)")
-    parser.add_argument("--profile", action="store_true", help="print the top CPU functions")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the top CPU functions and the CPU by package (cProfile)",
+    )
+    how.add_argument(
+        "--sample",
+        action="store_true",
+        help="print the CPU by subsystem, root, package and entry point (stack samples)",
+    )
     args = parser.parse_args(argv)
     configure_logging(level="WARNING")
-    profile = cProfile.Profile() if args.profile else None
+    profile: cProfile.Profile | StackSampler | None = None
+    if args.profile:
+        profile = cProfile.Profile()
+    elif args.sample:
+        profile = StackSampler()
     with contextlib.ExitStack() as stack:
         gloo = stack.enter_context(_simulator(args.chunk_latency, args.first_chunk_latency))
         url = args.database_url or stack.enter_context(_fresh_postgres(LOCAL_POSTGRES))
+        run = measure
+        points: Sequence[EntryPoint] = CORE_POINTS
+        subsystems: Sequence[EntryPoint] = CORE_SUBSYSTEMS
+        if args.platform == "slack":
+            # Imported here: it imports this module's parts.
+            from devtools.benchcost_slack import SLACK_POINTS, SLACK_SUBSYSTEMS, measure_slack
+
+            run, points, subsystems = measure_slack, SLACK_POINTS, SLACK_SUBSYSTEMS
         result = asyncio.run(
-            measure(
+            run(
                 url,
                 gloo,
                 answers=args.answers,
@@ -338,10 +439,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     print(json.dumps(result.__dict__, indent=2))
-    if profile is not None:
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
-        print(out.getvalue())
+    if isinstance(profile, cProfile.Profile):
+        print(report(profile, top=30, per=args.answers))
+    elif isinstance(profile, StackSampler):
+        print(summary(profile, points=points, subsystems=subsystems, per=args.answers))
     return 0 if result.errors == 0 else 1
 
 
