@@ -10,33 +10,31 @@ it costs almost nothing, so the figure is the core's own.
 
 Transactions and statements are counted with SQLAlchemy engine events (``begin``,
 ``before_cursor_execute``) on the store's engine, on a fresh PostgreSQL database (or the
-``--database-url`` given). ``--profile`` prints the functions that took the most CPU.
+``--database-url`` given). ``--profile`` prints the functions that took the most CPU and the
+CPU by package (cProfile); ``--sample`` the CPU by subsystem from stack samples.
+``--platform slack`` measures the real Slack adapter instead (:mod:`devtools.benchcost_slack`).
+The result and the counter live in :mod:`devtools.benchcost_common` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import cProfile
 import json
-import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import httpx
 import psycopg
 from psycopg import sql
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
@@ -45,6 +43,15 @@ from core.settings import Settings
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
+from devtools.benchcost_common import API_KEY as _API_KEY
+from devtools.benchcost_common import (
+    CORE_POINTS,
+    CORE_SUBSYSTEMS,
+    CostResult,
+    Counter,
+    count_statements,
+)
+from devtools.benchcost_common import free_port as _free_port
 from devtools.benchprofile import EntryPoint, Profiler, report
 from devtools.benchsample import StackSampler, summary
 
@@ -59,112 +66,6 @@ __all__ = [
 ]
 
 LOCAL_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
-#: Entry points of the core's work on an answer (``--sample``: their inclusive CPU).
-CORE_POINTS: Final = (
-    EntryPoint("question accepted (Dispatcher.submit)", "core/delivery.py", "submit"),
-    EntryPoint("job run (claim, answer, finish)", "core/delivery.py", "_run"),
-    EntryPoint("  answer streamed to the surface", "core/answering.py", "show_answer"),
-    EntryPoint("  Gloo stream (client, SSE parsing)", "core/gloo/client.py", "stream"),
-    EntryPoint("  httpx requests (Gloo)", "httpx/_client.py", "send"),
-    EntryPoint("SQLAlchemy async calls", "sqlalchemy/util/concurrency.py", "greenlet_spawn"),
-)
-#: The core's subsystems (``--sample``: each sample goes to the innermost that names it).
-CORE_SUBSYSTEMS: Final = (
-    *(
-        EntryPoint("database (SQLAlchemy, psycopg, core.store)", f, "*")
-        for f in ("/sqlalchemy/", "/psycopg/", "/psycopg_pool/", "core/store/")
-    ),
-    *(
-        EntryPoint("Gloo client (core.gloo, httpx, httpcore, h11, anyio)", f, "*")
-        for f in ("core/gloo/", "/httpx/", "/httpcore/", "/h11/", "/anyio/")
-    ),
-    *(
-        EntryPoint("logging (structlog, logging)", f, "*")
-        for f in ("/structlog/", "core/logs.py", "/logging/")
-    ),
-    *(
-        EntryPoint("metrics (prometheus_client)", f, "*")
-        for f in ("/prometheus_client/", "core/metrics.py")
-    ),
-    *(
-        EntryPoint("answer: service, pump, presentation (core)", f, "*")
-        for f in (
-            "core/service.py",
-            "core/answering.py",
-            "core/presentation.py",
-            "core/text.py",
-            "core/types.py",
-        )
-    ),
-    *(
-        EntryPoint("dispatcher, inbox, budget (core)", f, "*")
-        for f in (
-            "core/delivery.py",
-            "core/budget.py",
-            "core/quotas.py",
-            "core/access.py",
-        )
-    ),
-    *(
-        EntryPoint("the bench's minimal platform", "devtools/benchcost.py", name)
-        for name in (
-            "working",
-            "open",
-            "progress",
-            "final",
-            "failure",
-            "_resolve",
-            "expect",
-            "pace",
-        )
-    ),
-)
-_API_KEY: Final = "cost-bench-key"
-_VERB: Final = re.compile(r"^\s*(\w+)\s+(\w+)")
-_TABLE: Final = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
-
-
-@dataclass
-class Counter:
-    """Transactions begun and statements executed on one engine."""
-
-    transactions: int = 0
-    statements: int = 0
-    kinds: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def reset(self) -> None:
-        self.transactions = 0
-        self.statements = 0
-        self.kinds.clear()
-
-
-@contextlib.contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
-    """Count what ``engine`` does while the block runs (listeners removed afterwards)."""
-    counter = Counter()
-    sync = engine.sync_engine
-
-    def on_begin(conn: Any) -> None:
-        counter.transactions += 1
-
-    def on_execute(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        counter.statements += 1
-        match = _VERB.match(statement)
-        if match is not None:
-            verb = match.group(1).upper()
-            found = None if verb == "UPDATE" else _TABLE.search(statement)
-            table = match.group(2) if verb == "UPDATE" else (found.group(1) if found else "")
-            counter.kinds[f"{verb} {table}".strip()] += 1
-
-    event.listen(sync, "begin", on_begin)
-    event.listen(sync, "before_cursor_execute", on_execute)
-    try:
-        yield counter
-    finally:
-        event.remove(sync, "begin", on_begin)
-        event.remove(sync, "before_cursor_execute", on_execute)
 
 
 class _Platform:
@@ -230,29 +131,6 @@ class _Surface:
     async def failure(self, sentence: str) -> None:
         self._platform.failures.append(sentence)
         self._platform._resolve(self._job.key)
-
-
-@dataclass(frozen=True)
-class CostResult:
-    answers: int
-    errors: int
-    seconds: float
-    cpu_ms_per_answer: float
-    transactions_per_answer: float
-    statements_per_answer: float
-    responder_calls_per_answer: float
-    statements: dict[str, float]
-    #: Platform API calls per answer by method, when the platform is a real one (Slack).
-    platform_calls: dict[str, float] = field(default_factory=dict)
-    #: Platform calls answered HTTP 429 over the run.
-    platform_429: int = 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -414,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level="WARNING")
     profile: cProfile.Profile | StackSampler | None = None
     if args.profile:
-        profile = cProfile.Profile()
+        # CPU time, not wall time: the loop's waits in epoll cost nothing.
+        profile = cProfile.Profile(time.process_time)
     elif args.sample:
         profile = StackSampler()
     with contextlib.ExitStack() as stack:

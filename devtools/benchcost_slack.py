@@ -16,7 +16,7 @@ After a warm-up (a few answers in one thread), the measured phase asks ``answers
 questions in ``threads`` threads, ``concurrency`` at a time, and ends when every answer is
 complete and the adapter has settled. Over that phase only it measures this process's CPU
 (``time.process_time()``), the database's transactions and statements
-(:func:`devtools.benchcost.count_statements`) and, from the workspace's summary, the Slack
+(:func:`devtools.benchcost_common.count_statements`) and, from the workspace's summary, the Slack
 calls per answer (by method) and the 429s.
 """
 
@@ -36,13 +36,13 @@ from bots.slack.adapter import EVENTS_PATH, SlackAdapter
 from core.adapters import serving
 from core.settings import Settings
 from core.store.sql import SqlStore
-from devtools.benchcost import (
-    _API_KEY,
+from devtools.benchcost_common import (
+    API_KEY,
     CORE_POINTS,
     CORE_SUBSYSTEMS,
     CostResult,
-    _free_port,
     count_statements,
+    free_port,
 )
 from devtools.benchprofile import EntryPoint, Profiler
 from devtools.slack.fake import BOT_TOKEN
@@ -172,7 +172,7 @@ def _settings(
         _env_file=None,
         gloo_backend="message",
         gloo_api_url=gloo_url,
-        gloo_api_key=_API_KEY,
+        gloo_api_key=API_KEY,
         database_url=database_url,
         # Room above the bench's own limit, as in devtools.benchcost.measure.
         inbox_concurrency=2 * concurrency,
@@ -202,7 +202,7 @@ async def measure_slack(
 ) -> CostResult:
     """Answer ``answers`` Slack questions in ``threads`` threads, ``concurrency`` at a time,
     through the real Slack adapter; what the measured phase cost this process."""
-    port = _free_port()
+    port = free_port()
     events_url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
     async with workspace_process(
         events_url, answers=answers, threads=threads, concurrency=concurrency
