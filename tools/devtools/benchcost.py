@@ -10,35 +10,31 @@ it costs almost nothing, so the figure is the core's own.
 
 Transactions and statements are counted with SQLAlchemy engine events (``begin``,
 ``before_cursor_execute``) on the store's engine, on a fresh PostgreSQL database (or the
-``--database-url`` given). ``--profile`` prints the functions that took the most CPU.
+``--database-url`` given). ``--profile`` prints the functions that took the most CPU and the
+CPU by package (cProfile); ``--sample`` the CPU by subsystem from stack samples.
+``--platform slack`` measures the real Slack adapter instead (:mod:`devtools.benchcost_slack`).
+The result and the counter live in :mod:`devtools.benchcost_common` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import cProfile
-import io
 import json
-import pstats
-import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Collection, Iterator, Sequence
+from typing import Final
 
 import httpx
 import psycopg
 from psycopg import sql
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
@@ -47,56 +43,29 @@ from core.settings import Settings
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
+from devtools.benchcost_common import API_KEY as _API_KEY
+from devtools.benchcost_common import (
+    CORE_POINTS,
+    CORE_SUBSYSTEMS,
+    CostResult,
+    Counter,
+    count_statements,
+)
+from devtools.benchcost_common import free_port as _free_port
+from devtools.benchprofile import EntryPoint, Profiler, report
+from devtools.benchsample import StackSampler, summary
 
-__all__ = ["CostResult", "Counter", "count_statements", "main", "measure"]
+__all__ = [
+    "CORE_POINTS",
+    "CORE_SUBSYSTEMS",
+    "CostResult",
+    "Counter",
+    "count_statements",
+    "main",
+    "measure",
+]
 
 LOCAL_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
-_API_KEY: Final = "cost-bench-key"
-_VERB: Final = re.compile(r"^\s*(\w+)\s+(\w+)")
-_TABLE: Final = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
-
-
-@dataclass
-class Counter:
-    """Transactions begun and statements executed on one engine."""
-
-    transactions: int = 0
-    statements: int = 0
-    kinds: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def reset(self) -> None:
-        self.transactions = 0
-        self.statements = 0
-        self.kinds.clear()
-
-
-@contextlib.contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
-    """Count what ``engine`` does while the block runs (listeners removed afterwards)."""
-    counter = Counter()
-    sync = engine.sync_engine
-
-    def on_begin(conn: Any) -> None:
-        counter.transactions += 1
-
-    def on_execute(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        counter.statements += 1
-        match = _VERB.match(statement)
-        if match is not None:
-            verb = match.group(1).upper()
-            found = None if verb == "UPDATE" else _TABLE.search(statement)
-            table = match.group(2) if verb == "UPDATE" else (found.group(1) if found else "")
-            counter.kinds[f"{verb} {table}".strip()] += 1
-
-    event.listen(sync, "begin", on_begin)
-    event.listen(sync, "before_cursor_execute", on_execute)
-    try:
-        yield counter
-    finally:
-        event.remove(sync, "begin", on_begin)
-        event.remove(sync, "before_cursor_execute", on_execute)
 
 
 class _Platform:
@@ -164,25 +133,6 @@ class _Surface:
         self._platform._resolve(self._job.key)
 
 
-@dataclass(frozen=True)
-class CostResult:
-    answers: int
-    errors: int
-    seconds: float
-    cpu_ms_per_answer: float
-    transactions_per_answer: float
-    statements_per_answer: float
-    responder_calls_per_answer: float
-    statements: dict[str, float]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _simulator(chunk_latency: float, first_chunk_latency: float) -> Iterator[str]:
     port = _free_port()
@@ -241,7 +191,7 @@ async def measure(
     answers: int,
     threads: int,
     concurrency: int,
-    profile: cProfile.Profile | None = None,
+    profile: Profiler | None = None,
 ) -> CostResult:
     """Answer ``answers`` questions in ``threads`` threads, ``concurrency`` at a time."""
     settings = Settings(
@@ -314,21 +264,51 @@ async def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.benchcost", description=__doc__)
+    parser.add_argument(
+        "--platform",
+        choices=("core", "slack"),
+        default="core",
+        help="core: the minimal in-process platform (default); slack: the real Slack adapter "
+        "in HTTP mode, the fake Slack in another process (devtools.benchcost_slack)",
+    )
     parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--threads", type=int, default=200, help="distinct threads asked in")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--chunk-latency", type=float, default=0.0)
     parser.add_argument("--first-chunk-latency", type=float, default=0.0)
     parser.add_argument("--database-url", help="a migrated-or-empty database (default: fresh)")
-    parser.add_argument("--profile", action="store_true", help="print the top CPU functions")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the top CPU functions and the CPU by package (cProfile)",
+    )
+    how.add_argument(
+        "--sample",
+        action="store_true",
+        help="print the CPU by subsystem, root, package and entry point (stack samples)",
+    )
     args = parser.parse_args(argv)
     configure_logging(level="WARNING")
-    profile = cProfile.Profile() if args.profile else None
+    profile: cProfile.Profile | StackSampler | None = None
+    if args.profile:
+        # CPU time, not wall time: the loop's waits in epoll cost nothing.
+        profile = cProfile.Profile(time.process_time)
+    elif args.sample:
+        profile = StackSampler()
     with contextlib.ExitStack() as stack:
         gloo = stack.enter_context(_simulator(args.chunk_latency, args.first_chunk_latency))
         url = args.database_url or stack.enter_context(_fresh_postgres(LOCAL_POSTGRES))
+        run = measure
+        points: Sequence[EntryPoint] = CORE_POINTS
+        subsystems: Sequence[EntryPoint] = CORE_SUBSYSTEMS
+        if args.platform == "slack":
+            # Imported here: it imports this module's parts.
+            from devtools.benchcost_slack import SLACK_POINTS, SLACK_SUBSYSTEMS, measure_slack
+
+            run, points, subsystems = measure_slack, SLACK_POINTS, SLACK_SUBSYSTEMS
         result = asyncio.run(
-            measure(
+            run(
                 url,
                 gloo,
                 answers=args.answers,
@@ -338,10 +318,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     print(json.dumps(result.__dict__, indent=2))
-    if profile is not None:
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
-        print(out.getvalue())
+    if isinstance(profile, cProfile.Profile):
+        print(report(profile, top=30, per=args.answers))
+    elif isinstance(profile, StackSampler):
+        print(summary(profile, points=points, subsystems=subsystems, per=args.answers))
     return 0 if result.errors == 0 else 1
 
 

@@ -39,7 +39,7 @@ from devtools.slack.fake import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 if TYPE_CHECKING:
     from bots.slack.adapter import SlackAdapter
 
-__all__ = ["measure"]
+__all__ = ["measure", "mention_event", "post_event", "post_mention"]
 
 #: Slack: at most one update of a message per second.
 EDIT_WINDOW = 1.0
@@ -150,38 +150,62 @@ async def post_mention(
 ) -> int:
     """A signed ``app_mention`` of person ``index`` at ``ts`` in ``channel`` (Events API over
     HTTP); ``tag`` tells the runs' event and user ids apart. Returns the HTTP status."""
-    body = json.dumps(
-        {
-            "token": "bench",
-            "team_id": TEAM_ID,
-            "api_app_id": "A0GLOOAPP",
-            "type": "event_callback",
-            "event_id": f"Ev{tag}{index:06d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
-            ],
-            "event": {
-                "type": "app_mention",
-                "text": f"<@{BOT_USER_ID}> {bench_question(index)}",
-                "user": f"U0{tag}{index:04d}",
-                "ts": ts,
-                "team": TEAM_ID,
-                "channel": channel,
-                "event_ts": ts,
-                "blocks": [],
-            },
-        }
-    )
+    return await post_event(session, url, mention_event(index, ts, channel=channel, tag=tag))
+
+
+def mention_event(
+    index: int,
+    ts: str,
+    *,
+    channel: str = CHANNEL,
+    tag: str = "BENCH",
+    text: str | None = None,
+) -> dict[str, Any]:
+    """The Events API body of person ``index``'s ``app_mention`` at ``ts`` in ``channel``
+    (docs.slack.dev/reference/events/app_mention, Events API wrapper), asking ``text``
+    (default: :func:`~devtools.bench.bench_question` of ``index``)."""
+    return {
+        "token": "bench",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0GLOOAPP",
+        "type": "event_callback",
+        "event_id": f"Ev{tag}{index:06d}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
+        ],
+        "event": {
+            "type": "app_mention",
+            "text": f"<@{BOT_USER_ID}> {text or bench_question(index)}",
+            "user": f"U0{tag}{index:04d}",
+            "ts": ts,
+            "team": TEAM_ID,
+            "channel": channel,
+            "event_ts": ts,
+            "blocks": [],
+        },
+    }
+
+
+async def post_event(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    *,
+    signing_secret: str = SIGNING_SECRET,
+) -> int:
+    """POST ``body`` to ``url`` signed as Slack signs Events API requests (v0 HMAC of the
+    timestamp and body with ``signing_secret``). Returns the HTTP status."""
+    raw = json.dumps(body)
     stamp = str(int(time.time()))
     headers: dict[str, Any] = {
         "Content-Type": "application/json",
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
-            timestamp=stamp, body=body
+        "X-Slack-Signature": SignatureVerifier(signing_secret).generate_signature(
+            timestamp=stamp, body=raw
         ),
     }
-    async with session.post(url, data=body.encode(), headers=headers) as response:
+    async with session.post(url, data=raw.encode(), headers=headers) as response:
         await response.read()
         return response.status
 

@@ -358,6 +358,8 @@ class FakeSlack:
         #: (channel, thread_ts) → ``time.perf_counter()`` of the first call that showed text.
         self.first_text_at: dict[tuple[str, str | None], float] = {}
         self.messages: dict[str, Message] = {}
+        #: Messages in the order they first showed a finished answer (their 👍/👎 buttons).
+        self.completed: list[Message] = []
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
@@ -541,6 +543,7 @@ class FakeSlack:
                 message.final_update = message.final_update or call.method == "chat.update"
         if message.completed_at is None and message.feedback_buttons():
             message.completed_at = call.at
+            self.completed.append(message)
         if message.markdown:
             self.first_text_at.setdefault((message.channel, message.thread_ts), call.at)
 

@@ -1,0 +1,164 @@
+"""What the two cost benches share: the result, the statement counter, the free port.
+
+:mod:`devtools.benchcost` (the core, and the CLI) and :mod:`devtools.benchcost_slack` (the
+real Slack adapter) both report a :class:`CostResult`, count the store's transactions and
+statements with :func:`count_statements`, and name the core's subsystems for ``--sample``
+(:data:`CORE_POINTS`, :data:`CORE_SUBSYSTEMS`). ``devtools.benchcost`` re-exports them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from devtools.benchprofile import EntryPoint
+
+__all__ = [
+    "API_KEY",
+    "CORE_POINTS",
+    "CORE_SUBSYSTEMS",
+    "CostResult",
+    "Counter",
+    "count_statements",
+    "free_port",
+]
+
+#: The simulator's API key in the cost benches (the product is given the same).
+API_KEY: Final = "cost-bench-key"
+_VERB: Final = re.compile(r"^\s*(\w+)\s+(\w+)")
+_TABLE: Final = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
+
+#: Entry points of the core's work on an answer (``--sample``: their inclusive CPU).
+CORE_POINTS: Final = (
+    EntryPoint("question accepted (Dispatcher.submit)", "core/delivery.py", "submit"),
+    EntryPoint("job run (claim, answer, finish)", "core/delivery.py", "_run"),
+    EntryPoint("  answer streamed to the surface", "core/answering.py", "show_answer"),
+    EntryPoint("  Gloo stream (client, SSE parsing)", "core/gloo/client.py", "stream"),
+    EntryPoint("  httpx requests (Gloo)", "httpx/_client.py", "send"),
+    EntryPoint("SQLAlchemy async calls", "sqlalchemy/util/concurrency.py", "greenlet_spawn"),
+)
+#: The core's subsystems (``--sample``: each sample goes to the innermost that names it).
+CORE_SUBSYSTEMS: Final = (
+    *(
+        EntryPoint("database (SQLAlchemy, psycopg, core.store)", f, "*")
+        for f in ("/sqlalchemy/", "/psycopg/", "/psycopg_pool/", "core/store/")
+    ),
+    *(
+        EntryPoint("Gloo client (core.gloo, httpx, httpcore, h11, anyio)", f, "*")
+        for f in ("core/gloo/", "/httpx/", "/httpcore/", "/h11/", "/anyio/")
+    ),
+    *(
+        EntryPoint("logging (structlog, logging)", f, "*")
+        for f in ("/structlog/", "core/logs.py", "/logging/")
+    ),
+    *(
+        EntryPoint("metrics (prometheus_client)", f, "*")
+        for f in ("/prometheus_client/", "core/metrics.py")
+    ),
+    *(
+        EntryPoint("answer: service, pump, presentation (core)", f, "*")
+        for f in (
+            "core/service.py",
+            "core/answering.py",
+            "core/presentation.py",
+            "core/text.py",
+            "core/types.py",
+        )
+    ),
+    *(
+        EntryPoint("dispatcher, inbox, budget (core)", f, "*")
+        for f in (
+            "core/delivery.py",
+            "core/budget.py",
+            "core/quotas.py",
+            "core/access.py",
+        )
+    ),
+    *(
+        EntryPoint("the bench's minimal platform", "devtools/benchcost.py", name)
+        for name in (
+            "working",
+            "open",
+            "progress",
+            "final",
+            "failure",
+            "_resolve",
+            "expect",
+            "pace",
+        )
+    ),
+)
+
+
+@dataclass
+class Counter:
+    """Transactions begun and statements executed on one engine."""
+
+    transactions: int = 0
+    statements: int = 0
+    kinds: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def reset(self) -> None:
+        self.transactions = 0
+        self.statements = 0
+        self.kinds.clear()
+
+
+@contextlib.contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
+    """Count what ``engine`` does while the block runs (listeners removed afterwards)."""
+    counter = Counter()
+    sync = engine.sync_engine
+
+    def on_begin(conn: Any) -> None:
+        counter.transactions += 1
+
+    def on_execute(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        counter.statements += 1
+        match = _VERB.match(statement)
+        if match is not None:
+            verb = match.group(1).upper()
+            found = None if verb == "UPDATE" else _TABLE.search(statement)
+            table = match.group(2) if verb == "UPDATE" else (found.group(1) if found else "")
+            counter.kinds[f"{verb} {table}".strip()] += 1
+
+    event.listen(sync, "begin", on_begin)
+    event.listen(sync, "before_cursor_execute", on_execute)
+    try:
+        yield counter
+    finally:
+        event.remove(sync, "begin", on_begin)
+        event.remove(sync, "before_cursor_execute", on_execute)
+
+
+@dataclass(frozen=True)
+class CostResult:
+    answers: int
+    errors: int
+    seconds: float
+    cpu_ms_per_answer: float
+    transactions_per_answer: float
+    statements_per_answer: float
+    responder_calls_per_answer: float
+    statements: dict[str, float]
+    #: Platform API calls per answer by method, when the platform is a real one (Slack).
+    platform_calls: dict[str, float] = field(default_factory=dict)
+    #: Platform calls answered HTTP 429 over the run.
+    platform_429: int = 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
