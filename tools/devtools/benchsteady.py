@@ -73,7 +73,6 @@ from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
 from devtools.bench import BenchResult, Detail
 from devtools.benchcost import (
-    _API_KEY,
     LOCAL_POSTGRES,
     _fresh_postgres,
     _Platform,
@@ -81,6 +80,7 @@ from devtools.benchcost import (
     _Surface,
     count_statements,
 )
+from devtools.benchcost_common import API_KEY
 from devtools.benchprobes import PostgresSampler, cpu_between, cpu_snapshot
 
 __all__ = ["SteadyResult", "main", "measure_steady", "steady_result"]
@@ -412,7 +412,7 @@ async def measure_steady(
         _env_file=None,
         gloo_backend="message",
         gloo_api_url=gloo_url,
-        gloo_api_key=_API_KEY,
+        gloo_api_key=API_KEY,
         database_url=database_url,
         quota_user_per_minute=0,
         quota_user_per_day=0,
