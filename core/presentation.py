@@ -21,6 +21,7 @@ one with the same title (case-insensitive, whitespace collapsed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Final
@@ -30,6 +31,8 @@ from core.text import ellipsize
 from core.types import ChannelSettings, Reply, Source
 
 _LINK_SCHEMES: Final = ("http", "https")
+#: Whitespace (as ``str.isspace`` has it) or a control character: never in a usable link.
+_NOT_IN_A_LINK: Final = re.compile(r"[\s\x00-\x1f]")
 
 
 def link(url: str | None) -> str | None:
@@ -37,7 +40,7 @@ def link(url: str | None) -> str | None:
     if not url:
         return None
     candidate = url.strip()
-    if not candidate or any(ch.isspace() or ord(ch) < 32 for ch in candidate):
+    if not candidate or _NOT_IN_A_LINK.search(candidate):
         return None
     try:
         parts = urlsplit(candidate)
