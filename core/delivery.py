@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 import structlog
 
 from core import intake, messages
+from core.active_threads import ActiveThreads
 from core.answering import AnswerSurface, Clock, show_answer
 from core.ports import QUOTA_ERROR, AnswerRecord, Finished, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
@@ -200,6 +201,7 @@ class Dispatcher:
         self._timers: set[asyncio.TimerHandle] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
+        self._active = ActiveThreads(clock)
 
     @property
     def service(self) -> ConversationService:
@@ -241,6 +243,7 @@ class Dispatcher:
         if self._metrics is not None:
             self._metrics.questions.labels(platform).inc()
         thread = job.question.thread.as_str()
+        self._active.add(thread)
         if thread in self._answering:
             # Its claim may fail while the thread's open question finishes (the finish names
             # the next question from before this one was stored): start it after that.
@@ -253,10 +256,16 @@ class Dispatcher:
 
         That is from the moment its first question is accepted, not only once the first
         answer has bound a chat — a reply written while that answer streams counts too.
+        Threads this process accepted a question in, or found active lately, are answered
+        from memory (:mod:`core.active_threads`): a follow-up costs no database read.
         """
-        if await self._inbox.has_questions(thread):
+        key = thread.as_str()
+        if key in self._active:
             return True
-        return await self._service.is_active(thread)
+        if await self._inbox.has_questions(thread) or await self._service.is_active(thread):
+            self._active.add(key)
+            return True
+        return False
 
     async def redrive(self) -> int:
         """Claim and start due or abandoned jobs of this process's platforms; how many."""

@@ -244,6 +244,40 @@ async def test_messages_posted_at_once_are_all_recorded_before_the_finish(
     assert entry.job.posted == ("msg-0", "more-1", "more-2")
 
 
+async def test_a_thread_is_active_from_its_first_question_and_then_known_without_a_read(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = ThreadKey("test", "W1", "C1", "t-other")
+    async with dispatcher_for(store) as (dispatcher, _responder, _sim):
+        assert not await dispatcher.is_active(THREAD)
+        await dispatcher.submit(question_job("k1"))
+        reads: list[ThreadKey] = []
+
+        async def has_questions(thread: ThreadKey) -> bool:
+            reads.append(thread)
+            return False
+
+        monkeypatch.setattr(store, "has_questions", has_questions)
+        assert await dispatcher.is_active(THREAD)  # accepted here: known
+        assert not await dispatcher.is_active(other)  # unknown: the inbox is asked
+        assert reads == [other]
+        await dispatcher.drain(retries=True)
+
+
+async def test_a_thread_another_process_answered_is_found_in_the_inbox_once(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.accept(question_job("k1"))  # accepted by another process
+    async with dispatcher_for(store) as (dispatcher, _responder, _sim):
+        assert await dispatcher.is_active(THREAD)
+
+        async def unreadable(thread: ThreadKey) -> bool:
+            raise AssertionError("asked the inbox again")
+
+        monkeypatch.setattr(store, "has_questions", unreadable)
+        assert await dispatcher.is_active(THREAD)
+
+
 async def test_a_dead_process_s_job_is_redriven_by_another(store: SqlStore) -> None:
     await store.accept(question_job("k1"))
     await store.claim("k1", "dead-process", timedelta(seconds=-1))
