@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.bench import BenchResult, edit_rates
+from devtools.benchhttp import HttpConfig
 from devtools.benchmain import run_bench
 from devtools.benchscale import ScaleConfig
 from tests.harness import settings_for_tests
@@ -39,9 +40,17 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         progress_to=progress.append,
         # Issue 13's W rows in miniature: 3 people in 2 channels, Gloo answering at once.
         scale=ScaleConfig(people=3, channels=2, spread=0.1, first_chunk=0.05, chunk_latency=0.002),
+        # Issue 12's rows with Gloo over HTTP, in miniature.
+        http=HttpConfig(
+            cost_answers=3, cost_threads=2, steady_rate=5, steady_seconds=1, steady_latency=0.05
+        ),
     )
     by: dict[tuple[str, str], BenchResult] = {(r.key, r.platform): r for r in results}
-    assert {key for key, _ in by} == {"P1", "P2", "P3", "P4", "P5", "P6", "W1", "W2", "W3", "W4"}
+    assert {key for key, _ in by} == {
+        *("P1", "P2", "P3", "P4", "P5", "P6"),
+        *("W1", "W2", "W3", "W4"),
+        *("C1", "C2", "S1"),
+    }
     assert [r.errors for r in results if r.measured] == [0] * len(
         [r for r in results if r.measured]
     )
@@ -95,6 +104,19 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         assert isinstance(w4.detail["calls"], int)
         assert w4.detail["calls"] >= 3 * 2  # at least a post and a final change per answer
         assert w4.met == (w4.figure <= 1)
+
+    # C1/C2 (cost per answer, Gloo over HTTP, core and Slack) and S1 (steady load).
+    for key, platform in (("C1", "core/postgres"), ("C2", "slack/postgres")):
+        cost = by[key, platform]
+        assert cost.answers == 3, key
+        assert cost.unit == "ms"
+        assert cost.figure > 0
+        assert float(cost.detail["transactions_per_answer"]) > 0
+        assert cost.met == (cost.figure <= 8 and float(cost.detail["transactions_per_answer"]) <= 5)
+    steady = by["S1", "core/postgres"]
+    assert steady.answers == 5
+    assert steady.unit == "ms"
+    assert math.isfinite(steady.figure)
 
     saved = json.loads(output.read_text())
     assert [(r["key"], r["platform"]) for r in saved] == [(r.key, r.platform) for r in results]

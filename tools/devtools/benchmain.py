@@ -1,5 +1,6 @@
-"""``gloo-bots bench``: every benchmark in one run, P1–P6 (:mod:`devtools.bench`) and the
-workspace-scale W1–W4 (:mod:`devtools.benchscale`).
+"""``gloo-bots bench``: every benchmark in one run, P1–P6 (:mod:`devtools.bench`), the
+workspace-scale W1–W4 (:mod:`devtools.benchscale`), and C1, C2 and S1 with Gloo over HTTP
+(:mod:`devtools.benchhttp`).
 
 The product finds :func:`run_bench` through the ``gloo_bots.tools`` entry-point group (see
 ``core.cli``). It lives apart from both benchmark modules so that neither imports the other's
@@ -34,6 +35,7 @@ from devtools.bench import (
     render,
     write_results,
 )
+from devtools.benchhttp import HttpConfig, run_http_rows
 from devtools.benchscale import MEASURES, ScaleConfig, run_scale
 
 __all__ = ["run_bench"]
@@ -54,6 +56,7 @@ async def run_bench(
     echo: Callable[[str], object] = print,
     progress_to: Callable[[str], object] | None = None,
     scale: ScaleConfig | None = None,
+    http: HttpConfig | None = None,
 ) -> list[BenchResult]:
     """Measure P1–P5, print the table with ``echo`` and write ``output`` (JSON).
 
@@ -62,11 +65,14 @@ async def run_bench(
     answers there. SQLite runs use temporary files. ``platforms``: the adapters to measure
     (default: every installed adapter with a bench driver in ``gloo_bots.bench``).
     ``scale``: the W1–W4 runs (default: issue 13's 60 people; ``people=0``: none).
+    ``http``: the C1, C2 and S1 runs (default: issue 12's sizes).
     """
     scale = scale or ScaleConfig()
+    http = http or HttpConfig()
     drivers = bench_drivers(platforms)
     scaled = [a.name for a, _ in drivers if a.name in MEASURES] if scale.people else []
-    progress = Progress(5 + len(drivers) + len(scaled), progress_to)
+    http_steps = (2 if http.cost_answers else 0) + (1 if http.steady_seconds else 0)
+    progress = Progress(5 + len(drivers) + len(scaled) + http_steps, progress_to)
     results: list[BenchResult] = []
 
     async def timed(label: str, total: int, run: Callable[[], Awaitable[BenchResult]]) -> None:
@@ -150,6 +156,7 @@ async def run_bench(
                         progress=progress,
                     ),
                 )
+            results.extend(await run_http_rows(http, postgres, step=progress.step))
         await timed(
             f"P3 {in_flight} conversations in flight",
             in_flight,
