@@ -109,9 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--api-key", action="append", default=[], help="accept this static key")
 
-    bench = sub.add_parser(
-        "bench", help="P1-P5 on the simulator and the fake platforms (bench/results.json)"
-    )
+    bench = sub.add_parser("bench", help="every benchmark (P, W, C and S rows; bench/results.json)")
     bench.add_argument("--latency", type=float, default=0.5, help="simulated Gloo latency, s")
     bench.add_argument("--conversations", type=int, default=100, help="P1: at once")
     bench.add_argument("--questions", type=int, default=3, help="questions per conversation")
