@@ -39,7 +39,6 @@ from sqlalchemy.engine import make_url
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
-from core.settings import Settings
 from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
@@ -50,6 +49,7 @@ from devtools.benchcost_common import (
     CostResult,
     Counter,
     count_statements,
+    product_settings,
 )
 from devtools.benchcost_common import free_port as _free_port
 from devtools.benchprofile import EntryPoint, Profiler, report
@@ -194,19 +194,12 @@ async def measure(
     profile: Profiler | None = None,
 ) -> CostResult:
     """Answer ``answers`` questions in ``threads`` threads, ``concurrency`` at a time."""
-    settings = Settings(
-        _env_file=None,
-        gloo_backend="message",
-        gloo_api_url=gloo_url,
-        gloo_api_key=_API_KEY,
-        database_url=database_url,
+    settings = product_settings(
+        database_url,
+        gloo_url,
         # Room above the bench's own limit: a finished answer still holds its slot for a
         # moment after the platform has shown it.
         inbox_concurrency=2 * concurrency,
-        quota_user_per_minute=0,
-        quota_user_per_day=0,
-        quota_workspace_per_day=0,
-        log_level="WARNING",
     )
     platform = _Platform()
     errors = 0

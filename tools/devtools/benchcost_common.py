@@ -19,6 +19,7 @@ from typing import Any, Final
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.settings import Settings
 from devtools.benchprofile import EntryPoint
 
 __all__ = [
@@ -29,10 +30,29 @@ __all__ = [
     "Counter",
     "count_statements",
     "free_port",
+    "product_settings",
 ]
 
 #: The simulator's API key in the cost benches (the product is given the same).
 API_KEY: Final = "cost-bench-key"
+
+
+def product_settings(database_url: str, gloo_url: str, **overrides: Any) -> Settings:
+    """The serving process's settings in the HTTP benches: the Message API at ``gloo_url``
+    (a simulator accepting :data:`API_KEY`), ``database_url``, quotas off, warnings only."""
+    values: dict[str, Any] = {
+        "gloo_backend": "message",
+        "gloo_api_url": gloo_url,
+        "gloo_api_key": API_KEY,
+        "database_url": database_url,
+        "quota_user_per_minute": 0,
+        "quota_user_per_day": 0,
+        "quota_workspace_per_day": 0,
+        "log_level": "WARNING",
+    }
+    return Settings(_env_file=None, **{**values, **overrides})
+
+
 _VERB: Final = re.compile(r"^\s*(\w+)\s+(\w+)")
 _TABLE: Final = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
 

@@ -37,12 +37,12 @@ from core.adapters import serving
 from core.settings import Settings
 from core.store.sql import SqlStore
 from devtools.benchcost_common import (
-    API_KEY,
     CORE_POINTS,
     CORE_SUBSYSTEMS,
     CostResult,
     count_statements,
     free_port,
+    product_settings,
 )
 from devtools.benchprofile import EntryPoint, Profiler
 from devtools.slack.fake import BOT_TOKEN
@@ -168,18 +168,11 @@ def _settings(
     database_url: str, gloo_url: str, *, port: int, slack_api_url: str, concurrency: int
 ) -> Settings:
     """The product's settings: Slack in HTTP mode on ``port``, Gloo at ``gloo_url``."""
-    return Settings(
-        _env_file=None,
-        gloo_backend="message",
-        gloo_api_url=gloo_url,
-        gloo_api_key=API_KEY,
-        database_url=database_url,
+    return product_settings(
+        database_url,
+        gloo_url,
         # Room above the bench's own limit, as in devtools.benchcost.measure.
         inbox_concurrency=2 * concurrency,
-        quota_user_per_minute=0,
-        quota_user_per_day=0,
-        quota_workspace_per_day=0,
-        log_level="WARNING",
         host="127.0.0.1",
         port=port,
         slack_bot_token=SecretStr(BOT_TOKEN),

@@ -68,7 +68,6 @@ from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
 from core.metrics import Metrics
 from core.scheduler import build_scheduler
-from core.settings import Settings
 from core.store.sql import SqlStore
 from core.types import Question, Reply, ThreadKey
 from devtools.bench import BenchResult, Detail
@@ -80,7 +79,7 @@ from devtools.benchcost import (
     _Surface,
     count_statements,
 )
-from devtools.benchcost_common import API_KEY
+from devtools.benchcost_common import product_settings
 from devtools.benchprobes import PostgresSampler, cpu_between, cpu_snapshot
 
 __all__ = ["SteadyResult", "main", "measure_steady", "steady_result"]
@@ -408,17 +407,7 @@ async def measure_steady(
     """
     if rate <= 0 or seconds <= 0:
         raise ValueError("rate and seconds must be positive")
-    settings = Settings(
-        _env_file=None,
-        gloo_backend="message",
-        gloo_api_url=gloo_url,
-        gloo_api_key=API_KEY,
-        database_url=database_url,
-        quota_user_per_minute=0,
-        quota_user_per_day=0,
-        quota_workspace_per_day=0,
-        log_level="WARNING",
-    )
+    settings = product_settings(database_url, gloo_url)
     count = round(rate * seconds)
     platform = _ClockedPlatform()
     counter_transport = _ChunkCounter(httpx.AsyncHTTPTransport()) if chunk_latency > 0 else None
