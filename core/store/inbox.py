@@ -243,9 +243,9 @@ class InboxQueries(SqlBase):
         ``answer`` is stored as :meth:`SqlStore.save_answer` followed by
         ``add_platform_message_ids(posted)`` would store it. With ``bind`` its chat is bound
         to its thread unless one is bound already (first wins, as ``bind_chat_id``). The
-        question becomes ``answered`` only if ``owner`` still holds it, and ``posted`` joins
-        the ids it already posted. The answer and the binding are stored even when the claim
-        was lost: the answer was shown, so its buttons and its follow-ups must work.
+        question becomes ``answered`` only if ``owner`` still holds it, its posted ids then
+        being ``posted``. The answer and the binding are stored even when the claim was lost:
+        the answer was shown, so its buttons and its follow-ups must work.
 
         ``posted`` is the owner's whole list, as :meth:`set_posted` takes it. The end of the
         claim and the next question's key are one ``UPDATE … RETURNING``; a lost claim names
