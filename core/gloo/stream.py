@@ -21,7 +21,6 @@ backend brings its own accumulator (anything shaped like :class:`AnswerBuilder`)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import (
     AsyncGenerator,
@@ -251,7 +250,12 @@ async def parse_lines(lines: AsyncIterable[str]) -> AsyncGenerator[StreamPayload
         for payload in parser.feed_line(line):
             yield payload
         if parser.done:
-            await _read_to_end(iterator)
+            if not await _read_to_end(iterator) and _BODY_LEFT_OPEN.first():
+                log.warning(
+                    "gloo.stream.open_after_done",
+                    within_s=_END_AFTER_DONE_S,
+                    consequence="each answer's connection is closed, not reused",
+                )
             break
     for payload in parser.finish():
         yield payload
@@ -262,18 +266,39 @@ _END_AFTER_DONE_S = 0.05
 _END_AFTER_DONE_LINES = 64
 
 
-async def _read_to_end(lines: AsyncIterator[str]) -> None:
-    """Read what follows ``[DONE]`` until the body ends, for at most a moment.
+class _Once:
+    """True the first time it is asked, then never again (a warning told once a process)."""
+
+    def __init__(self) -> None:
+        self._told = False
+
+    def first(self) -> bool:
+        told, self._told = self._told, True
+        return not told
+
+
+_BODY_LEFT_OPEN = _Once()
+
+
+async def _read_to_end(lines: AsyncIterator[str]) -> bool:
+    """Read what follows ``[DONE]`` until the body ends, for at most a moment; whether it
+    ended.
 
     A response closed before its body's end cannot be reused: its connection is dropped
     and the next question opens a new one (to Gloo, a TLS handshake). Servers end the body
     right after ``[DONE]``, so this costs nothing; one that keeps it open, or sends more,
-    is left as before, and the answer waits at most ``_END_AFTER_DONE_S`` longer.
+    is left as before (the stream format is unpublished: the first time, a warning says
+    so), and the answer waits at most ``_END_AFTER_DONE_S`` longer.
     """
-    with contextlib.suppress(TimeoutError, StopAsyncIteration, httpx.HTTPError):
+    try:
         async with asyncio.timeout(_END_AFTER_DONE_S):
             for _ in range(_END_AFTER_DONE_LINES):
                 await anext(lines)
+    except StopAsyncIteration:
+        return True
+    except (TimeoutError, httpx.HTTPError):
+        return False
+    return False
 
 
 # --- accumulation --------------------------------------------------------------------------

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
+from core.gloo import stream
 from core.gloo.backend import GlooAnswer
 from core.gloo.errors import GlooProtocolError
 from core.gloo.stream import StreamAccumulator, StreamParser, StreamPayload, parse_lines
@@ -173,7 +175,11 @@ async def test_parse_lines_stops_at_done_and_reads_on_to_the_end() -> None:
     assert consumed[-2:] == ["data: ignored", ""]
 
 
-async def test_a_body_kept_open_after_done_does_not_hold_the_answer() -> None:
+async def test_a_body_kept_open_after_done_does_not_hold_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "_BODY_LEFT_OPEN", stream._Once())
+
     async def lines() -> AsyncIterator[str]:
         yield "data: a"
         yield ""
@@ -182,7 +188,25 @@ async def test_a_body_kept_open_after_done_does_not_hold_the_answer() -> None:
         await asyncio.Event().wait()  # the server never ends the body
         yield "never"
 
-    assert [p async for p in parse_lines(lines())] == ["a"]
+    with capture_logs() as logs:
+        assert [p async for p in parse_lines(lines())] == ["a"]
+        assert [p async for p in parse_lines(lines())] == ["a"]
+    # Told once a process: the connections are not reused.
+    assert [e["event"] for e in logs] == ["gloo.stream.open_after_done"]
+
+
+async def test_a_body_that_ends_after_done_tells_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "_BODY_LEFT_OPEN", stream._Once())
+
+    async def lines() -> AsyncIterator[str]:
+        for line in ["data: a", "", "data: [DONE]", ""]:
+            yield line
+
+    with capture_logs() as logs:
+        assert [p async for p in parse_lines(lines())] == ["a"]
+    assert logs == []
 
 
 async def test_an_endless_body_after_done_is_read_only_so_far() -> None:
