@@ -125,8 +125,9 @@ class GlooUsageLimited(GlooRateLimited):
     Gloo answers 429 both for "request rate or spending limit for your plan" (API
     reference, Errors: HTTP status codes). Its spending-limit body is not published, so
     this is raised for a 429 whose body speaks of a budget, quota, spending or usage
-    limit, and for any 429 that did not clear within the retry budget. Never retried:
-    waiting seconds does not lift a spending limit.
+    limit, and for a 429 that outlasted the retry budget (refused again after its retry,
+    or with a ``Retry-After`` past the policy's longest wait). Never retried: waiting
+    seconds does not lift a spending limit.
     """
 
     retryable = False

@@ -166,7 +166,7 @@ class RetryPolicy:
             log.warning(
                 "gloo.usage_limit.assumed",
                 operation=operation,
-                reason="the 429 did not clear within the retry budget",
+                reason="the 429 outlasted the retry budget",
                 retry_after=exc.retry_after,
             )
             raise GlooUsageLimited(
