@@ -20,10 +20,12 @@ __all__ = [
     "AnswerRecord",
     "ConversationStore",
     "ConversationSummary",
+    "FactStore",
     "Finished",
     "GlooBackend",
     "Inbox",
     "InstallationStore",
+    "LearnedFact",
     "QuotaCounts",
     "Store",
 ]
@@ -298,7 +300,28 @@ class AccessStore(Protocol):
         ...
 
 
-class Store(ConversationStore, Inbox, InstallationStore, AccessStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class LearnedFact:
+    """What the service learned about an unpublished contract, and when it was seen."""
+
+    name: str
+    value: str
+    seen_at: datetime
+
+
+class FactStore(Protocol):
+    """Learned facts, shared by every process of a deployment and kept across restarts."""
+
+    async def read_fact(self, name: str) -> LearnedFact | None:
+        """The fact recorded under ``name``, or None."""
+        ...
+
+    async def record_fact(self, name: str, value: str, seen_at: datetime | None = None) -> None:
+        """Record ``value`` under ``name``, replacing what was there."""
+        ...
+
+
+class Store(ConversationStore, Inbox, InstallationStore, AccessStore, FactStore, Protocol):
     """Everything the service keeps, as one store (:class:`core.store.sql.SqlStore`)."""
 
 

@@ -25,6 +25,7 @@ from core.store.engine import (
     create_engine,
     normalize_database_url,
 )
+from core.store.facts import FactQueries
 from core.store.inbox import InboxQueries
 from core.store.installations import InstallationQueries
 from core.store.migrate import engine_revision, head_revision, upgrade_engine
@@ -57,7 +58,7 @@ class UnknownAnswerError(LookupError):
         self.answer_id = answer_id
 
 
-class SqlStore(InboxQueries, InstallationQueries, AccessQueries, SqlBase):
+class SqlStore(InboxQueries, InstallationQueries, AccessQueries, FactQueries, SqlBase):
     """:class:`core.ports.ConversationStore` on an :class:`AsyncEngine`.
 
     The store owns the engine: :meth:`close` disposes it. Build one with :meth:`open`

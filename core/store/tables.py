@@ -280,3 +280,14 @@ class SettingsAuditRow(StoreModel, table=True):
     action: str = Field(sa_type=String(16))
     change: str = Field(sa_type=Text)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LearnedFactRow(StoreModel, table=True):
+    """Something the service learned about an unpublished contract, shared by every process
+    of the deployment and kept across restarts (see :mod:`core.gloo.learning`)."""
+
+    __tablename__: ClassVar[str] = "learned_facts"
+
+    name: str = Field(primary_key=True, sa_type=String(ID_LENGTH))
+    value: str = Field(sa_type=String(ID_LENGTH))
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
