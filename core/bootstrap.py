@@ -24,6 +24,7 @@ from core.gloo.backend import GlooBackend
 from core.gloo.client import MessageBackend
 from core.gloo.completions import build_completions_backend
 from core.gloo.errors import GlooConfigError
+from core.gloo.learning import NewChatStreaming, stream_fact_name
 from core.gloo.retry import RetryPolicy
 from core.leader import Leadership
 from core.metrics import Metrics
@@ -96,6 +97,8 @@ class Container:
     #: Who runs the once-per-deployment jobs; None for a store that is not SQL (tests).
     leadership: Leadership | None = None
     simulator: Simulator | None = None
+    #: Whether new Message API chats stream (None on Completions V2).
+    new_chats: NewChatStreaming | None = None
 
 
 def http_timeout(settings: Settings) -> httpx.Timeout:
@@ -169,6 +172,7 @@ async def build(
                 fix="set ENCRYPTION_KEYS (gloo-bots db new-key), then gloo-bots db reencrypt",
             )
         gloo: GlooBackend
+        new_chats: NewChatStreaming | None = None
         if settings.gloo_api == "completions":
             # Completions V2 is stateless: the service hands it the chat's earlier turns.
             gloo = build_completions_backend(
@@ -186,6 +190,15 @@ async def build(
                 max_tokens=settings.gloo_max_tokens,
             )
         else:
+            new_chats = NewChatStreaming(
+                settings.gloo_stream_new_chats,
+                facts=store,
+                fact_name=stream_fact_name(api_url),
+            )
+            await new_chats.load()
+            stack.push_async_callback(new_chats.aclose)
+            if simulator is not None and simulator.config.stream_chat_id:
+                new_chats.streams = True  # the built-in simulator's streams name their chat
             gloo = MessageBackend(
                 http,
                 auth,
@@ -193,9 +206,7 @@ async def build(
                 retry=retry,
                 stream_enabled=settings.gloo_stream,
                 sources_level=settings.gloo_enable_sources,
-                # The built-in simulator's streams name their chat: no need to learn it.
-                stream_new_chats=settings.gloo_stream_new_chats == "always"
-                or (simulator is not None and simulator.config.stream_chat_id),
+                new_chats=new_chats,
             )
         leadership = Leadership(store.engine) if isinstance(store, SqlStore) else None
         if leadership is not None:
@@ -237,6 +248,7 @@ async def build(
             metrics=metrics,
             leadership=leadership,
             simulator=simulator,
+            new_chats=new_chats,
         )
 
 

@@ -179,10 +179,12 @@ class Settings(BaseSettings):
     gloo_model_family: ModelFamily | None = None
     gloo_temperature: float | None = Field(default=None, ge=0, le=2)
     gloo_max_tokens: int | None = Field(default=None, ge=1)
-    # Message API: "learn" asks a new chat without streaming until this process has seen a
-    # stream carry a chat_id; "always" streams new chats from the start. Either way a new
-    # chat's stream that ends without a chat_id is completed from a non-streamed answer.
-    gloo_stream_new_chats: Literal["learn", "always"] = "learn"
+    # Message API (core.gloo.learning): "auto" streams new chats unless a stream was seen
+    # without a chat_id (recorded in the database for every process); "learn" asks a new
+    # chat unstreamed until this process has seen a stream carry a chat_id; "always" streams
+    # new chats regardless. Whichever, a new chat's stream that ends without a chat_id is
+    # completed from a non-streamed answer.
+    gloo_stream_new_chats: Literal["auto", "learn", "always"] = "auto"
 
     @model_validator(mode="before")
     @classmethod

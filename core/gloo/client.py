@@ -28,6 +28,7 @@ from core.gloo.backend import GlooAnswer, GlooEvent, GlooRequest
 from core.gloo.errors import GlooMissingChatId, GlooProtocolError
 from core.gloo.http_backend import HttpBackendBase
 from core.gloo.http_errors import transport_errors
+from core.gloo.learning import NewChatStreaming
 from core.gloo.retry import RetryPolicy
 from core.gloo.sources import normalize_sources
 from core.gloo.stream import StreamAccumulator, relay_stream, single_answer
@@ -103,17 +104,25 @@ class MessageBackend(HttpBackendBase):
         stream_enabled: bool = True,
         sources_level: int = 1,
         stream_new_chats: bool = False,
+        new_chats: NewChatStreaming | None = None,
     ) -> None:
         super().__init__(http, auth, api_url, retry=retry, stream_enabled=stream_enabled)
         self._message_url = f"{self._base_url}/ai/v1/message"
         self._chat_url = f"{self._base_url}/ai/v1/chat"
         self._sources_level = sources_level
-        #: Whether this process has seen a stream carry a ``chat_id``. Until then a new
-        #: chat is asked without streaming (its answer must name the chat); follow-ups,
-        #: whose chat id we know, stream from the start and teach us. ``stream_new_chats``
-        #: (GLOO_STREAM_NEW_CHATS=always) starts out trusting streams.
-        self.streams_carry_chat_id = stream_new_chats
+        #: Whether a new chat is asked streamed (:mod:`core.gloo.learning`). Without one,
+        #: this process learns alone, starting from ``stream_new_chats``.
+        self.new_chats = new_chats or NewChatStreaming("auto" if stream_new_chats else "learn")
         self._warned_no_chat_id = False
+
+    @property
+    def streams_carry_chat_id(self) -> bool:
+        """Whether the next new chat is asked streamed."""
+        return self.new_chats.streams
+
+    @streams_carry_chat_id.setter
+    def streams_carry_chat_id(self, value: bool) -> None:
+        self.new_chats.streams = value
 
     # --- GlooBackend -------------------------------------------------------------------
 
@@ -131,17 +140,18 @@ class MessageBackend(HttpBackendBase):
         text, chained to the cause, and is never retried.
 
         A stream can never lose a conversation. What ``stream: true`` sends is documented
-        nowhere (every public caller sends ``stream: false``), so a *new* chat is asked
-        without streaming until this process has seen a stream carry a ``chat_id``; and a
-        new chat's stream that still ends without one is completed from a non-streamed
-        answer (whose ``chat_id`` the API reference documents) instead of failing.
+        nowhere (every public caller sends ``stream: false``), so whether a *new* chat
+        streams is learned (:class:`~core.gloo.learning.NewChatStreaming`: by default new
+        chats stream until a stream is seen without a ``chat_id``); and a new chat's stream
+        that ends without one is completed from a non-streamed answer (whose ``chat_id``
+        the API reference documents) instead of failing.
         """
         if not self._stream_enabled:
             async with aclosing(single_answer(lambda: self.send(request))) as answered:
                 async for event in answered:
                     yield event
             return
-        if request.chat_id is None and not self.streams_carry_chat_id:
+        if request.chat_id is None and not self.new_chats.new_chat_streams():
             log.debug("gloo.stream.new_chat_unstreamed")
             async with aclosing(single_answer(lambda: self.send(request))) as answered:
                 async for event in answered:
@@ -173,21 +183,28 @@ class MessageBackend(HttpBackendBase):
                 streamed_chars=len(exc.partial_text),
                 action="completing from a non-streamed answer",
             )
-            self.streams_carry_chat_id = False
+            self.new_chats.observed(False)
+            self._warned_no_chat_id = True
             yield await self.send(request)
 
     def _learn(self, builder: StreamAccumulator) -> None:
-        """Remember whether the latest stream carried a chat id; a stream without one sends
-        new chats back to being asked unstreamed. Each change is logged."""
+        """Tell :attr:`new_chats` whether the latest stream carried a chat id. Each change
+        of the choice is logged."""
+        before = self.new_chats.streams
         if builder.chat_id:
-            if not self.streams_carry_chat_id:
+            self.new_chats.observed(True)
+            if not before and self.new_chats.streams:
                 log.info("gloo.stream.carries_chat_id", action="new chats stream")
-            self.streams_carry_chat_id = True
             return
-        if self.streams_carry_chat_id or not self._warned_no_chat_id:
-            log.warning("gloo.stream.no_chat_id", action="new chats are asked unstreamed")
+        self.new_chats.observed(False)
+        if before or not self._warned_no_chat_id:
+            action = (
+                "new chats still stream (GLOO_STREAM_NEW_CHATS=always)"
+                if self.new_chats.streams
+                else "new chats are asked unstreamed"
+            )
+            log.warning("gloo.stream.no_chat_id", action=action)
         self._warned_no_chat_id = True
-        self.streams_carry_chat_id = False
 
     async def history(self, chat_id: str) -> ChatHistory:
         """The chat's messages (``kallm`` becomes ``assistant``); retried under the policy."""

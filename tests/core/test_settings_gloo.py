@@ -69,4 +69,4 @@ def test_defaults_are_the_documented_routes_and_grounded_v2() -> None:
     assert settings.gloo_completions_path == "/ai/v2/chat/completions"
     assert settings.gloo_grounded_path == "/ai/v2/chat/completions/grounded"
     assert settings.gloo_grounded_by_default is True
-    assert settings.gloo_stream_new_chats == "learn"
+    assert settings.gloo_stream_new_chats == "auto"

@@ -784,8 +784,8 @@ def bench_settings(base: Settings) -> Settings:
             "gloo_backend": "simulator",
             "gloo_stream": True,
             "gloo_api": "message",
-            # The in-process simulator's streams name their chat: stream from question one.
-            "gloo_stream_new_chats": "always",
+            # The default (auto): a fresh database, so new chats stream from question one.
+            "gloo_stream_new_chats": "auto",
         }
     )
 
