@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also ask Gloo one real question, plain and streamed, and print the wire format",
     )
+    doctor.add_argument(
+        "--probe-stream",
+        action="store_true",
+        help="also ask Gloo one streamed question in a new chat and record for every process "
+        "whether the stream named its chat (Message API)",
+    )
     sub.add_parser("worker", help="the once-per-deployment background jobs (retention pruning)")
     for name in adapter_names():
         platform = sub.add_parser(
@@ -215,7 +221,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await run_worker(settings)
     if args.command == "doctor":
         adapters = [load_adapter(name) for name in adapter_names()]
-        return await run_doctor(settings, adapters, probe=args.probe)
+        return await run_doctor(
+            settings, adapters, probe=args.probe, probe_stream=args.probe_stream
+        )
     if args.command == "bench":
         return await _bench(args, settings)
     if args.command in adapter_names():

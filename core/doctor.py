@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, TextIO, runtime_checkable
@@ -30,6 +31,8 @@ from sqlmodel import col
 from core.bootstrap import NO_GLOO_FOR_SERVING, USER_AGENT, describe_gloo, http_timeout
 from core.crypto import SecretBox, Unreadable, check_key
 from core.gloo.auth import Authenticator, StaticKeyAuth, build_authenticator
+from core.gloo.backend import GlooAnswer, GlooDelta, GlooRequest
+from core.gloo.client import MessageBackend
 from core.gloo.completions import ROUTE_FORMS, RouteKind, alternate_route
 from core.gloo.errors import (
     GlooAuthError,
@@ -39,6 +42,7 @@ from core.gloo.errors import (
     GlooPermissionDenied,
     GlooTimeout,
 )
+from core.gloo.learning import CARRIED, MISSING, NewChatStreaming, stream_fact_name
 from core.gloo.stream import StreamParser
 from core.gloo.wire import as_mapping
 from core.settings import Settings
@@ -49,6 +53,7 @@ from core.store.engine import (
     sqlite_file_path,
 )
 from core.store.migrate import engine_revision, head_revision
+from core.store.sql import SqlStore
 from core.store.tables import InstallationRow
 
 __all__ = [
@@ -60,8 +65,10 @@ __all__ = [
     "check_database",
     "check_encryption",
     "check_gloo",
+    "check_stream_fact",
     "check_which_gloo",
     "describe_wire",
+    "probe_new_chat_stream",
     "run_doctor",
 ]
 
@@ -368,6 +375,107 @@ async def probe_wire(
     return ok
 
 
+#: The ``--probe-stream`` question, named as the doctor's so it is recognised in Gloo's chats.
+PROBE_STREAM_QUESTION: Final = "(gloo-bots doctor --probe-stream) In one sentence, what is hope?"
+
+
+def _seen(at: object) -> str:
+    when = getattr(at, "strftime", None)
+    return when("%Y-%m-%d %H:%M UTC") if when is not None else str(at)
+
+
+async def check_stream_fact(settings: Settings, store: SqlStore) -> list[Finding]:
+    """What the deployment recorded about new chats' streams, and what processes do with it
+    (Message API; see :mod:`core.gloo.learning`)."""
+    area = "Gloo streams"
+    mode = settings.gloo_stream_new_chats
+    if not settings.gloo_stream:
+        return [Finding(area, True, "answers are not streamed (GLOO_STREAM=false)")]
+    try:
+        fact = await store.read_fact(stream_fact_name(settings.gloo_api_url))
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:60]
+        return [Finding(area, True, f"the record could not be read: {reason}", warning=True)]
+    if fact is None:
+        seen = "nothing recorded yet about streams naming their chat"
+    else:
+        what = {MISSING: "a stream ended without its chat_id", CARRIED: "streams name their chat"}
+        seen = f"recorded {_seen(fact.seen_at)}: {what.get(fact.value, repr(fact.value)[:40])}"
+    found = [Finding(area, True, seen)]
+    setting = f"GLOO_STREAM_NEW_CHATS={mode}"
+    if mode == "always":
+        found.append(Finding(area, True, f"new chats always stream ({setting})"))
+    elif mode == "learn":
+        found.append(
+            Finding(area, True, f"new chats stream once a process saw it work ({setting})")
+        )
+    elif fact is not None and fact.value == MISSING:
+        advice = (
+            "Once Gloo's streams name their chat, 'gloo-bots doctor --probe-stream' records it."
+        )
+        found.append(
+            Finding(area, True, f"new chats are asked unstreamed ({setting})", advice, warning=True)
+        )
+    else:
+        found.append(Finding(area, True, f"new chats stream ({setting})"))
+    return found
+
+
+async def probe_new_chat_stream(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    auth: Authenticator,
+    out: TextIO,
+    store: SqlStore | None,
+) -> bool:
+    """Ask Gloo one streamed question in a new chat, as the service would, and record for
+    every process whether the stream named its chat. This asks Gloo for real."""
+    name = stream_fact_name(settings.gloo_api_url)
+    new_chats = NewChatStreaming("always", facts=store, fact_name=name)
+    backend = MessageBackend(http, auth, settings.gloo_api_url, new_chats=new_chats)
+    print(f"\nProbe (streamed, new chat): {PROBE_STREAM_QUESTION}", file=out)
+    started = time.monotonic()
+    first: float | None = None
+    pieces = 0
+    answer: GlooAnswer | None = None
+    try:
+        async for event in backend.stream(GlooRequest(query=PROBE_STREAM_QUESTION)):
+            if isinstance(event, GlooDelta):
+                pieces += 1
+                first = first if first is not None else time.monotonic() - started
+            elif isinstance(event, GlooAnswer):
+                answer = event
+    except GlooError as exc:
+        print(f"  failed: {type(exc).__name__}: {str(exc)[:200]}", file=out)
+        await new_chats.aclose()
+        return False
+    took = time.monotonic() - started
+    shown = f"{first:.2f} s" if first is not None else "never"
+    print(
+        f"  {pieces} text piece(s); first text after {shown}; complete after {took:.2f} s", file=out
+    )
+    carried = new_chats.last_observed
+    if carried:
+        print(f"  the stream named its chat ({answer.chat_id if answer else '?'})", file=out)
+    else:
+        print("  the stream ended without its chat_id: completed from a plain answer", file=out)
+    await new_chats.aclose()
+    if store is None:
+        print("  not recorded: the database is not at the latest migration", file=out)
+        return True
+    expected = CARRIED if carried else MISSING
+    try:
+        fact = await store.read_fact(name)
+    except (SQLAlchemyError, OSError):
+        fact = None
+    if fact is not None and fact.value == expected:
+        follow = "stream" if carried else "are asked unstreamed"
+        print(f"  recorded: with GLOO_STREAM_NEW_CHATS=auto, new chats {follow}", file=out)
+        return True
+    print("  not recorded: the database refused the write (see the log)", file=out)
+    return False
+
+
 def _refused(variables: str, url: str, status: int | None) -> Finding:
     return Finding(
         "Gloo",
@@ -409,7 +517,7 @@ async def check_database(settings: Settings) -> list[Finding]:
     found = [Finding("Database", True, f"connected to {shown}")]
     head = head_revision()
     if revision == head:
-        found.append(Finding("Database", True, f"schema at the latest migration ({head})"))
+        found.append(Finding("Database", True, f"{_AT_HEAD} ({head})"))
     else:
         summary = f"schema at migration {revision or 'none'}, the latest is {head}"
         found.append(_not_migrated(settings, summary, "migrates"))
@@ -559,6 +667,25 @@ def _installations_finding(box: SecretBox, documents: Sequence[object]) -> list[
     ]
 
 
+_AT_HEAD: Final = "schema at the latest migration"
+
+_NO_STREAM_PROBE_ON_COMPLETIONS: Final = (
+    "Probe (streamed, new chat) skipped: Completions V2 keeps no chats, so its streams need "
+    "no chat_id."
+)
+
+
+def _at_head(database: Sequence[Finding]) -> bool:
+    return all(f.ok for f in database) and any(f.summary.startswith(_AT_HEAD) for f in database)
+
+
+async def _open_migrated(settings: Settings) -> SqlStore | None:
+    try:
+        return await SqlStore.open(settings.database_url, migrate=False, pool_size=1)
+    except (SQLAlchemyError, OSError, ValueError, ArgumentError):
+        return None
+
+
 _URL_ADVICE: Final = (
     "Use sqlite+aiosqlite:///path/to/file.db or postgresql+psycopg://user:pass@host/db."
 )
@@ -571,33 +698,51 @@ async def run_doctor(
     out: TextIO | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     probe: bool = False,
+    probe_stream: bool = False,
 ) -> int:
     """Print every finding; 0 when nothing is wrong, 1 otherwise. ``probe`` also asks
-    Gloo one real question, plain and streamed, and prints the wire format it saw."""
+    Gloo one real question, plain and streamed, and prints the wire format it saw;
+    ``probe_stream`` asks one streamed question in a new chat and records what it showed."""
     out = out or sys.stdout
     findings: list[Finding] = []
     probed = True
-    async with httpx.AsyncClient(
-        transport=transport, timeout=http_timeout(settings), headers={"User-Agent": USER_AGENT}
-    ) as http:
-        # Which Gloo first; the credentials only when it is Gloo AI, not the simulator.
-        configured = [adapter for adapter in adapters if adapter.configured(settings)]
-        findings.append(check_which_gloo(settings, serving=bool(configured)))
-        gloo = None if settings.uses_simulator else await check_gloo(settings, http)
-        if gloo is not None:
-            findings.append(gloo)
-        if gloo is not None and gloo.ok:
-            auth = build_authenticator(http, settings)
-            if settings.gloo_api == "completions":
-                findings.extend(await check_completions_routes(settings, http, auth))
-                if settings.gloo_completions_model:
-                    findings.append(await check_completions_model(settings, http))
-            if probe:
-                probed = await probe_wire(settings, http, auth, out)
-        elif probe:
-            print("Probe skipped: it needs working Gloo credentials.", file=out)
     database = await check_database(settings)
-    findings.extend(database)
+    message_api = settings.gloo_api == "message" and not settings.uses_simulator
+    # The learned-facts table exists only at the latest migration.
+    store = await _open_migrated(settings) if message_api and _at_head(database) else None
+    try:
+        async with httpx.AsyncClient(
+            transport=transport,
+            timeout=http_timeout(settings),
+            headers={"User-Agent": USER_AGENT},
+        ) as http:
+            # Which Gloo first; the credentials only when it is Gloo AI, not the simulator.
+            configured = [adapter for adapter in adapters if adapter.configured(settings)]
+            findings.append(check_which_gloo(settings, serving=bool(configured)))
+            gloo = None if settings.uses_simulator else await check_gloo(settings, http)
+            if gloo is not None:
+                findings.append(gloo)
+            if gloo is not None and gloo.ok:
+                auth = build_authenticator(http, settings)
+                if settings.gloo_api == "completions":
+                    findings.extend(await check_completions_routes(settings, http, auth))
+                    if settings.gloo_completions_model:
+                        findings.append(await check_completions_model(settings, http))
+                if probe:
+                    probed = await probe_wire(settings, http, auth, out)
+                if probe_stream and settings.gloo_api == "completions":
+                    print(_NO_STREAM_PROBE_ON_COMPLETIONS, file=out)
+                elif probe_stream:
+                    streamed = await probe_new_chat_stream(settings, http, auth, out, store)
+                    probed = probed and streamed
+            elif probe or probe_stream:
+                print("Probe skipped: it needs working Gloo credentials.", file=out)
+        findings.extend(database)
+        if store is not None:
+            findings.extend(await check_stream_fact(settings, store))
+    finally:
+        if store is not None:
+            await store.close()
     findings.extend(await check_encryption(settings, read_database=all(f.ok for f in database)))
     for adapter in configured:
         if not isinstance(adapter, Diagnosable):

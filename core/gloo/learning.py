@@ -93,6 +93,8 @@ class NewChatStreaming:
         self._loaded_at: float | None = None
         self._refreshing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        #: What the latest stream of this process showed: True when it named its chat.
+        self.last_observed: bool | None = None
 
     @property
     def streams(self) -> bool:
@@ -130,6 +132,7 @@ class NewChatStreaming:
         """A stream ended; ``carried``: it named its chat. Followed at once (unless
         ``always``), recorded in the background when it differs from the record."""
         self._streams = carried
+        self.last_observed = carried
         value = CARRIED if carried else MISSING
         if self._facts is None or value == self._recorded:
             return
