@@ -51,9 +51,23 @@ CONTENT_ERRORS: Final = frozenset(
 #: ``limit`` for conversations.replies/history: the most non-Marketplace apps may ask for.
 RECOVERY_LIMIT: Final = 15
 WORKING_REACTION: Final = "eyes"
+#: The status Slack shows as "<App name> <status>" under the thread's last message
+#: (docs.slack.dev/reference/methods/assistant.threads.setStatus, "Usage info"), with
+#: ``loading_messages`` it rotates through (at most 10).
 WORKING_STATUS: Final = "is thinking…"
+WORKING_LOADING: Final = ("Reading your question…", "Asking Gloo…", "Gathering sources…")
 SLOW_REACTION: Final = "hourglass_flowing_sand"
 SLOW_STATUS: Final = "is still working — Gloo is slow right now…"
+SLOW_LOADING: Final = ("Gloo is slow right now…", "Still working on your answer…")
+SET_STATUS: Final = "assistant.threads.setStatus"
+#: setStatus errors that mean statuses cannot be shown there (the reaction is used instead):
+#: in the workspace (a token without the scope) or in the channel (the others).
+STATUS_UNAVAILABLE_IN_WORKSPACE: Final = frozenset(
+    {"missing_scope", "not_allowed_token_type", "method_deprecated"}
+)
+STATUS_UNAVAILABLE_IN_CHANNEL: Final = frozenset(
+    {"channel_not_found", "not_in_channel", "channel_type_not_supported", "access_denied"}
+)
 #: The longest a call that cannot be skipped (a final change, a failure sentence, the first
 #: posted text) waits for the workspace's budget before going anyway.
 BUDGET_WAIT_S: Final = 20.0
@@ -72,6 +86,44 @@ def slack_error(exc: SlackApiError) -> str:
 def is_dm_thread(thread: ThreadKey) -> bool:
     """A thread inside a direct message (the assistant view lives there)."""
     return thread.channel.startswith("D") and bool(thread.thread)
+
+
+def waiting_status(ahead: int) -> str:
+    """The status of an answer ready to show whose channel has no room to post yet."""
+    if ahead <= 0:
+        return "is answering you next…"
+    noun = "question" if ahead == 1 else "questions"
+    return f"is answering {ahead} {noun} ahead of yours…"
+
+
+class ChannelQueues:
+    """Answers with text to show that wait for their channel's posting budget, in order.
+
+    Slack allows about one new message a second per channel (:mod:`bots.slack.limits`), so
+    in a busy channel answers queue for it; each one's status says how many are ahead.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[str]] = {}
+
+    def join(self, channel: str, key: str) -> int:
+        """Queue ``key`` in ``channel`` (once); how many wait ahead of it."""
+        queue = self._waiting.setdefault(channel, [])
+        if key not in queue:
+            queue.append(key)
+        return queue.index(key)
+
+    def leave(self, channel: str, key: str) -> None:
+        queue = self._waiting.get(channel)
+        if queue is None or key not in queue:
+            return
+        queue.remove(key)
+        if not queue:
+            del self._waiting[channel]
+
+    def ahead(self, channel: str, key: str) -> int | None:
+        queue = self._waiting.get(channel) or []
+        return queue.index(key) if key in queue else None
 
 
 class SlackResponder:
@@ -97,31 +149,28 @@ class SlackResponder:
         self.budget = budget if budget is not None else Budget(SLACK_RATES, platform="slack")
         self._budget_wait = budget_wait
         self._identities: dict[str, frozenset[str]] = {}
+        #: Where Slack refused statuses: workspaces, and "<workspace>/<channel>"s.
+        self._no_status: set[str] = set()
+        self.queues = ChannelQueues()
 
     async def working(self, job: Job) -> None:
-        """Work started: the assistant status in assistant threads, else 👀 on the question."""
-        await self._signal(job, WORKING_STATUS, WORKING_REACTION)
+        """Work started: the thread's status (channel threads too, since Slack's changelog
+        of 2026-03-05 opened ``assistant.threads.setStatus`` to ``chat:write``), else 👀 on
+        the question (a top-level message, or where the status is refused)."""
+        await self._signal(job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
 
     async def still_working(self, job: Job) -> None:
-        """Gloo is slow to start: a status in assistant threads, else an ⏳ on the question."""
-        await self._signal(job, SLOW_STATUS, SLOW_REACTION)
+        """Gloo is slow to start: the status says so, else an ⏳ on the question."""
+        await self._signal(job, SLOW_STATUS, SLOW_LOADING, SLOW_REACTION)
 
-    async def _signal(self, job: Job, status: str, reaction: str) -> None:
+    async def _signal(self, job: Job, status: str, loading: tuple[str, ...], reaction: str) -> None:
         """The cheapest visible sign of work, when the budget has room for it (the text
-        follows soon anyway: a sign is never worth a call an answer needs)."""
+        follows soon anyway: a sign is never worth a call an answer needs). Slack clears
+        the status itself when the bot's answer arrives in the thread."""
         thread = job.question.thread
         client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
-        if is_dm_thread(thread):
-            method = "assistant.threads.setStatus"
-            if self._take(thread, method):
-                try:
-                    await client.assistant_threads_setStatus(
-                        channel_id=thread.channel, thread_ts=thread.thread, status=status
-                    )
-                    return
-                except SlackApiError as exc:
-                    self._refused(thread, method, exc)
-                    log.info("slack.status_unavailable", error=slack_error(exc))
+        if await self.set_status(client, thread, status, loading):
+            return
         if job.question.message_ref and self._take(thread, "reactions.add"):
             try:
                 await client.reactions_add(
@@ -131,6 +180,46 @@ class SlackResponder:
                 self._refused(thread, "reactions.add", exc)
                 if slack_error(exc) not in ("already_reacted", "ratelimited"):
                     raise
+
+    def status_available(self, thread: ThreadKey) -> bool:
+        """Whether a status can be tried in ``thread`` (a thread, not refused there)."""
+        where = slack_scope(thread.workspace, SET_STATUS, thread.channel)
+        return bool(thread.thread) and not {thread.workspace, where} & self._no_status
+
+    async def set_status(
+        self,
+        client: AsyncWebClient,
+        thread: ThreadKey,
+        status: str,
+        loading: tuple[str, ...] = (),
+    ) -> bool:
+        """Show ``status`` in ``thread`` when Slack allows it there and the channel's budget
+        has room; True when shown. A refusal is logged and remembered for the workspace or
+        channel (a 429 only for its wait)."""
+        if not self.status_available(thread) or not self._take(thread, SET_STATUS):
+            return False
+        try:
+            await client.assistant_threads_setStatus(
+                channel_id=thread.channel,
+                thread_ts=thread.thread,
+                status=status,
+                loading_messages=list(loading) or None,
+            )
+        except SlackApiError as exc:
+            self._refused(thread, SET_STATUS, exc)
+            error = slack_error(exc)
+            if error in STATUS_UNAVAILABLE_IN_WORKSPACE:
+                self._no_status.add(thread.workspace)
+            elif error in STATUS_UNAVAILABLE_IN_CHANNEL:
+                self._no_status.add(slack_scope(thread.workspace, SET_STATUS, thread.channel))
+            log.info(
+                "slack.status_unavailable",
+                error=error,
+                channel=thread.channel,
+                outcome="a reaction instead",
+            )
+            return False
+        return True
 
     def _take(self, thread: ThreadKey, method: str) -> bool:
         taken = self.budget.take(slack_scope(thread.workspace, method, thread.channel), method)
@@ -212,6 +301,7 @@ class SlackResponder:
             budget=self.budget,
             budget_wait=self._budget_wait,
             stream=await self._open_stream(immediate, job),
+            responder=self,
         )
 
     async def _open_stream(self, client: AsyncWebClient, job: Job) -> AsyncChatStream | None:
@@ -276,12 +366,15 @@ class SlackSurface:
     budget: Budget
     budget_wait: float
     stream: AsyncChatStream | None
+    #: The responder, for statuses and the channel's queue (None: neither).
+    responder: SlackResponder | None = None
     ids: list[str] = field(default_factory=list)
     sent: str = ""  # defanged text handed to the stream so far
     shown: str = ""  # defanged text the message shows
     started: bool = False  # the stream has its message (chat.startStream went)
     held: Reservation | None = None  # the call held for the final change
     _live: ExitStack = field(default_factory=ExitStack)
+    _told_ahead: int | None = None  # the queue position the status shows
 
     def __post_init__(self) -> None:
         self.ids = list(self.job.posted)
@@ -299,10 +392,12 @@ class SlackSurface:
         return slack_scope(self.workspace, method, self.thread.channel)
 
     def pace(self) -> float:
-        if self.stream is None and not self.ids:
-            # Not shown yet: look again when the channel has room for the post (at most
-            # POST_RETRY_S apart: other answers in the channel compete for it too).
+        if not self.ids:
+            # Not shown yet: the first in the channel's queue looks again the moment the
+            # channel has room for a new message; the others at most POST_RETRY_S apart.
             wait = self.budget.delay(self._scope("chat.postMessage"), "chat.postMessage")
+            if self._queue_ahead() == 0:
+                return min(max(wait, 0.02), POST_RETRY_S)
             return max(self.interval, min(wait, POST_RETRY_S))
         method = "chat.appendStream" if self.stream is not None else "chat.update"
         return self.budget.pace(self.workspace, method, floor=self.interval)
@@ -317,8 +412,47 @@ class SlackSurface:
         return self.budget.take(self.workspace, method)
 
     def close(self) -> None:
-        """Leave the workspace's live answers; give back a final call never made."""
+        """Leave the workspace's live answers and the channel's queue; give back a final
+        call never made."""
+        self._unqueue()
         self._live.close()
+
+    # --- the channel's queue for new messages ----------------------------------------------
+
+    @property
+    def _queue_key(self) -> str:
+        return self.job.key
+
+    def _queue_ahead(self) -> int | None:
+        if self.responder is None:
+            return None
+        return self.responder.queues.ahead(self._scope("chat.postMessage"), self._queue_key)
+
+    def _channel_turn(self) -> bool:
+        """Whether this answer may start a new message in the channel now: the channel has
+        room (Slack: about one a second, :mod:`bots.slack.limits`) and every answer that
+        was waiting for it before this one has gone (first come, first shown)."""
+        scope = self._scope("chat.postMessage")
+        room = self.budget.delay(scope, "chat.postMessage") <= 0
+        if self.responder is None:
+            return room
+        return self.responder.queues.join(scope, self._queue_key) == 0 and room
+
+    async def _tell_queued(self) -> None:
+        """The status says how many answers wait ahead of this one for the channel."""
+        ahead = self._queue_ahead()
+        if self.responder is None or ahead is None:
+            return
+        # Told once, then as the queue moves (every second place: statuses share the
+        # channel's budget with the signs of work of new questions).
+        if self._told_ahead is not None and ahead > self._told_ahead - 2:
+            return
+        if await self.responder.set_status(self.immediate, self.thread, waiting_status(ahead)):
+            self._told_ahead = ahead
+
+    def _unqueue(self) -> None:
+        if self.responder is not None:
+            self.responder.queues.leave(self._scope("chat.postMessage"), self._queue_key)
 
     def _hold(self, method: str) -> bool:
         """Hold one call of ``method`` for the final change (True when held)."""
@@ -339,6 +473,7 @@ class SlackSurface:
         log.warning("slack.over_budget", method=method, outcome="sent anyway")
 
     async def _remember(self, ts: str) -> None:
+        self._unqueue()
         if ts not in self.ids:
             self.ids.append(ts)
         await self.posted([ts])
@@ -346,6 +481,9 @@ class SlackSurface:
     # --- while streaming -----------------------------------------------------------------
 
     async def progress(self, text: str) -> None:
+        if not self.ids and not self._channel_turn():
+            await self._tell_queued()  # shown when the channel has room, or with the final
+            return
         if self.stream is not None and not self.started and not self._may_start():
             self.stream = None
             self.budget.degraded(self.workspace)
@@ -357,10 +495,13 @@ class SlackSurface:
         await self._update_message(text)
 
     def _may_start(self) -> bool:
-        """Stream only with a start now and the final stop held (Tier 2 both)."""
+        """Stream only with a start now and the final stop held (Tier 2 both). The stream's
+        message is a new message in the channel: it spends the channel's posting budget
+        too (checked by :meth:`_channel_turn`)."""
         if not self._hold("chat.stopStream"):
             return False
         if self.budget.take(self.workspace, "chat.startStream"):
+            self.budget.take(self._scope("chat.postMessage"), "chat.postMessage")
             return True
         self._let_go()
         return False
@@ -390,6 +531,7 @@ class SlackSurface:
         else:
             self.sent = safe
             self.started = True
+            self._unqueue()
             if self.stream.ts and self.stream.ts not in self.ids:
                 await self._remember(self.stream.ts)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bots.slack.adapter import SlackAdapter
 from core.simulator import Simulator
 from core.types import ThreadKey
 from tests.bots.slack.fake_slack import TEAM_ID, FakeSlack, user_object
@@ -25,6 +26,7 @@ from tests.bots.slack.support import (
     assert_final_buttons,
     event,
     home_click,
+    no_sleep,
     slack_process,
 )
 
@@ -49,9 +51,11 @@ async def test_a_top_level_dm_is_answered_in_its_own_thread_streamed_with_status
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
     # chat.appendStream per chunk of a zero-latency Gloo: over Tier 4 (SlackLimits);
-    # the limits are not what this test checks, so they are off.
+    # the limits are not what this test checks, so they are off (in the fake and in the
+    # adapter's budget: three new messages in one DM within 2 s would otherwise queue).
     fake_slack.limits = None
-    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep, rates={})
+    async with slack_process(sqlite_url, fake_slack, sim, adapter) as slack:
         await ask_in_dm(slack, FIRST, "Tell me about hope")
         await ask_in_dm(slack, FOLLOW_UP, "And about joy?", thread_ts=FIRST)
         await ask_in_dm(slack, SECOND, "What is grace?")

@@ -74,8 +74,15 @@ async def test_mention_gets_a_threaded_answer_with_links_and_buttons(
     assert fake_slack.calls_to("chat.startStream")
     (stop,) = fake_slack.calls_to("chat.stopStream")
     assert stop.args["blocks"] == answer.blocks
-    (reaction,) = fake_slack.calls_to("reactions.add")
-    assert reaction.args == {"channel": CHANNEL, "timestamp": MENTION_TS, "name": "eyes"}
+    # The sign of work is the thread's status, in a channel thread too (chat:write since
+    # Slack's changelog of 2026-03-05); the 👀 reaction only where the status is refused.
+    (status,) = fake_slack.calls_to("assistant.threads.setStatus")
+    assert status.args["channel_id"] == CHANNEL
+    assert status.args["thread_ts"] == MENTION_TS
+    assert status.args["status"] == "is thinking…"
+    assert 1 <= len(status.args["loading_messages"]) <= 10
+    assert not fake_slack.calls_to("reactions.add")
+    assert (CHANNEL, MENTION_TS) not in fake_slack.statuses  # cleared by the answer
     assert [(r.path, r.chat_id) for r in sim.asked] == [(question_path(), None)]
 
 
@@ -284,9 +291,26 @@ async def test_a_slow_gloo_shows_an_hourglass_until_the_answer_starts(
     sim.config.first_chunk_latency = 0.3
     async with slack_process(sqlite_url, fake_slack, sim, slow_notice_after=0.1) as slack:
         await mention(slack)
+    statuses = [entry[2] for entry in fake_slack.status_history]
+    assert statuses[0] == "is thinking…"
+    assert "is still working — Gloo is slow right now…" in statuses[1:]
+    assert (CHANNEL, MENTION_TS) not in fake_slack.statuses  # cleared by the answer
+
+
+async def test_a_refused_status_falls_back_to_reactions_and_is_remembered(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # An app whose token may not set statuses: Slack answers missing_scope
+    # (docs.slack.dev/reference/methods/assistant.threads.setStatus, "Errors").
+    sim.config.first_chunk_latency = 0.3
+    fake_slack.fail("assistant.threads.setStatus", "missing_scope")
+    async with slack_process(sqlite_url, fake_slack, sim, slow_notice_after=0.1) as slack:
+        await mention(slack)
     reactions = [call.args["name"] for call in fake_slack.calls_to("reactions.add")]
     assert reactions[0] == "eyes"
     assert "hourglass_flowing_sand" in reactions[1:]
+    # Refused once: the workspace's later signs go straight to reactions.
+    assert len(fake_slack.calls_to("assistant.threads.setStatus")) == 1
 
 
 async def test_a_reply_written_while_the_first_answer_streams_is_answered_next(

@@ -157,6 +157,30 @@ class Call:
     final: bool = False
 
 
+@dataclass(frozen=True)
+class Status:
+    """A thread's status as ``assistant.threads.setStatus`` set it."""
+
+    text: str
+    loading_messages: tuple[str, ...]
+    at: float
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):  # form-encoded: a JSON array in a string
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    return value if isinstance(value, list) else []
+
+
+def _is_ts(value: Any) -> bool:
+    text = str(value or "")
+    head, _, tail = text.partition(".")
+    return head.isascii() and head.isdigit() and tail.isascii() and tail.isdigit()
+
+
 @dataclass
 class Message:
     channel: str
@@ -357,6 +381,14 @@ class FakeSlack:
         self.calls: list[Call] = []
         #: (channel, thread_ts) → ``time.perf_counter()`` of the first call that showed text.
         self.first_text_at: dict[tuple[str, str | None], float] = {}
+        #: (channel, thread or message ts) → when a sign of work first showed there: a
+        #: status set in the thread, or a reaction on the message.
+        self.sign_of_work_at: dict[tuple[str, str], float] = {}
+        #: (channel, thread_ts) → the status shown now (cleared by the bot's next message in
+        #: the thread or an empty status), with its loading messages.
+        self.statuses: dict[tuple[str, str], Status] = {}
+        #: Every status set, in order: (channel, thread_ts, status, loading messages).
+        self.status_history: list[tuple[str, str, str, tuple[str, ...]]] = []
         self.messages: dict[str, Message] = {}
         #: Messages in the order they first showed a finished answer (their 👍/👎 buttons).
         self.completed: list[Message] = []
@@ -462,6 +494,7 @@ class FakeSlack:
                 call.error = result.get("error")
             else:
                 self._note_text(call, result)
+                self._note_status(call)
             return web.json_response(result)
         finally:
             await self._notify()
@@ -546,6 +579,37 @@ class FakeSlack:
             self.completed.append(message)
         if message.markdown:
             self.first_text_at.setdefault((message.channel, message.thread_ts), call.at)
+
+    def _note_status(self, call: Call) -> None:
+        """Statuses and reactions shown; the bot's message in a thread clears its status
+        ("The status will be automatically cleared when the app sends a reply":
+        docs.slack.dev/reference/methods/assistant.threads.setStatus, "Usage info")."""
+        args = call.args
+        if call.method == "assistant.threads.setStatus":
+            where = (str(args["channel_id"]), str(args["thread_ts"]))
+            status = str(args.get("status") or "")
+            loading = tuple(str(m) for m in _as_list(args.get("loading_messages")))
+            self.status_history.append((*where, status, loading))
+            if status:
+                self.statuses[where] = Status(status, loading, call.at)
+                self.sign_of_work_at.setdefault(where, call.at)
+            else:
+                self.statuses.pop(where, None)
+        elif call.method == "reactions.add":
+            self.sign_of_work_at.setdefault(
+                (str(args.get("channel")), str(args.get("timestamp"))), call.at
+            )
+        elif call.method in ("chat.postMessage", "chat.startStream") and args.get("thread_ts"):
+            self.statuses.pop((str(args.get("channel")), str(args["thread_ts"])), None)
+
+    def new_messages_at(self) -> dict[str, list[float]]:
+        """channel → when each new message of the bot arrived (posted or stream started)."""
+        found: dict[str, list[float]] = defaultdict(list)
+        for call in self.calls:
+            new = call.method in ("chat.postMessage", "chat.startStream")
+            if new and call.status == 200 and call.error is None:
+                found[str(call.args.get("channel"))].append(call.at)
+        return dict(found)
 
     def _handle(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         if method == "apps.connections.open":
@@ -746,6 +810,27 @@ class FakeSlack:
         return {"ok": True, "user": found}
 
     def _m_assistant_threads_setStatus(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        """docs.slack.dev/reference/methods/assistant.threads.setStatus: ``channel_id``,
+        ``thread_ts`` and ``status`` are required (an empty status clears it), at most 10
+        ``loading_messages``; the bot scope is ``chat:write`` (``assistant:write`` still
+        accepted, changelog 2026-03-05 "set status scope update", which opened it to
+        channel threads). Errors as its reference lists them."""
+        if team.scopes is not None and not team.scopes & {"chat:write", "assistant:write"}:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "chat:write",
+                "provided": ",".join(sorted(team.scopes)),
+            }
+        if not args.get("channel_id"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not _is_ts(args.get("thread_ts")):
+            return {"ok": False, "error": "invalid_thread_ts"}
+        if not isinstance(args.get("status"), str):
+            return {"ok": False, "error": "invalid_arguments"}
+        loading = _as_list(args.get("loading_messages"))
+        if len(loading) > 10 or not all(isinstance(m, str) for m in loading):
+            return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True}
 
     def _m_assistant_threads_setSuggestedPrompts(
