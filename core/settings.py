@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # How many processes serve the same workspaces: each spends 1/N of every platform rate
     # (core.budget: floor(calls / N), at least one call).
     serving_processes: int = Field(default=1, ge=1)
+    # Seconds an idle HTTP connection is kept open: above the idle timeout of the proxy in
+    # front (Heroku's router: 90 s; AWS load balancers: 60 s by default), so the proxy closes.
+    web_keepalive_timeout: float = Field(default=95.0, gt=0, le=3600)
 
     # --- Slack messaging experience ------------------------------------------------------
     # "agent": Slack's agent messaging (features.agent_view, what new apps get); "assistant":

@@ -11,6 +11,12 @@ seconds (concurrent probes share one evaluation), a Gloo token refusal is not re
 growing back-off, and what it shows names the failing check, never a host or a port (the
 detail goes to the log). With ``METRICS_TOKEN`` set, ``/readyz`` and ``/metrics`` answer only
 requests with ``Authorization: Bearer <METRICS_TOKEN>``; ``/healthz`` stays open.
+
+Connections are not kept for free: an idle one (also one that never finishes its headers) is
+closed after ``keepalive_timeout`` seconds (``WEB_KEEPALIVE_TIMEOUT``, above the 90 s idle
+timeout of Heroku's router and the 60 s of AWS's load balancers, so the proxy is the one that
+closes), and a body a handler did not read is drained for at most :data:`LINGERING_S` seconds
+before the connection is closed (aiohttp's ``keepalive_timeout`` and ``lingering_time``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ if TYPE_CHECKING:
     from core.bootstrap import Container
 
 __all__ = [
+    "KEEPALIVE_TIMEOUT_S",
+    "LINGERING_S",
     "GlooTokenCheck",
     "Handler",
     "RateLimiter",
@@ -88,16 +96,39 @@ def dialable_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+#: Seconds an idle connection is kept open (aiohttp's default is 3,630). Above the idle timeout
+#: of the proxies in front (Heroku's router: 90 s; AWS load balancers: 60 s by default), so a
+#: proxy never sends a request on a connection this side is closing.
+KEEPALIVE_TIMEOUT_S: Final = 95.0
+#: Seconds a request body no handler read is drained after the response before the connection
+#: is closed (aiohttp's default is 10): enough for a client to finish sending a small body and
+#: read the answer, short for one that trickles.
+LINGERING_S: Final = 2.0
+
+
 async def start_web(
-    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 5.0
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    shutdown_timeout: float = 5.0,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
+    lingering_time: float = LINGERING_S,
 ) -> WebServer:
     """Serve ``app`` on ``host:port`` (``0`` picks a free port) and return at once.
 
     Handlers of clients that disconnect are cancelled, so a hanging request ends when its
-    client gives up.
+    client gives up; an idle connection, or one that has not finished its headers, is closed
+    after ``keepalive_timeout`` seconds; a body no handler read is drained for at most
+    ``lingering_time`` seconds.
     """
     runner = web.AppRunner(
-        app, handler_cancellation=True, access_log=None, shutdown_timeout=shutdown_timeout
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=shutdown_timeout,
+        keepalive_timeout=keepalive_timeout,
+        lingering_time=lingering_time,
     )
     await runner.setup()
     try:
