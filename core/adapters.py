@@ -163,7 +163,12 @@ async def serve_adapters(
         )
         for adapter in adapters:
             await adapter.prepare(runtime)
-        server = await start_web(runtime.web, settings.host, settings.port)
+        server = await start_web(
+            runtime.web,
+            settings.host,
+            settings.port,
+            keepalive_timeout=settings.web_keepalive_timeout,
+        )
         scheduler = build_scheduler(container, container.leadership)
         scheduler.start()
         runtime.web_url = server.url

@@ -6,6 +6,7 @@ No other module reads ``os.environ``: everything that needs configuration gets a
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -121,6 +122,9 @@ class Settings(BaseSettings):
     # How many processes serve the same workspaces: each spends 1/N of every platform rate
     # (core.budget: floor(calls / N), at least one call).
     serving_processes: int = Field(default=1, ge=1)
+    # Seconds an idle HTTP connection is kept open: above the idle timeout of the proxy in
+    # front (Heroku's router: 90 s; AWS load balancers: 60 s by default), so the proxy closes.
+    web_keepalive_timeout: float = Field(default=95.0, gt=0, le=3600)
 
     # --- Slack messaging experience ------------------------------------------------------
     # "agent": Slack's agent messaging (features.agent_view, what new apps get); "assistant":
@@ -132,6 +136,29 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # Fernet keys, comma-separated: the first encrypts installation tokens, all decrypt.
     encryption_keys: SecretStr | None = None
+    # Proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For is
+    # believed. Empty: the header is ignored and the TCP peer is the client.
+    trusted_proxies: Annotated[
+        tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
+    ] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {part!r} is not an IP address or a CIDR network "
+                    "(e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)"
+                ) from None
+        return tuple(networks)
 
     @field_validator("encryption_keys")
     @classmethod

@@ -11,12 +11,23 @@ seconds (concurrent probes share one evaluation), a Gloo token refusal is not re
 growing back-off, and what it shows names the failing check, never a host or a port (the
 detail goes to the log). With ``METRICS_TOKEN`` set, ``/readyz`` and ``/metrics`` answer only
 requests with ``Authorization: Bearer <METRICS_TOKEN>``; ``/healthz`` stays open.
+
+Connections are not kept for free: an idle one (also one that never finishes its headers) is
+closed after ``keepalive_timeout`` seconds (``WEB_KEEPALIVE_TIMEOUT``, above the 90 s idle
+timeout of Heroku's router and the 60 s of AWS's load balancers, so the proxy is the one that
+closes), and a body a handler did not read is drained for at most :data:`LINGERING_S` seconds
+before the connection is closed (aiohttp's ``keepalive_timeout`` and ``lingering_time``).
+
+A client's address (for rate limits) is the TCP peer, unless the peer is one of the
+``TRUSTED_PROXIES``: then it is the right-most ``X-Forwarded-For`` entry that is not a
+trusted proxy (:func:`client_address`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -34,8 +45,11 @@ if TYPE_CHECKING:
     from core.bootstrap import Container
 
 __all__ = [
+    "KEEPALIVE_TIMEOUT_S",
+    "LINGERING_S",
     "GlooTokenCheck",
     "Handler",
+    "ProxyNetwork",
     "RateLimiter",
     "Readiness",
     "ReadinessCheck",
@@ -88,16 +102,39 @@ def dialable_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+#: Seconds an idle connection is kept open (aiohttp's default is 3,630). Above the idle timeout
+#: of the proxies in front (Heroku's router: 90 s; AWS load balancers: 60 s by default), so a
+#: proxy never sends a request on a connection this side is closing.
+KEEPALIVE_TIMEOUT_S: Final = 95.0
+#: Seconds a request body no handler read is drained after the response before the connection
+#: is closed (aiohttp's default is 10): enough for a client to finish sending a small body and
+#: read the answer, short for one that trickles.
+LINGERING_S: Final = 2.0
+
+
 async def start_web(
-    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 5.0
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    shutdown_timeout: float = 5.0,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
+    lingering_time: float = LINGERING_S,
 ) -> WebServer:
     """Serve ``app`` on ``host:port`` (``0`` picks a free port) and return at once.
 
     Handlers of clients that disconnect are cancelled, so a hanging request ends when its
-    client gives up.
+    client gives up; an idle connection, or one that has not finished its headers, is closed
+    after ``keepalive_timeout`` seconds; a body no handler read is drained for at most
+    ``lingering_time`` seconds.
     """
     runner = web.AppRunner(
-        app, handler_cancellation=True, access_log=None, shutdown_timeout=shutdown_timeout
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=shutdown_timeout,
+        keepalive_timeout=keepalive_timeout,
+        lingering_time=lingering_time,
     )
     await runner.setup()
     try:
@@ -363,19 +400,76 @@ def _expire(hits: deque[float], horizon: float) -> None:
         hits.popleft()
 
 
-def client_address(request: web.Request) -> str:
-    """The client's address: the last ``X-Forwarded-For`` entry (the one the load balancer in
-    front of the process added), else the peer's address."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    last = forwarded.rsplit(",", 1)[-1].strip()
-    return last or request.remote or "unknown"
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def rate_limited(handler: Handler, limiter: RateLimiter, *, what: str) -> Handler:
-    """``handler`` behind ``limiter``: over the limit, 429 with ``Retry-After`` and a sentence."""
+def client_address(request: web.Request, trusted_proxies: Iterable[ProxyNetwork] = ()) -> str:
+    """The client's address, for rate limits.
+
+    The TCP peer, unless the peer is in ``trusted_proxies``: then ``X-Forwarded-For`` is read
+    from the right (each proxy appends the address it was reached from) and the first entry
+    that is not a trusted proxy is the client. Entries further left were written by the client
+    and are never used. With no trusted proxies (the default), the header is ignored: anyone
+    can send it, so trusting it would let one client pose as many.
+    """
+    networks = tuple(trusted_proxies)
+    peer = _parse_address(request.remote or "")
+    if peer is None:
+        return request.remote or "unknown"
+    if not _is_trusted(peer, networks):
+        return str(peer)
+    hops = ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
+    nearest = peer
+    for entry in reversed(hops):
+        if not entry.strip():
+            continue
+        address = _parse_address(entry)
+        if address is None:
+            break  # not written by a proxy we trust: the chain ends at the nearest hop
+        if not _is_trusted(address, networks):
+            return str(address)
+        nearest = address
+    return str(nearest)
+
+
+def _is_trusted(address: _IPAddress, networks: tuple[ProxyNetwork, ...]) -> bool:
+    return any(address.version == n.version and address in n for n in networks)
+
+
+def _parse_address(text: str) -> _IPAddress | None:
+    """An address as proxies write it (``203.0.113.5``, ``[2001:db8::1]:443``,
+    ``203.0.113.5:443``), IPv4-mapped IPv6 read as IPv4; ``None`` when it is none."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def rate_limited(
+    handler: Handler,
+    limiter: RateLimiter,
+    *,
+    what: str,
+    trusted_proxies: Iterable[ProxyNetwork] = (),
+) -> Handler:
+    """``handler`` behind ``limiter``: over the limit, 429 with ``Retry-After`` and a sentence.
+
+    Clients are told apart by :func:`client_address` (``X-Forwarded-For`` only from
+    ``trusted_proxies``).
+    """
+    networks = tuple(trusted_proxies)
 
     async def limited(request: web.Request) -> web.StreamResponse:
-        wait = limiter.allow(client_address(request))
+        wait = limiter.allow(client_address(request, networks))
         if wait is None:
             return await handler(request)
         seconds = max(1, int(wait + 0.999))

@@ -207,7 +207,10 @@ class SlackAdapter:
             verifier = SlackRequestVerifier(secret.get_secret_value() if secret else "")
             runtime.web.router.add_post(EVENTS_PATH, verifier.handler(app.async_dispatch))
         if oauth_flow is not None:
-            runtime.web.router.add_get(INSTALL_PATH, install_rate_limit(self._http_install))
+            install = install_rate_limit(
+                self._http_install, trusted_proxies=settings.trusted_proxies
+            )
+            runtime.web.router.add_get(INSTALL_PATH, install)
             runtime.web.router.add_get(REDIRECT_PATH, self._http_oauth_redirect)
         log.info(
             "slack.prepared",

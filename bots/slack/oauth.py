@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -21,7 +22,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from core.ports import InstallationStore, utcnow
 from core.settings import Settings
-from core.web import Handler, RateLimiter, rate_limited
+from core.web import Handler, ProxyNetwork, RateLimiter, rate_limited
 
 PLATFORM: Final = "slack"
 INSTALL_PATH: Final = "/slack/install"
@@ -165,9 +166,18 @@ def build_oauth_flow(settings: Settings, store: InstallationStore) -> AsyncOAuth
     )
 
 
-def install_rate_limit(handler: Handler, limiter: RateLimiter | None = None) -> Handler:
-    """The ``/slack/install`` handler behind its rate limit (each visit stores a state row)."""
+def install_rate_limit(
+    handler: Handler,
+    limiter: RateLimiter | None = None,
+    *,
+    trusted_proxies: Iterable[ProxyNetwork] = (),
+) -> Handler:
+    """The ``/slack/install`` handler behind its rate limit (each visit stores a state row).
+
+    Clients are told apart by their address: ``X-Forwarded-For`` counts only from
+    ``trusted_proxies`` (``TRUSTED_PROXIES``), else the TCP peer.
+    """
     limiter = limiter or RateLimiter(
         INSTALL_LIMIT_PER_CLIENT, INSTALL_LIMIT_TOTAL, INSTALL_LIMIT_WINDOW_S
     )
-    return rate_limited(handler, limiter, what="install attempts")
+    return rate_limited(handler, limiter, what="install attempts", trusted_proxies=trusted_proxies)

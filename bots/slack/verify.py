@@ -9,10 +9,15 @@ a traceback), and its failed check logs the whole body at INFO. This gate runs f
    number of seconds within five minutes of now, ``X-Slack-Signature`` ``v0=`` and 64 hex
    digits. Otherwise **401**, before the body is read.
 2. **Size**: a body over :data:`MAX_BODY_BYTES` is refused with **413** without reading it
-   all.
-3. **Signature**: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing
+   all (at once when its ``Content-Length`` says so).
+3. **Room and time**: at most :data:`MAX_CONCURRENT_READS` bodies are read at a time (the
+   headers above are no proof: anyone can send a fresh timestamp and 64 hex digits); over the
+   cap **503** at once, unread. The whole body must arrive within :data:`BODY_READ_TIMEOUT_S`
+   seconds, else **408** and the connection is closed. So unsigned requests can hold at most
+   ``MAX_CONCURRENT_READS × MAX_BODY_BYTES`` of memory, each for at most the deadline.
+4. **Signature**: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing
    secret, compared in constant time. Otherwise **401**.
-4. **Shape** (the request is signed, so it is Slack's or the secret leaked): the body must be
+5. **Shape** (the request is signed, so it is Slack's or the secret leaked): the body must be
    UTF-8, parse the way bolt parses it (JSON object; a form whose ``payload`` is a JSON
    object; or a plain form), and the fields bolt and our listeners read must have the types
    of Slack's published payloads. Otherwise **400**.
@@ -23,6 +28,7 @@ one log line with the status and the reason: never the body, never the signature
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -39,13 +45,25 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-__all__ = ["MAX_BODY_BYTES", "Refusal", "SlackRequestVerifier"]
+__all__ = [
+    "BODY_READ_TIMEOUT_S",
+    "MAX_BODY_BYTES",
+    "MAX_CONCURRENT_READS",
+    "Refusal",
+    "SlackRequestVerifier",
+]
 
 log = structlog.get_logger(__name__)
 
-#: The largest request body accepted. Slack's messages hold at most 40,000 characters; with
-#: blocks and JSON escapes an event stays well below this.
+#: The largest request body accepted. Slack publishes no size for its requests; its messages
+#: hold at most 40,000 characters, and with blocks and JSON escapes an event stays well below
+#: this (bolt-js refuses bodies over 4 MB since 5.1.0).
 MAX_BODY_BYTES: Final = 1024 * 1024
+#: Seconds the whole body may take to arrive once the headers are in. Slack sends a few KB at
+#: once and wants an answer within 3 s; only a stalled or trickling client needs longer.
+BODY_READ_TIMEOUT_S: Final = 10.0
+#: Bodies read at the same time, before their signature can be checked; more get 503 unread.
+MAX_CONCURRENT_READS: Final = 32
 #: Slack: reject a request whose timestamp is more than five minutes from local time.
 TOLERANCE_S: Final = 5 * 60
 #: A request this close to the edge is refused here, so bolt's own check of the same
@@ -145,10 +163,15 @@ class SlackRequestVerifier:
         signing_secret: str,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
+        read_timeout: float = BODY_READ_TIMEOUT_S,
+        max_concurrent_reads: int = MAX_CONCURRENT_READS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret = signing_secret.encode()
         self._max_body = max_body_bytes
+        self._read_timeout = read_timeout
+        self._max_reads = max_concurrent_reads
+        self._reading = 0
         self._clock = clock
 
     def handler(self, dispatch: BoltDispatch) -> Handler:
@@ -157,7 +180,7 @@ class SlackRequestVerifier:
         async def handle(request: web.Request) -> web.StreamResponse:
             checked = await self.check(request)
             if isinstance(checked, Refusal):
-                return self._refuse(request, checked)
+                return await self._refuse(request, checked)
             try:
                 bolt_request = AsyncBoltRequest(
                     body=checked,
@@ -165,7 +188,7 @@ class SlackRequestVerifier:
                     headers=request.headers,  # type: ignore[arg-type]
                 )
             except Exception as exc:  # bolt could not make sense of a signed body
-                return self._refuse(
+                return await self._refuse(
                     request, Refusal(400, f"bolt refused it ({type(exc).__name__})")
                 )
             return await to_aiohttp_response(await dispatch(bolt_request))
@@ -182,7 +205,18 @@ class SlackRequestVerifier:
             return Refusal(401, "stale timestamp")
         if not _SIGNATURE.fullmatch(signature):
             return Refusal(401, "missing or malformed signature")
-        body = await _read_at_most(request, self._max_body)
+        if request.content_length is not None and request.content_length > self._max_body:
+            return Refusal(413, f"body over {self._max_body} bytes")
+        if self._reading >= self._max_reads:
+            return Refusal(503, f"{self._max_reads} request bodies are being read already")
+        self._reading += 1
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                body = await _read_at_most(request, self._max_body)
+        except TimeoutError:
+            return Refusal(408, f"body not received within {self._read_timeout:g} s")
+        finally:
+            self._reading -= 1
         if body is None:
             return Refusal(413, f"body over {self._max_body} bytes")
         expected = hmac.new(self._secret, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
@@ -198,7 +232,9 @@ class SlackRequestVerifier:
         return text
 
     @staticmethod
-    def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
+    async def _refuse(request: web.Request, refusal: Refusal) -> web.StreamResponse:
+        """The refusal's answer, with ``Connection: close``. After a 408 the connection is
+        closed as soon as the answer is written: the rest of that body is not waited for."""
         log.info(
             "slack.request_refused",
             status=refusal.status,
@@ -206,16 +242,27 @@ class SlackRequestVerifier:
             path=request.path,
             bytes=request.content_length,
         )
-        text = "invalid request" if refusal.status == 401 else "bad request"
-        if refusal.status == 413:
-            text = "request too large"
-        return web.json_response({"error": text}, status=refusal.status)
+        text = _REFUSAL_TEXT.get(refusal.status, "bad request")
+        headers = {"Retry-After": "1"} if refusal.status == 503 else None
+        response = web.json_response({"error": text}, status=refusal.status, headers=headers)
+        response.force_close()
+        if refusal.status == 408:
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()
+        return response
+
+
+_REFUSAL_TEXT: Final[Mapping[int, str]] = {
+    401: "invalid request",
+    408: "request body too slow",
+    413: "request too large",
+    503: "busy, try again",
+}
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
     """The whole body, or ``None`` as soon as it is known to be longer than ``limit``."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(_CHUNK):

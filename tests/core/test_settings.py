@@ -90,3 +90,19 @@ def test_a_key_that_is_not_a_fernet_key_is_refused_without_echoing_it(
     assert "ENCRYPTION_KEYS: key 2 is not a Fernet key" in str(refused.value)
     assert "short-secret-value" not in str(refused.value)
     assert good not in str(refused.value)
+
+
+def test_trusted_proxies_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).trusted_proxies == ()
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8")
+    assert [str(n) for n in Settings(_env_file=None).trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.7/32",
+        "fd00::/8",
+    ]
+
+
+def test_a_bad_trusted_proxy_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")
+    with pytest.raises(ValidationError, match=r"TRUSTED_PROXIES: 'proxy\.internal' is not"):
+        Settings(_env_file=None)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-from unittest.mock import patch
+import ipaddress
+from unittest.mock import Mock, patch
 
 import httpx
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from core.logs import configure_logging
 from core.scheduler import Jobs
@@ -21,10 +23,12 @@ from core.web import (
     GLOO_REFUSED,
     READY_CACHE_S,
     TOKEN_BACKOFF_S,
+    ProxyNetwork,
     RateLimiter,
     ReadinessCheck,
     WebServer,
     build_web_app,
+    client_address,
     dialable_url,
     rate_limited,
     start_web,
@@ -264,3 +268,38 @@ async def test_rate_limited_handler_answers_429_with_retry_after() -> None:
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "60"
     assert "Too many visits" in limited.text
+
+
+def _from_peer(peer: str, forwarded: str | None) -> web.Request:
+    headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
+    transport = Mock()
+    transport.get_extra_info.return_value = (peer, 40000)
+    return make_mocked_request("GET", "/install", headers=headers, transport=transport)
+
+
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        # No trusted proxies (TRUSTED_PROXIES unset): the header is never believed.
+        ("192.0.2.9", "203.0.113.5", (), "192.0.2.9"),
+        # A peer that is not a trusted proxy: its header is not believed either.
+        ("192.0.2.9", "203.0.113.5", PROXIES, "192.0.2.9"),
+        # Behind a trusted proxy: the right-most untrusted entry; the client's own are ignored.
+        ("10.0.0.2", "198.51.100.1, 203.0.113.5", PROXIES, "203.0.113.5"),
+        ("10.0.0.2", "198.51.100.1, 203.0.113.5, 10.1.1.1", PROXIES, "203.0.113.5"),
+        ("10.0.0.2", "[2001:db8::7]:443", PROXIES, "2001:db8::7"),
+        ("10.0.0.2", "203.0.113.5:5123", PROXIES, "203.0.113.5"),
+        ("fd00::1", "203.0.113.5", PROXIES, "203.0.113.5"),
+        ("::ffff:10.0.0.2", "203.0.113.5", PROXIES, "203.0.113.5"),
+        # Junk the trusted proxy passed through: the chain ends at the nearest hop.
+        ("10.0.0.2", "evil, 10.1.1.1", PROXIES, "10.1.1.1"),
+        ("10.0.0.2", None, PROXIES, "10.0.0.2"),
+    ],
+)
+def test_client_address_believes_x_forwarded_for_only_from_trusted_proxies(
+    peer: str, forwarded: str | None, trusted: tuple[ProxyNetwork, ...], expected: str
+) -> None:
+    assert client_address(_from_peer(peer, forwarded), trusted) == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 from slack_sdk.oauth.installation_store import Installation
@@ -101,39 +102,68 @@ async def test_install_then_answer_in_the_new_workspace(
     assert fake_slack.calls_to("oauth.v2.access")
 
 
-async def test_install_page_is_rate_limited_per_client_address(
+async def _install_visits(slack_url: str, forwarded: list[str]) -> list[tuple[int, str | None]]:
+    """GET /slack/install once per ``forwarded`` value (the X-Forwarded-For header sent)."""
+    url = f"{slack_url}/slack/install"
+    answers: list[tuple[int, str | None]] = []
+    async with aiohttp.ClientSession() as browser:
+        for value in forwarded:
+            headers = {"X-Forwarded-For": value}
+            async with browser.get(url, headers=headers, allow_redirects=False) as page:
+                answers.append((page.status, page.headers.get("Retry-After")))
+    return answers
+
+
+async def _oauth_states(slack: Any) -> int:
+    engine = slack.runtime.container.store.engine
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM oauth_states"))).scalar())
+
+
+OAUTH_SETTINGS: dict[str, Any] = {
+    "slack_bot_token": None,
+    "slack_client_id": "1111.2222",
+    "slack_client_secret": "client-secret",
+}
+
+
+async def test_rotating_x_forwarded_for_does_not_escape_the_install_rate_limit(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
-    # Each anonymous GET /slack/install stores an OAuth state row: a loop of GETs from one
-    # address gets 429 after INSTALL_LIMIT_PER_CLIENT, and writes nothing more.
-    async with slack_process(
-        sqlite_url,
-        fake_slack,
-        sim,
-        slack_bot_token=None,
-        slack_client_id="1111.2222",
-        slack_client_secret="client-secret",
-    ) as slack:
-        url = f"{slack.runtime.web_url}/slack/install"
-        async with aiohttp.ClientSession() as browser:
-
-            async def visit(address: str) -> tuple[int, str | None]:
-                headers = {"X-Forwarded-For": f"198.51.100.77, {address}"}
-                async with browser.get(url, headers=headers, allow_redirects=False) as page:
-                    return page.status, page.headers.get("Retry-After")
-
-            first = [await visit("203.0.113.5") for _ in range(INSTALL_LIMIT_PER_CLIENT)]
-            refused = [await visit("203.0.113.5") for _ in range(20)]
-            elsewhere = await visit("203.0.113.6")
-        engine = slack.runtime.container.store.engine  # type: ignore[attr-defined]
-        async with engine.connect() as conn:
-            states = (await conn.execute(text("SELECT count(*) FROM oauth_states"))).scalar()
+    # Issue 24, finding 6: one client rotating X-Forwarded-For got 20 x 200 where the
+    # per-client limit should refuse after INSTALL_LIMIT_PER_CLIENT. With TRUSTED_PROXIES
+    # unset (the default) the header is ignored: every visit is the TCP peer's.
+    async with slack_process(sqlite_url, fake_slack, sim, **OAUTH_SETTINGS) as slack:
+        assert slack.runtime.web_url is not None
+        rotating = [f"203.0.113.{n}" for n in range(1, INSTALL_LIMIT_PER_CLIENT + 21)]
+        answers = await _install_visits(slack.runtime.web_url, rotating)
+        states = await _oauth_states(slack)
+    first, refused = answers[:INSTALL_LIMIT_PER_CLIENT], answers[INSTALL_LIMIT_PER_CLIENT:]
     assert {status for status, _ in first} == {200}
     assert {status for status, _ in refused} == {429}
     retry_after = refused[0][1]
     assert retry_after is not None
     assert 1 <= int(retry_after) <= 60
-    assert elsewhere[0] == 200
+    assert states == INSTALL_LIMIT_PER_CLIENT
+
+
+async def test_install_page_counts_forwarded_clients_apart_behind_a_trusted_proxy(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # The peer (127.0.0.1, standing in for the load balancer) is a trusted proxy: the
+    # right-most untrusted X-Forwarded-For entry is the client. An entry the client wrote
+    # further left (198.51.100.77 here, rotated) changes nothing.
+    async with slack_process(
+        sqlite_url, fake_slack, sim, trusted_proxies="127.0.0.0/8", **OAUTH_SETTINGS
+    ) as slack:
+        assert slack.runtime.web_url is not None
+        one = [f"198.51.100.{n}, 203.0.113.5" for n in range(INSTALL_LIMIT_PER_CLIENT + 20)]
+        answers = await _install_visits(slack.runtime.web_url, one)
+        elsewhere = await _install_visits(slack.runtime.web_url, ["203.0.113.6, 127.0.0.1"])
+        states = await _oauth_states(slack)
+    assert {status for status, _ in answers[:INSTALL_LIMIT_PER_CLIENT]} == {200}
+    assert {status for status, _ in answers[INSTALL_LIMIT_PER_CLIENT:]} == {429}
+    assert elsewhere[0][0] == 200
     assert states == INSTALL_LIMIT_PER_CLIENT + 1
 
 
