@@ -48,9 +48,12 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
     by: dict[tuple[str, str], BenchResult] = {(r.key, r.platform): r for r in results}
     assert {key for key, _ in by} == {
         *("P1", "P2", "P3", "P4", "P5", "P6"),
-        *("W1", "W2", "W3", "W4"),
+        *("W1", "W2", "W3", "W4", "W5", "W6"),
         *("C1", "C2", "S1"),
     }
+    # W5 and W6 (issue 23) are Slack's: a sign of work for everyone, new messages a channel.
+    assert {platform for key, platform in by if key in ("W5", "W6")} == {"slack x3"}
+    assert by["W5", "slack x3"].detail["shown"] == 3
     assert [r.errors for r in results if r.measured] == [0] * len(
         [r for r in results if r.measured]
     )
@@ -127,3 +130,11 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         assert f"\n{key} " in table
     assert any("[1/" in line for line in progress)
     assert any("answers" in line for line in progress)
+
+
+def test_the_scale_bench_counts_new_messages_in_any_window() -> None:
+    from devtools.benchscale import most_in_window
+
+    assert most_in_window([], 2.0) == 0
+    assert most_in_window([0.0, 0.5, 1.9, 2.0, 2.1], 2.0) == 4  # 0.5 … 2.1
+    assert most_in_window([0.0, 2.0, 4.0], 2.0) == 1

@@ -87,6 +87,10 @@ __all__ = [
 FIRST_TEXT_TARGET: Final = 2.5
 COMPLETE_P95_TARGET: Final = 9.0
 RATE_LIMITED_TARGET: Final = 0.01
+#: Issue 23: a sign of work (status or reaction) for everyone within 1.5 s; no channel gets
+#: more than 2 new messages in any 2 s (Slack: "1 per second; short bursts >1 allowed").
+SIGN_OF_WORK_TARGET: Final = 1.5
+CHANNEL_BURST_TARGET: Final = 2
 
 #: The simulator's pause between chunks: its bench answers come in about 40 chunks of three
 #: words, so this streams for about five seconds (the run reports the measured stream time).
@@ -131,6 +135,10 @@ class ScaleRun:
     #: Per answer: the simulator's stream, first chunk to last.
     stream: list[float]
     rate_limited_by_method: dict[str, int] = field(default_factory=dict)
+    #: Per person: the first sign of work (a status or a reaction) − the question (Slack).
+    sign_of_work: list[float] | None = None
+    #: The most new messages any channel got in any 2 s (Slack).
+    channel_burst: int | None = None
 
 
 def _quantile(values: Sequence[float], fraction: float) -> float:
@@ -142,8 +150,55 @@ def _quantile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
+def most_in_window(times: Sequence[float], window: float) -> int:
+    """The most of ``times`` inside any ``window`` seconds."""
+    ordered, most, start = sorted(times), 0, 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def _slack_rows(scale: ScaleRun, common: dict[str, Any]) -> list[BenchResult]:
+    """W5 (a sign of work for everyone) and W6 (new messages per channel) on Slack."""
+    rows: list[BenchResult] = []
+    if scale.sign_of_work is not None:
+        signs = scale.sign_of_work
+        slowest = max(signs, default=math.nan)
+        everyone = len(signs) == scale.run.conversations
+        rows.append(
+            BenchResult(
+                key="W5",
+                name="sign of work - question (slowest person)",
+                figure=slowest,
+                unit="s",
+                target=f"<= {SIGN_OF_WORK_TARGET} s, everyone",
+                met=everyone and slowest <= SIGN_OF_WORK_TARGET,
+                detail={"shown": len(signs), "median_s": round(statistics.median(signs), 3)}
+                if signs
+                else {"shown": 0},
+                **common,
+            )
+        )
+    if scale.channel_burst is not None:
+        rows.append(
+            BenchResult(
+                key="W6",
+                name="new messages in one channel in any 2 s (most)",
+                figure=float(scale.channel_burst),
+                unit="msgs",
+                target=f"<= {CHANNEL_BURST_TARGET}",
+                met=scale.channel_burst <= CHANNEL_BURST_TARGET,
+                detail={},
+                **common,
+            )
+        )
+    return rows
+
+
 def scale_results(scale: ScaleRun) -> list[BenchResult]:
-    """W1–W4 for one platform."""
+    """W1–W4 for one platform (and W5–W6 on Slack)."""
     run = scale.run
     errors = run.conversations - run.answered
     first_max = max(scale.first_text, default=math.nan)
@@ -217,6 +272,7 @@ def scale_results(scale: ScaleRun) -> list[BenchResult]:
             detail={"calls": run.calls, "http_429": run.rate_limited, **per_method},
             **common,
         ),
+        *_slack_rows(scale, common),
     ]
 
 
@@ -333,12 +389,19 @@ async def _slack_run(
         rate_limited=sum(refused.values()),
         complete_text_lag=complete_text_lags(clock, completed),
     )
+
+    def sign_of_work(index: int) -> float | None:
+        return fake.sign_of_work_at.get((_slack_channel(config, index), _slack_ts(index)))
+
+    bursts = [most_in_window(at, 2.0) for at in fake.new_messages_at().values()]
     return ScaleRun(
         run=run,
         first_text=_since(asked, first_text),
         complete=_since(asked, completed),
         stream=_streams(clock),
         rate_limited_by_method=dict(refused),
+        sign_of_work=_since(asked, sign_of_work),
+        channel_burst=max(bursts, default=0),
     )
 
 
