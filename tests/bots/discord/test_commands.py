@@ -89,6 +89,27 @@ async def test_ask_in_a_channel_answers_in_a_thread_started_from_the_question(
     assert_no_pings(fake)
 
 
+async def test_ask_echoes_and_sends_the_question_without_bidi_controls(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    # U+202E reversed what followed it in the "asked" line (Trojan Source, CVE-2021-42574).
+    async with running(fake, sim, sqlite_url) as bot:
+        ask = await command(bot, "ask", question="Is \u202egpj.exe\u202c \u2067safe\u2069?")
+        [asked] = await bot.followups(ask)
+        thread_id = int(asked["id"])
+
+        async def thread_started() -> bool:
+            return thread_id in fake.channels
+
+        await fake.wait_for(thread_started)
+        await bot.answered(thread_id)
+    assert fake.messages[thread_id]["content"] == (
+        f"**{USER['username']}** asked: *Is gpj.exe safe?*"
+    )
+    assert fake.channels[thread_id]["name"] == "Is gpj.exe safe?"
+    assert [r.query for r in sim.asked] == ["Is gpj.exe safe?"]
+
+
 async def test_ask_in_a_dm_answers_there_replying_to_the_question(
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:

@@ -126,6 +126,20 @@ async def test_ask_sends_gloo_mentions_and_links_as_people_read_them(
     assert "<@" not in question.markdown.split("asked:", 1)[1]
 
 
+async def test_ask_echoes_and_sends_the_question_without_bidi_controls(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # U+202E reversed what followed it in the "asked" line (Trojan Source, CVE-2021-42574).
+    text = "ask Is \u202egpj.exe\u202c \u2067safe\u2069\u200f?"
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.command(command(fake_slack, text))
+        await slack.settle()
+        (question,) = fake_slack.in_thread(CHANNEL, None)
+    (asked,) = sim.asked
+    assert asked.query == "Is gpj.exe safe?"
+    assert question.markdown == f"<@{ALICE}> asked: *Is gpj.exe safe?*"
+
+
 async def test_ask_where_the_bot_cannot_post_says_how_to_fix_it(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
