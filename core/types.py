@@ -15,13 +15,14 @@ from typing import Final
 #: outside any server, e.g. Discord's ``"@dm"``): all of them share one workspace limit.
 PERSONAL_PREFIX: Final = "@"
 
-#: A whole number as people and our own ids write it: ASCII digits only. ``str.isdigit``
-#: also accepts ``²`` (which ``int`` refuses) and ``١`` (which ``int`` reads as 1).
-_ASCII_DIGITS: Final = re.compile(r"[0-9]+", re.ASCII)
+#: A whole number as people and our own ids write it: ASCII digits only (at most 18, well
+#: within a 64-bit integer and Python's 4,300-digit ``int`` limit). ``str.isdigit`` also
+#: accepts ``²`` (which ``int`` refuses) and ``١`` (which ``int`` reads as 1).
+_ASCII_DIGITS: Final = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 def whole_number(text: str) -> int | None:
-    """``text`` as a non-negative whole number of ASCII digits, else ``None``."""
+    """``text`` as a non-negative whole number of at most 18 ASCII digits, else ``None``."""
     return int(text) if _ASCII_DIGITS.fullmatch(text) else None
 
 

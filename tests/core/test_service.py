@@ -208,7 +208,7 @@ async def test_channel_settings_shape_the_request(store: SqlStore) -> None:
         await c.service.update_settings("slack", "T1", "", enable_sources=False)
         other = await c.service.ask(Question(ThreadKey("slack", "T1", "C7", "1"), "Hi"))
         assert other.sources == ()
-        with pytest.raises(ValueError, match="sources_limit"):
+        with pytest.raises(ValueError, match="from 0 to 25"):
             await c.service.update_settings("slack", "T1", "C1", sources_limit=99)
 
 
