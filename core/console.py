@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
 from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
-from core.types import ChatHistory, Question, Reply, TextDelta, ThreadKey
+from core.types import ChatHistory, Question, Reply, TextDelta, ThreadKey, whole_number
 
 HELP = """Commands:
   <question>   ask Gloo
@@ -114,8 +114,8 @@ class Console:
             await self._history()
         elif line.startswith("/"):
             self._print(f"Unknown command {line.split()[0]}. Type /help for commands.")
-        elif line.isdigit():
-            await self._suggestion(int(line))
+        elif (number := whole_number(line)) is not None:
+            await self._suggestion(number)
         else:
             if not self._interactive:
                 self._print(f"You: {line}")

@@ -6,7 +6,9 @@ both go through here, so no adapter repeats these rules:
 
 * :func:`clean_job` removes what no database or renderer should get: control characters
   (U+0000 made PostgreSQL refuse the whole question), lone surrogates (not encodable as
-  UTF-8), and ``\\r`` line ends (``\\r\\n`` and ``\\r`` become ``\\n``). Tabs and line breaks stay.
+  UTF-8), bidirectional controls (:data:`BIDI_CONTROLS`: they reorder the text shown around
+  them), and ``\\r`` line ends (``\\r\\n`` and ``\\r`` become ``\\n``). Tabs and line breaks
+  stay. Adapters show text people sent back to others ("asked" lines) through :func:`clean`.
 * :func:`refusal` gives the plain sentence for a question that is not worth sending: text of
   only invisible characters (spaces, zero-width characters, a byte-order mark, fillers) is
   empty, and text longer than ``QUESTION_MAX_CHARS`` is refused with the limit stated.
@@ -26,6 +28,7 @@ from core import messages
 from core.types import Job, Question
 
 __all__ = [
+    "BIDI_CONTROLS",
     "clean",
     "clean_job",
     "clean_question",
@@ -35,8 +38,14 @@ __all__ = [
     "too_long",
 ]
 
-#: C0 and C1 controls except tab and line feed, and lone surrogates (U+D800-U+DFFF).
-_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+#: Unicode's bidirectional controls: embeddings and overrides (U+202A-U+202E), isolates
+#: (U+2066-U+2069) and the marks (U+200E, U+200F, U+061C). They reorder how the text
+#: around them is shown ("Trojan Source", CVE-2021-42574), so a question holding them
+#: could read differently to Gloo, to the log and to the people its "asked" line is shown to.
+BIDI_CONTROLS: Final = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+#: C0 and C1 controls except tab and line feed, lone surrogates (U+D800-U+DFFF) and the
+#: bidirectional controls.
+_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff" + BIDI_CONTROLS + "]")
 _LINE_ENDS: Final = re.compile(r"\r\n?")
 
 #: Characters that render as nothing although Unicode files them as letters or symbols
@@ -51,7 +60,8 @@ _INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 
 
 def clean(text: str) -> str:
-    """``text`` without control characters or lone surrogates, with ``\\n`` line ends."""
+    """``text`` without control characters, bidirectional controls or lone surrogates, with
+    ``\\n`` line ends."""
     return _UNSAFE.sub("", _LINE_ENDS.sub("\n", text))
 
 

@@ -25,6 +25,7 @@ import structlog
 from core import intake, messages
 from core import text as text_step
 from core.access import AccessPolicy, AdminCheck
+from core.bounds import SETTING_RANGES, check_setting
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest, Turn
 from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
 from core.metrics import Metrics
@@ -692,12 +693,8 @@ def _validate(settings: ChannelSettings) -> None:
         raise ValueError(messages.too_many_publishers(MAX_PUBLISHERS))
     if any(len(name) > MAX_PUBLISHER_CHARS for name in settings.publishers):
         raise ValueError(messages.publisher_too_long(MAX_PUBLISHER_CHARS))
-    if settings.character_limit is not None and settings.character_limit < 1:
-        raise ValueError("character_limit must be a positive number")
-    if settings.sources_limit is not None and not 0 <= settings.sources_limit <= 25:
-        raise ValueError("sources_limit must be between 0 and 25")
-    if settings.intent not in (None, 0, 1):
-        raise ValueError("intent must be 0 or 1")
+    for name in SETTING_RANGES:  # every numeric setting, one table for every platform
+        check_setting(name, getattr(settings, name))
     if settings.tradition is not None and settings.tradition not in TRADITIONS:
         raise ValueError(
             f"tradition must be one of {', '.join(TRADITIONS)} (or unset), "

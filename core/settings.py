@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.bounds import check_setting
 from core.crypto import check_key
 from core.types import ChannelSettings
 
@@ -238,6 +239,13 @@ class Settings(BaseSettings):
     def _sources_level(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().isdigit():
             return int(value.strip())
+        return value
+
+    @field_validator("gloo_character_limit", "gloo_sources_limit", "gloo_intent")
+    @classmethod
+    def _channel_number(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """The channel defaults keep to the ranges every channel's own settings keep to."""
+        check_setting(str(info.field_name).removeprefix("gloo_"), value)
         return value
 
     @field_validator("gloo_completions_path", "gloo_grounded_path")

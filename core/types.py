@@ -6,6 +6,7 @@ Nothing here knows about Slack, Discord or HTTP: adapters turn platform events i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -13,6 +14,16 @@ from typing import Final
 #: A ``ThreadKey.workspace`` starting with this belongs to no organisation (a direct message
 #: outside any server, e.g. Discord's ``"@dm"``): all of them share one workspace limit.
 PERSONAL_PREFIX: Final = "@"
+
+#: A whole number as people and our own ids write it: ASCII digits only (at most 18, well
+#: within a 64-bit integer and Python's 4,300-digit ``int`` limit). ``str.isdigit`` also
+#: accepts ``²`` (which ``int`` refuses) and ``١`` (which ``int`` reads as 1).
+_ASCII_DIGITS: Final = re.compile(r"[0-9]{1,18}", re.ASCII)
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a non-negative whole number of at most 18 ASCII digits, else ``None``."""
+    return int(text) if _ASCII_DIGITS.fullmatch(text) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +115,10 @@ def suggestion_ref(answer_id: str, index: int) -> str:
 def parse_suggestion_ref(ref: str) -> tuple[str, int] | None:
     """Inverse of :func:`suggestion_ref`; ``None`` for anything malformed."""
     answer_id, sep, index = ref.rpartition(":")
-    if not sep or not answer_id or not index.isdigit() or len(ref) > 100:
+    number = whole_number(index) if len(ref) <= 100 else None
+    if not sep or not answer_id or number is None:
         return None
-    return answer_id, int(index)
+    return answer_id, number
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,11 @@ import discord
 from discord import app_commands
 
 from bots.discord.access import access_command
+from core.bounds import SETTING_RANGES
+
+# Discord's client keeps to these (the options' min_value/max_value); the core checks again.
+_SOURCES = SETTING_RANGES["sources_limit"]
+_CHARACTERS = SETTING_RANGES["character_limit"]
 
 __all__ = ["build_commands"]
 
@@ -35,8 +40,10 @@ async def _history(interaction: discord.Interaction[Any]) -> None:
 @app_commands.describe(
     sources="Show the sources an answer is based on",
     suggestions="Offer suggested follow-up questions",
-    sources_limit="At most this many sources (0-25)",
-    character_limit="Keep answers under this many characters",
+    sources_limit=f"At most this many sources ({_SOURCES.low}-{_SOURCES.high})",
+    character_limit=(
+        f"Keep answers under this many characters ({_CHARACTERS.low}-{_CHARACTERS.high:,})"
+    ),
     publishers="Only these publishers, comma-separated ('-' for all)",
     tradition="Completions V2: the theological perspective ('-' for Gloo's default)",
     model_family="Completions V2: the model provider family ('-' for automatic)",
@@ -68,8 +75,8 @@ async def _settings(
     interaction: discord.Interaction[Any],
     sources: bool | None = None,
     suggestions: bool | None = None,
-    sources_limit: app_commands.Range[int, 0, 25] | None = None,
-    character_limit: app_commands.Range[int, 1, 100_000] | None = None,
+    sources_limit: app_commands.Range[int, _SOURCES.low, _SOURCES.high] | None = None,
+    character_limit: app_commands.Range[int, _CHARACTERS.low, _CHARACTERS.high] | None = None,
     publishers: str | None = None,
     tradition: str | None = None,
     model_family: str | None = None,

@@ -29,6 +29,7 @@ import structlog
 from discord.utils import escape_markdown
 
 from core import presentation
+from core.intake import clean
 from core.text import ellipsize, split_text
 from core.types import ChatHistory, Reply
 
@@ -96,8 +97,8 @@ def label(text: str) -> str:
 
 
 def thread_name(question: str) -> str:
-    """A thread name (1-100 characters) taken from the question."""
-    cleaned = _MENTION_LIKE.sub("", question)
+    """A thread name (1-100 characters) taken from the question (cleaned as at intake)."""
+    cleaned = _MENTION_LIKE.sub("", clean(question))
     return ellipsize(cleaned, THREAD_NAME_LIMIT) or DEFAULT_THREAD_NAME
 
 
@@ -203,12 +204,14 @@ def numbered_sources(entries: Sequence[tuple[int, presentation.ShownSource]]) ->
 
 
 def asked_line(user_name: str, question: str) -> str:
-    """``**user** asked: *question*`` within one message."""
-    name = escape_markdown(ellipsize(user_name or "Someone", 80))
+    """``**user** asked: *question*`` within one message; name and question cleaned of
+    bidirectional and other controls by the core's intake rule."""
+    name = escape_markdown(ellipsize(clean(user_name).strip() or "Someone", 80))
     budget = MESSAGE_LIMIT - len(f"**{name}** asked: **")
-    text = escape_markdown(" ".join(question.split()))
+    words = " ".join(clean(question).split())
+    text = escape_markdown(words)
     if len(text) > budget:
-        text = escape_markdown(ellipsize(" ".join(question.split()), budget // 2))
+        text = escape_markdown(ellipsize(words, budget // 2))
     return f"**{name}** asked: *{text}*"
 
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from core.bounds import SETTING_RANGES, parse_setting
+
 SUBCOMMANDS: Final = frozenset({"ask", "reset", "history", "settings", "access", "help"})
 _ON: Final = frozenset({"on", "yes", "true", "enable", "enabled", "show"})
 _OFF: Final = frozenset({"off", "no", "false", "disable", "disabled", "hide"})
@@ -67,6 +69,11 @@ def readable_question(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _range(name: str) -> tuple[str, str]:
+    allowed = SETTING_RANGES[name]
+    return f"{allowed.low:,}", f"{allowed.high:,}"
+
+
 def parse_settings_change(text: str) -> dict[str, object]:
     """``"sources 3"`` → ``{"sources_limit": 3}``; raises ValueError with a sentence."""
     key, _, value = text.strip().partition(" ")
@@ -77,9 +84,12 @@ def parse_settings_change(text: str) -> dict[str, object]:
             return {"enable_sources": True}
         if word in _OFF:
             return {"enable_sources": False}
-        if word.isdigit():
-            return {"sources_limit": int(word)}
-        raise ValueError("Use `sources on`, `sources off` or `sources <number from 0 to 25>`.")
+        if word and (word[0].isdigit() or word[0] in "+-."):  # a number: the core's range says
+            return {"sources_limit": parse_setting("sources_limit", word)}
+        low, high = _range("sources_limit")
+        raise ValueError(
+            f"Use `sources on`, `sources off` or `sources <number from {low} to {high}>`."
+        )
     if key in ("suggestions", "suggestion"):
         if word in _ON:
             return {"enable_suggestions": True}
@@ -89,9 +99,10 @@ def parse_settings_change(text: str) -> dict[str, object]:
     if key in ("characters", "chars", "length", "character_limit"):
         if word in _NONE:
             return {"character_limit": None}
-        if word.isdigit() and int(word) > 0:
-            return {"character_limit": int(word)}
-        raise ValueError("Use `characters <positive number>` or `characters none`.")
+        try:
+            return {"character_limit": parse_setting("character_limit", word)}
+        except ValueError as exc:
+            raise ValueError(f"{exc} Use `characters <number>` or `characters none`.") from exc
     if key in ("publishers", "publisher"):
         if not value or word in _NONE:
             return {"publishers": ()}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from core.bounds import MAX_CHARACTER_LIMIT, MAX_SOURCES_LIMIT
+
 THINKING: Final = "_Thinking…_"
 ASKED: Final = "<@{user}> asked: *{text}*"
 SOURCES_HEADER: Final = "*Sources*"
@@ -40,8 +42,9 @@ SETTINGS_USAGE: Final = (
     "Change a setting with, for example:\n"
     "• `/gloo settings sources on` or `off`\n"
     "• `/gloo settings suggestions on` or `off`\n"
-    "• `/gloo settings sources 3` (how many sources, 0-25)\n"
-    "• `/gloo settings characters 500` (answer length; `none` for no limit)\n"
+    f"• `/gloo settings sources 3` (how many sources, 0-{MAX_SOURCES_LIMIT})\n"
+    f"• `/gloo settings characters 500` (answer length, 1-{MAX_CHARACTER_LIMIT:,} characters; "
+    "`none` for no limit)\n"
     "• `/gloo settings publishers Publisher A, Publisher B` (`none` for all)"
 )
 SETTINGS_BAD: Final = "I didn't understand that setting. {reason}"

@@ -27,6 +27,7 @@ import structlog
 
 from bots.slack import messages as say
 from core import presentation
+from core.intake import clean
 from core.text import ellipsize, split_text
 from core.types import ChatHistory, Reply
 
@@ -163,8 +164,9 @@ def text_message(text: str) -> SlackMessage:
 
 
 def asked_message(user_id: str, question: str) -> SlackMessage:
-    """``<@user> asked: *question*`` (the question is user or model text: defanged)."""
-    shown = defang(" ".join(question.split()))
+    """``<@user> asked: *question*`` (the question is user or model text: cleaned of
+    bidirectional and other controls by the core's intake rule, and defanged)."""
+    shown = defang(" ".join(clean(question).split()))
     shown = ellipsize(shown.replace("*", "∗"), SECTION_TEXT_LIMIT - 40)
     return text_message(say.ASKED.format(user=user_id, text=shown))
 

@@ -69,6 +69,15 @@ async def test_out_of_range_suggestion_number(store: SqlStore) -> None:
     assert "Pick a suggestion between 1 and 3, or type a question." in text
 
 
+async def test_a_non_ascii_digit_is_a_question_not_a_suggestion_number(store: SqlStore) -> None:
+    # "\u00b2".isdigit() is true but int() refuses it: the console stopped with ValueError.
+    text, code = await run_console(store, ["What is peace?", "\u00b2"])
+    assert code == 0
+    assert "You (suggestion" not in text
+    assert "You: \u00b2" in text
+    assert text.count("Gloo: ") == 2
+
+
 async def test_quit_stops_reading(store: SqlStore) -> None:
     text, code = await run_console(store, ["/quit", "What is joy?"])
     assert code == 0

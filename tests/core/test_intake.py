@@ -29,6 +29,30 @@ def test_control_characters_and_lone_surrogates_are_removed_and_line_ends_unifie
     assert intake.clean(raw) == "What is grace?\nAnd\nhope?[31m\tok"
 
 
+@pytest.mark.parametrize("control", list(intake.BIDI_CONTROLS))
+def test_bidirectional_controls_are_removed(control: str) -> None:
+    # Trojan Source (CVE-2021-42574): U+202E made "?gnp.exe" read as "exe.png?".
+    assert intake.clean(f"Is{control} this safe?") == "Is this safe?"
+    assert not intake.is_plain_id(f"abc{control}")
+
+
+def test_every_bidirectional_control_is_named() -> None:
+    controls = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+    assert set(intake.BIDI_CONTROLS) == controls | {"\u200e", "\u200f", "\u061c"}
+
+
+async def test_a_question_with_bidi_controls_reaches_gloo_without_them(store: SqlStore) -> None:
+    async with dispatcher_for(store) as (dispatcher, _, sim):
+        assert await dispatcher.submit(
+            question_job("k-bidi", "Is \u202egpj.exe\u202c or \u2066x\u2069 safe?")
+        )
+        await dispatcher.drain(retries=True)
+    assert [r.query for r in sim.asked] == ["Is gpj.exe or x safe?"]
+    entry = await store.inbox_entry("k-bidi")
+    assert entry is not None
+    assert entry.job.question.text == "Is gpj.exe or x safe?"
+
+
 def test_visible_text_is_kept_as_written() -> None:
     # Emoji sequences keep their joiners; right-to-left and accented text is unchanged.
     text = "Is 👩\u200d👩\u200d👧 a family? مرحبا — café, naïve"

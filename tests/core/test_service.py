@@ -13,7 +13,16 @@ from core.ports import AnswerRecord, ConversationStore
 from core.service import AnswerFailed, ConversationService, UnknownSuggestion
 from core.simulator import RequestRecord, Simulator, SimulatorConfig
 from core.store.sql import SqlStore
-from core.types import ChannelSettings, ChatHistory, Question, Reply, TextDelta, ThreadKey
+from core.types import (
+    ChannelSettings,
+    ChatHistory,
+    Question,
+    Reply,
+    TextDelta,
+    ThreadKey,
+    parse_suggestion_ref,
+    whole_number,
+)
 from tests.harness import core_on_simulator
 
 THREAD = ThreadKey("slack", "T1", "C1", "1700000000.000100")
@@ -130,6 +139,32 @@ async def test_unknown_or_forged_suggestions_are_refused(store: SqlStore, ref: s
         assert info.value.user_message == messages.UNKNOWN_SUGGESTION
 
 
+@pytest.mark.parametrize("digit", ["\u00b2", "\u0661", "\uff11", "1\n", " 1", "+1"])
+async def test_a_ref_ending_in_a_non_ascii_digit_is_an_unknown_suggestion(
+    store: SqlStore, digit: str
+) -> None:
+    # "²".isdigit() and "١".isdigit() are true: "²" made int() raise ValueError, and "١"
+    # (Arabic-Indic one) was read as index 1 of a real answer.
+    async with core_on_simulator(store) as (c, sim):
+        reply = await c.service.ask(Question(THREAD, "Why pray?"))
+        assert len(reply.suggestions) > 1
+        tampered = f"{reply.answer_id}:{digit}"
+        assert parse_suggestion_ref(tampered) is None
+        with pytest.raises(UnknownSuggestion) as info:
+            await c.service.resolve_suggestion(tampered)
+        assert info.value.user_message == messages.UNKNOWN_SUGGESTION
+        assert len(message_requests(sim)) == 1  # nothing more was asked
+
+
+def test_parse_suggestion_ref_reads_ascii_indexes() -> None:
+    assert parse_suggestion_ref("abc:0") == ("abc", 0)
+    assert parse_suggestion_ref("a:b:12") == ("a:b", 12)
+    assert parse_suggestion_ref("abc:\u00b2") is None
+    assert parse_suggestion_ref("abc:\u0661") is None
+    assert whole_number("007") == 7
+    assert [whole_number(t) for t in ("", "-1", "1e3", "\u00b2", "\u0661", "3\n")] == [None] * 6
+
+
 async def test_suggestion_index_past_the_end_is_refused(store: SqlStore) -> None:
     async with core_on_simulator(store) as (c, _):
         reply = await c.service.ask(Question(THREAD, "Why pray?"))
@@ -173,7 +208,7 @@ async def test_channel_settings_shape_the_request(store: SqlStore) -> None:
         await c.service.update_settings("slack", "T1", "", enable_sources=False)
         other = await c.service.ask(Question(ThreadKey("slack", "T1", "C7", "1"), "Hi"))
         assert other.sources == ()
-        with pytest.raises(ValueError, match="sources_limit"):
+        with pytest.raises(ValueError, match="from 0 to 25"):
             await c.service.update_settings("slack", "T1", "C1", sources_limit=99)
 
 

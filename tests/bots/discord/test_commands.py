@@ -11,6 +11,7 @@ import pytest
 from bots.discord import messages as texts
 from bots.discord.adapter import DiscordAdapter
 from bots.discord.client import INVITE_PERMISSIONS
+from core.bounds import SETTING_RANGES
 from core.cli import main
 from core.simulator import Simulator
 from tests.bots.discord.conftest import (
@@ -87,6 +88,27 @@ async def test_ask_in_a_channel_answers_in_a_thread_started_from_the_question(
     assert [r.query for r in sim.asked] == ["What is hope?"]
     assert answer["content"].strip()
     assert_no_pings(fake)
+
+
+async def test_ask_echoes_and_sends_the_question_without_bidi_controls(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    # U+202E reversed what followed it in the "asked" line (Trojan Source, CVE-2021-42574).
+    async with running(fake, sim, sqlite_url) as bot:
+        ask = await command(bot, "ask", question="Is \u202egpj.exe\u202c \u2067safe\u2069?")
+        [asked] = await bot.followups(ask)
+        thread_id = int(asked["id"])
+
+        async def thread_started() -> bool:
+            return thread_id in fake.channels
+
+        await fake.wait_for(thread_started)
+        await bot.answered(thread_id)
+    assert fake.messages[thread_id]["content"] == (
+        f"**{USER['username']}** asked: *Is gpj.exe safe?*"
+    )
+    assert fake.channels[thread_id]["name"] == "Is gpj.exe safe?"
+    assert [r.query for r in sim.asked] == ["Is gpj.exe safe?"]
 
 
 async def test_ask_in_a_dm_answers_there_replying_to_the_question(
@@ -183,6 +205,21 @@ async def test_settings_change_how_the_channel_is_answered(
     assert sim.asked[0].query == "What is grace?"
 
 
+@pytest.mark.parametrize("value", [3_000_000_000, 10**20, -5, 0])
+async def test_an_out_of_range_character_limit_gets_the_core_range(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str, value: int
+) -> None:
+    # Discord's client keeps to the declared range; the core checks again, with the same table.
+    async with running(fake, sim, sqlite_url) as bot:
+        invalid = await bot.response(await command(bot, "settings", dm=True, character_limit=value))
+        stored = await bot.runtime.container.service.settings_for(
+            "discord", "@dm", str(DM_CHANNEL_ID)
+        )
+    assert invalid["content"].startswith(texts.SETTINGS_INVALID.format(reason="")), invalid
+    assert "from 1 to 100,000 characters" in invalid["content"]
+    assert stored.character_limit is None
+
+
 def adapter_args(*argv: str) -> argparse.Namespace:
     adapter = DiscordAdapter()
     parser = argparse.ArgumentParser()
@@ -209,6 +246,14 @@ async def test_sync_publishes_the_slash_commands_then_exits(
     assert ask["options"][0]["name"] == "question"
     assert ask["options"][0]["required"]
     settings = next(c for c in put.body if c["name"] == "settings")
+    options = {o["name"]: o for o in settings["options"]}
+    for name, allowed in SETTING_RANGES.items():
+        if name in options:  # the slash command declares the core's ranges
+            assert (options[name]["min_value"], options[name]["max_value"]) == (
+                allowed.low,
+                allowed.high,
+            )
+    assert {"character_limit", "sources_limit"} <= options.keys()
     assert str(settings["default_member_permissions"]) == "32"  # Manage Server
     access = next(c for c in put.body if c["name"] == "access")
     assert str(access["default_member_permissions"]) == "32"

@@ -244,6 +244,8 @@ def test_thread_names_drop_mentions_and_are_never_empty() -> None:
 
 def test_the_asked_line_fits_one_message_and_escapes_markdown() -> None:
     assert asked_line("ann_b", "What is *grace*?") == r"**ann\_b** asked: *What is \*grace\*?*"
+    # A display name or question with bidi controls is shown without them.
+    assert asked_line("\u202eann", "Why\u2066?\u2069") == "**ann** asked: *Why?*"
     assert len(asked_line("x" * 200, "y " * 3000)) <= MESSAGE_LIMIT
 
 

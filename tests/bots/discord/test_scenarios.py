@@ -180,6 +180,30 @@ async def test_a_forged_custom_id_gets_a_polite_ephemeral_note(
     assert_no_pings(fake)
 
 
+@pytest.mark.message_api  # suggestions are a Message API feature
+@pytest.mark.parametrize("digit", ["\u00b2", "\u0661"])
+async def test_a_suggestion_ref_ending_in_a_unicode_digit_is_unknown(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str, digit: str
+) -> None:
+    # "²" made int() raise ValueError; "١" (Arabic-Indic one) was read as suggestion 1.
+    async with running(fake, sim, sqlite_url) as bot:
+        await bot.dm("What is grace?")
+        [answer] = await bot.answered(DM_CHANNEL_ID)
+        real = custom_ids(answer, "gloo:s:")[0]
+        custom_id = f"{real.rpartition(':')[0]}:{digit}"
+        forged = copy.deepcopy(answer)
+        forged["components"][-1]["components"][0]["custom_id"] = custom_id
+        fake.messages[int(forged["id"])] = forged
+        click = await bot.click(forged, custom_id)
+        await bot.callback_for(click)
+        [note] = await bot.followups(click)
+        await bot.runtime.dispatcher.drain()
+    assert note["content"] == messages.UNKNOWN_SUGGESTION
+    assert note["flags"] & EPHEMERAL
+    assert len(sim.asked) == 1
+    assert_no_pings(fake)
+
+
 async def test_feedback_is_stored_with_the_answer(
     fake: FakeDiscord, sim: Simulator, sqlite_url: str
 ) -> None:

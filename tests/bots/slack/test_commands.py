@@ -75,9 +75,45 @@ def test_parse_settings_change(text: str, changes: dict[str, object]) -> None:
     assert parse_settings_change(text) == changes
 
 
+@pytest.mark.parametrize(
+    ("text", "range_"),
+    [
+        ("characters 3000000000", "from 1 to 100,000 characters"),
+        ("characters 100000000000000000000", "from 1 to 100,000 characters"),
+        ("characters 1e20", "from 1 to 100,000 characters"),
+        ("characters -4", "from 1 to 100,000 characters"),
+        ("characters \u00b2", "from 1 to 100,000 characters"),
+        ("sources 30", "from 0 to 25"),
+        ("sources \u00b2", "from 0 to 25"),
+    ],
+)
+def test_numbers_past_the_core_range_say_the_range(text: str, range_: str) -> None:
+    # Before: 3000000000 passed (DataError on PostgreSQL), "sources ²" raised int()'s error.
+    with pytest.raises(ValueError, match="must be a whole number") as info:
+        parse_settings_change(text)
+    assert range_ in str(info.value)
+
+
+async def test_an_out_of_range_setting_gets_the_range_and_stores_nothing(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # Before: 100000000000000000000 raised OverflowError in SQLite and got no reply.
+    fake_slack.users[ALICE] = user_object(ALICE, is_admin=True)
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        for text in ("settings characters 100000000000000000000", "settings characters 3000000000"):
+            await slack.command(command(fake_slack, text))
+            await slack.settle()
+        stored = await slack.runtime.container.service.settings_for("slack", TEAM_ID, CHANNEL)
+    assert len(fake_slack.responses) == 2
+    for response in fake_slack.responses:
+        assert response["response_type"] == "ephemeral"
+        assert "from 1 to 100,000 characters" in response["text"]
+    assert stored.character_limit is None
+
+
 @pytest.mark.parametrize("text", ["sources maybe", "characters -4", "colour blue", "suggestions"])
 def test_bad_settings_say_how(text: str) -> None:
-    with pytest.raises(ValueError, match=r"Use|Settings are"):
+    with pytest.raises(ValueError, match=r"Use|Settings are|must be"):
         parse_settings_change(text)
 
 
@@ -124,6 +160,20 @@ async def test_ask_sends_gloo_mentions_and_links_as_people_read_them(
     (asked,) = sim.asked
     assert asked.query == "How would @bob read this page (https://x.example/p) in #general?"
     assert "<@" not in question.markdown.split("asked:", 1)[1]
+
+
+async def test_ask_echoes_and_sends_the_question_without_bidi_controls(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # U+202E reversed what followed it in the "asked" line (Trojan Source, CVE-2021-42574).
+    text = "ask Is \u202egpj.exe\u202c \u2067safe\u2069\u200f?"
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await slack.command(command(fake_slack, text))
+        await slack.settle()
+        (question,) = fake_slack.in_thread(CHANNEL, None)
+    (asked,) = sim.asked
+    assert asked.query == "Is gpj.exe safe?"
+    assert question.markdown == f"<@{ALICE}> asked: *Is gpj.exe safe?*"
 
 
 async def test_ask_where_the_bot_cannot_post_says_how_to_fix_it(
@@ -219,7 +269,7 @@ async def test_settings_show_change_and_persist(
     assert "Saved." in off
     assert "Sources: off" in off
     assert "didn't understand" in bad
-    assert "between 0 and 25" in bad
+    assert "from 0 to 25" in bad
     assert "300 characters" in chars
     assert "Bible Project, Gloo" in publishers
     assert stored.enable_sources is False

@@ -190,6 +190,32 @@ async def test_unknown_or_forged_button_gets_a_polite_ephemeral_note(
         assert messages.UNKNOWN_SUGGESTION in response["text"]
 
 
+@pytest.mark.message_api  # suggestions are a Message API feature
+async def test_a_suggestion_ref_ending_in_a_unicode_digit_is_unknown(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # "²" made int() raise ValueError; "١" (Arabic-Indic one) was read as suggestion 1.
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+        answer_id = answer.buttons("gloo_suggest")[0]["value"].rpartition(":")[0]
+        for digit in ("\u00b2", "\u0661"):
+            value = f"{answer_id}:{digit}"
+            click = action(
+                fake_slack,
+                action_id=f"gloo_suggest:{value}",
+                value=value,
+                message_ts=answer.ts,
+                thread_ts=MENTION_TS,
+            )
+            assert (await slack.action(click)).status == 200
+        await slack.settle()
+    assert len(sim.asked) == 1  # only the mention
+    assert len(fake_slack.responses) == 2
+    for response in fake_slack.responses:
+        assert response["response_type"] == "ephemeral"
+        assert messages.UNKNOWN_SUGGESTION in response["text"]
+
+
 async def test_forged_or_stale_signatures_are_refused(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
