@@ -26,6 +26,7 @@ from typing import Final, Protocol
 import structlog
 
 from core import messages
+from core.notices import RefusalNotes
 from core.ports import AccessStore
 from core.text import ellipsize
 from core.types import ACCESS_EFFECTS, ACCESS_KINDS, PERSONAL_PREFIX, AccessRule, AuditEntry
@@ -127,7 +128,10 @@ class AccessPolicy:
         settings_admins: Collection[str] = (),
         cache_seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        notes: RefusalNotes | None = None,
     ) -> None:
+        #: Who was told of a refusal lately (:mod:`core.notices`), shared with the quotas.
+        self.notes = notes or RefusalNotes(clock=clock)
         self._store = store
         self._settings_admins = frozenset(settings_admins)
         self._cache_seconds = cache_seconds

@@ -227,7 +227,8 @@ async def build(
             service,
             store,
             policy=DeliveryPolicy.from_settings(settings),
-            quotas=Quotas(store, QuotaLimits.from_settings(settings)),
+            # One person is told of a refusal (access lists or quota) once per window.
+            quotas=Quotas(store, QuotaLimits.from_settings(settings), notes=service.access.notes),
             metrics=metrics,
         )
         log.info(

@@ -446,7 +446,13 @@ class Dispatcher:
         if self._quotas is not None:
             refusal = await self._quotas.check(job)
             if refusal is not None:
-                await self._give_up(responder, None, current(), refusal, QUOTA_ERROR, record)
+                thread = job.question.thread
+                if self._quotas.notes.due(
+                    thread.platform, thread.workspace, job.question.user_id, "quota"
+                ):
+                    await self._give_up(responder, None, current(), refusal, QUOTA_ERROR, record)
+                else:  # told within the window: ignored quietly (logged by the notes)
+                    await self._finish_quietly(job, QUOTA_ERROR)
                 return None
 
         if job.attempt == 1:
@@ -606,6 +612,15 @@ class Dispatcher:
         )
         self._count(job, "quota" if error == QUOTA_ERROR else "failed")
         log.warning("job.failed", attempts=job.attempt, reason=error)
+
+    async def _finish_quietly(self, job: Job, error: str) -> None:
+        """Mark ``job`` failed without a note to its asker."""
+        self._claims.pop(job.key, None)
+        await self._persist(
+            lambda: self._inbox.finish(job.key, self.owner, "failed", error), "finish"
+        )
+        self._count(job, "quota" if error == QUOTA_ERROR else "failed")
+        log.info("job.failed_quietly", attempts=job.attempt, reason=error)
 
     def _count(self, job: Job, outcome: str) -> None:
         if self._metrics is None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import structlog
 
 from core import messages
+from core.notices import RefusalNotes
 from core.ports import Inbox, utcnow
 from core.settings import Settings
 from core.types import PERSONAL_PREFIX, Job
@@ -45,9 +46,13 @@ class QuotaLimits:
 
 
 class Quotas:
-    def __init__(self, inbox: Inbox, limits: QuotaLimits) -> None:
+    def __init__(
+        self, inbox: Inbox, limits: QuotaLimits, notes: RefusalNotes | None = None
+    ) -> None:
         self._inbox = inbox
         self._limits = limits
+        #: Over-quota notes: one per person per window (:mod:`core.notices`).
+        self.notes = notes or RefusalNotes()
 
     async def check(self, job: Job) -> str | None:
         """``None`` when ``job`` is within every limit, else the sentence for its asker.

@@ -128,6 +128,10 @@ class DiscordGate:
         )
         if sentence is None:
             return False
+        if not self._service.access.notes.due(
+            PLATFORM, str(message.guild.id), str(message.author.id), "access"
+        ):
+            return True  # told within the window: ignored quietly (the core logs it)
         try:
             await message.author.send(sentence, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:

@@ -309,6 +309,8 @@ class SlackGate:
         self._noted[key] = None
         while len(self._noted) > NOTED_KEYS:
             self._noted.popitem(last=False)
+        if not self._service.access.notes.due(PLATFORM, workspace, user, "access"):
+            return True  # told within the window: ignored quietly (the core logs it)
         self._background.spawn(
             self._note(workspace, channel, user, thread_ts, sentence), "access_refused"
         )

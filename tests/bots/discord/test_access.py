@@ -21,6 +21,7 @@ import pytest
 from bots.discord import access as discord_access
 from core import messages
 from core.access import MAX_RULES, AccessLists
+from core.notices import NOTE_WINDOW_SECONDS, RefusalNotes
 from core.service import MAX_PUBLISHERS
 from core.simulator import Simulator
 from core.types import AccessRule
@@ -37,6 +38,7 @@ from tests.bots.discord.conftest import (
 )
 from tests.bots.discord.fake_discord import FakeDiscord, payload
 from tests.bots.discord.test_commands import MANAGE_SERVER, command
+from tests.clock import FakeClock
 
 EPHEMERAL = 64
 MALLORY = {"id": "1300000000000000066", "username": "mallory", "global_name": "Mallory"}
@@ -210,6 +212,36 @@ async def test_a_blocked_member_is_told_by_dm_and_gloo_is_not_asked(
     assert not fake.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages/{question['id']}/threads")
     assert [r.query for r in sim.asked] == ["What is hope?"]
     assert_no_pings(fake)
+
+
+async def test_a_blocked_member_is_told_once_per_window(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    # Before: every message of a blocked member got its own DM.
+    clock = FakeClock()
+    async with running(fake, sim, sqlite_url) as bot:
+        bot.runtime.container.service.access.notes = RefusalNotes(clock=clock)
+        await access(bot, "block", user=MALLORY)
+        for text in ("What is grace?", "Hello?", "Anyone?"):
+            await bot.say(text, mention_bot=True, user=MALLORY)
+
+            async def noted() -> bool:
+                return bool(await dm_notes(fake, MALLORY))
+
+            await fake.wait_for(noted)
+        clock.advance(NOTE_WINDOW_SECONDS)
+        await bot.say("Still there?", mention_bot=True, user=MALLORY)
+
+        async def noted_twice() -> bool:
+            return len(await dm_notes(fake, MALLORY)) >= 2
+
+        await fake.wait_for(noted_twice)
+        # USER is answered meanwhile, so every message of MALLORY's was handled before it.
+        allowed = await bot.say("What is hope?", mention_bot=True)
+        await bot.answered(int(allowed["id"]))
+    notes = await dm_notes(fake, MALLORY)
+    assert [n["content"] for n in notes] == [messages.ACCESS_USER_REFUSED] * 2
+    assert [r.query for r in sim.asked] == ["What is hope?"]
 
 
 async def test_when_the_member_takes_no_dms_a_short_reply_tells_them_and_goes_away(

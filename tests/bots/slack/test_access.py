@@ -17,6 +17,7 @@ import pytest
 from bots.slack.access import SHOWN_PER_LIST, access_message, parse_access
 from core import messages
 from core.access import MAX_RULES, AccessLists
+from core.notices import NOTE_WINDOW_SECONDS, RefusalNotes
 from core.service import MAX_PUBLISHERS
 from core.simulator import Simulator
 from core.types import AccessRule, AuditEntry
@@ -40,6 +41,7 @@ from tests.bots.slack.support import (
     event,
     slack_process,
 )
+from tests.clock import FakeClock
 from tests.harness import expects_suggestions
 
 MENTION_TS = "1700000100.000100"
@@ -208,6 +210,27 @@ async def test_a_blocked_person_gets_one_ephemeral_note_and_no_gloo_call(
     assert not fake_slack.in_thread(CHANNEL, MENTION_TS)
     assert [q.query for q in sim.asked] == ["What is grace?"]  # Alice's only
     assert f"user {BOB}: blocked" in shown
+
+
+async def test_a_blocked_person_is_told_once_per_window(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # Before: every message of a blocked person got its own ephemeral refusal.
+    fake_slack.users[ALICE] = user_object(ALICE, is_admin=True)
+    clock = FakeClock()
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        slack.runtime.container.service.access.notes = RefusalNotes(clock=clock)
+        await run(slack, f"access block <@{BOB}|bob>")
+        for i in range(3):
+            mention = event("app_mention", ts=f"170000010{i}.000100", user=BOB)
+            assert (await slack.event(mention)).status == 200
+            await slack.settle()
+        clock.advance(NOTE_WINDOW_SECONDS)
+        await slack.event(event("app_mention", ts="1700000200.000100", user=BOB))
+        await slack.settle()
+    assert len(fake_slack.ephemerals) == 2  # the first, and the first after the window
+    assert all(messages.ACCESS_USER_REFUSED in n["text"] for n in fake_slack.ephemerals)
+    assert not sim.asked
 
 
 async def test_allowed_channels_keep_the_bot_to_them_but_direct_messages_still_work(
