@@ -7,30 +7,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
 from devtools.slack.fake import BOT_TOKEN, TEAM_ID, FakeSlack, Team
-from tests.devtools.test_slack_limits import call
+from tests.devtools.test_slack_limits import call, clock, http, slack
+
+__all__ = ["clock", "http", "slack"]  # the fixtures: a fake Slack on a fake clock, a session
 
 STATUS = {"channel_id": "C1", "thread_ts": "1700000000.000100", "status": "is thinking…"}
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack({BOT_TOKEN: Team(TEAM_ID)}).start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_a_status_in_a_channel_thread_shows_until_the_bot_replies(
