@@ -10,11 +10,14 @@ a traceback), and its failed check logs the whole body at INFO. This gate runs f
    digits. Otherwise **401**, before the body is read.
 2. **Size**: a body over :data:`MAX_BODY_BYTES` is refused with **413** without reading it
    all (at once when its ``Content-Length`` says so).
-3. **Room and time**: at most :data:`MAX_CONCURRENT_READS` bodies are read at a time (the
-   headers above are no proof: anyone can send a fresh timestamp and 64 hex digits); over the
-   cap **503** at once, unread. The whole body must arrive within :data:`BODY_READ_TIMEOUT_S`
-   seconds, else **408** and the connection is closed. So unsigned requests can hold at most
-   ``MAX_CONCURRENT_READS × MAX_BODY_BYTES`` of memory, each for at most the deadline.
+3. **Room and time**: the bodies being read at a time may declare at most
+   ``MAX_CONCURRENT_READS × MAX_BODY_BYTES`` in all (their ``Content-Length``, or
+   :data:`MAX_BODY_BYTES` when none is given; the headers above are no proof: anyone can
+   send a fresh timestamp and 64 hex digits); over that **503** at once, unread. Slack's own
+   events are a few KB, so a burst of them never meets the cap (a count of readers would
+   refuse a burst of 33 small events). The whole body must arrive within
+   :data:`BODY_READ_TIMEOUT_S` seconds, else **408** and the connection is closed. So
+   unsigned requests can hold at most that much memory, each for at most the deadline.
 4. **Signature**: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing
    secret, compared in constant time. Otherwise **401**.
 5. **Shape** (the request is signed, so it is Slack's or the secret leaked): the body must be
@@ -62,7 +65,8 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 #: Seconds the whole body may take to arrive once the headers are in. Slack sends a few KB at
 #: once and wants an answer within 3 s; only a stalled or trickling client needs longer.
 BODY_READ_TIMEOUT_S: Final = 10.0
-#: Bodies read at the same time, before their signature can be checked; more get 503 unread.
+#: Full-size bodies read at the same time, before their signature can be checked: the bytes
+#: being read may declare at most this × MAX_BODY_BYTES in all; more get 503 unread.
 MAX_CONCURRENT_READS: Final = 32
 #: Slack: reject a request whose timestamp is more than five minutes from local time.
 TOLERANCE_S: Final = 5 * 60
@@ -170,8 +174,8 @@ class SlackRequestVerifier:
         self._secret = signing_secret.encode()
         self._max_body = max_body_bytes
         self._read_timeout = read_timeout
-        self._max_reads = max_concurrent_reads
-        self._reading = 0
+        self._max_reading = max_concurrent_reads * max_body_bytes
+        self._reading = 0  # bytes declared by the bodies being read
         self._clock = clock
 
     def handler(self, dispatch: BoltDispatch) -> Handler:
@@ -207,16 +211,18 @@ class SlackRequestVerifier:
             return Refusal(401, "missing or malformed signature")
         if request.content_length is not None and request.content_length > self._max_body:
             return Refusal(413, f"body over {self._max_body} bytes")
-        if self._reading >= self._max_reads:
-            return Refusal(503, f"{self._max_reads} request bodies are being read already")
-        self._reading += 1
+        declared = request.content_length
+        need = self._max_body if declared is None else max(declared, 1)
+        if self._reading + need > self._max_reading:
+            return Refusal(503, f"{self._reading} bytes of request bodies are being read already")
+        self._reading += need
         try:
             async with asyncio.timeout(self._read_timeout):
                 body = await _read_at_most(request, self._max_body)
         except TimeoutError:
             return Refusal(408, f"body not received within {self._read_timeout:g} s")
         finally:
-            self._reading -= 1
+            self._reading -= need
         if body is None:
             return Refusal(413, f"body over {self._max_body} bytes")
         expected = hmac.new(self._secret, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
