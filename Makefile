@@ -1,11 +1,16 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv themselves.
+# `make run` / `make install` sync the product alone (uv.lock without the dev extra);
+# `make test` and the development targets sync it with the dev extra. A sync without the
+# extra removes the dev packages, so each sync deletes the other's stamp and the next
+# target of the other kind syncs again.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PROD_STAMP := $(VENV)/.installed-prod
 
-.PHONY: run test lint typecheck pytest bench chaos simulator chat clean lock
+.PHONY: install run test lint typecheck pytest bench chaos simulator chat clean lock
 
 INSTALL_LOG := $(VENV)/install.log
 # uv installs exactly what uv.lock pins (hashes checked); it lives beside the environment,
@@ -22,17 +27,29 @@ $(UV):
 
 $(STAMP): pyproject.toml tools/pyproject.toml uv.lock | $(UV)
 	@echo "Installing uv.lock into $(VENV) (log: $(INSTALL_LOG))..."
+	@rm -f $(PROD_STAMP)
 	@$(UV) sync --locked --extra dev --python $(BIN)/python > $(INSTALL_LOG) 2>&1 || \
 	   { tail -40 $(INSTALL_LOG); echo "Install failed; see $(INSTALL_LOG)"; \
 	     echo "If pyproject.toml changed, run 'make lock' and commit uv.lock."; exit 1; }
 	@touch $(STAMP)
+
+$(PROD_STAMP): pyproject.toml tools/pyproject.toml uv.lock | $(UV)
+	@echo "Installing uv.lock (the product, no dev tools) into $(VENV) (log: $(INSTALL_LOG))..."
+	@rm -f $(STAMP)
+	@$(UV) sync --locked --python $(BIN)/python > $(INSTALL_LOG) 2>&1 || \
+	   { tail -40 $(INSTALL_LOG); echo "Install failed; see $(INSTALL_LOG)"; \
+	     echo "If pyproject.toml changed, run 'make lock' and commit uv.lock."; exit 1; }
+	@touch $(PROD_STAMP)
+
+## install: create .venv with the product only (for .venv/bin/gloo-bots commands)
+install: $(PROD_STAMP)
 
 ## lock: re-resolve uv.lock after a change to pyproject.toml (`make lock UPGRADE=1` takes the newest releases)
 lock: | $(UV)
 	$(UV) lock $(if $(UPGRADE),--upgrade,)
 
 ## run: install and run the service (adapters for the tokens set; else the console playground)
-run: $(STAMP)
+run: $(PROD_STAMP)
 	@$(BIN)/gloo-bots run
 
 ## test: install and run the whole suite: lint, import contracts, types, tests
@@ -58,10 +75,10 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/gloo-bots bench
 
-chat: $(STAMP)
+chat: $(PROD_STAMP)
 	@$(BIN)/gloo-bots chat
 
-simulator: $(STAMP)
+simulator: $(PROD_STAMP)
 	@$(BIN)/gloo-bots simulator
 
 clean:
