@@ -27,7 +27,7 @@ async def test_a_workspace_limit_counts_everyone_in_it(store: SqlStore) -> None:
 
 
 async def test_all_direct_messages_share_one_workspace_limit(store: SqlStore) -> None:
-    # The README: "All Discord DMs count together as one workspace."
+    # docs/configuration.md (Quotas): "All Discord DMs count together as one workspace."
     quotas = Quotas(store, QuotaLimits(workspace_per_day=2))
     first = await accepted(store, "d1", "@dm", "U1")
     second = await accepted(store, "d2", "@dm", "U2")
