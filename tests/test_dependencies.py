@@ -9,6 +9,8 @@ platform features the adapters rely on.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -91,3 +93,38 @@ def test_make_installs_exactly_the_lock() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "sync --locked" in makefile
     assert "pip install -e" not in makefile
+
+
+def _make_dry_run(target: str) -> str:
+    """What ``make TARGET`` would run on a fresh clone (``-n``: nothing is run; ``-B``: every
+    prerequisite counts as out of date, as with no .venv)."""
+    make = shutil.which("make")
+    assert make is not None
+    done = subprocess.run(  # noqa: S603 - make on our own Makefile, dry run
+        [make, "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("target", ["run", "install", "chat", "simulator"])
+def test_make_run_and_install_sync_the_product_without_the_dev_extra(target: str) -> None:
+    commands = _make_dry_run(target)
+    syncs = [line for line in commands.splitlines() if " sync --locked" in line]
+    assert len(syncs) == 1, commands
+    assert "--extra" not in syncs[0]
+    # A sync without the extra removes the dev packages: the dev stamp must go with it, so
+    # the next `make test` syncs the dev extra back.
+    assert "rm -f .venv/.installed-stamp" in commands
+    assert commands.index("rm -f .venv/.installed-stamp") < commands.index(syncs[0])
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("target", ["test", "lint", "typecheck", "pytest", "bench", "chaos"])
+def test_make_test_and_the_development_targets_sync_the_dev_extra(target: str) -> None:
+    commands = _make_dry_run(target)
+    syncs = [line for line in commands.splitlines() if " sync --locked" in line]
+    assert len(syncs) == 1, commands
+    assert "--extra dev" in syncs[0]
+    assert "rm -f .venv/.installed-prod" in commands
+    assert commands.index("rm -f .venv/.installed-prod") < commands.index(syncs[0])
