@@ -63,8 +63,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core bots tools/devtools tests
 
+# One worker per core (pytest-xdist; each worker makes its own PostgreSQL database, see
+# tests/conftest.py), and the 15 slowest tests named at the end. `make pytest WORKERS=0` runs
+# in one process.
+WORKERS ?= auto
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --durations=15
 
 ## chaos: the long chaos runs (R1-R5 at 7x the size make test uses); figures on CHAOS lines
 chaos: $(STAMP)
