@@ -7,6 +7,7 @@ suggestion's number continues the same chat exactly like a button click would.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 import uuid
@@ -30,6 +31,17 @@ SIMULATOR_BANNER = """\
   not from Gloo AI. Set GLOO_CLIENT_ID and GLOO_CLIENT_SECRET (or
   GLOO_API_KEY) in the environment or .env to talk to the real Gloo.
 ======================================================================"""
+
+
+_CONTROL = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def strip_control(text: str) -> str:
+    """``text`` without C0/C1 control characters (newline and tab kept) or ESC sequences."""
+    return _CONTROL.sub("", text)
 
 
 LineReader = Callable[[str], Awaitable[str | None]]
@@ -94,7 +106,7 @@ class Console:
         self._print("Ask me anything. Type /help for commands.")
         prompt = "> " if self._interactive else ""
         while (raw := await read(prompt)) is not None:
-            line = raw.strip()
+            line = strip_control(raw).strip()
             if line in ("/quit", "/exit"):
                 break
             if line:

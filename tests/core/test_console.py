@@ -107,3 +107,11 @@ def test_render_history() -> None:
     assert render_history(history) == (
         "Conversation c1 - About grace\nYou: What is grace?\nGloo: A gift."
     )
+
+
+async def test_control_bytes_in_input_are_never_echoed(store: SqlStore) -> None:
+    text, code = await run_console(store, ["What is \x1b[31mgrace\x07?\x9b"])
+    assert code == 0
+    assert "You: What is grace?" in text
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in text
