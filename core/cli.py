@@ -198,14 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(_dispatch(args, settings))
-    except StartupError as exc:
-        print(f"gloo-bots: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gloo-bots chat | head`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # one sentence (core/failures.py), the traceback at DEBUG only
+        from core.failures import report
+
+        return report(exc, database_url=settings.database_url)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -269,9 +270,9 @@ async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
 
 
 async def _chat(settings: Settings) -> int:
-    if settings.uses_simulator:
-        print(SIMULATOR_BANNER, flush=True)
     async with build(settings) as container:
+        if settings.uses_simulator:  # once the store opened: a failure stays one sentence
+            print(SIMULATOR_BANNER, flush=True)
         interactive = sys.stdin.isatty()
         if interactive:
             import readline  # noqa: F401 - gives input() line editing and history
