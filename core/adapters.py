@@ -41,7 +41,9 @@ __all__ = [
     "AdapterCommands",
     "Diagnosable",
     "Runtime",
+    "SettingsCheck",
     "adapter_names",
+    "check_adapter_settings",
     "load_adapter",
     "run_worker",
     "serve_adapters",
@@ -120,6 +122,25 @@ class AdapterCommands(Protocol):
         """
 
 
+@runtime_checkable
+class SettingsCheck(Protocol):
+    """Optional part of an adapter: refuse settings that cannot work, before anything starts.
+
+    :func:`serve_adapters` calls it before the database is opened or migrated, so a missing
+    setting is one sentence and nothing was created.
+    """
+
+    def check_settings(self, settings: Settings) -> None:
+        """Raise :class:`~core.bootstrap.StartupError` saying what to set."""
+
+
+def check_adapter_settings(settings: Settings, adapters: Iterable[Adapter]) -> None:
+    """Every adapter's :class:`SettingsCheck` (raising the first :class:`StartupError`)."""
+    for adapter in adapters:
+        if isinstance(adapter, SettingsCheck):
+            adapter.check_settings(settings)
+
+
 def adapter_names() -> list[str]:
     """The installed adapters' names, without importing them."""
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
@@ -152,6 +173,7 @@ async def serve_adapters(
     """
     if not adapters:
         raise StartupError("nothing to run: no adapter is configured")
+    check_adapter_settings(settings, adapters)
     async with build(settings, transport=transport) as container:
         dispatcher = container.dispatcher
         readiness: dict[str, ReadinessCheck] = {}

@@ -18,12 +18,13 @@ from core.adapters import (
     Adapter,
     AdapterCommands,
     adapter_names,
+    check_adapter_settings,
     load_adapter,
     run_worker,
     serve_adapters,
 )
 from core.bootstrap import StartupError, build, check_gloo_for_serving
-from core.console import SIMULATOR_BANNER, Console, read_stdin
+from core.console import Console, read_stdin, simulator_banner
 from core.crypto import SecretBox
 from core.doctor import run_doctor
 from core.logs import configure_logging
@@ -263,8 +264,9 @@ async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
 async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
     """Serve people: on Gloo, or on the simulator only when GLOO_BACKEND=simulator says so."""
     check_gloo_for_serving(settings)
+    check_adapter_settings(settings, adapters)
     if settings.uses_simulator:
-        print(SIMULATOR_BANNER, file=sys.stderr, flush=True)
+        print(simulator_banner(settings), file=sys.stderr, flush=True)
         log.warning("gloo.simulated", detail="every answer says it is simulated")
     return await serve_adapters(settings, adapters)
 
@@ -272,7 +274,7 @@ async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
 async def _chat(settings: Settings) -> int:
     async with build(settings) as container:
         if settings.uses_simulator:  # once the store opened: a failure stays one sentence
-            print(SIMULATOR_BANNER, flush=True)
+            print(simulator_banner(settings), flush=True)
         interactive = sys.stdin.isatty()
         if interactive:
             import readline  # noqa: F401 - gives input() line editing and history

@@ -150,6 +150,10 @@ class SlackAdapter:
             )
         return findings
 
+    def check_settings(self, settings: Settings) -> None:
+        """Refuse Slack settings that cannot work, before anything is created."""
+        _check_settings(settings, self.mode)
+
     # --- serving ---------------------------------------------------------------------------
 
     def socket_mode(self, settings: Settings) -> bool:
