@@ -228,7 +228,7 @@ async def build(
             metrics=metrics,
         )
         log.info(
-            "bootstrap.ready",
+            "bootstrap.built",
             api=settings.gloo_api,
             gloo=describe_gloo(settings),
             simulator=simulator is not None,

@@ -249,6 +249,7 @@ class SlackAdapter:
             if self.socket_mode(settings):
                 handler = self._socket = await self._connect_socket(settings)
             self._serving = True
+            runtime.connected(PLATFORM, "socket-mode" if handler is not None else "events-api")
             await runtime.stopping.wait()
             await self.background.wait()
         finally:
