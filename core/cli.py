@@ -187,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"gloo-bots: the configuration is not valid:\n{exc}", file=sys.stderr)
+        from core.failures import report
+
+        report(exc)
         return 2
     quiet = args.command in ("chat", "bench", "doctor") or (
         args.command == "run" and not _configured_adapters_exist(settings)

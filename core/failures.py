@@ -88,7 +88,7 @@ def _translate(exc: BaseException, database_url: str | None) -> str | None:
     for kind, translate in _registry:
         if isinstance(exc, kind) and (sentence := translate(exc)):
             return sentence
-    for translate in (_alembic, _sqlalchemy, _aiohttp, _httpx):
+    for translate in (_settings, _alembic, _sqlalchemy, _aiohttp, _httpx):
         if (sentence := translate(exc, database_url)) is not None:
             return sentence
     if isinstance(exc, OSError):
@@ -108,6 +108,23 @@ def _os_error(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError):
         return f"{reason}{where} — check the path in the settings"
     return f"the system refused an operation: {reason}{where} — check the paths and the network"
+
+
+def _settings(exc: BaseException, database_url: str | None) -> str | None:
+    try:
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover - pydantic is a dependency
+        return None
+    if not isinstance(exc, ValidationError):
+        return None
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']).upper() or 'a setting'}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    return (
+        f"the configuration is not valid ({'; '.join(problems)}) — fix "
+        f"{'it' if len(problems) == 1 else 'them'} in the environment or .env"
+    )
 
 
 def _alembic(exc: BaseException, database_url: str | None) -> str | None:

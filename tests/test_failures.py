@@ -142,6 +142,13 @@ CASES = [
         ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"),
         creates_nothing=True,
     ),
+    Case(
+        "a-setting-is-not-valid",
+        ("chat",),
+        {"GLOO_TIMEOUT": "soon"},
+        ("configuration is not valid", "GLOO_TIMEOUT", "environment or .env"),
+        creates_nothing=True,
+    ),
 ]
 
 

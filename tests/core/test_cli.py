@@ -209,7 +209,7 @@ def test_fault_specs() -> None:
         ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL is not usable"),
         (
             {"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/x"},
-            "Could not open the database postgresql+psycopg://postgres:***@127.0.0.1:1/x",
+            "the database postgresql+psycopg://postgres:***@127.0.0.1:1/x could not be opened",
         ),
         ({"GLOO_TIMEOUT": "soon"}, "the configuration is not valid"),
     ],
