@@ -115,10 +115,6 @@ class _ScrubRendered:
         return self._redactor.scrub(text)
 
 
-#: Our own loggers (structlog names them after the module). At INFO a person reads only
-#: these; other libraries' records below WARNING show at LOG_LEVEL=DEBUG.
-OUR_LOGGERS: Final = ("core", "bots", "devtools", "tools")
-
 #: Library messages that say nothing to an operator of this service, moved to DEBUG:
 #: discord.py warns at every client it builds that voice needs PyNaCl and davey
 #: (discord/client.py, Client.__init__; this bot has no voice), and bolt warns that
@@ -132,10 +128,16 @@ LIBRARY_NOTICES: Final[dict[str, tuple[str, ...]]] = {
 
 
 class _OursBelowWarning(logging.Filter):
-    """On the handler: drop other libraries' records below WARNING unless we debug."""
+    """On the handler: at INFO a person reads only our events.
+
+    Our events are structlog's (its records carry the event dict as their ``msg``,
+    ``ProcessorFormatter.wrap_for_formatter``); the libraries log through the stdlib
+    (httpx, aiohttp, slack_sdk, bolt, discord.py, APScheduler), and their records below
+    WARNING show only at ``LOG_LEVEL=DEBUG``.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING or record.name.split(".")[0] in OUR_LOGGERS:
+        if record.levelno >= logging.WARNING or isinstance(record.msg, dict):
             return True
         return logging.getLogger().isEnabledFor(logging.DEBUG)
 
