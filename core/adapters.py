@@ -41,7 +41,9 @@ __all__ = [
     "AdapterCommands",
     "Diagnosable",
     "Runtime",
+    "SettingsCheck",
     "adapter_names",
+    "check_adapter_settings",
     "load_adapter",
     "run_worker",
     "serve_adapters",
@@ -72,9 +74,28 @@ class Runtime:
     #: Readiness checks served at ``/readyz``; adapters add their platform connection's.
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 
+    #: The adapters :func:`serve_adapters` runs; the ``ready`` line waits for all of them.
+    expected: tuple[str, ...] = ()
+    #: What each adapter said it serves when it connected (:meth:`connected`).
+    connections: dict[str, str] = field(default_factory=dict)
+    #: Set once every expected adapter connected (the ``ready`` line was logged).
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
     @property
     def settings(self) -> Settings:
         return self.container.settings
+
+    def connected(self, name: str, how: str) -> None:
+        """Adapter ``name`` is connected to its platform and serves people (``how``).
+
+        Once every adapter of the process said so, one ``ready`` line names what serves
+        where, e.g. ``ready discord=connected slack=socket-mode web=http://0.0.0.0:3000``.
+        """
+        self.connections[name] = how
+        if self.ready.is_set() or not set(self.expected) <= set(self.connections):
+            return
+        self.ready.set()
+        log.info("ready", **dict(sorted(self.connections.items())), web=self.web_url)
 
 
 class Adapter(Protocol):
@@ -120,6 +141,25 @@ class AdapterCommands(Protocol):
         """
 
 
+@runtime_checkable
+class SettingsCheck(Protocol):
+    """Optional part of an adapter: refuse settings that cannot work, before anything starts.
+
+    :func:`serve_adapters` calls it before the database is opened or migrated, so a missing
+    setting is one sentence and nothing was created.
+    """
+
+    def check_settings(self, settings: Settings) -> None:
+        """Raise :class:`~core.bootstrap.StartupError` saying what to set."""
+
+
+def check_adapter_settings(settings: Settings, adapters: Iterable[Adapter]) -> None:
+    """Every adapter's :class:`SettingsCheck` (raising the first :class:`StartupError`)."""
+    for adapter in adapters:
+        if isinstance(adapter, SettingsCheck):
+            adapter.check_settings(settings)
+
+
 def adapter_names() -> list[str]:
     """The installed adapters' names, without importing them."""
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
@@ -152,6 +192,7 @@ async def serve_adapters(
     """
     if not adapters:
         raise StartupError("nothing to run: no adapter is configured")
+    check_adapter_settings(settings, adapters)
     async with build(settings, transport=transport) as container:
         dispatcher = container.dispatcher
         readiness: dict[str, ReadinessCheck] = {}
@@ -160,6 +201,7 @@ async def serve_adapters(
             dispatcher=dispatcher,
             web=build_web_app(container, readiness),
             readiness=readiness,
+            expected=tuple(adapter.name for adapter in adapters),
         )
         for adapter in adapters:
             await adapter.prepare(runtime)
@@ -172,7 +214,8 @@ async def serve_adapters(
         scheduler = build_scheduler(container, container.leadership)
         scheduler.start()
         runtime.web_url = server.url
-        log.info("process.serving", url=server.url, adapters=[a.name for a in adapters])
+        # Listening is not serving yet: the ``ready`` line comes once every adapter connected.
+        log.info("process.listening", url=server.url, connecting=[a.name for a in adapters])
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for sig in signals:

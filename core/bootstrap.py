@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 import httpx
 import stamina.instrumentation
 import structlog
-from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.access import AccessPolicy
 from core.delivery import DeliveryPolicy, Dispatcher
+from core.failures import StartupError as StartupError  # re-exported: where callers look
+from core.failures import explain, safe_database_url
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
 from core.gloo.backend import GlooBackend
 from core.gloo.client import MessageBackend
@@ -32,7 +33,6 @@ from core.ports import Store
 from core.quotas import QuotaLimits, Quotas
 from core.service import ConversationService, error_code
 from core.settings import Settings
-from core.store.engine import normalize_database_url
 from core.store.sql import SqlStore
 
 if TYPE_CHECKING:  # the simulator is imported only where it is used (see build)
@@ -54,10 +54,6 @@ NO_GLOO_FOR_SERVING = (
     "set GLOO_BACKEND=simulator to serve simulated answers on purpose."
 )
 API_NAMES = {"message": "the Message API", "completions": "Completions V2"}
-
-
-class StartupError(Exception):
-    """The service cannot start; the message says what to change."""
 
 
 def check_gloo_for_serving(settings: Settings) -> None:
@@ -232,7 +228,7 @@ async def build(
             metrics=metrics,
         )
         log.info(
-            "bootstrap.ready",
+            "bootstrap.built",
             api=settings.gloo_api,
             gloo=describe_gloo(settings),
             simulator=simulator is not None,
@@ -263,18 +259,13 @@ async def _open_store(settings: Settings, stack: AsyncExitStack) -> SqlStore:
     except ValueError as exc:  # an unsupported or malformed URL
         raise StartupError(f"DATABASE_URL is not usable: {exc}") from exc
     except (SQLAlchemyError, OSError) as exc:
-        log.exception("store.open_failed", database=_safe_url(settings.database_url))
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StartupError(
-            f"Could not open the database {_safe_url(settings.database_url)}: {reason}"
-        ) from exc
+        # One sentence (core/failures.py); the traceback shows at LOG_LEVEL=DEBUG only.
+        log.debug("store.open_failed", database=_safe_url(settings.database_url))
+        raise StartupError(explain(exc, database_url=settings.database_url)) from exc
     stack.push_async_callback(sql.close)
     return sql
 
 
 def _safe_url(url: str) -> str:
     """A database URL without its password, for logs and messages."""
-    try:
-        return make_url(normalize_database_url(url)).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(an unreadable URL)"
+    return safe_database_url(url)

@@ -18,12 +18,13 @@ from core.adapters import (
     Adapter,
     AdapterCommands,
     adapter_names,
+    check_adapter_settings,
     load_adapter,
     run_worker,
     serve_adapters,
 )
 from core.bootstrap import StartupError, build, check_gloo_for_serving
-from core.console import SIMULATOR_BANNER, Console, read_stdin
+from core.console import Console, read_stdin, simulator_banner
 from core.crypto import SecretBox
 from core.doctor import run_doctor
 from core.logs import configure_logging
@@ -186,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"gloo-bots: the configuration is not valid:\n{exc}", file=sys.stderr)
+        from core.failures import report
+
+        report(exc)
         return 2
     quiet = args.command in ("chat", "bench", "doctor") or (
         args.command == "run" and not _configured_adapters_exist(settings)
@@ -198,14 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(_dispatch(args, settings))
-    except StartupError as exc:
-        print(f"gloo-bots: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gloo-bots chat | head`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # one sentence (core/failures.py), the traceback at DEBUG only
+        from core.failures import report
+
+        return report(exc, database_url=settings.database_url)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -262,16 +266,17 @@ async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
 async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
     """Serve people: on Gloo, or on the simulator only when GLOO_BACKEND=simulator says so."""
     check_gloo_for_serving(settings)
+    check_adapter_settings(settings, adapters)
     if settings.uses_simulator:
-        print(SIMULATOR_BANNER, file=sys.stderr, flush=True)
+        print(simulator_banner(settings), file=sys.stderr, flush=True)
         log.warning("gloo.simulated", detail="every answer says it is simulated")
     return await serve_adapters(settings, adapters)
 
 
 async def _chat(settings: Settings) -> int:
-    if settings.uses_simulator:
-        print(SIMULATOR_BANNER, flush=True)
     async with build(settings) as container:
+        if settings.uses_simulator:  # once the store opened: a failure stays one sentence
+            print(simulator_banner(settings), flush=True)
         interactive = sys.stdin.isatty()
         if interactive:
             import readline  # noqa: F401 - gives input() line editing and history

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
 from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
+from core.settings import Settings
 from core.types import ChatHistory, Question, Reply, TextDelta, ThreadKey, whole_number
 
 HELP = """Commands:
@@ -31,6 +32,19 @@ SIMULATOR_BANNER = """\
   not from Gloo AI. Set GLOO_CLIENT_ID and GLOO_CLIENT_SECRET (or
   GLOO_API_KEY) in the environment or .env to talk to the real Gloo.
 ======================================================================"""
+#: The banner when GLOO_BACKEND=simulator chose the simulator on purpose.
+SIMULATOR_BANNER_CHOSEN = """\
+======================================================================
+  SIMULATOR MODE (GLOO_BACKEND=simulator) - answers come from the
+  built-in Gloo simulator, not from Gloo AI. To talk to the real Gloo,
+  set GLOO_BACKEND=message (or completions) with GLOO_CLIENT_ID and
+  GLOO_CLIENT_SECRET (or GLOO_API_KEY).
+======================================================================"""
+
+
+def simulator_banner(settings: Settings) -> str:
+    """The banner that says why the simulator answers: chosen, or no credentials set."""
+    return SIMULATOR_BANNER_CHOSEN if settings.simulator_requested else SIMULATOR_BANNER
 
 
 _CONTROL = re.compile(

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -115,6 +115,56 @@ class _ScrubRendered:
         return self._redactor.scrub(text)
 
 
+#: Library messages that say nothing to an operator of this service, moved to DEBUG:
+#: discord.py warns at every client it builds that voice needs PyNaCl and davey
+#: (discord/client.py, Client.__init__; this bot has no voice), and bolt warns that
+#: ``token`` is unused when the process has SLACK_BOT_TOKEN in its environment and passes a
+#: client (slack_bolt/app/async_app.py reads the variable itself;
+#: slack_bolt/logger/messages.py, warning_token_skipped) — our client carries that token.
+LIBRARY_NOTICES: Final[dict[str, tuple[str, ...]]] = {
+    "discord.client": ("voice will NOT be supported",),
+    "bots.slack.bolt": ("`token` will be unused",),
+}
+
+
+class _OursBelowWarning(logging.Filter):
+    """On the handler: at INFO a person reads only our events.
+
+    Our events are structlog's (its records carry the event dict as their ``msg``,
+    ``ProcessorFormatter.wrap_for_formatter``); the libraries log through the stdlib
+    (httpx, aiohttp, slack_sdk, bolt, discord.py, APScheduler), and their records below
+    WARNING show only at ``LOG_LEVEL=DEBUG``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or isinstance(record.msg, dict):
+            return True
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+class _Demote(logging.Filter):
+    """On a library's logger: its records containing one of ``texts`` become DEBUG ones."""
+
+    def __init__(self, texts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.texts = texts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not any(text in message for text in self.texts):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def _demote_library_notices() -> None:
+    for name, texts in LIBRARY_NOTICES.items():
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, _Demote)]:
+            logger.removeFilter(old)
+        logger.addFilter(_Demote(texts))
+
+
 def configure_logging(
     *,
     level: str = "INFO",
@@ -149,6 +199,8 @@ def configure_logging(
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_OursBelowWarning())
+    _demote_library_notices()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -156,7 +208,15 @@ def configure_logging(
     root.setLevel(level.upper())
     # Chatty libraries stay at WARNING unless we debug.
     quiet = "DEBUG" if level.upper() == "DEBUG" else "WARNING"
-    for name in ("httpx", "httpcore", "aiohttp.access", "sqlalchemy.engine", "alembic"):
+    # APScheduler's job bookkeeping ("Adding job tentatively…", "Added job …") included.
+    for name in (
+        "httpx",
+        "httpcore",
+        "aiohttp.access",
+        "sqlalchemy.engine",
+        "alembic",
+        "apscheduler.scheduler",
+    ):
         logging.getLogger(name).setLevel(quiet)
 
     structlog.configure(

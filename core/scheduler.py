@@ -63,7 +63,13 @@ class Jobs:
             task = asyncio.ensure_future(job())
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-            await asyncio.shield(task)
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                # APScheduler's shutdown cancels the job it runs (executors/asyncio.py,
+                # shutdown) and would log the cancellation as the job's exception, with a
+                # traceback: the work goes on in its task, and stop() waits for it.
+                return
 
         shielded.__name__ = getattr(job, "__name__", "job")
         return shielded

@@ -130,6 +130,10 @@ class DiscordAdapter:
             )
         return findings
 
+    def check_settings(self, settings: Settings) -> None:
+        """Refuse a missing DISCORD_BOT_TOKEN before anything is created."""
+        _token(settings)
+
     # --- serving --------------------------------------------------------------------------
 
     async def prepare(self, runtime: Runtime) -> None:

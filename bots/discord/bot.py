@@ -121,6 +121,10 @@ class DiscordBot:
     def service(self) -> ConversationService:
         return self._runtime.dispatcher.service
 
+    def connected(self) -> None:
+        """The gateway said READY (every shard): the process may say it is ready."""
+        self._runtime.connected(PLATFORM, "connected")
+
     # --- messages -----------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:

@@ -116,6 +116,8 @@ class GlooClient(discord.AutoShardedClient):
             shards=self.shard_count,
             guilds=len(self.guilds),
         )
+        if self.gloo_bot is not None:
+            self.gloo_bot.connected()
 
 
 def _guard_parsers(parsers: dict[str, Callable[[Any], None]]) -> None:

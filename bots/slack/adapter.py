@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -54,6 +55,21 @@ EVENTS_PATH = "/slack/events"
 REFUSED = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 )
+
+
+#: Errors meaning Slack could not be reached at all (slack_sdk's aiohttp client raises
+#: aiohttp's connection errors once its retry handler gave up).
+UNREACHABLE_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def unreachable(where: str | None, exc: BaseException) -> str:
+    """The sentence for a Slack that does not answer at ``where`` (SLACK_API_URL)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    place = where or "slack.com"
+    return (
+        f"Slack could not be reached at {place} ({reason}) — check the network, and "
+        "SLACK_API_URL if it is set"
+    )
 
 
 class SlackAdapter:
@@ -133,6 +149,10 @@ class SlackAdapter:
                 await _diagnose_app_token(clients.build(), app_token.get_secret_value())
             )
         return findings
+
+    def check_settings(self, settings: Settings) -> None:
+        """Refuse Slack settings that cannot work, before anything is created."""
+        _check_settings(settings, self.mode)
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -229,6 +249,7 @@ class SlackAdapter:
             if self.socket_mode(settings):
                 handler = self._socket = await self._connect_socket(settings)
             self._serving = True
+            runtime.connected(PLATFORM, "socket-mode" if handler is not None else "events-api")
             await runtime.stopping.wait()
             await self.background.wait()
         finally:
@@ -260,6 +281,8 @@ class SlackAdapter:
         client = await self.clients.for_workspace("")
         try:
             response = await client.auth_test()
+        except UNREACHABLE_ERRORS as exc:
+            raise StartupError(unreachable(client.base_url, exc)) from exc
         except SlackApiError as exc:
             if slack_error(exc) in REFUSED:
                 raise StartupError(
@@ -283,6 +306,9 @@ class SlackAdapter:
         )
         try:
             handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        except UNREACHABLE_ERRORS as exc:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            raise StartupError(unreachable(settings.slack_api_url, exc)) from exc
         except SlackApiError as exc:
             await handler.close_async()  # type: ignore[no-untyped-call]
             if slack_error(exc) in REFUSED:
@@ -291,7 +317,11 @@ class SlackAdapter:
                     "token (xapp-…) with the connections:write scope under Basic Information."
                 ) from exc
             raise
-        await handler.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+        except UNREACHABLE_ERRORS as exc:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            raise StartupError(unreachable("Slack's socket-mode URL", exc)) from exc
         log.info("slack.socket_mode_connected")
         return handler
 

@@ -209,7 +209,7 @@ def test_fault_specs() -> None:
         ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL is not usable"),
         (
             {"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/x"},
-            "Could not open the database postgresql+psycopg://postgres:***@127.0.0.1:1/x",
+            "the database postgresql+psycopg://postgres:***@127.0.0.1:1/x could not be opened",
         ),
         ({"GLOO_TIMEOUT": "soon"}, "the configuration is not valid"),
     ],
@@ -323,13 +323,13 @@ def test_with_gloo_backend_simulator_serving_slack_starts_and_says_so(tmp_path: 
     assert process.stdout is not None
     started = ""
     deadline = time.monotonic() + 30
-    while "process.serving" not in started and time.monotonic() < deadline:
+    while "process.listening" not in started and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break
         started += line
     try:
-        assert "process.serving" in started, started
+        assert "process.listening" in started, started
         assert "SIMULATOR MODE" in started
         assert "gloo.simulated" in started
         # /healthz answering means the process's loop runs past its signal handlers' setup.

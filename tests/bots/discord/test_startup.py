@@ -168,4 +168,7 @@ async def test_readiness_follows_the_gateway_connection(
         assert bot.adapter.client is not None
         await asyncio.wait_for(bot.adapter.client.wait_until_ready(), 10)
         assert await check() is None
+        # on_ready (a task discord.py dispatches after READY) says `ready discord=connected`.
+        await asyncio.wait_for(bot.runtime.ready.wait(), 10)
+        assert bot.runtime.connections == {"discord": "connected"}
     assert await check() == "not connected to the Discord gateway"

@@ -40,6 +40,9 @@ async def test_socket_mode_answers_mentions_and_buttons(
             http.get(f"{slack.runtime.web_url}/readyz") as ready,
         ):
             assert ready.status == 200, await ready.text()
+        # The process said `ready slack=socket-mode web=…` once the socket connected.
+        assert slack.runtime.ready.is_set()
+        assert slack.runtime.connections == {"slack": "socket-mode"}
         body = event("app_mention", ts=MENTION_TS, text=f"<@{BOT_USER_ID}> What is grace?")
         ack = await fake_slack.send_envelope("events_api", body)
         assert "payload" not in ack
