@@ -122,6 +122,9 @@ class Adapter(Protocol):
     async def serve(self, runtime: Runtime) -> None:
         """Connect and serve until cancelled; clean up on cancellation.
 
+        Call ``runtime.connected(name, how)`` once the platform is connected, so the process
+        logs its one ``ready`` line when every adapter has.
+
         Return (or raise :class:`~core.bootstrap.StartupError` with a sentence saying what
         to change) when the platform refuses the credentials.
         """

@@ -88,8 +88,8 @@ def _translate(exc: BaseException, database_url: str | None) -> str | None:
     for kind, translate in _registry:
         if isinstance(exc, kind) and (sentence := translate(exc)):
             return sentence
-    for translate in (_settings, _alembic, _sqlalchemy, _aiohttp, _httpx):
-        if (sentence := translate(exc, database_url)) is not None:
+    for builtin in (_settings, _alembic, _sqlalchemy, _aiohttp, _httpx):
+        if (sentence := builtin(exc, database_url)) is not None:
             return sentence
     if isinstance(exc, OSError):
         return _os_error(exc)
