@@ -106,7 +106,6 @@ def _make_dry_run(target: str) -> str:
     return done.stdout
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("target", ["run", "install", "chat", "simulator"])
 def test_make_run_and_install_sync_the_product_without_the_dev_extra(target: str) -> None:
     commands = _make_dry_run(target)
@@ -119,7 +118,6 @@ def test_make_run_and_install_sync_the_product_without_the_dev_extra(target: str
     assert commands.index("rm -f .venv/.installed-stamp") < commands.index(syncs[0])
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("target", ["test", "lint", "typecheck", "pytest", "bench", "chaos"])
 def test_make_test_and_the_development_targets_sync_the_dev_extra(target: str) -> None:
     commands = _make_dry_run(target)
