@@ -24,6 +24,7 @@ from core.budget import Rate
 
 __all__ = [
     "PER_CHANNEL",
+    "POST_MESSAGE_WINDOW",
     "SLACK_RATES",
     "TIER_1",
     "TIER_2",
@@ -39,6 +40,9 @@ TIER_1: Final = Rate(1, MINUTE)
 TIER_2: Final = Rate(20, MINUTE)
 TIER_3: Final = Rate(50, MINUTE)
 TIER_4: Final = Rate(100, MINUTE)
+
+#: chat.postMessage's budget window: Slack's 2 s plus a margin for the calls' latency.
+POST_MESSAGE_WINDOW: Final = 2.1
 
 #: Methods Slack limits per channel rather than per workspace.
 PER_CHANNEL: Final = frozenset({"chat.postMessage", "assistant.threads.setStatus"})
@@ -78,8 +82,10 @@ def slack_rates(*, marketplace: bool = False) -> Mapping[str, Rate]:
             # will be stored or displayed" ("Posting messages"). We budget the average of 1
             # a second with the smallest burst that wording promises, as any 2 in 2 s (never
             # more than a bucket of 1 a second with a burst of 2 admits); the workspace-wide
-            # limit is not published.
-            "chat.postMessage": Rate(2, 2.0),
+            # limit is not published. The window is 2.1 s, not 2: the budget counts a call
+            # when it is decided and Slack when it arrives, and two calls a few ms apart in
+            # latency made 3 new messages in 1.999 s (benchscale W6, 60 people in 5 channels).
+            "chat.postMessage": Rate(2, POST_MESSAGE_WINDOW),
             # Special: docs.slack.dev/reference/methods/assistant.threads.setStatus says only
             # "Special rate limits apply" (no number); issue 13 records about 60 a minute per
             # DM. We budget Tier 3's 50 a minute per DM channel, below that.
