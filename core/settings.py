@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     # Seconds an idle HTTP connection is kept open: above the idle timeout of the proxy in
     # front (Heroku's router: 90 s; AWS load balancers: 60 s by default), so the proxy closes.
     web_keepalive_timeout: float = Field(default=95.0, gt=0, le=3600)
+    # Slack HTTP mode (/slack/events), what a request costs before its signature is checked:
+    # seconds the whole body may take to arrive (Slack sends it at once and wants an answer
+    # within 3 s), the largest body, and how many full-size bodies may be read at once
+    # (their product bounds the memory unsigned requests can hold).
+    slack_body_timeout: float = Field(default=5.0, gt=0, le=60)
+    slack_max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=16 * 1024 * 1024)
+    slack_max_body_reads: int = Field(default=32, ge=1, le=1024)
 
     # --- Slack messaging experience ------------------------------------------------------
     # "agent": Slack's agent messaging (features.agent_view, what new apps get); "assistant":

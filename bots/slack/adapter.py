@@ -224,7 +224,12 @@ class SlackAdapter:
         runtime.readiness[PLATFORM] = self._readiness
         if not self.socket_mode(settings):
             # Verified before bolt parses anything (bots/slack/verify.py).
-            verifier = SlackRequestVerifier(secret.get_secret_value() if secret else "")
+            verifier = SlackRequestVerifier(
+                secret.get_secret_value() if secret else "",
+                max_body_bytes=settings.slack_max_body_bytes,
+                read_timeout=settings.slack_body_timeout,
+                max_concurrent_reads=settings.slack_max_body_reads,
+            )
             runtime.web.router.add_post(EVENTS_PATH, verifier.handler(app.async_dispatch))
         if oauth_flow is not None:
             install = install_rate_limit(

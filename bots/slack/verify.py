@@ -18,6 +18,8 @@ a traceback), and its failed check logs the whole body at INFO. This gate runs f
    refuse a burst of 33 small events). The whole body must arrive within
    :data:`BODY_READ_TIMEOUT_S` seconds, else **408** and the connection is closed. So
    unsigned requests can hold at most that much memory, each for at most the deadline.
+   The three limits are settings: ``SLACK_MAX_BODY_BYTES``, ``SLACK_MAX_BODY_READS``,
+   ``SLACK_BODY_TIMEOUT``.
 4. **Signature**: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing
    secret, compared in constant time. Otherwise **401**.
 5. **Shape** (the request is signed, so it is Slack's or the secret leaked): the body must be
@@ -58,15 +60,23 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-#: The largest request body accepted. Slack publishes no size for its requests; its messages
-#: hold at most 40,000 characters, and with blocks and JSON escapes an event stays well below
-#: this (bolt-js refuses bodies over 4 MB since 5.1.0).
+#: The largest request body accepted (``SLACK_MAX_BODY_BYTES``). Slack publishes no size for
+#: its requests. Events are a few KB (a message's text is cut at 40,000 characters). The
+#: largest are interaction payloads, which echo the message or view clicked: this app's
+#: messages with buttons hold at most 12,000 characters of markdown and a 3,000-character
+#: preview beside the buttons (bots/slack/render.py); its Home view at most 100 blocks of
+#: short text (docs.slack.dev "Home tab views"); its modals have no inputs, so no
+#: ``view_submission`` comes. Such a payload is tens of KB: 1 MiB leaves a wide margin.
 MAX_BODY_BYTES: Final = 1024 * 1024
-#: Seconds the whole body may take to arrive once the headers are in. Slack sends a few KB at
-#: once and wants an answer within 3 s; only a stalled or trickling client needs longer.
-BODY_READ_TIMEOUT_S: Final = 10.0
-#: Full-size bodies read at the same time, before their signature can be checked: the bytes
-#: being read may declare at most this × MAX_BODY_BYTES in all; more get 503 unread.
+#: Seconds the whole body may take to arrive once the headers are in (``SLACK_BODY_TIMEOUT``).
+#: Slack sends the event at once and counts a delivery as failed when no answer came within
+#: 3 s (docs.slack.dev, Bolt for Python "Acknowledging requests": "you only have 3 seconds to
+#: respond before Slack registers a timeout error"; Java Slack SDK "Events": "Your app has to
+#: respond to the request within 3 seconds"); a body still arriving after that is no use.
+BODY_READ_TIMEOUT_S: Final = 5.0
+#: Full-size bodies read at the same time, before their signature can be checked
+#: (``SLACK_MAX_BODY_READS``): the bytes being read may declare at most this ×
+#: MAX_BODY_BYTES in all; more get 503 unread.
 MAX_CONCURRENT_READS: Final = 32
 #: Slack: reject a request whose timestamp is more than five minutes from local time.
 TOLERANCE_S: Final = 5 * 60

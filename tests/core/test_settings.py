@@ -106,3 +106,25 @@ def test_a_bad_trusted_proxy_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")
     with pytest.raises(ValidationError, match=r"TRUSTED_PROXIES: 'proxy\.internal' is not"):
         Settings(_env_file=None)
+
+
+def test_slack_request_limits_from_env_and_their_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BODY_TIMEOUT", "2.5")
+    monkeypatch.setenv("SLACK_MAX_BODY_BYTES", "2097152")
+    monkeypatch.setenv("SLACK_MAX_BODY_READS", "8")
+    settings = Settings(_env_file=None)
+    assert settings.slack_body_timeout == 2.5
+    assert settings.slack_max_body_bytes == 2 * 1024 * 1024
+    assert settings.slack_max_body_reads == 8
+    # A limit that would refuse Slack's own requests, or bound nothing, is refused by name.
+    for name, value in (
+        ("SLACK_BODY_TIMEOUT", "0"),
+        ("SLACK_BODY_TIMEOUT", "3600"),
+        ("SLACK_MAX_BODY_BYTES", "1000"),
+        ("SLACK_MAX_BODY_BYTES", str(1024**3)),
+        ("SLACK_MAX_BODY_READS", "0"),
+    ):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError, match=name.lower()):
+            Settings(_env_file=None)
+        monkeypatch.delenv(name)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
 
 from core.logs import configure_logging
 from core.scheduler import Jobs
@@ -297,9 +298,24 @@ PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
         # Junk the trusted proxy passed through: the chain ends at the nearest hop.
         ("10.0.0.2", "evil, 10.1.1.1", PROXIES, "10.1.1.1"),
         ("10.0.0.2", None, PROXIES, "10.0.0.2"),
+        # Every hop a trusted proxy (a probe from inside): the farthest of them.
+        ("10.0.0.2", "10.9.9.9, 10.1.1.1", PROXIES, "10.9.9.9"),
+        # A client-written entry that poses as a trusted proxy is left of the real client.
+        ("10.0.0.2", "10.5.5.5, 203.0.113.5", PROXIES, "203.0.113.5"),
     ],
 )
 def test_client_address_believes_x_forwarded_for_only_from_trusted_proxies(
     peer: str, forwarded: str | None, trusted: tuple[ProxyNetwork, ...], expected: str
 ) -> None:
     assert client_address(_from_peer(peer, forwarded), trusted) == expected
+
+
+def test_client_address_reads_repeated_x_forwarded_for_lines_as_one_list() -> None:
+    # RFC 9110 §5.3: repeated header lines are one comma-separated list, in order; the
+    # right-most entry is on the last line (the one the trusted proxy appended).
+    headers = CIMultiDict([("X-Forwarded-For", "198.51.100.1"), ("X-Forwarded-For", "203.0.113.5")])
+    transport = Mock()
+    transport.get_extra_info.return_value = ("10.0.0.2", 40000)
+    request = make_mocked_request("GET", "/install", headers=headers, transport=transport)
+    assert client_address(request, PROXIES) == "203.0.113.5"
+    assert client_address(request) == "10.0.0.2"

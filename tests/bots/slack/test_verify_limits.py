@@ -12,9 +12,11 @@ refused before a byte of the body is read, and an idle connection is closed afte
 keepalive timeout.
 
 These tests talk raw HTTP/1.1 over real sockets to a server on an ephemeral port, with
-deadlines injected through the constructors (or ``WEB_KEEPALIVE_TIMEOUT``) so they take well
-under 2 s. The headers are Slack's v0 scheme (docs.slack.dev "Verifying requests from Slack");
-the signature is well formed but wrong, as an attacker's would be.
+deadlines injected through the constructors (or the settings ``SLACK_BODY_TIMEOUT``,
+``SLACK_MAX_BODY_READS``, ``SLACK_MAX_BODY_BYTES`` and ``WEB_KEEPALIVE_TIMEOUT`` of a whole
+served process) so they take well under 2 s. The headers are Slack's v0 scheme
+(docs.slack.dev "Verifying requests from Slack"); the signature is well formed but wrong, as
+an attacker's would be.
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bots.slack.verify import SlackRequestVerifier
+from bots.slack.verify import (
+    BODY_READ_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    MAX_CONCURRENT_READS,
+    SlackRequestVerifier,
+)
+from core.settings import Settings
 from core.simulator import Simulator
 from core.web import WebServer, start_web
 from tests.bots.slack.fake_slack import FakeSlack
@@ -44,15 +53,19 @@ KEEPALIVE = 0.4
 SLACK = 1.0
 #: How long one wait on a socket may take; it paces the trickle, too.
 TICK = 0.05
+#: How long :func:`watch` waits after an answer to see whether the server closes at once.
+CLOSE_WAIT = 0.3
 FORGED_SIGNATURE = "v0=" + "0" * 64
 
 
 @dataclass
 class Outcome:
-    """What one connection saw: the response bytes and when the server closed it."""
+    """What one connection saw: the response bytes, when they began to arrive and when the
+    server closed the connection."""
 
     response: bytes
     closed_after: float | None  # None: still open when the test gave up
+    answered_after: float | None = None  # None: no byte of a response came
 
 
 class Bolt:
@@ -95,12 +108,20 @@ def request_head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-async def watch(port: int, head: bytes, *, trickle: bool, give_up: float) -> Outcome:
+async def watch(
+    port: int, head: bytes, *, trickle: bool, give_up: float, until_answer: bool = False
+) -> Outcome:
     """Send ``head`` (then one body byte per :data:`TICK` when ``trickle``) and read until the
-    server closes the connection or ``give_up`` seconds pass."""
+    server closes the connection (or, with ``until_answer``, until the response's head is in)
+    or ``give_up`` seconds pass."""
     started = time.monotonic()  # before the server's timers start
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     response = b""
+    answered: float | None = None
+
+    def outcome(closed: bool) -> Outcome:
+        return Outcome(response, time.monotonic() - started if closed else None, answered)
+
     try:
         writer.write(head)
         await writer.drain()
@@ -110,17 +131,29 @@ async def watch(port: int, head: bytes, *, trickle: bool, give_up: float) -> Out
                     writer.write(b"{")
                     await writer.drain()
                 except ConnectionError:
-                    return Outcome(response, time.monotonic() - started)
+                    return outcome(closed=True)
             try:
                 data = await asyncio.wait_for(reader.read(65536), TICK)
             except TimeoutError:
                 continue
             except ConnectionError:
-                return Outcome(response, time.monotonic() - started)
+                return outcome(closed=True)
             if not data:
-                return Outcome(response, time.monotonic() - started)
+                return outcome(closed=True)
+            if answered is None:
+                answered = time.monotonic() - started
             response += data
-        return Outcome(response, None)
+            if until_answer and b"\r\n\r\n" in response:
+                # A connection closed right after its answer is seen closed; one the server
+                # keeps draining is left before the drain ends.
+                try:
+                    closed = not await asyncio.wait_for(reader.read(65536), CLOSE_WAIT)
+                except TimeoutError:
+                    closed = False
+                except ConnectionError:
+                    closed = True
+                return outcome(closed=closed)
+        return outcome(closed=False)
     finally:
         writer.close()
 
@@ -219,3 +252,71 @@ async def test_a_burst_of_small_events_is_never_refused_for_room() -> None:
             )
         )
     assert sorted(status(o) for o in outcomes) == [408] * 40
+
+
+async def test_a_served_process_applies_the_slack_request_limit_settings(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # The whole `gloo-bots slack` process in HTTP mode: SLACK_BODY_TIMEOUT,
+    # SLACK_MAX_BODY_READS and SLACK_MAX_BODY_BYTES reach the verifier. Five bodies stall
+    # after their headers against room for two: two are read and cut off at the deadline
+    # (408, closed), three are answered 503 at once, before any deadline; a declared length
+    # over the cap is 413 unread.
+    cap = 64 * 1024
+    async with slack_process(
+        sqlite_url,
+        fake_slack,
+        sim,
+        slack_body_timeout=READ_DEADLINE,
+        slack_max_body_reads=2,
+        slack_max_body_bytes=cap,
+    ) as p:
+        assert p.runtime.web_url is not None
+        port = int(p.runtime.web_url.rsplit(":", 1)[1])
+        stalled, (oversized,) = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    watch(
+                        port,
+                        request_head(length=cap),
+                        trickle=False,
+                        give_up=3.0,
+                        until_answer=True,
+                    )
+                    for _ in range(5)
+                )
+            ),
+            asyncio.gather(
+                watch(
+                    port,
+                    request_head(length=cap + 1),
+                    trickle=False,
+                    give_up=3.0,
+                    until_answer=True,
+                )
+            ),
+        )
+    assert sorted(status(o) for o in stalled) == [408] * 2 + [503] * 3
+    for outcome in stalled:
+        assert outcome.answered_after is not None
+        if status(outcome) == 408:
+            assert outcome.closed_after is not None
+            assert READ_DEADLINE <= outcome.closed_after < READ_DEADLINE + SLACK
+        else:
+            assert outcome.answered_after < READ_DEADLINE
+            assert b"retry-after: 1" in outcome.response.lower()
+    assert status(oversized) == 413
+    assert not p.fake.calls_to("chat.postMessage", "chat.startStream")
+
+
+def test_the_settings_defaults_are_the_verifiers_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # core/settings.py cannot import the Slack adapter, so the defaults are written twice.
+    for name in ("SLACK_BODY_TIMEOUT", "SLACK_MAX_BODY_BYTES", "SLACK_MAX_BODY_READS"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings(_env_file=None)
+    assert defaults.slack_body_timeout == BODY_READ_TIMEOUT_S
+    assert defaults.slack_max_body_bytes == MAX_BODY_BYTES
+    assert defaults.slack_max_body_reads == MAX_CONCURRENT_READS
+    # Slack wants an answer within 3 s (docs.slack.dev, Bolt for Python "Acknowledging
+    # requests"): the read deadline is a few seconds, not minutes.
+    assert 3 <= BODY_READ_TIMEOUT_S <= 10
