@@ -4,8 +4,9 @@ Thread keys: ``ThreadKey("discord", guild_id or "@dm", channel_id, "")`` where
 ``channel_id`` is the DM channel, or the thread the conversation lives in (a guild mention
 in a channel starts a public thread from the message, so the key names that thread from
 the start). Where the bot may not start threads (no Create Public Threads, or no Send
-Messages in Threads), it answers as a reply to the question, and a reply chain is the
-conversation: ``ThreadKey("discord", guild_id, channel_id, root_message_id)``, the root
+Messages in Threads), or when the channel's thread starts are spent for now (a bucket of
+5 per 5 s, :mod:`bots.discord.limits`), it answers as a reply to the question, and a reply
+chain is the conversation: ``ThreadKey("discord", guild_id, channel_id, root_message_id)``, the root
 being the first question; a reply to one of the bot's answers continues the chain that
 answer belongs to (found from the answer's own 👍 button, which carries its answer id).
 Job keys: ``discord:{message id}`` for messages, ``discord:interaction:{id}`` for button
@@ -24,7 +25,7 @@ import structlog
 
 from bots.discord import messages as texts
 from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines, fit
-from bots.discord.limits import GLOBAL, REQUEST
+from bots.discord.limits import GLOBAL, REQUEST, THREAD_START, discord_scope
 from bots.discord.render import (
     FEEDBACK_PREFIX,
     FEEDBACK_VALUES,
@@ -189,7 +190,9 @@ class DiscordBot:
 
     async def _start_thread(self, message: discord.Message, text: str) -> int | None:
         """A public thread started from ``message`` (its id is the message's), or None when
-        Discord will not start one here (the answer then replies to the question)."""
+        Discord will not start one here, or not now (the answer then replies to the question)."""
+        if not self._thread_room(message.guild.id if message.guild else None, message.channel.id):
+            return None
         try:
             await self._spend_request()
             data = await self._client.http.start_thread_with_message(
@@ -215,6 +218,22 @@ class DiscordBot:
             message.guild.id if message.guild else None, message.channel.id, thread_id
         )
         return thread_id
+
+    def _thread_room(self, guild_id: int | None, channel_id: int) -> bool:
+        """Whether the channel's thread starts have room now (5 per 5 s, bots.discord.limits).
+
+        When they do not, the answer replies to the question at once, which roots a reply
+        chain, rather than waiting up to 5 s for the bucket (or meeting its 429) while Gloo
+        has already started to answer: in a busy channel the first text is then on screen
+        at Gloo's first chunk for everyone, and the conversation goes on as a reply chain.
+        """
+        if self._budget is None:
+            return True
+        scope = discord_scope(THREAD_START, workspace(guild_id), str(channel_id))
+        if self._budget.take(scope, THREAD_START):
+            return True
+        log.info("discord.thread_budget_spent", channel=channel_id, outcome="reply chain")
+        return False
 
     async def _spend_request(self) -> None:
         """One request of the global budget, waited for briefly (a thread start cannot be
@@ -411,7 +430,13 @@ class DiscordBot:
         channel_id = _channel_id(interaction)
         channel = interaction.channel
         thread = thread_key(interaction.guild_id, channel_id)
-        if interaction.guild_id is not None and getattr(channel, "type", None) in (
+        if (
+            interaction.guild_id is not None
+            and getattr(channel, "type", None) in _THREAD_PARENT_TYPES
+            and not self._thread_room(interaction.guild_id, channel_id)
+        ):
+            thread = chain_key(interaction.guild_id, channel_id, asked.id)
+        elif interaction.guild_id is not None and getattr(channel, "type", None) in (
             _THREAD_PARENT_TYPES
         ):
             try:

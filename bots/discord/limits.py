@@ -20,6 +20,22 @@ recorded with :meth:`core.budget.Budget.refused`).
   of about 5 s; Discord's 2016 launch note, discord/discord-api-docs issue 20, gave "5/5"
   for message creation and editing, then per server). Not published as a number today: we
   budget create and edit separately at 5 per 5 s per channel (a thread is a channel).
+- **Typing and thread starts in a channel**: ``POST /channels/{id}/typing`` and ``POST
+  /channels/{id}/messages/{id}/threads`` have buckets of their own, per channel; no number is
+  published and the sizes seen are the same 5 per 5 s (issue 23's load test). We budget
+  :data:`TYPING` and :data:`THREAD_START` at 4 per 5 s: discord.py sleeps out the bucket's
+  reset inside the call that spends its last request ("Check whether the rate limit needs
+  to be pre-emptively slept on", discord/http.py ``Ratelimit.__aexit__``), which held a
+  thread's first text back 4 s in the bench. So a busy channel's mentions neither wait for
+  a thread nor meet a 429: where the channel's thread starts are spent, the answer replies
+  to the question at once (:mod:`bots.discord.bot`).
+- **Reactions in a channel**: ``PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me``
+  answers ``X-RateLimit-Limit: 1`` with a reset of 1 s, though Discord admits about one in
+  250 ms (discord/discord-api-docs issue 182: "It's better to just rate limit it to 1/1 like
+  the rate limit advertises"). We budget :data:`REACTION` at the advertised 1 a second per
+  channel: the 👀 on a question is the sign of work where the channel's typing is spent
+  (each reaction spends its bucket, so discord.py sleeps a second after it: the responder
+  adds it in the background).
 """
 
 from __future__ import annotations
@@ -36,7 +52,10 @@ __all__ = [
     "GLOBAL_BUDGETED",
     "MESSAGE_CREATE",
     "MESSAGE_EDIT",
+    "REACTION",
     "REQUEST",
+    "THREAD_START",
+    "TYPING",
     "discord_keys",
     "discord_scope",
 ]
@@ -50,6 +69,12 @@ REQUEST: Final = "request"
 #: ``POST /channels/{channel.id}/messages`` and ``PATCH /channels/{channel.id}/messages/{id}``.
 MESSAGE_CREATE: Final = "messages.create"
 MESSAGE_EDIT: Final = "messages.edit"
+#: ``POST /channels/{channel.id}/typing``.
+TYPING: Final = "channels.typing"
+#: ``POST /channels/{channel.id}/messages/{message.id}/threads``.
+THREAD_START: Final = "threads.start"
+#: ``PUT /channels/{channel.id}/messages/{message.id}/reactions/{emoji}/@me``.
+REACTION: Final = "reactions.add"
 
 DISCORD_RATES: Final[Mapping[str, Rate]] = MappingProxyType(
     {
@@ -60,6 +85,10 @@ DISCORD_RATES: Final[Mapping[str, Rate]] = MappingProxyType(
         # 5 per 5 s per channel, as commonly observed in X-RateLimit-Limit (module docstring).
         MESSAGE_CREATE: Rate(5, 5.0),
         MESSAGE_EDIT: Rate(5, 5.0),
+        # 4 of the 5 per 5 s: never the bucket's last (module docstring).
+        TYPING: Rate(4, 5.0),
+        THREAD_START: Rate(4, 5.0),
+        REACTION: Rate(1, 1.0),
     }
 )
 

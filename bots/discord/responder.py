@@ -12,6 +12,7 @@ queueing behind discord.py's bucket waits.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from contextlib import ExitStack
 from typing import Any
@@ -26,7 +27,9 @@ from bots.discord.limits import (
     GLOBAL,
     MESSAGE_CREATE,
     MESSAGE_EDIT,
+    REACTION,
     REQUEST,
+    TYPING,
     discord_keys,
     discord_scope,
 )
@@ -48,6 +51,10 @@ BUDGET_WAIT_S = 20.0
 UNSHOWN_RETRY_S = 0.25
 #: Global requests (of 50 a second) a skippable change leaves for changes that cannot wait.
 GLOBAL_KEPT = 10
+#: The sign of work on a question where typing is spent (as the Slack adapter's 👀), and
+#: the longest it waits for the channel's reaction budget.
+WORKING_REACTION = "\N{EYES}"
+REACTION_WAIT_S = 1.0
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -82,6 +89,13 @@ class Spending:
             if self.budget.delay(scope, name) > 0:
                 return False
         return all(self.budget.take(scope, name) for scope, name in keys)
+
+    async def soon(self, method: str, within: float) -> bool:
+        """Spend a call that is worth making if its budget has room ``within`` seconds."""
+        for scope, name in self._keys(method):
+            if not await self.budget.acquire(scope, name, timeout=within):
+                return False
+        return True
 
     async def surely(self, method: str) -> None:
         """A call that cannot be skipped: wait for its budget (a while at most, then go:
@@ -229,6 +243,8 @@ class DiscordResponder:
         self.edit_interval = edit_interval
         self.budget = budget if budget is not None else Budget(DISCORD_RATES, platform="discord")
         self._budget_wait = budget_wait
+        #: 👀 reactions waiting for their channel's budget (kept until done).
+        self._signs: set[asyncio.Task[None]] = set()
 
     def channel(self, job: Job) -> discord.PartialMessageable:
         thread = job.question.thread
@@ -248,9 +264,34 @@ class DiscordResponder:
         )
 
     async def working(self, job: Job) -> None:
-        """Typing, when the budget has a request to spare (the text follows soon anyway)."""
-        if self._spending(job).may(REQUEST):
+        """Typing, when the budget has a request and the channel's typing bucket a call to
+        spare; else a 👀 on the question where it is in the answer's channel (a reply chain
+        or a DM: a busy channel's typing is spent first). The text follows soon anyway."""
+        spending = self._spending(job)
+        if spending.may(TYPING, first=True):
             await self.channel(job).typing()
+            return
+        reference = self.reference(job)
+        if reference is None or reference.message_id is None:
+            return
+        question = self.channel(job).get_partial_message(reference.message_id)
+        # In the background: the channel's reactions come one a second, so the 👀 may wait
+        # for room (a second at most), and discord.py sleeps out the bucket after each one
+        # (bots.discord.limits); neither may hold up the answer.
+        task = asyncio.create_task(self._react_soon(spending, question))
+        self._signs.add(task)
+        task.add_done_callback(self._signs.discard)
+
+    async def _react_soon(self, spending: Spending, question: discord.PartialMessage) -> None:
+        if spending.may(REACTION, first=True) or await spending.soon(REACTION, REACTION_WAIT_S):
+            await self._react(question)
+
+    @staticmethod
+    async def _react(question: discord.PartialMessage) -> None:
+        try:
+            await question.add_reaction(WORKING_REACTION)
+        except discord.HTTPException as exc:  # no Add Reactions here, or the question is gone
+            log.info("discord.reaction_failed", status=exc.status, code=exc.code)
 
     def _spending(self, job: Job) -> Spending:
         thread = job.question.thread

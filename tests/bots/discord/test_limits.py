@@ -7,7 +7,10 @@ from bots.discord.limits import (
     GLOBAL,
     MESSAGE_CREATE,
     MESSAGE_EDIT,
+    REACTION,
     REQUEST,
+    THREAD_START,
+    TYPING,
     discord_keys,
     discord_scope,
 )
@@ -21,6 +24,11 @@ def test_the_rates() -> None:
     # Commonly observed X-RateLimit-Limit of the message routes: 5 per 5 s per channel.
     assert DISCORD_RATES[MESSAGE_CREATE] == Rate(5, 5.0)
     assert DISCORD_RATES[MESSAGE_EDIT] == Rate(5, 5.0)
+    # Typing and thread starts: the same 5 per 5 s seen, budgeted at 4 so that discord.py
+    # never spends a bucket's last (it then sleeps out the reset inside that call).
+    assert DISCORD_RATES[TYPING] == DISCORD_RATES[THREAD_START] == Rate(4, 5.0)
+    # Reactions: the advertised 1 a second (discord/discord-api-docs#182).
+    assert DISCORD_RATES[REACTION] == Rate(1, 1.0)
 
 
 def test_scopes() -> None:

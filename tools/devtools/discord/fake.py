@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Self
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -73,6 +74,14 @@ class RouteLimit:
 #: Discord answers the two with different buckets, so they are kept apart here.
 MESSAGE_CREATE: Final = RouteLimit(limit=5, per=5.0)
 MESSAGE_EDIT: Final = RouteLimit(limit=5, per=5.0)
+#: Typing and starting threads: the same widely observed 5 per 5 s per channel (issue 23's
+#: load test; Discord publishes no number for either route).
+TYPING: Final = RouteLimit(limit=5, per=5.0)
+THREAD_START: Final = RouteLimit(limit=5, per=5.0)
+#: Adding a reaction: 1 per second per channel, as Discord's headers advertise (it admits
+#: about 1 per 250 ms, discord/discord-api-docs#182: "It's better to just rate limit it to
+#: 1/1 like the rate limit advertises").
+REACTION: Final = RouteLimit(limit=1, per=1.0)
 #: Every other route: no limit was found published or observed, so its bucket is as wide as
 #: the global limit (it never binds first) but still answers the headers.
 OTHER_ROUTES: Final = RouteLimit(limit=50, per=1.0)
@@ -83,6 +92,9 @@ GLOBAL_PER_SECOND: Final = 50
 
 ROUTE_MESSAGES: Final = ("POST", r"/channels/(\d+)/messages")
 ROUTE_MESSAGE: Final = ("PATCH", r"/channels/(\d+)/messages/(\d+)")
+ROUTE_TYPING: Final = ("POST", r"/channels/(\d+)/typing")
+ROUTE_THREAD_FROM_MESSAGE: Final = ("POST", r"/channels/(\d+)/messages/(\d+)/threads")
+ROUTE_REACTION: Final = ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me")
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,13 @@ class DiscordLimits:
     global_per_second: int | None = GLOBAL_PER_SECOND
     #: (method, route pattern of :meth:`FakeDiscord._routes`) → its bucket.
     routes: Mapping[tuple[str, str], RouteLimit] = field(
-        default_factory=lambda: {ROUTE_MESSAGES: MESSAGE_CREATE, ROUTE_MESSAGE: MESSAGE_EDIT}
+        default_factory=lambda: {
+            ROUTE_MESSAGES: MESSAGE_CREATE,
+            ROUTE_MESSAGE: MESSAGE_EDIT,
+            ROUTE_TYPING: TYPING,
+            ROUTE_THREAD_FROM_MESSAGE: THREAD_START,
+            ROUTE_REACTION: REACTION,
+        }
     )
     #: The bucket of any other route (``None``: those answer no rate-limit headers).
     other_routes: RouteLimit | None = OTHER_ROUTES
@@ -168,17 +186,23 @@ class FakeDiscord:
         self._global = Limiter()
         self._windows: dict[tuple[str, str], _Window] = {}
         self.calls: list[Call] = []
-        #: channel id → ``time.perf_counter()`` of the first bot message with text there.
+        #: channel id → ``time.perf_counter()`` of the first bot message with text there; for
+        #: replies also the id of the question answered (see :meth:`_answered`).
         self.first_text_at: dict[int, float] = {}
         #: message id → the time of its one edit let through within ``edit_interval`` (the
         #: final change, which pacing does not hold back).
         self.final_edits: dict[int, float] = {}
-        #: channel id → ``time.perf_counter()`` when a bot message there first carried
-        #: components (a finished answer's buttons).
+        #: channel id (and question id, as :attr:`first_text_at`) → ``time.perf_counter()``
+        #: when a bot message there first carried components (a finished answer's buttons).
         self.completed_at: dict[int, float] = {}
         #: message id → ``time.perf_counter()`` of every successful edit.
         self.edit_times: dict[int, list[float]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
+        #: message id → the emoji the bot added to it, and when it first added one.
+        self.reactions: dict[int, list[str]] = {}
+        self.reacted_at: dict[int, float] = {}
+        #: A bot message's id → what it answers (see :meth:`_answered`).
+        self._answers: dict[int, tuple[int, ...]] = {}
         self.channels: dict[int, dict[str, Any]] = {}
         self.guilds: dict[int, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] = []
@@ -605,8 +629,9 @@ class FakeDiscord:
             (("POST", r"/channels/(\d+)/messages"), self._post_message),
             (("PATCH", r"/channels/(\d+)/messages/(\d+)"), self._patch_message),
             (("DELETE", r"/channels/(\d+)/messages/(\d+)"), self._delete_message),
-            (("POST", r"/channels/(\d+)/typing"), self._typing),
-            (("POST", r"/channels/(\d+)/messages/(\d+)/threads"), self._thread_from_message),
+            (ROUTE_TYPING, self._typing),
+            (ROUTE_THREAD_FROM_MESSAGE, self._thread_from_message),
+            (ROUTE_REACTION, self._react),
             (("GET", r"/channels/(\d+)"), self._get_channel),
             (("POST", r"/interactions/(\d+)/([\w-]+)/callback"), self._callback),
             (("POST", r"/webhooks/(\d+)/([\w-]+)"), self._followup),
@@ -647,6 +672,14 @@ class FakeDiscord:
         }
 
     async def _typing(self, body: Any, channel_id: str) -> tuple[int, Any]:
+        return 204, None
+
+    async def _react(
+        self, body: Any, channel_id: str, message_id: str, emoji: str
+    ) -> tuple[int, Any]:
+        """resources/message, Create Reaction: 204 (also for a reaction already there)."""
+        self.reactions.setdefault(int(message_id), []).append(unquote(emoji))
+        self.reacted_at.setdefault(int(message_id), time.perf_counter())
         return 204, None
 
     async def _get_channel(self, body: Any, channel_id: str) -> tuple[int, Any]:
@@ -696,11 +729,25 @@ class FakeDiscord:
                     k: v for k, v in replied.items() if k != "referenced_message"
                 }
         self.messages[message_id] = message
-        if message["content"] and author is self.bot_user:
-            self.first_text_at.setdefault(int(channel_id), time.perf_counter())
-        if message["components"] and author is self.bot_user:
-            self.completed_at.setdefault(int(channel_id), time.perf_counter())
+        if author is self.bot_user:
+            self._answers[message_id] = self._answered(int(channel_id), message)
+            for key in self._answers[message_id]:
+                if message["content"]:
+                    self.first_text_at.setdefault(key, time.perf_counter())
+                if message["components"]:
+                    self.completed_at.setdefault(key, time.perf_counter())
         return message
+
+    def _answered(self, channel_id: int, message: dict[str, Any]) -> tuple[int, ...]:
+        """What a bot message answers, as keys of :attr:`first_text_at`: its channel (a thread
+        or DM), and for a reply the question it replies to, or the question of the answer it
+        continues (a reply chain's later parts)."""
+        reference = message.get("message_reference") or {}
+        replied = int(reference.get("message_id") or 0)
+        if not replied:
+            return (channel_id,)
+        earlier = self._answers.get(replied)
+        return (channel_id, earlier[-1] if earlier else replied)
 
     async def _list_messages(self, query: dict[str, str], channel_id: str) -> tuple[int, Any]:
         """``GET /channels/{id}/messages?after=&limit=``: newest first, as Discord lists them."""
@@ -764,7 +811,8 @@ class FakeDiscord:
         self.messages[message_id] = merged
         self.edit_times.setdefault(message_id, []).append(now)
         if merged.get("components") and merged["author"]["id"] == self.bot_user["id"]:
-            self.completed_at.setdefault(int(merged["channel_id"]), now)
+            for key in self._answers.get(message_id, (int(merged["channel_id"]),)):
+                self.completed_at.setdefault(key, now)
         return 200, merged
 
     async def _patch_message(self, body: Any, channel_id: str, message_id: str) -> tuple[int, Any]:

@@ -1,0 +1,87 @@
+"""A busy channel's thread starts and typing stay inside Discord's per-channel buckets.
+
+Discord limits each route per top-level resource and publishes no numbers ("rate limits
+should not be hard coded", discord-api-docs topics/rate-limits); starting threads and typing
+are commonly seen at 5 per 5 s per channel, which the fake enforces (devtools.discord.fake
+``THREAD_START``, ``TYPING``) with ``X-RateLimit-*`` headers and 429s. Where a channel's
+thread starts are spent, the bot answers the mention as a reply at once (a reply chain,
+discord-api-docs resources/message: ``message_reference`` of type 0) instead of meeting the
+429 or waiting for the bucket while Gloo is already answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from core.simulator import Simulator
+from tests.bots.discord.conftest import CHANNEL_ID, running
+from tests.bots.discord.fake_discord import FakeDiscord
+from tests.bots.discord.test_reply_chains import reply
+
+THREADS = rf"/channels/{CHANNEL_ID}/messages/\d+/threads"
+
+
+async def test_mentions_past_the_channels_thread_bucket_are_answered_as_replies(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url) as bot:
+        questions = await asyncio.gather(
+            *(bot.say(f"Question {n}?", mention_bot=True) for n in range(7))
+        )
+        ids = {q["id"] for q in questions}
+
+        async def all_answered() -> bool:
+            return ids <= {str(k) for k in fake.completed_at}
+
+        await fake.wait_for(all_answered, 20)
+        await bot.runtime.dispatcher.drain()
+        replies = [m for m in bot.final_answers(CHANNEL_ID) if m.get("message_reference")]
+        # A reply to a reply-chain answer goes on in that conversation.
+        [first_reply] = replies[:1]
+        await reply(bot, first_reply, "And then?")
+        await bot.answered(CHANNEL_ID, count=len(replies) + 1)
+
+    starts = fake.calls_to("POST", THREADS)
+    # 4 of the bucket's 5 (bots.discord.limits), none refused.
+    assert [c.status for c in starts] == [201] * 4
+    assert fake.count_429() == 0
+    threaded = {c.path.split("/")[4] for c in starts}
+    # The other three questions were answered in the channel, each as a reply to itself.
+    assert {r["message_reference"]["message_id"] for r in replies} == ids - threaded
+    assert len(replies) == 3
+    asked = {r.query: r for r in sim.asked}
+    assert len(asked) == 8  # seven questions and the reply
+    replied_question = next(
+        q["content"].split("> ", 1)[1]
+        for q in questions
+        if q["id"] == first_reply["message_reference"]["message_id"]
+    )
+    assert asked["And then?"].chat_id == asked[replied_question].response_chat_id
+
+
+async def test_typing_in_one_channel_keeps_to_its_bucket(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    # No threads at all: every answer is in the one channel, so is every typing indicator.
+    fake.refuse_threads = True
+    async with running(fake, sim, sqlite_url) as bot:
+        questions = await asyncio.gather(
+            *(bot.say(f"Question {n}?", mention_bot=True) for n in range(8))
+        )
+        await bot.answered(CHANNEL_ID, count=8, within=30)
+
+    typing = fake.calls_to("POST", rf"/channels/{CHANNEL_ID}/typing")
+    assert typing
+    times = [c.at for c in typing]
+    # 4 of the bucket's 5: discord.py sleeps out the reset in the call that spends the last.
+    assert all(sum(t <= u < t + 5.0 for u in times) <= 4 for t in times)
+    assert all(c.status == 204 for c in typing)
+    # Where typing was spent, a 👀 on the question (reactions: 1 a second per channel).
+    reacted = fake.calls_to("PUT", rf"/channels/{CHANNEL_ID}/messages/\d+/reactions/.+/@me")
+    assert reacted
+    assert {emoji for emojis in fake.reactions.values() for emoji in emojis} == {"\N{EYES}"}
+    assert set(fake.reactions) <= {int(q["id"]) for q in questions}
+    at = sorted(c.at for c in reacted)
+    assert all(b - a >= 0.99 for a, b in itertools.pairwise(at))
+    assert fake.count_429() == 0
