@@ -51,9 +51,12 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         *("W1", "W2", "W3", "W4", "W5", "W6"),
         *("C1", "C2", "S1"),
     }
-    # W5 and W6 (issue 23) are Slack's: a sign of work for everyone, new messages a channel.
-    assert {platform for key, platform in by if key in ("W5", "W6")} == {"slack x3"}
+    # W5 (issue 23), a sign of work for everyone, on both; W6, new messages a channel, Slack's.
+    assert {platform for key, platform in by if key == "W5"} == {"slack x3", "discord x3"}
+    assert {platform for key, platform in by if key == "W6"} == {"slack x3"}
     assert by["W5", "slack x3"].detail["shown"] == 3
+    assert by["W5", "discord x3"].detail["shown"] == 3
+    assert "global_429" in by["W4", "discord x3"].detail
     assert [r.errors for r in results if r.measured] == [0] * len(
         [r for r in results if r.measured]
     )
@@ -101,9 +104,16 @@ async def test_bench_measures_p1_to_p5_and_writes_results(tmp_path: Path) -> Non
         assert w1.figure == 3, platform  # every answer complete
         assert w1.met
         assert 0.05 <= w2.figure < 60  # no text before Gloo's first chunk
-        assert w2.met == (w2.figure <= 2.5)
-        assert w3.figure >= float(w2.detail["median_s"])
-        assert w3.met == (w3.figure <= 9)
+        # Issue 23's targets per platform: Slack's first text median, p90 and slowest,
+        # Discord's median and slowest; the complete answer's p95.
+        median, p90, slowest = (float(w2.detail[k]) for k in ("median_s", "p90_s", "max_s"))
+        assert w2.figure == pytest.approx(median, abs=0.001)
+        if platform.startswith("slack"):
+            assert w2.met == (median <= 1.5 and p90 <= 4 and slowest <= 7.5)
+        else:
+            assert w2.met == (median <= 2 and slowest <= 8)
+        assert w3.figure >= median
+        assert w3.met == (w3.figure <= (9 if platform.startswith("slack") else 12))
         assert isinstance(w4.detail["calls"], int)
         assert w4.detail["calls"] >= 3 * 2  # at least a post and a final change per answer
         assert w4.met == (w4.figure <= 1)

@@ -9,17 +9,23 @@ published rate limits (:class:`devtools.slack.fake.SlackLimits`,
 * **Slack**: ``people`` people in one workspace mention the bot within ``spread`` seconds,
   spread over ``channels`` channels (signed ``app_mention`` events over HTTP);
 * **Discord**: ``people`` people mention the bot in ``channels`` channels of one server, each
-  answer in its own thread (``MESSAGE_CREATE`` on the fake gateway).
+  answer in a thread of its own, or as a reply where the channel's thread starts are spent
+  (``MESSAGE_CREATE`` on the fake gateway).
 
 Gloo (the simulator) sends its first chunk ``first_chunk`` seconds after each question and
 streams for about five seconds. Per platform it reports, as :class:`~devtools.bench.BenchResult`
-rows:
+rows, against issue 23's targets (:data:`TARGETS`):
 
 * **W1** answers complete (target: all);
-* **W2** first visible text from the question, per person: the slowest (target ≤ 2.5 s), with
-  the median;
-* **W3** the complete answer (with its buttons) from the question: p95 (target ≤ 9 s);
-* **W4** platform 429s per call (target ≤ 1 %), with the calls and 429s per method.
+* **W2** first visible text from the question, per person: the median, with p90 and the
+  slowest (Slack: median ≤ 1.5 s, p90 ≤ 4 s, max ≤ 7.5 s; Discord: median ≤ 2 s, max ≤ 8 s);
+* **W3** the complete answer (with its buttons) from the question: p95 (Slack ≤ 9 s,
+  Discord ≤ 12 s);
+* **W4** platform 429s per call (target ≤ 1 %; Discord: and no global 429), with the calls
+  and 429s per method;
+* **W5** a sign of work for everyone within 1.5 s (Slack: status or 👀; Discord: typing or
+  👀);
+* **W6** (Slack) the most new messages one channel got in any 2 s (target ≤ 2).
 
 Times are ``time.perf_counter()``: from just before a question is sent to the fake platform's
 note of the call that showed the text.
@@ -70,11 +76,11 @@ if TYPE_CHECKING:
     from bots.slack.adapter import SlackAdapter
 
 __all__ = [
-    "COMPLETE_P95_TARGET",
-    "FIRST_TEXT_TARGET",
     "RATE_LIMITED_TARGET",
+    "TARGETS",
     "ScaleConfig",
     "ScaleRun",
+    "Targets",
     "main",
     "measure_discord",
     "measure_slack",
@@ -82,15 +88,49 @@ __all__ = [
     "scale_results",
 ]
 
-#: Issue 13's targets: first visible text within 2.5 s of the question for every person,
-#: the complete answer within 9 s (p95), platform 429s at most 1 % of the calls.
-FIRST_TEXT_TARGET: Final = 2.5
-COMPLETE_P95_TARGET: Final = 9.0
+#: Platform 429s at most 1 % of the calls (both platforms).
 RATE_LIMITED_TARGET: Final = 0.01
-#: Issue 23: a sign of work (status or reaction) for everyone within 1.5 s; no channel gets
-#: more than 2 new messages in any 2 s (Slack: "1 per second; short bursts >1 allowed").
+#: Issue 23: a sign of work (a status, typing or a reaction) for everyone within
+#: 1.5 s; no Slack channel gets more than 2 new messages in any 2 s (Slack: "1 per second;
+#: short bursts >1 allowed").
 SIGN_OF_WORK_TARGET: Final = 1.5
 CHANNEL_BURST_TARGET: Final = 2
+#: Discord's typing indicator "expires after 10 seconds" (discord-api-docs resources/channel,
+#: Trigger Typing Indicator).
+TYPING_SHOWN_S: Final = 10.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Issue 23's targets for one platform, from the question: first visible text (median,
+    p90, slowest; ``None``: no target) and the complete answer (p95)."""
+
+    first_median: float
+    first_max: float
+    complete_p95: float
+    first_p90: float | None = None
+
+    def describe(self) -> str:
+        p90 = f", p90 <= {self.first_p90:g} s" if self.first_p90 is not None else ""
+        return f"median <= {self.first_median:g} s{p90}, max <= {self.first_max:g} s"
+
+    def met(self, first: Sequence[float]) -> bool:
+        if not first:
+            return False
+        p90_met = self.first_p90 is None or _quantile(first, 0.9) <= self.first_p90
+        return (
+            statistics.median(first) <= self.first_median
+            and p90_met
+            and max(first) <= self.first_max
+        )
+
+
+#: Slack's channel posting (1 a second, bursts of 2) and 20 streams a minute leave the last of
+#: 12 people in a channel seconds behind; Discord's buckets leave less (issue 23).
+TARGETS: Final[dict[str, Targets]] = {
+    "slack": Targets(first_median=1.5, first_p90=4.0, first_max=7.5, complete_p95=9.0),
+    "discord": Targets(first_median=2.0, first_max=8.0, complete_p95=12.0),
+}
 
 #: The simulator's pause between chunks: its bench answers come in about 40 chunks of three
 #: words, so this streams for about five seconds (the run reports the measured stream time).
@@ -139,6 +179,8 @@ class ScaleRun:
     sign_of_work: list[float] | None = None
     #: The most new messages any channel got in any 2 s (Slack).
     channel_burst: int | None = None
+    #: Global 429s (Discord: ``X-RateLimit-Global``; target none).
+    global_limited: int | None = None
 
 
 def _quantile(values: Sequence[float], fraction: float) -> float:
@@ -160,8 +202,8 @@ def most_in_window(times: Sequence[float], window: float) -> int:
     return most
 
 
-def _slack_rows(scale: ScaleRun, common: dict[str, Any]) -> list[BenchResult]:
-    """W5 (a sign of work for everyone) and W6 (new messages per channel) on Slack."""
+def _sign_rows(scale: ScaleRun, common: dict[str, Any]) -> list[BenchResult]:
+    """W5 (a sign of work for everyone) and, on Slack, W6 (new messages per channel)."""
     rows: list[BenchResult] = []
     if scale.sign_of_work is not None:
         signs = scale.sign_of_work
@@ -198,12 +240,17 @@ def _slack_rows(scale: ScaleRun, common: dict[str, Any]) -> list[BenchResult]:
 
 
 def scale_results(scale: ScaleRun) -> list[BenchResult]:
-    """W1–W4 for one platform (and W5–W6 on Slack)."""
+    """W1–W5 for one platform (and W6 on Slack)."""
     run = scale.run
+    targets = TARGETS[run.platform]
     errors = run.conversations - run.answered
     first_max = max(scale.first_text, default=math.nan)
     first_median = statistics.median(scale.first_text) if scale.first_text else math.nan
     complete_p95 = _quantile(scale.complete, 0.95)
+    global_met = not scale.global_limited
+    limited: dict[str, float | int | str] = (
+        {"global_429": scale.global_limited} if scale.global_limited is not None else {}
+    )
     share = run.rate_limited / run.calls if run.calls else math.nan
     on = f"{run.platform} x{run.conversations}"
     common: dict[str, Any] = {
@@ -231,13 +278,14 @@ def scale_results(scale: ScaleRun) -> list[BenchResult]:
         ),
         BenchResult(
             key="W2",
-            name="first visible text - question (slowest person)",
-            figure=first_max,
+            name="first visible text - question (median)",
+            figure=first_median,
             unit="s",
-            target=f"<= {FIRST_TEXT_TARGET} s",
-            met=errors == 0 and first_max <= FIRST_TEXT_TARGET,
+            target=targets.describe(),
+            met=errors == 0 and targets.met(scale.first_text),
             detail={
                 "median_s": round(first_median, 3),
+                "p90_s": round(_quantile(scale.first_text, 0.9), 3),
                 "max_s": round(first_max, 3),
                 "shown": len(scale.first_text),
             },
@@ -248,8 +296,8 @@ def scale_results(scale: ScaleRun) -> list[BenchResult]:
             name="complete answer - question (p95)",
             figure=complete_p95,
             unit="s",
-            target=f"<= {COMPLETE_P95_TARGET} s",
-            met=errors == 0 and complete_p95 <= COMPLETE_P95_TARGET,
+            target=f"<= {targets.complete_p95:g} s",
+            met=errors == 0 and complete_p95 <= targets.complete_p95,
             detail={
                 "median_s": round(statistics.median(scale.complete), 3)
                 if scale.complete
@@ -267,12 +315,13 @@ def scale_results(scale: ScaleRun) -> list[BenchResult]:
             name="platform 429s / calls",
             figure=share * 100,
             unit="%",
-            target=f"<= {RATE_LIMITED_TARGET * 100:g} %",
-            met=share <= RATE_LIMITED_TARGET,
-            detail={"calls": run.calls, "http_429": run.rate_limited, **per_method},
+            target=f"<= {RATE_LIMITED_TARGET * 100:g} %"
+            + (", no global 429" if scale.global_limited is not None else ""),
+            met=share <= RATE_LIMITED_TARGET and global_met,
+            detail={"calls": run.calls, "http_429": run.rate_limited, **limited, **per_method},
             **common,
         ),
-        *_slack_rows(scale, common),
+        *_sign_rows(scale, common),
     ]
 
 
@@ -471,6 +520,16 @@ async def _discord_run(
 
     calls = fake.calls[first_call:]
     refused = Counter(f"{c.method} {_route(c.path)}" for c in calls if c.status == 429)
+    typing = _typing_signs(fake, calls)
+
+    def sign_of_work(index: int) -> float | None:
+        # The answer's thread (started from the question, so named by it), else the channel.
+        question = questions[index]
+        where = question if question in fake.channels else channels[index % len(channels)]
+        signs = (typing(where, asked[index]), fake.reacted_at.get(question), first_text(index))
+        shown = [at for at in signs if at is not None]
+        return min(shown, default=None)
+
     run = PlatformRun(
         platform="discord",
         conversations=config.people,
@@ -494,7 +553,50 @@ async def _discord_run(
         complete=_since(asked, completed),
         stream=_streams(clock),
         rate_limited_by_method=dict(refused),
+        sign_of_work=_since(asked, sign_of_work),
+        global_limited=sum(
+            1 for c in calls if c.status == 429 and c.headers.get("X-RateLimit-Global")
+        ),
     )
+
+
+def _typing_signs(fake: FakeDiscord, calls: Sequence[Any]) -> Callable[[int, float], float | None]:
+    """When a person who asked at a time first saw "Gloo is typing…" in a channel.
+
+    discord-api-docs resources/channel, Trigger Typing Indicator: "Post a typing indicator
+    for the specified channel, which expires after 10 seconds" ("if a bot is responding to a
+    command and expects the computation to take a few seconds, this endpoint may be called
+    to let the user know that the bot is processing their message"). Clients also clear it
+    when the bot's message arrives, so a typing call counts for someone who asked before it
+    only while nothing the bot posted in that channel came between.
+    """
+    typed: dict[int, list[float]] = {}
+    posted: dict[int, list[float]] = {}
+    for call in calls:
+        if call.status >= 300:
+            continue
+        if match := re.fullmatch(r"/channels/(\d+)/typing", call.path):
+            typed.setdefault(int(match[1]), []).append(call.at)
+        elif call.method == "POST" and (
+            match := re.fullmatch(r"/channels/(\d+)/messages", call.path)
+        ):
+            posted.setdefault(int(match[1]), []).append(call.at)
+
+    def seen(channel: int, asked: float) -> float | None:
+        best: float | None = None
+        for at in typed.get(channel, ()):
+            if at >= asked:
+                shown = at
+            elif asked < at + TYPING_SHOWN_S and not any(
+                at < p <= asked for p in posted.get(channel, ())
+            ):
+                shown = asked  # still showing when they asked
+            else:
+                continue
+            best = shown if best is None else min(best, shown)
+        return best
+
+    return seen
 
 
 def _streams(clock: FirstChunkClock) -> list[float]:
