@@ -1,7 +1,7 @@
 """``gloo-bots`` (also ``python -m core``): the one entry point of every process.
 
 Importing this module is light: ``gloo-bots --help`` and ``--version`` answer without
-importing the service, the database layer or any adapter (``tests/test_imports.py`` keeps
+importing the service, the database layer or any adapter (``tests/core/test_cli_help.py`` keeps
 it so). Each command imports what it needs when it runs.
 """
 
