@@ -21,7 +21,6 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Final, Protocol, runtime_checkable
 
 import httpx
@@ -31,6 +30,7 @@ from aiohttp import web
 from core.bootstrap import Container, StartupError, build
 from core.delivery import Dispatcher
 from core.doctor import Diagnosable
+from core.registry import ENTRY_POINT_GROUP, adapter_entry_point, adapter_names
 from core.scheduler import build_scheduler
 from core.settings import Settings
 from core.web import ReadinessCheck, build_web_app, start_web
@@ -51,8 +51,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-ENTRY_POINT_GROUP: Final = "gloo_bots.adapters"
 
 #: Seconds a stopping process gives the questions in flight to finish.
 SHUTDOWN_GRACE: Final = 25.0
@@ -163,18 +161,10 @@ def check_adapter_settings(settings: Settings, adapters: Iterable[Adapter]) -> N
             adapter.check_settings(settings)
 
 
-def adapter_names() -> list[str]:
-    """The installed adapters' names, without importing them."""
-    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
-
-
 def load_adapter(name: str) -> Adapter:
     """Import and build the adapter called ``name``."""
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            factory: Callable[[], Adapter] = ep.load()
-            return factory()
-    raise StartupError(f"no adapter called {name!r} is installed (have: {adapter_names()})")
+    factory: Callable[[], Adapter] = adapter_entry_point(name).load()
+    return factory()
 
 
 async def serve_adapters(

@@ -1,39 +1,28 @@
-"""``gloo-bots`` (also ``python -m core``): the one entry point of every process."""
+"""``gloo-bots`` (also ``python -m core``): the one entry point of every process.
+
+Importing this module is light: ``gloo-bots --help`` and ``--version`` answer without
+importing the service, the database layer or any adapter (``tests/core/test_cli_help.py`` keeps
+it so). Each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import structlog
-from pydantic import ValidationError
+from core.failures import StartupError
+from core.registry import adapter_names
 
-from core.adapters import (
-    Adapter,
-    AdapterCommands,
-    adapter_names,
-    check_adapter_settings,
-    load_adapter,
-    run_worker,
-    serve_adapters,
-)
-from core.bootstrap import StartupError, build, check_gloo_for_serving
-from core.console import Console, read_stdin, simulator_banner
-from core.crypto import SecretBox
-from core.doctor import run_doctor
-from core.logs import configure_logging
-from core.settings import Settings
-from core.store.engine import normalize_database_url
-from core.store.migrate import current_revision, head_revision, upgrade
-from core.store.sql import SqlStore
+if TYPE_CHECKING:
+    from core.adapters import Adapter
+    from core.settings import Settings
 
-log = structlog.get_logger(__name__)
+DISTRIBUTION: Final = "gloo-bots"
 
 #: The entry-point group of the development tools (``devtools``, the distribution
 #: ``gloo-bots-devtools`` in the repository's ``tools/``, installed with the dev extra from the
@@ -47,19 +36,88 @@ NO_DEVTOOLS: Final = (
 )
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that names each option's default, unless the help already does or there is none
+    worth naming (a flag, an empty list, no default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or not action.option_strings
+            or default is None
+            or default is False
+            or default == []
+            or default == argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str | None = None,
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """A sub-command with its one-line ``summary`` (in ``gloo-bots --help``) and its
+    ``description`` (in ``gloo-bots NAME --help``; the summary when none is given)."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description or f"{summary[0].upper()}{summary[1:]}.",
+        formatter_class=_HelpFormatter,
+        **kwargs,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gloo-bots",
         description="Gloo AI chat in Slack and Discord.",
+        epilog="'gloo-bots COMMAND --help' describes a command; docs/cli.md lists them all.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"gloo-bots {_version()}",
+        help="print the installed version and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser(
+    _command(
+        sub,
         "run",
-        help="run every configured part; with no platform tokens, the console playground",
+        "run every configured part; with no platform tokens, the console playground",
+        "Serve every configured platform (Slack, Discord) in this process, with the web "
+        "server on $PORT (health checks, Slack's HTTP endpoints) and the scheduled jobs. "
+        "With no platform tokens set, open the console playground instead.",
     )
-    sub.add_parser("chat", help="the console playground")
-    doctor = sub.add_parser("doctor", help="check the credentials, the database and its migrations")
+    _command(
+        sub,
+        "chat",
+        "the console playground",
+        "Ask Gloo from this terminal, one question a line, in the same conversation as the "
+        "bots keep; with no Gloo credentials the answers come from the built-in simulator.",
+    )
+    doctor = _command(
+        sub,
+        "doctor",
+        "check the credentials, the database and its migrations",
+        "Check the Gloo credentials, the database, its folder and migrations, ENCRYPTION_KEYS "
+        "and each configured platform; print advice under every problem. Changes nothing. "
+        "Exits with 1 when anything is wrong.",
+    )
     doctor.add_argument(
         "--probe",
         action="store_true",
@@ -71,24 +129,65 @@ def _parser() -> argparse.ArgumentParser:
         help="also ask Gloo one streamed question in a new chat and record for every process "
         "whether the stream named its chat (Message API)",
     )
-    sub.add_parser("worker", help="the once-per-deployment background jobs (retention pruning)")
+    _command(
+        sub,
+        "worker",
+        "the once-per-deployment background jobs (retention pruning)",
+        "Run the once-per-deployment jobs (retention pruning) while this process holds the "
+        "leader lock; no web server. Optional: serving processes compete for the lock too.",
+    )
     for name in adapter_names():
-        platform = sub.add_parser(
+        platform = _command(
+            sub,
             name,
-            help=f"serve {name.capitalize()} (or run one of its commands; see '{name} --help')",
+            f"serve {name.capitalize()} alone (its options: 'gloo-bots {name} --help')",
             add_help=False,
         )
-        platform.add_argument("adapter_args", nargs=argparse.REMAINDER)
+        platform.add_argument(
+            "adapter_args",
+            nargs=argparse.REMAINDER,
+            help=f"{name.capitalize()}'s own options, read by its adapter",
+        )
 
-    sim = sub.add_parser("simulator", help="serve a Gloo-compatible API (the Gloo simulator)")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--seed", type=int, default=0)
+    sim = _command(
+        sub,
+        "simulator",
+        "serve a Gloo-compatible API (the Gloo simulator)",
+        "Serve a Gloo-compatible API (OAuth tokens, the Message API, Completions V2) with "
+        "seeded answers, for trying the bots without Gloo credentials.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    sim.add_argument("--port", type=int, default=8765, help="the port to listen on")
+    sim.add_argument(
+        "--seed", type=int, default=0, help="seed of the answers, sources and suggestions"
+    )
     sim.add_argument("--token-ttl", type=float, default=3600.0, help="seconds a token lives")
-    sim.add_argument("--first-chunk-latency", type=float, default=0.3, metavar="SECONDS")
-    sim.add_argument("--chunk-latency", type=float, default=0.05, metavar="SECONDS")
-    sim.add_argument("--stream-format", choices=("sse", "sse-nodone", "ndjson"), default="sse")
-    sim.add_argument("--text-mode", choices=("delta", "cumulative"), default="delta")
+    sim.add_argument(
+        "--first-chunk-latency",
+        type=float,
+        default=0.3,
+        metavar="SECONDS",
+        help="seconds before a stream's first chunk",
+    )
+    sim.add_argument(
+        "--chunk-latency",
+        type=float,
+        default=0.05,
+        metavar="SECONDS",
+        help="seconds between a stream's chunks",
+    )
+    sim.add_argument(
+        "--stream-format",
+        choices=("sse", "sse-nodone", "ndjson"),
+        default="sse",
+        help="how streams are framed: SSE ending with [DONE], SSE without it, or NDJSON",
+    )
+    sim.add_argument(
+        "--text-mode",
+        choices=("delta", "cumulative"),
+        default="delta",
+        help="each chunk carries the new text only, or all the text so far",
+    )
     sim.add_argument(
         "--no-stream-chat-id",
         action="store_true",
@@ -114,35 +213,86 @@ def _parser() -> argparse.ArgumentParser:
         help="inject faults at a rate 0..1; KIND is 500, 502, 408, 429, drop or hang "
         "(repeatable, e.g. --fault 429=0.1 --fault drop=0.05)",
     )
-    sim.add_argument("--api-key", action="append", default=[], help="accept this static key")
+    sim.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        help="accept this static key (repeatable; default: OAuth client credentials only)",
+    )
 
-    bench = sub.add_parser("bench", help="every benchmark (P, W, C and S rows; bench/results.json)")
-    bench.add_argument("--latency", type=float, default=0.5, help="simulated Gloo latency, s")
-    bench.add_argument("--conversations", type=int, default=100, help="P1: at once")
-    bench.add_argument("--questions", type=int, default=3, help="questions per conversation")
+    bench = _command(
+        sub,
+        "bench",
+        "every benchmark: rows P1-P6, W1-W4, C1, C2 and S1 (a development tool)",
+        "Run every benchmark row of docs/benchmarks.md against the Gloo simulator and the "
+        "fake platforms: P1 overhead and P4 throughput (SQLite and PostgreSQL), P3 "
+        "conversations in flight, P2 first visible text, P5 API calls and edits and P6 "
+        "complete text (per platform), W1-W4 workspace scale (per platform), C1 and C2 "
+        "cost per answer and S1 steady load (PostgreSQL). Prints the table and writes it "
+        "to --output. Needs the development tools ('make bench').",
+    )
+    bench.add_argument(
+        "--latency",
+        type=float,
+        default=0.5,
+        help="P1, P2, P3, P5, P6: simulated Gloo latency, seconds",
+    )
+    bench.add_argument(
+        "--conversations", type=int, default=100, help="P1, P4: conversations at once"
+    )
+    bench.add_argument(
+        "--questions", type=int, default=3, help="P1, P4: questions per conversation"
+    )
     bench.add_argument("--in-flight", type=int, default=1000, help="P3: conversations at once")
     bench.add_argument(
-        "--platform-conversations", type=int, default=20, help="P2/P5: answers per platform"
+        "--platform-conversations",
+        type=int,
+        default=20,
+        help="P2, P5, P6: answers per platform",
     )
     bench.add_argument(
-        "--chunk-latency", type=float, default=0.06, help="P2/P5: seconds between chunks"
+        "--chunk-latency", type=float, default=0.06, help="P2, P5, P6: seconds between chunks"
     )
-    bench.add_argument("--output", default="bench/results.json")
+    bench.add_argument("--output", default="bench/results.json", help="the JSON results file")
     bench.add_argument(
         "--database-url",
         default=None,
-        help="a PostgreSQL database for the PostgreSQL runs "
+        help="a PostgreSQL database for the PostgreSQL runs; its tables are dropped "
         "(default: a fresh one on 127.0.0.1:5432 when a server answers there)",
     )
 
-    db = sub.add_parser("db", help="database commands")
+    db = _command(
+        sub,
+        "db",
+        "database commands: upgrade, current, new-key, reencrypt",
+        "Database commands (DATABASE_URL names the database).",
+    )
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
-    db_sub.add_parser("upgrade", help="apply database migrations")
-    db_sub.add_parser("current", help="show the applied and the latest migration")
-    db_sub.add_parser("new-key", help="print a new key for ENCRYPTION_KEYS")
-    db_sub.add_parser(
+    _command(
+        db_sub,
+        "upgrade",
+        "apply database migrations",
+        "Apply every database migration not applied yet.",
+    )
+    _command(
+        db_sub,
+        "current",
+        "show the applied and the latest migration",
+        "Show the applied and the latest migration; exit with 1 when the database is behind.",
+    )
+    _command(
+        db_sub,
+        "new-key",
+        "print a new key for ENCRYPTION_KEYS",
+        "Print a new Fernet key: put it first in ENCRYPTION_KEYS, then run "
+        "'gloo-bots db reencrypt'.",
+    )
+    _command(
+        db_sub,
         "reencrypt",
-        help="encrypt every stored installation with the first ENCRYPTION_KEYS key",
+        "encrypt every stored installation with the first ENCRYPTION_KEYS key",
+        "Encrypt every stored installation (Slack OAuth installs) with the first key of "
+        "ENCRYPTION_KEYS, after a key was added or rotated.",
     )
     return parser
 
@@ -184,6 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from core.logs import configure_logging
+    from core.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -222,8 +379,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         return await _chat(settings)
     if args.command == "worker":
+        from core.adapters import run_worker
+
         return await run_worker(settings)
     if args.command == "doctor":
+        from core.doctor import run_doctor
+
         adapters = [load_adapter(name) for name in adapter_names()]
         return await run_doctor(
             settings, adapters, probe=args.probe, probe_stream=args.probe_stream
@@ -233,6 +394,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in adapter_names():
         return await _adapter(args.command, args.adapter_args, settings)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def load_adapter(name: str) -> Adapter:
+    """Import and build the adapter called ``name`` (:func:`core.adapters.load_adapter`;
+    importing it imports the service, so only the commands that need it do)."""
+    from core import adapters
+
+    return adapters.load_adapter(name)
 
 
 def _configured_adapters_exist(settings: Settings) -> bool:
@@ -250,8 +419,12 @@ async def _run(settings: Settings) -> int:
 
 async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
     """``gloo-bots NAME [...]``: the adapter's own sub-command, or serve it alone."""
+    from core.adapters import AdapterCommands
+
     adapter = load_adapter(name)
-    parser = argparse.ArgumentParser(prog=f"gloo-bots {name}", description=adapter.help)
+    parser = argparse.ArgumentParser(
+        prog=f"gloo-bots {name}", description=adapter.help, formatter_class=_HelpFormatter
+    )
     if isinstance(adapter, AdapterCommands):
         adapter.add_arguments(parser)
     args = parser.parse_args(list(argv))
@@ -259,21 +432,34 @@ async def _adapter(name: str, argv: Sequence[str], settings: Settings) -> int:
     if code is not None:
         return code
     if not adapter.configured(settings):
-        raise StartupError(f"{name.capitalize()} is not configured: see the README's {name} setup")
+        raise StartupError(
+            f"{name.capitalize()} is not configured: set it up as docs/{name}.md says"
+        )
     return await _serve(settings, [adapter])
 
 
 async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
     """Serve people: on Gloo, or on the simulator only when GLOO_BACKEND=simulator says so."""
+    import structlog
+
+    from core.adapters import check_adapter_settings, serve_adapters
+    from core.bootstrap import check_gloo_for_serving
+    from core.console import simulator_banner
+
     check_gloo_for_serving(settings)
     check_adapter_settings(settings, adapters)
     if settings.uses_simulator:
         print(simulator_banner(settings), file=sys.stderr, flush=True)
-        log.warning("gloo.simulated", detail="every answer says it is simulated")
+        structlog.get_logger(__name__).warning(
+            "gloo.simulated", detail="every answer says it is simulated"
+        )
     return await serve_adapters(settings, adapters)
 
 
 async def _chat(settings: Settings) -> int:
+    from core.bootstrap import build
+    from core.console import Console, read_stdin, simulator_banner
+
     async with build(settings) as container:
         if settings.uses_simulator:  # once the store opened: a failure stays one sentence
             print(simulator_banner(settings), flush=True)
@@ -316,7 +502,9 @@ def load_tool(name: str) -> Callable[..., Awaitable[Any]]:
             try:
                 tool: Callable[..., Awaitable[Any]] = ep.load()
             except ModuleNotFoundError as exc:
-                log.warning("tools.missing", tool=name, module=exc.name)
+                import structlog
+
+                structlog.get_logger(__name__).warning("tools.missing", tool=name, module=exc.name)
                 break
             return tool
     raise StartupError(NO_DEVTOOLS.format(tool=name))
@@ -339,6 +527,10 @@ async def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from core.crypto import SecretBox
+    from core.store.engine import normalize_database_url
+    from core.store.migrate import current_revision, head_revision, upgrade
+
     url = normalize_database_url(settings.database_url)
     if args.db_command == "upgrade":
         await upgrade(url)
@@ -360,6 +552,8 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _reencrypt(settings: Settings) -> int:
     """Seal every installation with the first key (after a key was added or rotated)."""
+    from core.store.sql import SqlStore
+
     keys = settings.encryption_key_list
     if not keys:
         print("ENCRYPTION_KEYS is not set: nothing to encrypt with.", file=sys.stderr)

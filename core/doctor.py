@@ -11,16 +11,23 @@ question (plain and streamed; on the Message API that creates a chat) to show th
 the wire format. ``ENCRYPTION_KEYS`` is checked too: every key must be a Fernet key, and
 when the database answers, every stored installation must open with the configured keys
 (those still in plain text or under an older key are counted for ``gloo-bots db
-reencrypt``).
+reencrypt``). A SQLite database's folder must be a writable directory, or creatable.
+
+Gloo, the database and each configured platform are checked at once; the findings print in
+a fixed order, wrapped to 100 columns, and every failure and warning carries its advice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sys
+import tempfile
+import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Protocol, TextIO, runtime_checkable
 
 import httpx
@@ -63,6 +70,7 @@ __all__ = [
     "check_completions_model",
     "check_completions_routes",
     "check_database",
+    "check_database_folder",
     "check_encryption",
     "check_gloo",
     "check_stream_fact",
@@ -71,6 +79,12 @@ __all__ = [
     "probe_new_chat_stream",
     "run_doctor",
 ]
+
+#: The width every finding is wrapped to (a terminal's, with room to spare).
+WIDTH: Final = 100
+#: Where a finding's continuation lines and its advice start.
+_INDENT: Final = " " * 7
+_ADVICE: Final = f"{_INDENT}-> "
 
 #: A chat id that cannot exist: asking for it proves a key is accepted without side effects.
 PROBE_CHAT_ID: Final = "gloo-bots-doctor-probe"
@@ -84,6 +98,26 @@ class Finding:
     advice: str = ""
     #: Fine to run with, but worth knowing (the simulator instead of Gloo, for instance).
     warning: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.warning or not self.ok) and not self.advice.strip():
+            raise ValueError(f"a failed or warning finding needs advice: {self.summary!r}")
+
+    def lines(self) -> list[str]:
+        """The finding as printed: ``[mark] area: summary``, then ``-> advice`` under a
+        failure or a warning, each wrapped to :data:`WIDTH` columns (a word longer than
+        that, a long path or URL, stays whole on a line of its own, to be copied)."""
+        mark = "WARN" if self.warning else ("ok" if self.ok else "FAIL")
+        printed = _wrap(f"[{mark:>4}] {self.area}: {self.summary}", _INDENT)
+        if self.warning or not self.ok:
+            printed += _wrap(f"{_ADVICE}{self.advice}", " " * len(_ADVICE))
+        return printed
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(
+        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
 
 
 class DoctorSubject(Protocol):
@@ -145,7 +179,13 @@ async def check_gloo(settings: Settings, http: httpx.AsyncClient) -> Finding:
             "Check GLOO_API_URL and that this machine can reach it (proxy, firewall).",
         )
     except GlooError as exc:
-        return Finding("Gloo", False, f"the token request failed: {exc.message}", "")
+        return Finding(
+            "Gloo",
+            False,
+            f"the token request failed: {exc.message}",
+            "Check GLOO_TOKEN_URL and the Gloo credentials; if they are right, Gloo may be "
+            "having trouble: try again in a few minutes.",
+        )
     kind = "API key" if settings.gloo_api_key else "client credentials"
     return Finding("Gloo", True, f"{kind} accepted by {where}")
 
@@ -190,21 +230,25 @@ async def check_completions_routes(
         "completions": settings.gloo_completions_path,
         "grounded": settings.gloo_grounded_path,
     }
+    token = await auth.token()
+
+    async def answer(form: str) -> int | str:
+        try:
+            response = await http.post(
+                f"{settings.gloo_api_url}{form}",
+                json=ROUTE_PROBE_BODY,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.TransportError as exc:
+            return type(exc).__name__
+        return response.status_code
+
+    forms = {kind: [path, alternate_route(kind, path)] for kind, path in configured.items()}
+    every = [form for kind in ROUTE_FORMS for form in forms[kind]]
+    statuses = dict(zip(every, await asyncio.gather(*map(answer, every)), strict=True))
     for kind in ROUTE_FORMS:
         path = configured[kind]
-        forms = [path, alternate_route(kind, path)]
-        answers: dict[str, int | str] = {}
-        for form in forms:
-            token = await auth.token()
-            try:
-                response = await http.post(
-                    f"{settings.gloo_api_url}{form}",
-                    json=ROUTE_PROBE_BODY,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                answers[form] = response.status_code
-            except httpx.TransportError as exc:
-                answers[form] = type(exc).__name__
+        answers = {form: statuses[form] for form in forms[kind]}
         seen = ", ".join(f"{form} {_route_word(status)}" for form, status in answers.items())
         usable = [form for form, status in answers.items() if _route_answers(status)]
         if not usable:
@@ -262,7 +306,11 @@ async def check_completions_model(settings: Settings, http: httpx.AsyncClient) -
     if not isinstance(data, list):
         status = response.status_code
         return Finding(
-            "Gloo model", True, f"{where} answered {status} without a model list", warning=True
+            "Gloo model",
+            True,
+            f"{where} answered {status} without a model list",
+            "GLOO_COMPLETIONS_MODEL is not checked; if answers fail, check GLOO_API_URL.",
+            warning=True,
         )
     ids = [entry["id"] for entry in data if isinstance(entry, dict) and "id" in entry]
     if model in ids:
@@ -395,7 +443,16 @@ async def check_stream_fact(settings: Settings, store: SqlStore) -> list[Finding
         fact = await store.read_fact(stream_fact_name(settings.gloo_api_url))
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:60]
-        return [Finding(area, True, f"the record could not be read: {reason}", warning=True)]
+        return [
+            Finding(
+                area,
+                True,
+                f"the record could not be read: {reason}",
+                "Processes go on as if nothing were recorded; see the Database lines for why "
+                "the database cannot be read.",
+                warning=True,
+            )
+        ]
     if fact is None:
         seen = "nothing recorded yet about streams naming their chat"
     else:
@@ -522,6 +579,87 @@ async def check_database(settings: Settings) -> list[Finding]:
         summary = f"schema at migration {revision or 'none'}, the latest is {head}"
         found.append(_not_migrated(settings, summary, "migrates"))
     return found
+
+
+def _can_write(folder: Path) -> bool:
+    """Can this process create a file in ``folder``? Tried, not guessed from the mode bits
+    (a read-only file system, or root's view of them); the file is gone at once."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".gloo-bots-doctor-"):
+            return True
+    except OSError:
+        return False
+
+
+_FOLDER_ADVICE: Final = "point DATABASE_URL at a folder this user can write"
+
+
+def check_database_folder(
+    settings: Settings, *, writable: Callable[[Path], bool] = _can_write
+) -> list[Finding]:
+    """SQLite keeps its journal beside the file: is its folder a writable directory, or can
+    the first start create it? (Nothing is created; ``writable`` tries a folder.)"""
+    try:
+        path = sqlite_file_path(normalize_database_url(settings.database_url))
+    except (ValueError, ArgumentError):
+        return []  # the database finding says why the URL is not usable
+    if path is None:
+        return []
+    try:
+        return _folder_findings(path.parent, writable)
+    except OSError as exc:  # a folder on the way that this user may not even look into
+        return [
+            Finding(
+                "Database folder",
+                False,
+                f"{path.parent} cannot be checked: {exc.strerror or exc}",
+                f"Give this user access to {path.parent}, or {_FOLDER_ADVICE}.",
+            )
+        ]
+
+
+def _folder_findings(folder: Path, writable: Callable[[Path], bool]) -> list[Finding]:
+    area = "Database folder"
+    if folder.exists() and not folder.is_dir():
+        return [
+            Finding(
+                area,
+                False,
+                f"{folder} is a file, not a folder: the SQLite database cannot be created in it",
+                f"Move or remove that file, or {_FOLDER_ADVICE}.",
+            )
+        ]
+    if folder.is_dir():
+        if writable(folder):
+            return [Finding(area, True, f"{folder} is a writable folder")]
+        return [
+            Finding(
+                area,
+                False,
+                f"{folder} is not writable: SQLite cannot write the database or its journal",
+                f"Give this user write access to {folder} (chown, chmod), or {_FOLDER_ADVICE}.",
+            )
+        ]
+    existing = next(parent for parent in folder.parents if parent.exists())
+    if not existing.is_dir():
+        return [
+            Finding(
+                area,
+                False,
+                f"{folder} cannot be created: {existing} is a file",
+                f"Move or remove {existing}, or {_FOLDER_ADVICE}.",
+            )
+        ]
+    if not writable(existing):
+        return [
+            Finding(
+                area,
+                False,
+                f"{folder} cannot be created: {existing} is not writable",
+                f"Create {folder} for this user, or {_FOLDER_ADVICE}.",
+            )
+        ]
+    return [Finding(area, True, f"{folder} does not exist yet: the first start creates it")]
 
 
 def _not_migrated(settings: Settings, summary: str, what_start_does: str) -> Finding:
@@ -691,6 +829,57 @@ _URL_ADVICE: Final = (
 )
 
 
+async def _gloo_findings(
+    settings: Settings, http: httpx.AsyncClient, *, serving: bool
+) -> tuple[list[Finding], Authenticator | None]:
+    """Which Gloo; then, when it is Gloo AI, the credentials, and on Completions V2 the
+    routes and the model. The authenticator is returned when the credentials work."""
+    found = [check_which_gloo(settings, serving=serving)]
+    if settings.uses_simulator:
+        return found, None
+    gloo = await check_gloo(settings, http)
+    found.append(gloo)
+    if not gloo.ok:
+        return found, None
+    auth = build_authenticator(http, settings)
+    if settings.gloo_api == "completions":
+        checks: list[Awaitable[list[Finding]]] = [check_completions_routes(settings, http, auth)]
+        if settings.gloo_completions_model:
+            checks.append(_one(check_completions_model(settings, http)))
+        for part in await asyncio.gather(*checks):
+            found.extend(part)
+    return found, auth
+
+
+async def _one(check: Awaitable[Finding]) -> list[Finding]:
+    return [await check]
+
+
+async def _database_findings(settings: Settings) -> tuple[list[Finding], list[Finding]]:
+    """The database and its folder; then ENCRYPTION_KEYS and the stored installations."""
+    database = await check_database(settings)
+    encryption = await check_encryption(settings, read_database=all(f.ok for f in database))
+    return [*database, *check_database_folder(settings)], encryption
+
+
+async def _adapter_findings(adapter: DoctorSubject, settings: Settings) -> list[Finding]:
+    name = adapter.name.capitalize()
+    if not isinstance(adapter, Diagnosable):
+        return [Finding(name, True, "configured (it has no checks of its own)")]
+    try:
+        return await adapter.diagnose(settings)
+    except Exception as exc:  # a bug in a check must not hide the other findings
+        return [
+            Finding(
+                name,
+                False,
+                f"check crashed: {exc!r}",
+                f"That is a bug in the {name} checks, not in the settings: the other findings "
+                "stand; please report this line.",
+            )
+        ]
+
+
 async def run_doctor(
     settings: Settings,
     adapters: Sequence[DoctorSubject],
@@ -702,32 +891,29 @@ async def run_doctor(
 ) -> int:
     """Print every finding; 0 when nothing is wrong, 1 otherwise. ``probe`` also asks
     Gloo one real question, plain and streamed, and prints the wire format it saw;
-    ``probe_stream`` asks one streamed question in a new chat and records what it showed."""
+    ``probe_stream`` asks one streamed question in a new chat and records what it showed.
+
+    Gloo, the database and each configured platform are checked at once (their answers
+    wait on the network, not on each other); the findings print in a fixed order: Gloo,
+    the database, Gloo's streams, encryption, the platforms."""
     out = out or sys.stdout
-    findings: list[Finding] = []
-    probed = True
-    database = await check_database(settings)
+    configured = [adapter for adapter in adapters if adapter.configured(settings)]
     message_api = settings.gloo_api == "message" and not settings.uses_simulator
-    # The learned-facts table exists only at the latest migration.
-    store = await _open_migrated(settings) if message_api and _at_head(database) else None
-    try:
-        async with httpx.AsyncClient(
-            transport=transport,
-            timeout=http_timeout(settings),
-            headers={"User-Agent": USER_AGENT},
-        ) as http:
-            # Which Gloo first; the credentials only when it is Gloo AI, not the simulator.
-            configured = [adapter for adapter in adapters if adapter.configured(settings)]
-            findings.append(check_which_gloo(settings, serving=bool(configured)))
-            gloo = None if settings.uses_simulator else await check_gloo(settings, http)
-            if gloo is not None:
-                findings.append(gloo)
-            if gloo is not None and gloo.ok:
-                auth = build_authenticator(http, settings)
-                if settings.gloo_api == "completions":
-                    findings.extend(await check_completions_routes(settings, http, auth))
-                    if settings.gloo_completions_model:
-                        findings.append(await check_completions_model(settings, http))
+    probed = True
+    async with httpx.AsyncClient(
+        transport=transport,
+        timeout=http_timeout(settings),
+        headers={"User-Agent": USER_AGENT},
+    ) as http:
+        (gloo, auth), (database, encryption), platforms = await asyncio.gather(
+            _gloo_findings(settings, http, serving=bool(configured)),
+            _database_findings(settings),
+            asyncio.gather(*(_adapter_findings(adapter, settings) for adapter in configured)),
+        )
+        # The learned-facts table exists only at the latest migration.
+        store = await _open_migrated(settings) if message_api and _at_head(database) else None
+        try:
+            if auth is not None:
                 if probe:
                     probed = await probe_wire(settings, http, auth, out)
                 if probe_stream and settings.gloo_api == "completions":
@@ -737,43 +923,26 @@ async def run_doctor(
                     probed = probed and streamed
             elif probe or probe_stream:
                 print("Probe skipped: it needs working Gloo credentials.", file=out)
-        findings.extend(database)
-        if store is not None:
-            findings.extend(await check_stream_fact(settings, store))
-    finally:
-        if store is not None:
-            await store.close()
-    findings.extend(await check_encryption(settings, read_database=all(f.ok for f in database)))
-    for adapter in configured:
-        if not isinstance(adapter, Diagnosable):
-            findings.append(
-                Finding(adapter.name.capitalize(), True, "configured (it has no checks of its own)")
-            )
-            continue
-        try:
-            findings.extend(await adapter.diagnose(settings))
-        except Exception as exc:  # a bug in a check must not hide the other findings
-            findings.append(Finding(adapter.name.capitalize(), False, f"check crashed: {exc!r}"))
+            streams = await check_stream_fact(settings, store) if store is not None else []
+        finally:
+            if store is not None:
+                await store.close()
+    findings = [*gloo, *database, *streams, *encryption]
+    for part in platforms:
+        findings.extend(part)
     if not configured:
         findings.append(
             Finding(
                 "Platforms",
                 True,
                 "no Slack or Discord tokens set: 'gloo-bots run' opens the console playground",
-                "See the README to connect Slack or Discord.",
+                "To connect Slack or Discord, see docs/slack.md or docs/discord.md.",
                 warning=True,
             )
         )
     for finding in findings:
-        mark = "WARN" if finding.warning else ("ok" if finding.ok else "FAIL")
-        print(f"[{mark:>4}] {finding.area}: {finding.summary}", file=out)
-        if finding.advice and (not finding.ok or finding.warning):
-            print(f"       -> {finding.advice}", file=out)
-    failed = [f for f in findings if not f.ok]
-    if not probed:
-        failed.append(Finding("Gloo probe", False, "the probe question failed"))
-    print(
-        "\nAll checks passed." if not failed else f"\n{len(failed)} problem(s) found.",
-        file=out,
-    )
+        for line in finding.lines():
+            print(line, file=out)
+    failed = sum(not f.ok for f in findings) + (0 if probed else 1)
+    print("\nAll checks passed." if not failed else f"\n{failed} problem(s) found.", file=out)
     return 0 if not failed else 1

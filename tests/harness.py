@@ -113,3 +113,23 @@ async def wait_until(condition: Callable[[], bool], *, within: float = 10.0) -> 
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - the state has no event to wait on
             await asyncio.sleep(0.01)
+
+
+def unwrapped(doctor_output: str) -> str:
+    """``gloo-bots doctor``'s output with each finding's wrapped lines joined again: one
+    ``[mark] area: summary`` line, then one ``       -> advice`` line (core/doctor.py wraps
+    both to 100 columns, continuing them under the summary and under the advice)."""
+    lines: list[str] = []
+    for line in doctor_output.splitlines():
+        continues_advice = line.startswith(" " * 10) and lines and "-> " in lines[-1][:10]
+        continues_summary = (
+            line.startswith(" " * 7)
+            and not line.startswith("       -> ")
+            and lines
+            and lines[-1].startswith("[")
+        )
+        if continues_advice or continues_summary:
+            lines[-1] = f"{lines[-1]} {line.strip()}"
+        else:
+            lines.append(line)
+    return "\n".join(lines) + ("\n" if doctor_output.endswith("\n") else "")

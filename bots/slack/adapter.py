@@ -126,10 +126,10 @@ class SlackAdapter:
 
     async def diagnose(self, settings: Settings) -> list[Finding]:
         """``gloo-bots doctor``: the mode, the tokens Slack accepts, and the bot's scopes."""
-        try:
-            _check_settings(settings, self.mode)
-        except StartupError as exc:
-            return [Finding("Slack", False, "not configured", str(exc))]
+        problem = _settings_problem(settings, self.mode)
+        if problem is not None:
+            missing, sentence = problem
+            return [Finding("Slack", False, missing, f"{sentence} See docs/slack.md.")]
         mode = "socket mode" if self.socket_mode(settings) else "HTTP mode at /slack/events"
         if self.oauth_mode(settings):
             mode += ", installable in many workspaces (OAuth)"
@@ -140,14 +140,14 @@ class SlackAdapter:
         )
         findings = [Finding("Slack", True, f"configured for {mode}, {view}")]
         clients = WebClients(settings, retry_sleep=self._retry_sleep)
+        checks = []  # asked at once: each waits on Slack, not on the other
         token = settings.slack_bot_token
         if token is not None:
-            findings.append(await _diagnose_bot_token(clients.build(token.get_secret_value())))
+            checks.append(_diagnose_bot_token(clients.build(token.get_secret_value())))
         app_token = settings.slack_app_token
         if app_token is not None:
-            findings.append(
-                await _diagnose_app_token(clients.build(), app_token.get_secret_value())
-            )
+            checks.append(_diagnose_app_token(clients.build(), app_token.get_secret_value()))
+        findings.extend(await asyncio.gather(*checks))
         return findings
 
     def check_settings(self, settings: Settings) -> None:
@@ -347,6 +347,13 @@ class SlackAdapter:
         return await to_aiohttp_response(bolt_response)
 
 
+#: The advice under a Slack that did not answer the doctor.
+_UNREACHED = (
+    "Check that this machine reaches slack.com (proxy, firewall), and SLACK_API_URL if it is "
+    "set; then run 'gloo-bots doctor' again."
+)
+
+
 async def _diagnose_bot_token(client: AsyncWebClient) -> Finding:
     try:
         response = await client.auth_test()
@@ -358,7 +365,7 @@ async def _diagnose_bot_token(client: AsyncWebClient) -> Finding:
             "Copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page.",
         )
     except Exception as exc:
-        return Finding("Slack bot token", False, f"Slack could not be reached ({exc})")
+        return Finding("Slack bot token", False, f"Slack could not be reached ({exc})", _UNREACHED)
     granted = {s.strip() for s in response.headers.get("x-oauth-scopes", "").split(",")}
     missing = sorted(set(BOT_SCOPES) - granted) if granted != {""} else []
     summary = f"accepted for team {response.get('team_id')} as bot {response.get('user_id')}"
@@ -384,25 +391,45 @@ async def _diagnose_app_token(client: AsyncWebClient, app_token: str) -> Finding
             "Create an app-level token (xapp-…) with connections:write under Basic Information.",
         )
     except Exception as exc:
-        return Finding("Slack app token", False, f"Slack could not be reached ({exc})")
+        return Finding("Slack app token", False, f"Slack could not be reached ({exc})", _UNREACHED)
     return Finding("Slack app token", True, "accepted: socket mode can connect")
 
 
 def _check_settings(settings: Settings, mode: str = "auto") -> None:
     """Raise :class:`StartupError` with what to set when the Slack settings cannot work."""
+    problem = _settings_problem(settings, mode)
+    if problem is not None:
+        raise StartupError(problem[1])
+
+
+def _settings_problem(settings: Settings, mode: str = "auto") -> tuple[str, str] | None:
+    """What is missing (the doctor's line) and the sentence saying what to set, when the
+    Slack settings cannot work in ``mode``; ``None`` when they can."""
     if mode == "http" and settings.slack_signing_secret is None:
-        raise StartupError("Slack HTTP mode (--mode http) needs SLACK_SIGNING_SECRET.")
+        return (
+            "SLACK_SIGNING_SECRET is not set (HTTP mode, --mode http)",
+            "Slack HTTP mode (--mode http) needs SLACK_SIGNING_SECRET.",
+        )
     if mode == "socket" and settings.slack_app_token is None:
-        raise StartupError("Slack socket mode (--mode socket) needs SLACK_APP_TOKEN.")
+        return (
+            "SLACK_APP_TOKEN is not set (socket mode, --mode socket)",
+            "Slack socket mode (--mode socket) needs SLACK_APP_TOKEN.",
+        )
     if not settings.has_slack:
-        raise StartupError(
+        return (
+            "SLACK_BOT_TOKEN is not set (nor SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)",
             "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
-            "SLACK_CLIENT_SECRET (installable in many workspaces)."
+            "SLACK_CLIENT_SECRET (installable in many workspaces).",
         )
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
-        raise StartupError(
+        return (
+            "SLACK_SIGNING_SECRET is not set (HTTP mode), nor SLACK_APP_TOKEN (socket mode)",
             "Slack needs SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode "
-            "on $PORT at /slack/events)."
+            "on $PORT at /slack/events).",
         )
     if settings.slack_api_url and not settings.slack_api_url.endswith("/"):
-        raise StartupError(f"SLACK_API_URL must end with '/', got {settings.slack_api_url!r}.")
+        return (
+            f"SLACK_API_URL does not end with '/' ({settings.slack_api_url!r})",
+            f"SLACK_API_URL must end with '/', got {settings.slack_api_url!r}.",
+        )
+    return None

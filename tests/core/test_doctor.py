@@ -11,7 +11,7 @@ from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.engine import sqlite_file_path
 from core.store.migrate import downgrade, upgrade
-from tests.harness import settings_for_tests
+from tests.harness import settings_for_tests, unwrapped
 
 
 async def doctor(
@@ -20,7 +20,7 @@ async def doctor(
     out = io.StringIO()
     transport = SimulatorTransport(simulator) if simulator else None
     code = await run_doctor(settings, list(adapters), out=out, transport=transport)
-    return code, out.getvalue()
+    return code, unwrapped(out.getvalue())
 
 
 async def test_a_fresh_install_is_told_what_the_first_start_does(sqlite_url: str) -> None:

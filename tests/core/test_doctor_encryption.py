@@ -13,7 +13,7 @@ from core.doctor import check_encryption, run_doctor
 from core.settings import Settings
 from core.store.engine import sqlite_file_path
 from core.store.sql import SqlStore
-from tests.harness import settings_for_tests
+from tests.harness import settings_for_tests, unwrapped
 
 OLD_KEY = SecretBox.new_key()
 NEW_KEY = SecretBox.new_key()
@@ -23,7 +23,7 @@ OTHER_KEY = SecretBox.new_key()
 async def doctor(settings: Settings) -> tuple[int, str]:
     out = io.StringIO()
     code = await run_doctor(settings, [], out=out)
-    return code, out.getvalue()
+    return code, unwrapped(out.getvalue())
 
 
 def with_keys(sqlite_url: str, keys: str | None, **values: Any) -> Settings:

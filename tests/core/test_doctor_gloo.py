@@ -17,7 +17,7 @@ from core.doctor import describe_wire, run_doctor
 from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.migrate import upgrade
-from tests.harness import settings_for_tests
+from tests.harness import settings_for_tests, unwrapped
 
 # The docs' Completions streaming tutorial: "Each token arrives as a line formatted
 # data: <json>, with blank lines separating events" and no [DONE].
@@ -36,7 +36,7 @@ TUTORIAL_STREAM = [
 async def doctor(settings: Settings, sim: Simulator, *, probe: bool = False) -> tuple[int, str]:
     out = io.StringIO()
     code = await run_doctor(settings, [], out=out, transport=SimulatorTransport(sim), probe=probe)
-    return code, out.getvalue()
+    return code, unwrapped(out.getvalue())
 
 
 def v2_settings(sqlite_url: str, **values: Any) -> Settings:

@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from core.store.migrate import upgrade
 from core.store.sql import SqlStore
-from tests.harness import settings_for_tests
+from tests.harness import settings_for_tests, unwrapped
 
 GLOO = "http://gloo.test"
 
@@ -38,6 +38,12 @@ def gloo(*, stream_chat_id: bool = True) -> Simulator:
 
 
 async def doctor(settings: Settings, sim: Simulator, **flags: bool) -> tuple[int, str]:
+    code, out = await printed(settings, sim, **flags)
+    return code, unwrapped(out)
+
+
+async def printed(settings: Settings, sim: Simulator, **flags: bool) -> tuple[int, str]:
+    """The doctor's output as printed, wrapped to 100 columns."""
     out = io.StringIO()
     code = await run_doctor(settings, [], out=out, transport=SimulatorTransport(sim), **flags)
     return code, out.getvalue()
@@ -95,7 +101,7 @@ async def test_a_recorded_stream_without_chat_id_is_a_warning_with_the_way_back(
 async def test_every_doctor_line_fits_100_columns(database_url: str) -> None:
     await upgrade(database_url)
     await record(database_url, MISSING)
-    _, out = await doctor(message_settings(database_url), gloo(), probe_stream=True)
+    _, out = await printed(message_settings(database_url), gloo(), probe_stream=True)
     streams = [line for line in out.splitlines() if "stream" in line.lower()]
     assert len(streams) >= 5, out
     assert all(len(line) <= 100 for line in streams), streams

@@ -10,6 +10,7 @@ import pytest
 from core.bootstrap import NO_GLOO_FOR_SERVING
 from core.doctor import Finding, check_which_gloo, run_doctor
 from core.settings import Settings
+from tests.harness import unwrapped
 
 
 def settings(**values: Any) -> Settings:
@@ -76,7 +77,7 @@ async def test_doctor_prints_which_gloo(tmp_path: Any) -> None:
     out = io.StringIO()
     url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
     code = await run_doctor(settings(database_url=url), [_Configured()], out=out)
-    text = out.getvalue()
+    text = unwrapped(out.getvalue())
     assert code == 1, text
     assert "[FAIL] Gloo: the service would use the built-in simulator" in text
     assert f"-> {NO_GLOO_FOR_SERVING}" in text
