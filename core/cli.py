@@ -223,11 +223,11 @@ def _parser() -> argparse.ArgumentParser:
     bench = _command(
         sub,
         "bench",
-        "every benchmark: rows P1-P6, W1-W4, C1, C2 and S1 (a development tool)",
+        "every benchmark: rows P1-P6, W1-W6, C1, C2 and S1 (a development tool)",
         "Run every benchmark row of docs/benchmarks.md against the Gloo simulator and the "
         "fake platforms: P1 overhead and P4 throughput (SQLite and PostgreSQL), P3 "
         "conversations in flight, P2 first visible text, P5 API calls and edits and P6 "
-        "complete text (per platform), W1-W4 workspace scale (per platform), C1 and C2 "
+        "complete text (per platform), W1-W6 workspace scale (per platform), C1 and C2 "
         "cost per answer and S1 steady load (PostgreSQL). Prints the table and writes it "
         "to --output. Needs the development tools ('make bench').",
     )

@@ -24,9 +24,11 @@ __all__ = ["INVITE_PERMISSIONS", "INVITE_SCOPES", "GlooClient", "build_client", 
 
 log = structlog.get_logger(__name__)
 
-#: What the bot needs in a server: read and answer, in threads it starts.
+#: What the bot needs in a server: read and answer, in threads it starts, and a 👀 on a
+#: question in a busy channel (bots.discord.responder).
 INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True,
+    add_reactions=True,
     send_messages=True,
     send_messages_in_threads=True,
     create_public_threads=True,

@@ -10,7 +10,7 @@ BAD_TOKEN: Final = (
 )
 NO_TOKEN: Final = (
     "DISCORD_BOT_TOKEN is not set. Copy the bot token from the Discord developer portal "  # noqa: S105 - a sentence, not a token
-    "(your application → Bot → Reset Token); see the README's Discord section."
+    "(your application → Bot → Reset Token); see docs/discord.md."
 )
 UNREACHABLE: Final = "Could not reach Discord at {where}: {error}"
 MESSAGE_CONTENT_INTENT: Final = (

@@ -1,5 +1,5 @@
 """``gloo-bots bench``: every benchmark in one run, P1–P6 (:mod:`devtools.bench`), the
-workspace-scale W1–W4 (:mod:`devtools.benchscale`), and C1, C2 and S1 with Gloo over HTTP
+workspace-scale W1–W6 (:mod:`devtools.benchscale`), and C1, C2 and S1 with Gloo over HTTP
 (:mod:`devtools.benchhttp`).
 
 The product finds :func:`run_bench` through the ``gloo_bots.tools`` entry-point group (see
@@ -64,7 +64,7 @@ async def run_bench(
     and recreated); without one a fresh database on 127.0.0.1:5432 is used when a server
     answers there. SQLite runs use temporary files. ``platforms``: the adapters to measure
     (default: every installed adapter with a bench driver in ``gloo_bots.bench``).
-    ``scale``: the W1–W4 runs (default: issue 13's 60 people; ``people=0``: none).
+    ``scale``: the W1–W6 runs (default: issue 13's 60 people; ``people=0``: none).
     ``http``: the C1, C2 and S1 runs (default: issue 12's sizes).
     """
     scale = scale or ScaleConfig()

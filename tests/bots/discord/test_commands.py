@@ -282,6 +282,7 @@ async def test_invite_prints_the_url_with_permissions_and_scopes(
     assert int(query["permissions"][0]) == INVITE_PERMISSIONS.value
     assert INVITE_PERMISSIONS.send_messages_in_threads
     assert INVITE_PERMISSIONS.create_public_threads
+    assert INVITE_PERMISSIONS.add_reactions  # the 👀 where a busy channel's typing is spent
 
 
 async def test_invite_with_a_client_id_needs_no_network(capsys: pytest.CaptureFixture[str]) -> None:
