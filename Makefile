@@ -75,9 +75,14 @@ chaos: $(STAMP)
 	@set -o pipefail; $(BIN)/pytest tests/chaos --chaos-scale 7 -s -q -o timeout=1800 \
 	  -p no:cacheprovider 2>&1 | grep -E '^CHAOS|^FAILED|^ERROR|^[0-9]+ (passed|failed)'
 
-## bench: P1-P6, W1-W4, C1, C2 and S1 on the simulator and the fake platforms (table, bench/results.json)
+## bench: P1-P6, W1-W6, C1, C2 and S1 on the simulator and the fake platforms (table, bench/results.json)
 bench: $(STAMP)
 	$(BIN)/gloo-bots bench
+
+## procfile: run Procfile processes locally with honcho (`make procfile PROCESSES="discord worker"`)
+PROCESSES ?= web worker
+procfile: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start $(PROCESSES)
 
 chat: $(PROD_STAMP)
 	@$(BIN)/gloo-bots chat

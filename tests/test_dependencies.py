@@ -118,7 +118,9 @@ def test_make_run_and_install_sync_the_product_without_the_dev_extra(target: str
     assert commands.index("rm -f .venv/.installed-stamp") < commands.index(syncs[0])
 
 
-@pytest.mark.parametrize("target", ["test", "lint", "typecheck", "pytest", "bench", "chaos"])
+@pytest.mark.parametrize(
+    "target", ["test", "lint", "typecheck", "pytest", "bench", "chaos", "procfile"]
+)
 def test_make_test_and_the_development_targets_sync_the_dev_extra(target: str) -> None:
     commands = _make_dry_run(target)
     syncs = [line for line in commands.splitlines() if " sync --locked" in line]
@@ -126,3 +128,12 @@ def test_make_test_and_the_development_targets_sync_the_dev_extra(target: str) -
     assert "--extra dev" in syncs[0]
     assert "rm -f .venv/.installed-prod" in commands
     assert commands.index("rm -f .venv/.installed-prod") < commands.index(syncs[0])
+
+
+def test_make_procfile_runs_honcho_with_gloo_bots_on_path() -> None:
+    """docs/operations.md: `make procfile PROCESSES="web worker"` runs those Procfile lines
+    with honcho (the dev extra), `.venv/bin` first on PATH so `gloo-bots` is found."""
+    commands = _make_dry_run("procfile").splitlines()
+    [start] = [line for line in commands if "honcho start" in line]
+    assert start.endswith("honcho start web worker")
+    assert start.startswith(f'PATH="{ROOT}/.venv/bin:')

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,13 @@ def test_each_process_command_parses(name: str, capsys: pytest.CaptureFixture[st
         main([*processes()[name][1:], "--help"])
     assert exited.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_honcho_reads_the_procfile() -> None:
+    """The runner the dev extra brings (`make procfile`) accepts the file as it is."""
+    honcho = Path(sys.executable).with_name("honcho")
+    done = subprocess.run(  # noqa: S603 - honcho from our own .venv, on our own Procfile
+        [str(honcho), "-f", str(PROCFILE), "check"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Valid procfile detected (web, slack, discord, worker, release)" in done.stderr
