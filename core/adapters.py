@@ -30,6 +30,7 @@ from aiohttp import web
 from core.bootstrap import Container, StartupError, build
 from core.delivery import Dispatcher
 from core.doctor import Diagnosable
+from core.eventloop import loop_name
 from core.registry import ENTRY_POINT_GROUP, adapter_entry_point, adapter_names
 from core.scheduler import build_scheduler
 from core.settings import Settings
@@ -208,7 +209,12 @@ async def serve_adapters(
         scheduler.start()
         runtime.web_url = server.url
         # Listening is not serving yet: the ``ready`` line comes once every adapter connected.
-        log.info("process.listening", url=server.url, connecting=[a.name for a in adapters])
+        log.info(
+            "process.listening",
+            url=server.url,
+            connecting=[a.name for a in adapters],
+            loop=loop_name(asyncio.get_running_loop()),
+        )
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for sig in signals:

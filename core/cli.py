@@ -334,10 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    import asyncio
-
     from pydantic import ValidationError
 
+    from core import eventloop
     from core.logs import configure_logging
     from core.settings import Settings
 
@@ -357,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=settings.secret_values(),
     )
     try:
-        return asyncio.run(_dispatch(args, settings))
+        return eventloop.run(_dispatch(args, settings), settings.event_loop)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gloo-bots chat | head`: the reader left, nothing to say

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     port: int = 3000
     log_level: str | None = None  # INFO for services, WARNING for the console playground
     log_format: Literal["json", "console"] = "console"
+    # The event loop (core/eventloop.py): uvloop where installed (auto), or one named.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # How many processes serve the same workspaces: each spends 1/N of every platform rate
     # (core.budget: floor(calls / N), at least one call).
     serving_processes: int = Field(default=1, ge=1)

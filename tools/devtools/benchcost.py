@@ -36,6 +36,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from core import eventloop
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
@@ -270,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-latency", type=float, default=0.0)
     parser.add_argument("--first-chunk-latency", type=float, default=0.0)
     parser.add_argument("--database-url", help="a migrated-or-empty database (default: fresh)")
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the event loop, as EVENT_LOOP (core.eventloop; default: auto)",
+    )
     how = parser.add_mutually_exclusive_group()
     how.add_argument(
         "--profile",
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             from devtools.benchcost_slack import SLACK_POINTS, SLACK_SUBSYSTEMS, measure_slack
 
             run, points, subsystems = measure_slack, SLACK_POINTS, SLACK_SUBSYSTEMS
-        result = asyncio.run(
+        result = eventloop.run(
             run(
                 url,
                 gloo,
@@ -308,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
                 concurrency=args.concurrency,
                 profile=profile,
-            )
+            ),
+            args.loop,
         )
     print(json.dumps(result.__dict__, indent=2))
     if isinstance(profile, cProfile.Profile):

@@ -63,6 +63,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
+from core import eventloop
 from core.bootstrap import build
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
@@ -669,6 +670,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow-up-after", type=float, default=10.0, help="seconds later")
     parser.add_argument("--timeout", type=float, default=30.0, help="an answer later is an error")
     parser.add_argument("--database-url", help="a migrated-or-empty database (default: fresh)")
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the event loop, as EVENT_LOOP (core.eventloop; default: auto)",
+    )
     parser.add_argument("--profile", action="store_true", help="the top CPU functions, stderr")
     args = parser.parse_args(argv)
     configure_logging(level="WARNING")
@@ -676,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         gloo = stack.enter_context(_simulator(args.chunk_latency, args.latency))
         url = args.database_url or stack.enter_context(_fresh_postgres(LOCAL_POSTGRES))
-        result = asyncio.run(
+        result = eventloop.run(
             measure_steady(
                 url,
                 gloo,
@@ -688,7 +695,8 @@ def main(argv: list[str] | None = None) -> int:
                 follow_up_after=args.follow_up_after,
                 answer_timeout=args.timeout,
                 profile=profile,
-            )
+            ),
+            args.loop,
         )
     print(to_json(result))
     if profile is not None:
