@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.bounds import check_setting
 from core.crypto import check_key
+from core.logs import url_passwords
 from core.types import ChannelSettings
 
 #: Completions V2 routes: the API reference's, and the form newer cookbook recipes call.
@@ -354,6 +355,8 @@ class Settings(BaseSettings):
             self.metrics_token,
         ]
         values = [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
+        # The database password, whatever it holds (``/`` or ``@`` escape URL patterns).
+        values += [p for p in url_passwords(self.database_url) if len(p) >= 4]
         return [*values, *self.encryption_key_list]
 
     @property
