@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from core.bounds import check_setting
 from core.crypto import check_key
 from core.logs import url_passwords
-from core.types import ChannelSettings
+from core.types import ChannelSettings, whole_number
 
 #: Completions V2 routes: the API reference's, and the form newer cookbook recipes call.
 DEFAULT_COMPLETIONS_PATH = "/ai/v2/chat/completions"
@@ -238,9 +238,9 @@ class Settings(BaseSettings):
     @field_validator("gloo_enable_sources", mode="before")
     @classmethod
     def _sources_level(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
-        return value
+        # ASCII digits only: "١".isdigit() is true and int("١") is 1 (core.types.whole_number).
+        number = whole_number(value.strip()) if isinstance(value, str) else None
+        return value if number is None else number
 
     @field_validator("gloo_character_limit", "gloo_sources_limit", "gloo_intent")
     @classmethod
