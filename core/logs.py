@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TextIO
+from urllib.parse import unquote
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -38,8 +39,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Slack response_url and incoming-webhook URLs (hooks.slack.com/actions|commands|app|
     # services/...) let whoever holds them post to the channel: keep only the kind.
     (re.compile(r"(hooks\.slack\.com\\?/[a-z]+\\?/)[^\s\"'<>,)]+"), rf"\1{REDACTED}"),
-    # passwords inside URLs (scheme://user:password@host)
-    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+@"), rf"\1{REDACTED}@"),
+    # Passwords inside URLs (scheme://user:password@host), ``/`` and ``@`` in them too: all
+    # up to the last ``@`` goes (a database URL as typed; SQLAlchemy would split at the
+    # first ``@`` and name the rest of the password as the host).
+    # Not ``host:port/path/@me``, a URL without user info whose path holds an ``@``:
+    # digits then ``/``, ``?`` or ``#`` after the colon are a port. The database URL's own
+    # password is also a known secret (Settings.secret_values), whatever it starts with.
+    (
+        re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s\"'<>]*:)(?!\d+[/?#])[^\s\"'<>]+@"),
+        rf"\1{REDACTED}@",
+    ),
+    # Slack socket mode: apps.connections.open answers a wss:// URL whose ``ticket`` lets
+    # whoever holds it open the app's connection (docs.slack.dev/reference/methods/
+    # apps.connections.open); slack_sdk logs that body at DEBUG. The whole query of any
+    # wss:// URL goes, and a ``ticket`` parameter of any URL.
+    (re.compile(r"(\bwss://[^\s?\"'<>]*\?)[^\s\"'<>]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(?i)([?&](?:amp;)?ticket=)[^&\s\"'<>]+"), rf"\1{REDACTED}"),
     (  # Discord bot tokens: base64 user id . timestamp . hmac
         re.compile(r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}\b"),
         REDACTED,
@@ -52,6 +67,18 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1{REDACTED}",
     ),
 )
+
+
+def url_passwords(url: str) -> list[str]:
+    """The password of ``scheme://user:password@host/…`` as written and percent-decoded
+    (``[]`` when there is none): everything between the user's ``:`` and the last ``@``,
+    so a password holding ``/`` or ``@`` is known whole to :class:`Redactor`."""
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.rpartition("@")
+    _user, colon, password = userinfo.partition(":")
+    if not (sep and at and colon and password):
+        return []
+    return list(dict.fromkeys((password, unquote(password))))
 
 
 class Redactor:
@@ -248,4 +275,5 @@ __all__ = [
     "bind_context",
     "clear_context",
     "configure_logging",
+    "url_passwords",
 ]

@@ -24,7 +24,7 @@ import structlog
 
 from core import intake, messages
 from core import text as text_step
-from core.access import AccessPolicy, AdminCheck
+from core.access import AccessPolicy, AdminCheck, NotAllowed, Requester
 from core.bounds import SETTING_RANGES, check_setting
 from core.gloo.backend import GlooAnswer, GlooBackend, GlooDelta, GlooRequest, Turn
 from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
@@ -33,6 +33,7 @@ from core.ports import AnswerRecord, ConversationStore, ConversationSummary
 from core.presentation import present
 from core.types import (
     MODEL_FAMILIES,
+    PERSONAL_PREFIX,
     TRADITIONS,
     AnswerContext,
     AuditEntry,
@@ -428,21 +429,33 @@ class ConversationService:
         return click, self.stream(question, chat_id=click.chat_id)
 
     async def record_feedback(
-        self, answer_id: str, user_id: str, value: int, *, where: ThreadKey | None = None
+        self,
+        answer_id: str,
+        user_id: str,
+        value: int,
+        *,
+        where: ThreadKey | None = None,
+        requester: Requester | None = None,
     ) -> bool:
         """Store 👍 (+1) / 👎 (-1). False if the answer is unknown.
 
         With ``where``, a vote from outside the answer's workspace and channel raises
-        :class:`ClickElsewhere` and is not stored.
+        :class:`ClickElsewhere` and is not stored. With ``requester``, a person the access
+        lists refuse there (see :meth:`require_access`) raises
+        :class:`~core.access.NotAllowed` and nothing is stored.
         """
         if value not in (1, -1):
             raise ValueError("feedback is +1 or -1")
+        if where is not None:
+            await self.require_access(where, requester, "feedback")
         if not intake.is_plain_id(answer_id):
             return False
         record = await self._store.get_answer(answer_id)
         if record is None:
             return False
         _check_place(record, where)
+        if where is None:
+            await self.require_access(record.thread, requester, "feedback")
         await self._store.set_feedback(answer_id, intake.clean(user_id), value)
         log.info("feedback.recorded", answer_id=answer_id, value=value)
         return True
@@ -460,17 +473,51 @@ class ConversationService:
         """True when the bot has a conversation in this thread (follow-ups need no mention)."""
         return await self._store.get_chat_id(thread) is not None
 
-    async def reset(self, thread: ThreadKey) -> bool:
-        """The next message in this thread starts a new Gloo chat."""
+    async def require_access(
+        self, thread: ThreadKey, requester: Requester | None, action: str
+    ) -> None:
+        """Raise :class:`~core.access.NotAllowed` with the sentence asking would get when the
+        access lists of ``thread``'s workspace refuse ``requester`` there.
+
+        Resetting, reading a chat's history and voting are held to the lists as asking is:
+        a person blocked from asking may not read another person's chat (fetched from Gloo),
+        vote, or start a thread's conversation over. ``None`` is no person (the local
+        console): nothing to check. Workspaces of no organisation (:data:`PERSONAL_PREFIX`,
+        Discord's direct messages) have no lists.
+        """
+        if requester is None or thread.workspace.startswith(PERSONAL_PREFIX):
+            return
+        refusal = await self.access.check(thread.platform, thread.workspace, requester)
+        if refusal is not None:
+            log.info(
+                "access.action_refused",
+                action=action,
+                thread=thread.as_str(),
+                user=requester.user_id,
+            )
+            raise NotAllowed(refusal)
+
+    async def reset(self, thread: ThreadKey, *, requester: Requester | None = None) -> bool:
+        """The next message in this thread starts a new Gloo chat.
+
+        With ``requester``, a person the access lists refuse raises
+        :class:`~core.access.NotAllowed` (:meth:`require_access`) and nothing is forgotten.
+        """
+        await self.require_access(thread, requester, "reset")
         forgotten = await self._store.forget_thread(thread)
         log.info("thread.reset", thread=thread.as_str(), had_chat=forgotten)
         return forgotten
 
-    async def history(self, thread: ThreadKey) -> ChatHistory | None:
+    async def history(
+        self, thread: ThreadKey, *, requester: Requester | None = None
+    ) -> ChatHistory | None:
         """The thread's chat as neutral data, or ``None`` when there is no chat yet.
 
-        Raises :class:`AnswerFailed` with a plain sentence if Gloo cannot be asked.
+        Raises :class:`AnswerFailed` with a plain sentence if Gloo cannot be asked, and
+        :class:`~core.access.NotAllowed` when the access lists refuse ``requester``
+        (:meth:`require_access`; then neither the store nor Gloo is read).
         """
+        await self.require_access(thread, requester, "history")
         chat_id = await self._store.get_chat_id(thread)
         if chat_id is None:
             return None

@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.bounds import check_setting
 from core.crypto import check_key
-from core.types import ChannelSettings
+from core.logs import url_passwords
+from core.types import ChannelSettings, whole_number
 
 #: Completions V2 routes: the API reference's, and the form newer cookbook recipes call.
 DEFAULT_COMPLETIONS_PATH = "/ai/v2/chat/completions"
@@ -246,9 +247,9 @@ class Settings(BaseSettings):
     @field_validator("gloo_enable_sources", mode="before")
     @classmethod
     def _sources_level(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
-        return value
+        # ASCII digits only: "١".isdigit() is true and int("١") is 1 (core.types.whole_number).
+        number = whole_number(value.strip()) if isinstance(value, str) else None
+        return value if number is None else number
 
     @field_validator("gloo_character_limit", "gloo_sources_limit", "gloo_intent")
     @classmethod
@@ -363,6 +364,8 @@ class Settings(BaseSettings):
             self.metrics_token,
         ]
         values = [s.get_secret_value() for s in secrets if s and len(s.get_secret_value()) >= 4]
+        # The database password, whatever it holds (``/`` or ``@`` escape URL patterns).
+        values += [p for p in url_passwords(self.database_url) if len(p) >= 4]
         return [*values, *self.encryption_key_list]
 
     @property

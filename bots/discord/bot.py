@@ -24,7 +24,13 @@ import discord
 import structlog
 
 from bots.discord import messages as texts
-from bots.discord.access import DiscordGate, InteractionAdmins, audit_lines, fit
+from bots.discord.access import (
+    DiscordGate,
+    InteractionAdmins,
+    audit_lines,
+    fit,
+    interaction_requester,
+)
 from bots.discord.limits import GLOBAL, REQUEST, THREAD_START, discord_scope
 from bots.discord.render import (
     FEEDBACK_PREFIX,
@@ -389,8 +395,9 @@ class DiscordBot:
                     str(interaction.user.id),
                     score,
                     where=thread_key(interaction.guild_id, _channel_id(interaction)),
+                    requester=interaction_requester(interaction),
                 )
-            except ClickElsewhere as exc:
+            except (ClickElsewhere, NotAllowed) as exc:
                 await _respond(interaction, exc.user_message)
                 return
             except Exception:
@@ -479,7 +486,12 @@ class DiscordBot:
         await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
-            had_chat = await self.service.reset(thread)
+            had_chat = await self.service.reset(
+                thread, requester=interaction_requester(interaction)
+            )
+        except NotAllowed as exc:
+            await _respond(interaction, exc.user_message)
+            return
         except Exception:
             log.exception("discord.reset_failed", thread=thread.as_str())
             await _respond(interaction, messages.INTERNAL_ERROR)
@@ -490,8 +502,9 @@ class DiscordBot:
         await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
-            content = render_history(await self.service.history(thread))
-        except AnswerFailed as exc:
+            chat = await self.service.history(thread, requester=interaction_requester(interaction))
+            content = render_history(chat)
+        except (AnswerFailed, NotAllowed) as exc:
             content = exc.user_message
         except Exception:
             log.exception("discord.history_failed", thread=thread.as_str())

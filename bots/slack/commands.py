@@ -84,7 +84,8 @@ def parse_settings_change(text: str) -> dict[str, object]:
             return {"enable_sources": True}
         if word in _OFF:
             return {"enable_sources": False}
-        if word and (word[0].isdigit() or word[0] in "+-."):  # a number: the core's range says
+        # Looks like a number (``²`` too): the core reads ASCII digits only and says the range.
+        if word and (word[0].isdigit() or word[0] in "+-."):
             return {"sources_limit": parse_setting("sources_limit", word)}
         low, high = _range("sources_limit")
         raise ValueError(

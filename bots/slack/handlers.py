@@ -36,7 +36,7 @@ from slack_sdk.errors import SlackApiError
 
 from bots.slack import messages as sentences
 from bots.slack import render
-from bots.slack.access import SlackAdmins, SlackGate, access_command, with_history
+from bots.slack.access import SlackAdmins, SlackGate, access_command, requester, with_history
 from bots.slack.background import Background
 from bots.slack.clients import WebClients, workspace_id
 from bots.slack.commands import parse_command, parse_settings_change, readable_question
@@ -344,8 +344,10 @@ class SlackHandlers:
             value = 1 if vote == "up" else -1
             where = ThreadKey(PLATFORM, workspace, _clicked_in(body))
             try:
-                known = await self._service.record_feedback(answer_id, user, value, where=where)
-            except ClickElsewhere as exc:
+                known = await self._service.record_feedback(
+                    answer_id, user, value, where=where, requester=requester(where.channel, user)
+                )
+            except (ClickElsewhere, NotAllowed) as exc:
                 await _ephemeral(respond, exc.user_message)
                 return
         text = sentences.FEEDBACK_THANKS if known else sentences.FEEDBACK_UNKNOWN
@@ -387,7 +389,11 @@ class SlackHandlers:
             if in_dm and self.agent_view:
                 await _ephemeral(respond, sentences.RESET_DM_AGENT)
                 return
-            await self._service.reset(conversation)
+            try:
+                await self._service.reset(conversation, requester=requester(channel, user))
+            except NotAllowed as exc:
+                await _ephemeral(respond, exc.user_message)
+                return
             await _ephemeral(respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL)
         elif name == "history":
             if in_dm and self.agent_view:
@@ -397,8 +403,10 @@ class SlackHandlers:
                 await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL)
                 return
             try:
-                history = await self._service.history(conversation)
-            except AnswerFailed as exc:
+                history = await self._service.history(
+                    conversation, requester=requester(channel, user)
+                )
+            except (AnswerFailed, NotAllowed) as exc:
                 await _ephemeral(respond, exc.user_message)
                 return
             if history is None or not history.messages:

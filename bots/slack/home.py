@@ -27,8 +27,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import messages as sentences
 from bots.slack import render
+from bots.slack.access import requester
 from bots.slack.clients import WebClients
 from bots.slack.responder import slack_error
+from core.access import NotAllowed
 from core.service import AnswerFailed, ConversationService
 from core.types import ThreadKey
 
@@ -138,8 +140,10 @@ class HomeTab:
             view = render.notice_modal(sentences.HOME_UNKNOWN)
         else:
             try:
-                history = await self._service.history(thread)
-            except AnswerFailed as exc:
+                history = await self._service.history(
+                    thread, requester=requester(thread.channel, user)
+                )
+            except (AnswerFailed, NotAllowed) as exc:
                 view = render.notice_modal(exc.user_message)
             else:
                 if history is None or not history.messages:
@@ -153,5 +157,9 @@ class HomeTab:
         if thread is None:
             await self.publish(workspace, user, note=sentences.HOME_UNKNOWN)
             return
-        await self._service.reset(thread)
+        try:
+            await self._service.reset(thread, requester=requester(thread.channel, user))
+        except NotAllowed as exc:
+            await self.publish(workspace, user, note=exc.user_message)
+            return
         await self.publish(workspace, user, note=sentences.HOME_RESET_DONE)

@@ -185,3 +185,42 @@ async def test_a_click_outside_its_answers_channel_is_refused(store: SqlStore) -
             click = await service.resolve_suggestion(reply.suggestion_ref(0), where=home)
             assert click.thread == home
         assert await service.get_answer(reply.answer_id) is not None
+
+
+async def test_reset_history_and_feedback_keep_to_the_access_lists(store: SqlStore) -> None:
+    # Issue 24 finding 5: the core decides, with the sentence asking gets; a person is
+    # refused by a blocked channel too, and lists of people apply in every channel.
+    async with core_on_simulator(store) as (container, _):
+        service: ConversationService = container.service
+        home = ThreadKey("slack", "T1", "C1", "1.0")
+        reply = await service.ask(Question(home, "What is grace?"))
+        await store.save_access_rule(AccessRule("slack", "T1", "user", "U0BLOCKED", "block"))
+        await store.save_access_rule(AccessRule("slack", "T1", "channel", "C1", "block"))
+        blocked, in_c1 = Requester("U0BLOCKED"), Requester("U0OTHER", channels=("C1",))
+        for requester, sentence in (
+            (blocked, messages.ACCESS_USER_REFUSED),
+            (in_c1, messages.ACCESS_CHANNEL_REFUSED),
+        ):
+            with pytest.raises(NotAllowed) as history:
+                await service.history(home, requester=requester)
+            with pytest.raises(NotAllowed) as reset:
+                await service.reset(home, requester=requester)
+            with pytest.raises(NotAllowed) as vote:
+                await service.record_feedback(reply.answer_id, "U", 1, requester=requester)
+            with pytest.raises(NotAllowed) as vote_here:
+                await service.record_feedback(
+                    reply.answer_id, "U", 1, where=home, requester=requester
+                )
+            assert {e.value.user_message for e in (history, reset, vote, vote_here)} == {sentence}
+        assert await store.get_feedback(reply.answer_id) == {}
+        assert await service.is_active(home)
+        # Anyone else, elsewhere; and no person at all (the local console): nothing to refuse.
+        allowed = Requester("U0OTHER", channels=("C2",))
+        assert await service.history(home, requester=allowed) is not None
+        assert await service.record_feedback(reply.answer_id, "U0OTHER", 1, requester=allowed)
+        assert await service.history(home) is not None
+        # A workspace of no organisation (Discord's direct messages) has no lists.
+        dm = ThreadKey("discord", "@dm", "D1")
+        await store.save_access_rule(AccessRule("discord", "@dm", "user", "U0BLOCKED", "block"))
+        assert not await service.reset(dm, requester=blocked)
+        assert await service.reset(home, requester=allowed)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from core.logs import REDACTED, Redactor, configure_logging
+from core.logs import REDACTED, Redactor, configure_logging, url_passwords
 from tests.conftest import configure_test_logging
 
 CLIENT_SECRET = "gloo-client-secret-9f8e7d"
@@ -117,6 +118,73 @@ def test_passwords_in_urls_and_traceback_locals_are_not_logged(captured: io.Stri
     out = captured.getvalue()
     assert "s3cr3t-pw" not in out
     assert "postgresql+psycopg://app:[REDACTED]@db.internal:5432/gloo" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql+asyncpg://app:pa/ss-w0rd@db.internal:5432/gloo", "pa/ss-w0rd"),
+        ("postgresql+asyncpg://app:p@ssw0rd@db.internal:5432/gloo", "p@ssw0rd"),
+        ("postgresql://app:a/b@c:d@db.internal/gloo?sslmode=require", "a/b@c:d"),
+        ("postgresql://app:/leading-slash@db.internal/gloo", "/leading-slash"),
+        ("postgresql://app:pct%2Fenc%40oded@db/gloo", "pct%2Fenc%40oded"),
+    ],
+)
+def test_database_passwords_holding_slashes_or_ats_are_redacted(
+    captured: io.StringIO, url: str, password: str
+) -> None:
+    # Issue 24 finding 9. Before: "/" stopped the URL pattern (the password was logged
+    # whole), "@" ended it early (the part after the first "@" was logged).
+    structlog.get_logger("test").error("store.open_failed", database=url)
+    logging.getLogger("sqlalchemy.pool").debug("connecting to %s", url)
+    out = captured.getvalue()
+    for piece in [password, *re.split("[/@%:]", password)]:  # no part of it either
+        if len(piece) >= 3:
+            assert piece not in out, (piece, out)
+    assert f"://app:{REDACTED}@" in out
+    assert "db" in out  # the host stays readable
+
+
+def test_urls_without_a_password_are_left_alone() -> None:
+    redactor = Redactor()
+    for text in (
+        "GET http://127.0.0.1:8080/api/v10/users/@me has returned 200",
+        "https://discord.com/api/v10/users/@me",
+        "https://host:443/search?mail=someone@example.org",
+        "postgresql://app@db.internal/gloo",
+    ):
+        assert redactor.scrub(text) == text
+
+
+def test_slack_socket_mode_urls_keep_no_ticket(captured: io.StringIO) -> None:
+    # apps.connections.open's "Common successful response" (api.slack.com/methods/
+    # apps.connections.open): {"ok": true, "url": "wss://…/link/?ticket=…&app_id=…"}, which
+    # slack_sdk logs at DEBUG ("Received the following response - … body: …").
+    ticket = "5f3c2d1e-0a9b-4c8d-b7e6-f5a4b3c2d1e0"
+    url = f"wss://wss-primary.slack.com/link/?ticket={ticket}&app_id=A0123ABCD"
+    sdk = logging.getLogger("slack_sdk.web.async_base_client")
+    sdk.debug("Received the following response - status: 200, body: %s", {"ok": True, "url": url})
+    sdk.debug('raw: {"ok":true,"url":"%s"}', url.replace("/", "\\/"))
+    structlog.get_logger("bots.slack").debug("slack.socket", url=url.replace("wss", "ws", 1))
+    out = captured.getvalue()
+    assert ticket not in out
+    assert "wss://wss-primary.slack.com/link/?" in out
+
+
+def test_settings_know_the_database_password_whatever_it_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.settings import Settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:12/34@x@db.internal/gloo")
+    secrets = Settings(_env_file=None).secret_values()
+    assert "12/34@x" in secrets
+    # Digits then "/" read like a port to the URL pattern; the known secret still goes.
+    redactor = Redactor(secrets)
+    assert "12/34@x" not in redactor.scrub("cannot reach postgresql://app:12/34@x@db.internal")
+    assert url_passwords("postgresql://app:p%40ss@db/g") == ["p%40ss", "p@ss"]
+    assert url_passwords("sqlite+aiosqlite:///./gloo.db") == []
+    assert url_passwords("postgresql://app@db/g") == []
 
 
 # An interaction token as Discord issues them (base64url of "interaction:<id>:<random>").

@@ -50,6 +50,16 @@ def test_enable_sources_takes_the_documented_values(
     assert settings.channel_defaults().enable_sources is shown
 
 
+@pytest.mark.parametrize("raw", ["\u0661", "\u00b2", "\uff11", "1.0"])
+def test_enable_sources_reads_ascii_digits_only(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    # Issue 24 finding 8: "١".isdigit() is true and int("١") is 1, so GLOO_ENABLE_SOURCES=١
+    # was read as 1; "²" made int() raise inside the validator. Now both are refused with
+    # the allowed values, as any other word is.
+    monkeypatch.setenv("GLOO_ENABLE_SOURCES", raw)
+    with pytest.raises(ValidationError, match="0, 1 or 2"):
+        Settings(_env_file=None)
+
+
 def test_bad_values_say_which_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GLOO_ENABLE_SOURCES", "3")
     with pytest.raises(ValidationError, match="0, 1 or 2"):

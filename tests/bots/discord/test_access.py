@@ -24,7 +24,7 @@ from core.access import MAX_RULES, AccessLists
 from core.notices import NOTE_WINDOW_SECONDS, RefusalNotes
 from core.service import MAX_PUBLISHERS
 from core.simulator import Simulator
-from core.types import AccessRule
+from core.types import AccessRule, ThreadKey
 from tests.bots.discord.conftest import (
     CHANNEL_ID,
     DM_CHANNEL_ID,
@@ -324,6 +324,61 @@ async def test_only_members_with_manage_server_change_the_access_lists(
         rules = await bot.runtime.container.store.access_rules("discord", str(GUILD_ID))
     assert messages.ADMINS_ONLY in refused["data"]["content"]
     assert rules == []
+
+
+async def by_mallory(bot: Bot, name: str, channel_id: int) -> dict[str, Any]:
+    """``/name`` by MALLORY (no Manage Server) in ``channel_id`` (a thread the fake holds)."""
+    fake = bot.fake
+    iid = fake.snowflake()
+    data = payload(
+        "interaction_command_guild",
+        interaction_id=str(iid),
+        application_id=str(fake.application_id),
+        token=f"itoken-{iid}",
+        channel_id=str(channel_id),
+        user_id=MALLORY["id"],
+        user_name=MALLORY["username"],
+        command=name,
+        command_id=str(fake.snowflake()),
+        guild_id=str(GUILD_ID),
+        channel_type=fake.channels[channel_id]["type"],
+    )
+    return await fake.interaction(data)
+
+
+@pytest.mark.parametrize("act", ["history", "reset", "feedback"])
+async def test_a_blocked_member_cannot_read_reset_or_vote_on_another_persons_chat(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str, act: str
+) -> None:
+    # Issue 24 finding 5. Before: MALLORY, blocked from asking, read USER's chat through
+    # /history (fetched from Gloo), started it over with /reset, and voted on its answer.
+    async with running(fake, sim, sqlite_url) as bot:
+        question = await bot.say("What is grace?", mention_bot=True)
+        thread_id = int(question["id"])
+        [answer] = await bot.answered(thread_id)
+        await access(bot, "block", user=MALLORY)
+        gloo_calls = len(sim.requests)
+        if act == "feedback":
+            [up, *_] = custom_ids(answer, "gloo:f:")
+            interaction = await fake.interaction(fake.click_payload(int(answer["id"]), up, MALLORY))
+        else:
+            interaction = await by_mallory(bot, act, thread_id)
+        refused = await reply_of(bot, interaction)
+        service = bot.runtime.container.service
+        still_active = await service.is_active(
+            ThreadKey("discord", str(GUILD_ID), str(thread_id), "")
+        )
+        votes = (
+            await bot.runtime.container.store.get_feedback(up.split(":")[2])
+            if act == "feedback"
+            else {}
+        )
+    assert refused["data"]["content"] == messages.ACCESS_USER_REFUSED
+    assert refused["data"]["flags"] & EPHEMERAL
+    assert "grace" not in refused["data"]["content"]
+    assert len(sim.requests) == gloo_calls  # Gloo was not asked for the chat
+    assert still_active  # the conversation was not forgotten
+    assert votes == {}
 
 
 # --- finding 3: a click is honoured only where its answer lives ---------------------------------

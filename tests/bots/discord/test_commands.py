@@ -60,7 +60,7 @@ async def command(
     data["data"]["options"] = [
         {
             "name": key,
-            "type": 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3,
+            "type": 5 if isinstance(value, bool) else 4 if isinstance(value, int | float) else 3,
             "value": value,
         }
         for key, value in options.items()
@@ -205,11 +205,12 @@ async def test_settings_change_how_the_channel_is_answered(
     assert sim.asked[0].query == "What is grace?"
 
 
-@pytest.mark.parametrize("value", [3_000_000_000, 10**20, -5, 0])
+@pytest.mark.parametrize("value", [3_000_000_000, 10**20, -5, 0, 2.5, 1e20])
 async def test_an_out_of_range_character_limit_gets_the_core_range(
-    fake: FakeDiscord, sim: Simulator, sqlite_url: str, value: int
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str, value: float
 ) -> None:
-    # Discord's client keeps to the declared range; the core checks again, with the same table.
+    # Discord's client keeps to the declared range; the core checks again, with the same table
+    # (an INTEGER option sent as 2.5 or 1e20 by a tampered client included).
     async with running(fake, sim, sqlite_url) as bot:
         invalid = await bot.response(await command(bot, "settings", dm=True, character_limit=value))
         stored = await bot.runtime.container.service.settings_for(

@@ -20,7 +20,7 @@ from core.access import MAX_RULES, AccessLists
 from core.notices import NOTE_WINDOW_SECONDS, RefusalNotes
 from core.service import MAX_PUBLISHERS
 from core.simulator import Simulator
-from core.types import AccessRule, AuditEntry
+from core.types import AccessRule, AuditEntry, ThreadKey
 from tests.bots.slack.fake_slack import (
     BOT_TOKEN,
     BOT_USER_ID,
@@ -39,8 +39,11 @@ from tests.bots.slack.support import (
     action,
     command,
     event,
+    feedback_click,
+    home_click,
     slack_process,
 )
+from tests.bots.slack.test_agent_view import home_buttons, open_home
 from tests.clock import FakeClock
 from tests.harness import expects_suggestions
 
@@ -354,6 +357,80 @@ async def test_a_blocked_person_clicking_a_suggestion_is_refused(
         await slack.settle()
     assert fake_slack.responses[-1]["text"] == messages.ACCESS_USER_REFUSED
     assert len(sim.asked) == 1
+
+
+# --- issue 24 finding 5: reset, history and feedback keep to the access lists --------------------
+
+
+def gloo_reads(slack: SlackProcess) -> int:
+    """Requests for a chat's history: GET /ai/v1/chat (the Message API; V2 keeps none)."""
+    return sum(1 for r in slack.sim.requests if r.method == "GET" and "chat" in r.path)
+
+
+@pytest.mark.parametrize(("name", "channel"), [("reset", DM), ("history", DM), ("reset", CHANNEL)])
+async def test_a_blocked_person_cannot_reset_or_read_a_chat_with_gloo_commands(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator, name: str, channel: str
+) -> None:
+    # Before: blocked from asking, Alice still read her chat (fetched from Gloo) with
+    # /gloo history and started a conversation over with /gloo reset.
+    async with slack_process(
+        sqlite_url, fake_slack, sim, slack_messaging="assistant", settings_admins=(BOB,)
+    ) as slack:
+        await slack.event(event("message_im", ts="1700000300.000100", text="Tell me about hope"))
+        await slack.settle()
+        await run(slack, f"access block <@{ALICE}>", user=BOB)
+        reads = gloo_reads(slack)
+        refused = await run(slack, name, channel=channel)
+        bound = await slack.runtime.container.store.get_chat_id(ThreadKey("slack", TEAM_ID, DM, ""))
+        after = gloo_reads(slack)
+    assert fake_slack.responses[-1]["text"] == messages.ACCESS_USER_REFUSED
+    assert "hope" not in refused
+    assert after == reads  # Gloo was not asked for the chat
+    assert bound is not None  # the conversation was not forgotten
+
+
+async def test_a_blocked_person_cannot_vote(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim, settings_admins=(BOB,)) as slack:
+        button = await mention(slack)
+        await run(slack, f"access block <@{ALICE}>", user=BOB)
+        (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+        click = feedback_click(fake_slack, answer, "up", user=ALICE, thread_ts=MENTION_TS)
+        assert (await slack.action(click)).status == 200
+        await slack.settle()
+        votes = await slack.runtime.container.store.get_feedback(button["answer_id"])
+    assert fake_slack.responses[-1]["text"] == messages.ACCESS_USER_REFUSED
+    assert fake_slack.responses[-1]["response_type"] == "ephemeral"
+    assert votes == {}
+
+
+async def test_a_blocked_person_cannot_read_or_start_over_from_the_home_tab(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    first = "1700000300.000100"
+    async with slack_process(sqlite_url, fake_slack, sim, settings_admins=(BOB,)) as slack:
+        await slack.event(event("message_im", ts=first, text="Tell me about hope"))
+        await slack.settle()
+        home = await open_home(slack)
+        (history,) = home_buttons(home, "gloo_home_history")
+        (reset,) = home_buttons(home, "gloo_home_reset")
+        await run(slack, f"access block <@{ALICE}>", user=BOB)
+        reads = gloo_reads(slack)
+        for button in (history, reset):
+            assert (await slack.action(home_click(button))).status == 200
+        await slack.settle()
+        bound = await slack.runtime.container.store.get_chat_id(
+            ThreadKey("slack", TEAM_ID, DM, first)
+        )
+        after = gloo_reads(slack)
+    (updated,) = fake_slack.calls_to("views.update")
+    modal = str(fake_slack.modals[updated.args["view_id"]]["blocks"])
+    assert messages.ACCESS_USER_REFUSED in modal
+    assert "hope" not in modal
+    assert messages.ACCESS_USER_REFUSED in str(fake_slack.home_views[ALICE]["blocks"])
+    assert after == reads
+    assert bound is not None
 
 
 def test_long_access_lists_are_shown_within_slack_limits() -> None:

@@ -83,7 +83,12 @@ def test_parse_settings_change(text: str, changes: dict[str, object]) -> None:
         ("characters 1e20", "from 1 to 100,000 characters"),
         ("characters -4", "from 1 to 100,000 characters"),
         ("characters \u00b2", "from 1 to 100,000 characters"),
+        ("characters 2.5", "from 1 to 100,000 characters"),
+        ("characters 0", "from 1 to 100,000 characters"),
         ("sources 30", "from 0 to 25"),
+        ("sources -1", "from 0 to 25"),
+        ("sources 2.5", "from 0 to 25"),
+        ("sources 1e20", "from 0 to 25"),
         ("sources \u00b2", "from 0 to 25"),
     ],
 )

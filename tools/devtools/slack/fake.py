@@ -62,6 +62,7 @@ BOT_USER_ID = "U0GLOOBOT"
 BOT_ID = "B0GLOOBOT"
 BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - the fake's own token
 APP_TOKEN = "xapp-test-token"  # noqa: S105 - the fake's own token
+FAKE_APP_ID = "A0FAKEAPP1"
 
 #: Calls that change a message already posted.
 EDIT_METHODS = frozenset({"chat.update", "chat.appendStream", "chat.stopStream"})
@@ -403,6 +404,8 @@ class FakeSlack:
         self._last_ts = 0.0
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
+        #: The ``ticket`` of every socket-mode URL handed out (apps.connections.open).
+        self.socket_tickets: list[str] = []
         self._server: WebServer | None = None
         self.url = ""
 
@@ -615,7 +618,12 @@ class FakeSlack:
         if method == "apps.connections.open":
             if token != self.app_token:
                 return {"ok": False, "error": "invalid_auth"}
-            return {"ok": True, "url": self.url.replace("http", "ws", 1) + "/socket"}
+            # As Slack answers (api.slack.com/methods/apps.connections.open, "Common
+            # successful response"): a single-use ``ticket`` and the ``app_id`` in the query.
+            ticket = uuid.uuid4().hex
+            self.socket_tickets.append(ticket)
+            socket = self.url.replace("http", "ws", 1) + "/socket"
+            return {"ok": True, "url": f"{socket}?ticket={ticket}&app_id={FAKE_APP_ID}"}
         if method == "oauth.v2.access":
             found = self.oauth_codes.get(str(args.get("code")))
             return found if found is not None else {"ok": False, "error": "invalid_code"}
