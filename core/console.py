@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
+from core.intake import is_blank
 from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
 from core.settings import Settings
 from core.types import ChatHistory, Question, Reply, TextDelta, ThreadKey, whole_number
@@ -25,6 +26,10 @@ HELP = """Commands:
   /reset       start a new conversation
   /help        this text
   /quit        leave (Ctrl-D works too)"""
+
+#: What the console says to a line with nothing visible in it: there is no mention to put
+#: a question after (the sentence the platforms use, core.messages.EMPTY_QUESTION).
+TYPE_A_QUESTION = "Type a question, or /help for commands."
 
 SIMULATOR_BANNER = """\
 ======================================================================
@@ -122,6 +127,7 @@ class Console:
         while (raw := await read(prompt)) is not None:
             line = strip_control(raw).strip()
             if line in ("/quit", "/exit"):
+                self._echo_command(line)
                 break
             if line:
                 await self.handle(line)
@@ -129,7 +135,14 @@ class Console:
             self._print()
         return 0
 
+    def _echo_command(self, line: str) -> None:
+        """Piped input: show a command as typed at the prompt, so a transcript reads right."""
+        if not self._interactive:
+            self._print(f"> {line}")
+
     async def handle(self, line: str) -> None:
+        if line.startswith("/") or whole_number(line) is not None:
+            self._echo_command(line)
         if line == "/help":
             self._print(HELP)
         elif line == "/reset":
@@ -142,6 +155,8 @@ class Console:
             self._print(f"Unknown command {line.split()[0]}. Type /help for commands.")
         elif (number := whole_number(line)) is not None:
             await self._suggestion(number)
+        elif is_blank(line):  # the intake's rule: nothing visible is no question
+            self._print(TYPE_A_QUESTION)
         else:
             if not self._interactive:
                 self._print(f"You: {line}")
