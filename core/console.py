@@ -2,6 +2,10 @@
 
 Answers stream as they arrive, then show numbered sources and suggestions; typing a
 suggestion's number continues the same chat exactly like a button click would.
+
+On a terminal the answer is rendered as Markdown while it streams (:mod:`rich`), after a
+"Gloo is thinking…" spinner that stands until the first text arrives. Anywhere else (a pipe,
+a file, a test's ``StringIO``) everything is plain text, so a transcript reads as typed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,14 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
+
+from rich.console import Console as RichConsole
+from rich.console import ConsoleOptions, Group, RenderResult
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.spinner import Spinner
+from rich.text import Text
 
 from core.intake import is_blank
 from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
@@ -30,6 +42,7 @@ HELP = """Commands:
 #: What the console says to a line with nothing visible in it: there is no mention to put
 #: a question after (the sentence the platforms use, core.messages.EMPTY_QUESTION).
 TYPE_A_QUESTION = "Type a question, or /help for commands."
+THINKING = "Gloo is thinking\u2026"
 
 SIMULATOR_BANNER = """\
 ======================================================================
@@ -92,6 +105,37 @@ async def read_stdin(prompt: str) -> str | None:
     return await future
 
 
+class _Answer:
+    """The live view of an answer on a terminal: a spinner until text arrives, then the text
+    so far as Markdown under a "Gloo:" label.
+
+    While it streams only the last screenful is drawn, so the newest text stays in sight
+    however long the answer grows; once ``whole`` is set (the answer ended or was stopped)
+    :class:`rich.live.Live` draws it all one last time and leaves it in the scrollback.
+    """
+
+    def __init__(self) -> None:
+        self.text: str | None = None  # None: nothing arrived yet (thinking)
+        self.whole = False
+        self._spinner = Spinner("dots", text=THINKING)
+
+    def __rich_console__(self, console: RichConsole, options: ConsoleOptions) -> RenderResult:
+        if self.text is None:
+            if not self.whole:
+                yield self._spinner
+            return
+        # Links show their address: a terminal may not make them clickable, and the reader
+        # should see where a link goes before opening it.
+        answer = Group(Text("Gloo:", style="bold cyan"), Markdown(self.text, hyperlinks=False))
+        if self.whole:
+            yield answer
+            return
+        lines = console.render_lines(answer, options, pad=False)
+        for line in lines[-max(console.size.height - 1, 1) :]:
+            yield from line
+            yield Segment.line()
+
+
 class Console:
     def __init__(
         self,
@@ -100,13 +144,21 @@ class Console:
         *,
         interactive: bool = False,
         user_id: str = "console-user",
+        terminal: bool | None = None,
     ) -> None:
+        """``terminal``: render for a terminal (Markdown, a spinner); by default when ``out``
+        is one."""
         self._service = service
         self._out = out
         self._interactive = interactive
         self._user_id = user_id
         self._thread = self._new_thread()
         self._last: Reply | None = None
+        self._rich: RichConsole | None = None
+        if out.isatty() if terminal is None else terminal:
+            self._rich = RichConsole(
+                file=out, force_terminal=True, highlight=False, markup=False, emoji=False
+            )
 
     @staticmethod
     def _new_thread() -> ThreadKey:
@@ -180,10 +232,13 @@ class Console:
         except UnknownSuggestion as exc:
             self._print(exc.user_message)
             return
-        self._print(f"You (suggestion {number}): {click.text}")
+        self._print(f"You (suggestion {number}): {strip_control(click.text)}")
         await self._show(events)
 
     async def _show(self, events: AsyncIterator[StreamEvent]) -> None:
+        if self._rich is not None:
+            await self._show_rendered(events, self._rich)
+            return
         started = False
         shown = ""
         try:
@@ -192,14 +247,14 @@ class Console:
                     if not started:
                         self._print("Gloo: ", end="")
                         started = True
-                    self._print(event.delta, end="")
+                    self._print(strip_control(event.delta), end="")
                     shown = event.text
                 else:
                     if not started:
-                        self._print(f"Gloo: {event.text}", end="")
+                        self._print(f"Gloo: {strip_control(event.text)}", end="")
                     elif event.text.startswith(shown):
                         # What the answer adds after its stream (the simulator's note).
-                        self._print(event.text[len(shown) :], end="")
+                        self._print(strip_control(event.text[len(shown) :]), end="")
                     self._print()
                     self._render_extras(event)
                     self._last = event
@@ -208,19 +263,57 @@ class Console:
                 self._print()
             self._print(f"(!) {exc.user_message}")
 
+    async def _show_rendered(self, events: AsyncIterator[StreamEvent], rich: RichConsole) -> None:
+        """The answer on a terminal: the spinner, then Markdown as it streams."""
+        answer = _Answer()
+        reply: Reply | None = None
+        failed: AnswerFailed | None = None
+        live = Live(
+            answer,
+            console=rich,
+            refresh_per_second=10,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        with live:  # entering draws the spinner at once
+            try:
+                async for event in events:
+                    first = answer.text is None
+                    answer.text = strip_control(event.text)
+                    if first:
+                        live.refresh()  # the spinner gives way as soon as text arrives
+                    if isinstance(event, Reply):
+                        reply = event
+            except AnswerFailed as exc:
+                failed = exc
+            finally:
+                answer.whole = True  # leaving draws all of it (or, with no text, nothing)
+        if failed is not None:
+            self._print(f"(!) {failed.user_message}")
+        if reply is not None:
+            self._render_extras(reply)
+            self._last = reply
+
     def _render_extras(self, reply: Reply) -> None:
         if reply.sources:
             self._print()
-            self._print("Sources:")
+            self._heading("Sources:")
             for i, source in enumerate(reply.sources, 1):
-                where = f" - {source.url}" if source.url and source.title else ""
-                self._print(f"  [{i}] {source.label}{where}")
+                label, url = strip_control(source.label), strip_control(source.url or "")
+                where = f" - {url}" if url and source.title else ""
+                self._print(f"  [{i}] {label}{where}")
         if reply.suggestions:
             self._print()
-            self._print("Suggestions (type a number to ask):")
+            self._heading("Suggestions (type a number to ask):")
             for i, suggestion in enumerate(reply.suggestions, 1):
-                self._print(f"  {i}. {suggestion}")
+                self._print(f"  {i}. {strip_control(suggestion)}")
         self._print()
+
+    def _heading(self, text: str) -> None:
+        if self._rich is None:
+            self._print(text)
+        else:
+            self._rich.print(Text(text, style="bold"))
 
     async def _history(self) -> None:
         try:
@@ -231,7 +324,7 @@ class Console:
         if history is None:
             self._print("No conversation yet; ask something first.")
             return
-        self._print(render_history(history))
+        self._print(strip_control(render_history(history)))
 
 
 def render_history(history: ChatHistory) -> str:
