@@ -24,7 +24,7 @@ from core.adapters import (
     serve_adapters,
 )
 from core.bootstrap import StartupError, build, check_gloo_for_serving
-from core.console import Console, read_stdin, simulator_banner
+from core.console import Console, read_stdin, simulator_banner, terminal_mode_kept
 from core.crypto import SecretBox
 from core.doctor import run_doctor
 from core.logs import configure_logging
@@ -282,7 +282,8 @@ async def _chat(settings: Settings) -> int:
             import readline  # noqa: F401 - gives input() line editing and history
 
         console = Console(container.service, sys.stdout, interactive=interactive)
-        return await console.run(read_stdin)
+        with terminal_mode_kept(sys.stdin if interactive else None):
+            return await console.run(read_stdin, interrupts=True)
 
 
 async def _simulator(args: argparse.Namespace) -> int:

@@ -6,17 +6,20 @@ suggestion's number continues the same chat exactly like a button click would.
 On a terminal the answer is rendered as Markdown while it streams (:mod:`rich`), after a
 "Gloo is thinking…" spinner that stands until the first text arrives. Anywhere else (a pipe,
 a file, a test's ``StringIO``) everything is plain text, so a transcript reads as typed.
+Ctrl-C stops the answer being written and returns to the prompt; Ctrl-C at the prompt leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TextIO
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO, TypeVar
 
 from rich.console import Console as RichConsole
 from rich.console import ConsoleOptions, Group, RenderResult
@@ -37,11 +40,14 @@ HELP = """Commands:
   /history     show this conversation as Gloo stored it
   /reset       start a new conversation
   /help        this text
-  /quit        leave (Ctrl-D works too)"""
+  /quit        leave (Ctrl-D, or Ctrl-C at the prompt, works too)
+  Ctrl-C       stop the answer being written"""
 
 #: What the console says to a line with nothing visible in it: there is no mention to put
 #: a question after (the sentence the platforms use, core.messages.EMPTY_QUESTION).
 TYPE_A_QUESTION = "Type a question, or /help for commands."
+#: Printed when Ctrl-C stopped the answer (or command) being written.
+STOPPED = "(stopped)"
 THINKING = "Gloo is thinking\u2026"
 
 SIMULATOR_BANNER = """\
@@ -76,6 +82,8 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+T = TypeVar("T")
+
 LineReader = Callable[[str], Awaitable[str | None]]
 """Reads one line, showing the prompt; ``None`` at the end of input."""
 
@@ -103,6 +111,26 @@ async def read_stdin(prompt: str) -> str | None:
 
     threading.Thread(target=read, name="console-input", daemon=True).start()
     return await future
+
+
+@contextmanager
+def terminal_mode_kept(stream: TextIO | None) -> Iterator[None]:
+    """Give the terminal of ``stream`` back in the mode it had (``None``: not a terminal).
+
+    Ctrl-C at the prompt leaves while :func:`input` is still reading on its daemon thread,
+    where :mod:`readline` holds the terminal in its own mode (no echo, no line editing by
+    the terminal); nothing would restore it, and the shell after us would echo nothing.
+    """
+    if stream is None:
+        yield
+        return
+    import termios  # POSIX only, as the signal handling of Console.run
+
+    saved = termios.tcgetattr(stream)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(stream, termios.TCSADRAIN, saved)
 
 
 class _Answer:
@@ -159,6 +187,9 @@ class Console:
             self._rich = RichConsole(
                 file=out, force_terminal=True, highlight=False, markup=False, emoji=False
             )
+        self._task: asyncio.Future[Any] | None = None  # the read or the answer under way
+        self._answering = False  # whether _task is an answer (else the prompt's read)
+        self._leaving = False
 
     @staticmethod
     def _new_thread() -> ThreadKey:
@@ -172,20 +203,63 @@ class Console:
         self._out.write(text + end)
         self._out.flush()
 
-    async def run(self, read: LineReader) -> int:
-        """Serve until /quit or end of input. Returns the process exit code."""
-        self._print("Ask me anything. Type /help for commands.")
-        prompt = "> " if self._interactive else ""
-        while (raw := await read(prompt)) is not None:
-            line = strip_control(raw).strip()
-            if line in ("/quit", "/exit"):
-                self._echo_command(line)
-                break
-            if line:
-                await self.handle(line)
+    def interrupt(self) -> None:
+        """What Ctrl-C does: stop the answer being written (the console goes on to the next
+        line), or, at the prompt, leave."""
+        if self._answering and self._task is not None and not self._task.done():
+            self._task.cancel()
+            return
+        self._leaving = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def run(self, read: LineReader, *, interrupts: bool = False) -> int:
+        """Serve until /quit, end of input or Ctrl-C at the prompt. Returns the exit code.
+
+        ``interrupts``: Ctrl-C (SIGINT) calls :meth:`interrupt` while this runs.
+        """
+        loop = asyncio.get_running_loop()
+        if interrupts:
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        try:
+            await self._serve(read)
+        finally:
+            if interrupts:
+                loop.remove_signal_handler(signal.SIGINT)
         if self._interactive:
             self._print()
         return 0
+
+    async def _serve(self, read: LineReader) -> None:
+        self._print("Ask me anything. Type /help for commands.")
+        prompt = "> " if self._interactive else ""
+        while not self._leaving:
+            ok, raw = await self._interruptible(read(prompt), answering=False)
+            if not ok or raw is None:
+                return
+            line = strip_control(raw).strip()
+            if line in ("/quit", "/exit"):
+                self._echo_command(line)
+                return
+            if line:
+                ok, _ = await self._interruptible(self.handle(line), answering=True)
+                if not ok:
+                    self._print(STOPPED)
+
+    async def _interruptible(self, step: Awaitable[T], *, answering: bool) -> tuple[bool, T | None]:
+        """``(True, result)`` of ``step``, or ``(False, None)`` when :meth:`interrupt`
+        cancelled it (a cancellation of the console itself propagates)."""
+        task = asyncio.ensure_future(step)
+        self._task, self._answering = task, answering
+        try:
+            return True, await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return False, None
+        finally:
+            self._task, self._answering = None, False
 
     def _echo_command(self, line: str) -> None:
         """Piped input: show a command as typed at the prompt, so a transcript reads right."""
@@ -262,6 +336,10 @@ class Console:
             if started:
                 self._print()
             self._print(f"(!) {exc.user_message}")
+        except asyncio.CancelledError:
+            if started:  # stopped mid-line: what follows starts on a line of its own
+                self._print()
+            raise
 
     async def _show_rendered(self, events: AsyncIterator[StreamEvent], rich: RichConsole) -> None:
         """The answer on a terminal: the spinner, then Markdown as it streams."""
