@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from core.console import HELP, STOPPED, Console, LineReader
+from core.console import HELP, STOPPED, THINKING, Console, LineReader
 from core.simulator import SimulatorConfig
 from core.store.sql import SqlStore
 from tests.core.test_console import feed
@@ -105,3 +105,17 @@ async def test_cancelling_the_console_itself_is_not_taken_for_ctrl_c() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_ctrl_c_while_gloo_is_thinking_takes_the_spinner_away(store: SqlStore) -> None:
+    out = InterruptOnAnswer(THINKING)
+    async with core_on_simulator(store, SimulatorConfig(first_chunk_latency=3600.0)) as (c, _):
+        out.console = Console(c.service, out, terminal=True)
+        code = await out.console.run(feed(["What is grace?", "/help"]))
+    text = out.getvalue()
+    assert code == 0
+    assert "Gloo:" not in text
+    stopped = text.index(f"{STOPPED}\n")
+    assert THINKING not in text[stopped:]
+    assert THINKING not in text[:stopped].rsplit("\x1b[2K", 1)[-1]  # erased before the word
+    assert text.endswith(f"{HELP}\n")
