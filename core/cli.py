@@ -457,7 +457,7 @@ async def _serve(settings: Settings, adapters: Sequence[Adapter]) -> int:
 
 async def _chat(settings: Settings) -> int:
     from core.bootstrap import build
-    from core.console import Console, read_stdin, simulator_banner
+    from core.console import Console, read_stdin, simulator_banner, terminal_mode_kept
 
     async with build(settings) as container:
         if settings.uses_simulator:  # once the store opened: a failure stays one sentence
@@ -467,7 +467,8 @@ async def _chat(settings: Settings) -> int:
             import readline  # noqa: F401 - gives input() line editing and history
 
         console = Console(container.service, sys.stdout, interactive=interactive)
-        return await console.run(read_stdin)
+        with terminal_mode_kept(sys.stdin if interactive else None):
+            return await console.run(read_stdin, interrupts=True)
 
 
 async def _simulator(args: argparse.Namespace) -> int:

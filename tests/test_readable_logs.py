@@ -6,6 +6,7 @@ discord.py), so a change in their wording shows here.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from typing import cast
@@ -15,6 +16,8 @@ import pytest
 import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from rich.console import Console as RichConsole
+from rich.markdown import Markdown
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -127,3 +130,14 @@ def test_the_simulator_banner_says_why_the_simulator_answers() -> None:
     missing = simulator_banner(Settings(_env_file=None, gloo_backend="message"))
     assert missing == SIMULATOR_BANNER
     assert "GLOO_CLIENT_ID" in missing
+
+
+def test_at_debug_markdown_parsing_traces_stay_out(capture: CapturedLogs) -> None:
+    at("DEBUG", capture)
+    structlog.get_logger("core.console").debug("console.rendered")
+    # markdown-it logs "entering paragraph: StateBlock(...)" per rule it tries, at DEBUG
+    # (markdown_it/rules_block/paragraph.py); the console renders answers with it (rich).
+    RichConsole(file=io.StringIO()).print(Markdown("**Grace** is a gift."))
+    text = capture.text()
+    assert "console.rendered" in text
+    assert "entering" not in text, text

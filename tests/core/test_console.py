@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from core.console import Console, LineReader, render_history
+from core.console import TYPE_A_QUESTION, Console, LineReader, render_history
+from core.messages import EMPTY_QUESTION
 from core.simulator import SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import ChatHistory, HistoryMessage
@@ -115,3 +116,50 @@ async def test_control_bytes_in_input_are_never_echoed(store: SqlStore) -> None:
     assert "You: What is grace?" in text
     for control in ("\x1b", "\x07", "\x9b"):
         assert control not in text
+
+
+async def test_a_line_with_nothing_visible_gets_the_console_s_sentence(store: SqlStore) -> None:
+    # Zero-width space, word joiner, BOM, Hangul filler: the intake's invisible characters.
+    # There is no mention in the console, so not core.messages.EMPTY_QUESTION.
+    out = io.StringIO()
+    async with core_on_simulator(store) as (c, sim):
+        code = await Console(c.service, out).run(feed(["\u200b\u2060\ufeff\u3164", "\u200b"]))
+        asked = sim.message_records
+    text = out.getvalue()
+    assert code == 0
+    assert text.count(f"{TYPE_A_QUESTION}\n") == 2
+    assert EMPTY_QUESTION not in text
+    assert "You:" not in text
+    assert asked == []
+
+
+async def test_piped_commands_are_echoed_as_typed_at_the_prompt(store: SqlStore) -> None:
+    text, code = await run_console(
+        store, ["/help", "What is hope?", "1", "9", "/history", "/reset", "/nope", "/quit"]
+    )
+    assert code == 0
+    for typed in ("/help", "1", "9", "/history", "/reset", "/nope", "/quit"):
+        assert f"\n> {typed}\n" in text, typed
+    assert text.index("> /help\n") < text.index("Commands:")
+    assert text.index("> 1\n") < text.index("You (suggestion 1): ")
+    assert text.index("> /reset\n") < text.index("Started a new conversation.")
+    assert text.endswith("> /quit\n")
+
+
+async def test_piped_commands_echo_without_control_bytes(store: SqlStore) -> None:
+    text, _ = await run_console(store, ["/he\x1b[2Jlp\x07", "/no\x9bpe"])
+    assert "\n> /help\n" in text
+    assert "\n> /nope\n" in text
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in text
+
+
+async def test_an_interactive_console_does_not_echo_what_the_terminal_showed(
+    store: SqlStore,
+) -> None:
+    out = io.StringIO()
+    async with core_on_simulator(store) as (c, _):
+        await Console(c.service, out, interactive=True).run(feed(["/help", "/reset"]))
+    text = out.getvalue()
+    assert "Commands:" in text
+    assert "\n> " not in text
