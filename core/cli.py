@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from core import eventloop
-    from core.logs import configure_logging
+    from core.logs import configure_logging, log_thread_failures
     from core.settings import Settings
 
     try:
@@ -355,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fmt=settings.log_format,
         secrets=settings.secret_values(),
     )
+    log_thread_failures()
     try:
         return eventloop.run(_dispatch(args, settings), settings.event_loop)
     except KeyboardInterrupt:

@@ -88,7 +88,7 @@ def _translate(exc: BaseException, database_url: str | None) -> str | None:
     for kind, translate in _registry:
         if isinstance(exc, kind) and (sentence := translate(exc)):
             return sentence
-    for builtin in (_settings, _alembic, _sqlalchemy, _aiohttp, _httpx):
+    for builtin in (_settings, _sqlite_folder, _alembic, _sqlalchemy, _aiohttp, _httpx):
         if (sentence := builtin(exc, database_url)) is not None:
             return sentence
     if isinstance(exc, OSError):
@@ -140,6 +140,15 @@ def _alembic(exc: BaseException, database_url: str | None) -> str | None:
     )
 
 
+def _sqlite_folder(exc: BaseException, database_url: str | None) -> str | None:
+    from core.store.engine import SqliteFolderIsAFile
+
+    if not isinstance(exc, SqliteFolderIsAFile):
+        return None
+    where = safe_database_url(database_url) if database_url else "in DATABASE_URL"
+    return not_a_folder(where, exc.folder)
+
+
 def _sqlalchemy(exc: BaseException, database_url: str | None) -> str | None:
     try:
         from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -156,15 +165,20 @@ def _sqlalchemy(exc: BaseException, database_url: str | None) -> str | None:
     reason = _first_line(exc.orig if isinstance(exc, DBAPIError) else exc)
     folder = _missing_sqlite_folder(database_url)
     if folder is not None:
-        return (
-            f"the database {where} could not be opened: {folder} is not a folder — point "
-            "DATABASE_URL at a file in an existing folder"
-        )
+        return not_a_folder(where, folder)
     if database_url and "sqlite" in database_url.split(":", 1)[0]:
         fix = "check DATABASE_URL: the file's folder must exist and be writable"
     else:
         fix = "check DATABASE_URL and that the database server is running and reachable"
     return f"the database {where} could not be opened ({reason}) — {fix}"
+
+
+def not_a_folder(where: str, folder: Path) -> str:
+    """The sentence for a SQLite file whose folder is a file (``where``: the safe URL)."""
+    return (
+        f"the database {where} could not be opened: {folder} is not a folder — point "
+        "DATABASE_URL at a file in an existing folder"
+    )
 
 
 def _missing_sqlite_folder(database_url: str | None) -> Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TextIO
 from urllib.parse import unquote
@@ -261,6 +262,36 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return redactor
+
+
+#: What a library's worker thread meets when it answers a loop that has already closed:
+#: aiosqlite's, for one, when a connection that failed to open is stopped without waiting
+#: (its ``Connection._connect``), racing the process's exit.
+LOOP_CLOSED: Final = "Event loop is closed"
+
+
+def log_thread_failures() -> None:
+    """An exception that ends a thread is a log line, its traceback at DEBUG only, instead of
+    Python's "Exception in thread …" traceback on stderr (every failure is one sentence)."""
+    thread_log = logging.getLogger("gloo_bots.threads")
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        detail = args.exc_value  # logging takes the traceback from it
+        if isinstance(args.exc_value, RuntimeError) and str(args.exc_value) == LOOP_CLOSED:
+            thread_log.debug("thread.after_loop_closed thread=%s", name, exc_info=detail)
+            return
+        debugging = thread_log.isEnabledFor(logging.DEBUG)
+        thread_log.error(
+            "thread.failed thread=%s error=%r",
+            name,
+            args.exc_value,
+            exc_info=detail if debugging else None,
+        )
+
+    threading.excepthook = hook
 
 
 def bind_context(**values: Any) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 BAD_TOKEN: Final = (
-    "Discord refused the bot token (DISCORD_BOT_TOKEN). In the Discord developer portal, open "  # noqa: S105 - a sentence, not a token
+    "Discord refused the bot token (DISCORD_BOT_TOKEN) — in the Discord developer portal, open "  # noqa: S105 - a sentence, not a token
     "your application → Bot → Reset Token, and put the new token in DISCORD_BOT_TOKEN."
 )
 NO_TOKEN: Final = (
-    "DISCORD_BOT_TOKEN is not set. Copy the bot token from the Discord developer portal "  # noqa: S105 - a sentence, not a token
+    "DISCORD_BOT_TOKEN is not set — copy the bot token from the Discord developer portal "  # noqa: S105 - a sentence, not a token
     "(your application → Bot → Reset Token); see docs/discord.md."
 )
 UNREACHABLE: Final = "Could not reach Discord at {where}: {error}"

@@ -128,8 +128,10 @@ class SlackAdapter:
         """``gloo-bots doctor``: the mode, the tokens Slack accepts, and the bot's scopes."""
         problem = _settings_problem(settings, self.mode)
         if problem is not None:
-            missing, sentence = problem
-            return [Finding("Slack", False, missing, f"{sentence} See docs/slack.md.")]
+            missing, todo = problem
+            return [
+                Finding("Slack", False, missing, f"{todo[0].upper()}{todo[1:]}; see docs/slack.md.")
+            ]
         mode = "socket mode" if self.socket_mode(settings) else "HTTP mode at /slack/events"
         if self.oauth_mode(settings):
             mode += ", installable in many workspaces (OAuth)"
@@ -291,8 +293,8 @@ class SlackAdapter:
         except SlackApiError as exc:
             if slack_error(exc) in REFUSED:
                 raise StartupError(
-                    f"Slack refused SLACK_BOT_TOKEN ({slack_error(exc)}). Copy the Bot User "
-                    "OAuth Token (xoxb-…) from the app's OAuth & Permissions page."
+                    f"Slack refused SLACK_BOT_TOKEN ({slack_error(exc)}) — copy the Bot User "
+                    "OAuth Token (xoxb-…) from the app's OAuth & Permissions page into it."
                 ) from exc
             log.warning("slack.auth_test_failed", error=slack_error(exc))
             return
@@ -399,37 +401,40 @@ def _check_settings(settings: Settings, mode: str = "auto") -> None:
     """Raise :class:`StartupError` with what to set when the Slack settings cannot work."""
     problem = _settings_problem(settings, mode)
     if problem is not None:
-        raise StartupError(problem[1])
+        missing, todo = problem
+        raise StartupError(f"{missing} — {todo}; see docs/slack.md.")
 
 
 def _settings_problem(settings: Settings, mode: str = "auto") -> tuple[str, str] | None:
-    """What is missing (the doctor's line) and the sentence saying what to set, when the
-    Slack settings cannot work in ``mode``; ``None`` when they can."""
+    """What is missing (the doctor's line) and what to do about it (a clause, lowercase),
+    when the Slack settings cannot work in ``mode``; ``None`` when they can."""
     if mode == "http" and settings.slack_signing_secret is None:
         return (
             "SLACK_SIGNING_SECRET is not set (HTTP mode, --mode http)",
-            "Slack HTTP mode (--mode http) needs SLACK_SIGNING_SECRET.",
+            "set SLACK_SIGNING_SECRET from the app's Basic Information page (Signing Secret), "
+            "or run socket mode with SLACK_APP_TOKEN",
         )
     if mode == "socket" and settings.slack_app_token is None:
         return (
             "SLACK_APP_TOKEN is not set (socket mode, --mode socket)",
-            "Slack socket mode (--mode socket) needs SLACK_APP_TOKEN.",
+            "create an app-level token with connections:write (Basic Information → App-Level "
+            "Tokens) and set SLACK_APP_TOKEN, or run HTTP mode with SLACK_SIGNING_SECRET",
         )
     if not settings.has_slack:
         return (
             "SLACK_BOT_TOKEN is not set (nor SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)",
-            "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
-            "SLACK_CLIENT_SECRET (installable in many workspaces).",
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(installable in many workspaces)",
         )
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         return (
             "SLACK_SIGNING_SECRET is not set (HTTP mode), nor SLACK_APP_TOKEN (socket mode)",
-            "Slack needs SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode "
-            "on $PORT at /slack/events).",
+            "set SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode on $PORT "
+            "at /slack/events)",
         )
     if settings.slack_api_url and not settings.slack_api_url.endswith("/"):
         return (
             f"SLACK_API_URL does not end with '/' ({settings.slack_api_url!r})",
-            f"SLACK_API_URL must end with '/', got {settings.slack_api_url!r}.",
+            "end it with '/'",
         )
     return None

@@ -140,12 +140,33 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
         kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
     else:
         path = sqlite_file_path(url)
+        if path is not None:
+            _check_folder(url, path)
         if path is not None and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("created database folder", path=str(path.parent))
     engine = create_async_engine(url, echo=echo, **kwargs)
     _install_sqlite_hooks(engine, wal=not memory)
     return engine
+
+
+class SqliteFolderIsAFile(NotADirectoryError):
+    """A SQLite file's folder (or one above it) is a file (core.failures says so plainly)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"{folder} is not a folder")
+        self.folder = folder
+
+
+def _check_folder(url: URL, path: Path) -> None:
+    """Refuse, before aiosqlite starts a thread, a file whose folder (or an ancestor) is a
+    file: opening it fails anyway, and aiosqlite's failed connect leaves its worker thread
+    to answer a loop that may have closed by then (a stray traceback at exit)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SqliteFolderIsAFile(parent)
+            return
 
 
 def _ensure_wal(cursor: Any) -> None:

@@ -311,7 +311,12 @@ ENCRYPTION = [
 ]
 
 
-@pytest.mark.parametrize(("keys", "sealed_with", "line", "advice"), ENCRYPTION)
+# Named ids: the keys are made at collection, and every xdist worker must collect the same.
+@pytest.mark.parametrize(
+    ("keys", "sealed_with", "line", "advice"),
+    ENCRYPTION,
+    ids=["a-broken-key", "one-key", "an-unknown-key", "an-older-key", "no-keys"],
+)
 async def test_encryption_keys_and_the_stored_tokens(
     sqlite_url: str,
     keys: str | None,

@@ -6,12 +6,20 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from core.logs import REDACTED, Redactor, configure_logging, url_passwords
+from core.logs import (
+    LOOP_CLOSED,
+    REDACTED,
+    Redactor,
+    configure_logging,
+    log_thread_failures,
+    url_passwords,
+)
 from tests.conftest import configure_test_logging
 
 CLIENT_SECRET = "gloo-client-secret-9f8e7d"
@@ -251,3 +259,32 @@ def test_slack_response_urls_and_webhooks_are_scrubbed(captured: io.StringIO) ->
     for secret in ("Zk8sQw3vR2xYpL1mN0bT", "Hh7gF6dS5aQ4wE3rT2yU", "Xx9cV8bN7mQ6wE5rT4yU3iO2"):
         assert secret not in out
     assert f"https://hooks.slack.com/actions/{REDACTED}" in out
+
+
+def _crash_in_a_thread(error: BaseException) -> None:
+    def run() -> None:
+        raise error
+
+    thread = threading.Thread(target=run, name="worker")
+    thread.start()
+    thread.join()
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_a_thread_that_dies_is_a_log_line_with_its_traceback_at_debug_only(
+    level: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)  # restored after
+    out = io.StringIO()
+    configure_logging(level=level, stream=out)
+    log_thread_failures()
+    # aiosqlite's worker answering a loop the process already closed (a failed connect's
+    # stop, racing the exit): nothing to say unless debugging.
+    _crash_in_a_thread(RuntimeError(LOOP_CLOSED))
+    _crash_in_a_thread(ValueError("boom"))
+    configure_test_logging()
+    logged = out.getvalue()
+    assert "Exception in thread" not in capsys.readouterr().err
+    assert "thread.failed thread=worker error=ValueError('boom')" in logged
+    assert ("thread.after_loop_closed" in logged) == (level == "DEBUG")
+    assert ("Traceback (most recent call last)" in logged) == (level == "DEBUG")

@@ -38,8 +38,8 @@ async def test_an_explicit_mode_wins() -> None:
 @pytest.mark.parametrize(
     ("mode", "missing", "sentence"),
     [
-        ("http", "slack_signing_secret", "needs SLACK_SIGNING_SECRET"),
-        ("socket", "slack_app_token", "needs SLACK_APP_TOKEN"),
+        ("http", "slack_signing_secret", "SLACK_SIGNING_SECRET from the app"),
+        ("socket", "slack_app_token", "set SLACK_APP_TOKEN"),
     ],
 )
 async def test_a_mode_without_its_credential_is_one_sentence(
@@ -61,33 +61,36 @@ async def test_a_mode_without_its_credential_is_one_sentence(
             "auto",
             {"slack_bot_token": "xoxb-1"},
             "SLACK_SIGNING_SECRET is not set (HTTP mode), nor SLACK_APP_TOKEN (socket mode)",
-            "Slack needs SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode on "
-            "$PORT at /slack/events). See docs/slack.md.",
+            "Set SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode on $PORT at "
+            "/slack/events); see docs/slack.md.",
         ),
         (
             "http",
             {"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-1"},
             "SLACK_SIGNING_SECRET is not set (HTTP mode, --mode http)",
-            "Slack HTTP mode (--mode http) needs SLACK_SIGNING_SECRET. See docs/slack.md.",
+            "Set SLACK_SIGNING_SECRET from the app's Basic Information page (Signing Secret), "
+            "or run socket mode with SLACK_APP_TOKEN; see docs/slack.md.",
         ),
         (
             "socket",
             {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s"},
             "SLACK_APP_TOKEN is not set (socket mode, --mode socket)",
-            "Slack socket mode (--mode socket) needs SLACK_APP_TOKEN. See docs/slack.md.",
+            "Create an app-level token with connections:write (Basic Information → App-Level "
+            "Tokens) and set SLACK_APP_TOKEN, or run HTTP mode with SLACK_SIGNING_SECRET; "
+            "see docs/slack.md.",
         ),
         (
             "auto",
             {"slack_signing_secret": "s"},
             "SLACK_BOT_TOKEN is not set (nor SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)",
-            "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
-            "SLACK_CLIENT_SECRET (installable in many workspaces). See docs/slack.md.",
+            "Set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(installable in many workspaces); see docs/slack.md.",
         ),
         (
             "auto",
             {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", "slack_api_url": "http://x"},
             "SLACK_API_URL does not end with '/' ('http://x')",
-            "SLACK_API_URL must end with '/', got 'http://x'. See docs/slack.md.",
+            "End it with '/'; see docs/slack.md.",
         ),
     ],
 )
