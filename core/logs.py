@@ -218,6 +218,8 @@ def configure_logging(
         "apscheduler.scheduler",
     ):
         logging.getLogger(name).setLevel(quiet)
+    # markdown-it traces every block rule it tries (core/text.py parses every answer).
+    logging.getLogger("markdown_it").setLevel(logging.WARNING)
 
     structlog.configure(
         processors=[
