@@ -465,7 +465,8 @@ class DiscordBot:
         await _acknowledge(interaction)
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
-            content = render_history(await self.service.history(thread))
+            history = await self.service.history(thread)
+            content = render_history(history, viewer=str(interaction.user.id))
         except AnswerFailed as exc:
             content = exc.user_message
         except Exception:

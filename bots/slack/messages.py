@@ -36,6 +36,9 @@ HISTORY_IN_CHANNEL: Final = (
 )
 HISTORY_TITLE: Final = "*Conversation history*"
 HISTORY_EARLIER: Final = "_{count} earlier messages are not shown._"
+HISTORY_GLOO: Final = "Gloo"
+HISTORY_YOU: Final = "You"
+HISTORY_SOMEONE: Final = "Someone"
 SETTINGS_TITLE: Final = "*Gloo settings for this channel*"
 SETTINGS_SAVED: Final = "Saved."
 SETTINGS_USAGE: Final = (
