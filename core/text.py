@@ -9,6 +9,7 @@ balanced in every piece; :func:`ellipsize` marks what it shortens.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -161,6 +162,7 @@ _SCHEME_HOST = re.compile(
 _NAME = re.compile(r"(?<![\w.\-])(?P<name>(?:[\w\-]+\.)+[\w\-]+)\.?(?P<more>(?::\d+)?[/?#])?")
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _BLANK_LINE = re.compile(rf"{_BREAK}[ \t]*{_BREAK}")
+_PARAGRAPHS = re.compile(rf"({_BREAK}[ \t]*{_BREAK})")  # split, keeping the blank lines
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 # A label at the start of a line (after block quote and list markers) followed by ``]:``.
 _DEFINITION_START = re.compile(r"(?:[ \t]*(?:>|[*+\-](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ \t]*\[")
@@ -481,7 +483,17 @@ def _honest_once(text: str) -> str:
 def honest_links(text: str) -> str:
     """``text`` with every link whose text names another host shown as its real target.
 
-    A replaced link may let the text around it form a new one (``[a [b](c)](d)``), so the
+    Paragraphs (text between blank lines) are judged one by one: no link, code span or
+    Slack link spans a blank line, and what is judged in one cannot change another. A
+    paragraph already judged (a streamed answer's earlier ones) is not read again.
+    """
+    parts = _PARAGRAPHS.split(text)
+    return "".join(_honest_paragraph(p) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=2048)
+def _honest_paragraph(text: str) -> str:
+    """A replaced link may let the text around it form a new one (``[a [b](c)](d)``), so the
     rule is applied until nothing changes; each round removes a link's brackets, so it ends.
     """
     text = _without_definitions(text)
@@ -508,13 +520,18 @@ def _stable_end(raw: str) -> int:
     Inline syntax never spans a blank line (the parser reads no code, HTML or definitions,
     which could), so only the last paragraph can change; in it, everything up to the first
     construct that is not yet decided is settled."""
+    last = 0  # where the last paragraph starts: only it is read
+    for match in _BLANK_LINE.finditer(raw):
+        last = match.end()
+    return last + _stable_end_in_paragraph(raw[last:])
+
+
+def _stable_end_in_paragraph(raw: str) -> int:
     limit = len(raw)
     slack = _SLACK_OPEN.search(raw)
     if slack is not None:
         limit = slack.start()
     para = 0
-    for match in _BLANK_LINE.finditer(raw, 0, limit):
-        para = match.end()
     found = _find(raw)
     links = {link.start: link for link in found.links}
     slack_links = {m.start(): m.end() for m in _SLACK_LINK.finditer(raw)}
@@ -525,9 +542,25 @@ def _stable_end(raw: str) -> int:
             enclosing.pop()
         step = _settled_step(raw, position, limit, links, found.opaque, slack_links, enclosing)
         if step is None:
-            return min([position, *(start for start, _ in enclosing)])
+            return _outside(position, links, found.opaque, slack_links)
         position = step if step > position else position + 1
-    return limit
+    return _outside(limit, links, found.opaque, slack_links)
+
+
+def _outside(
+    cut: int, links: dict[int, Link], opaque: dict[int, int], slack_links: dict[int, int]
+) -> int:
+    """``cut``, moved back to the start of every link or code span it would cut through (a
+    code span may begin inside a Slack link and end after it, or the other way round)."""
+    spans = [(link.start, link.end) for link in links.values()]
+    spans += [*opaque.items(), *slack_links.items()]
+    moved = True
+    while moved:
+        moved = False
+        for start, end in spans:
+            if start < cut < end:
+                cut, moved = start, True
+    return cut
 
 
 def _settled_step(

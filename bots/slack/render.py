@@ -28,7 +28,7 @@ import structlog
 from bots.slack import messages as say
 from core import presentation
 from core.intake import clean
-from core.text import ellipsize, split_text
+from core.text import ellipsize, misleads, split_text
 from core.types import ChatHistory, HistoryMessage, Reply
 
 log = structlog.get_logger(__name__)
@@ -504,7 +504,11 @@ def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, A
     )
     question = question.replace("|", "¦").replace("*", "∗") or "…"
     url = _usable_url(item.permalink)
-    title = f"*<{url}|{question}>*" if url else f"*{question}*"
+    if url and misleads(item.first_question, url):
+        # A question naming a host (``is paypal.com safe?``) is no label for Slack's link.
+        title = f"*{question}* · <{url}|{say.HOME_OPEN}>"
+    else:
+        title = f"*<{url}|{question}>*" if url else f"*{question}*"
     asked = say.HOME_QUESTIONS.format(count=item.questions, s="" if item.questions == 1 else "s")
     ref = thread_ref(item.channel, item.thread)
     buttons = [

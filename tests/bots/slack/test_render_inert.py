@@ -114,3 +114,20 @@ def test_history_names_each_speaker_and_shows_people_inert() -> None:
 def test_without_a_viewer_nobody_is_you() -> None:
     blocks = render.history_modal(_history())["blocks"]
     assert "*You*" not in str(blocks)
+
+
+def test_a_question_naming_a_host_is_not_the_label_of_the_thread_link() -> None:
+    """The Home tab links each conversation by its first question; one that names a host
+    would label Slack's permalink with another address (issue 24, finding 3's rule)."""
+    item = render.HomeConversation(
+        channel="C1",
+        thread="1700000000.000100",
+        first_question="Is https://www.paypal.com/signin safe?",
+        questions=1,
+        started_at=1_700_000_000.0,
+        permalink="https://fake.slack.test/archives/C1/p1700000000000100",
+    )
+    view = render.home_view([item])
+    text = str(view["blocks"])
+    assert "|Is https://www.paypal.com/signin safe?>" not in text
+    assert "<https://fake.slack.test/archives/C1/p1700000000000100|Open>" in text
