@@ -134,6 +134,8 @@ def _open_fence(text: str) -> str | None:
 # (Discord renders none of them, so links inside them are live there). Reference-style links
 # cannot be made honest in place (a definition may arrive after its use), so definitions are
 # never live in the output: ``[x]: url`` at the start of a line is written ``[x]\: url``.
+# Discord's own parser reads some masked links CommonMark does not (``[a](<url)``): those are
+# found by simple-markdown's pattern too (:data:`_LOOSE_LINK`).
 # Hosts in labels are recognised by the Public Suffix List (tldextract's bundled snapshot,
 # never fetched) after NFKC normalisation and removal of invisible (format) characters.
 
@@ -156,6 +158,15 @@ _BREAK = r"(?:\r\n|\r(?!\n)|\n)"  # one line break, as CommonMark counts them
 _SLACK_LABEL = rf"(?:[^>\r\n]|{_BREAK}(?![ \t]*{_BREAK}))*"
 _SLACK_LINK = re.compile(rf"<(?P<url>[a-z][^\s<>|]*)\|(?P<label>{_SLACK_LABEL})>", re.IGNORECASE)
 _SLACK_OPEN = re.compile(rf"<(?:[a-z][^\s<>|]*(?:\|{_SLACK_LABEL})?)?\Z", re.IGNORECASE)
+# The masked link of simple-markdown (the parser Discord's client grew from), which reads
+# more than CommonMark: ``[a](<https://evil.example)``, mismatched title quotes. Its label is
+# read as CommonMark's is (up to the first "]" outside brackets: simple-markdown also lets a
+# "]" followed later by another stay in the label, which no streamed text could settle).
+# Labels are capped at a Discord message (2,000 characters), which bounds the work.
+_LOOSE_LINK = re.compile(
+    r"\[(?P<label>(?:\[[^\]]*\]|[^\[\]]){0,2000})\]"
+    r"\(\s*<?(?P<url>(?:\([^)]*\)|[^\s\\]|\\.)*?)>?(?:\s+['\"][\s\S]*?['\"])?\s*\)"
+)
 _SCHEME_HOST = re.compile(
     r"[a-z][a-z0-9+.\-]*://(?:[^\s/?#@]*@)?(?P<host>\[[0-9a-f:.]+\]|[\w.\-~%]+)", re.IGNORECASE
 )
@@ -435,12 +446,32 @@ def _label_close(text: str, position: int) -> int | None:
 
 
 def links_in(text: str) -> list[Link]:
-    """Every link in ``text``: Markdown links and images, and Slack's ``<url|label>``."""
+    """Every link in ``text``: Markdown links and images (CommonMark's, and the looser ones
+    Discord's parser also reads), and Slack's ``<url|label>``."""
     links = list(_find(text).links)
     for match in _SLACK_LINK.finditer(text):
         label = match["label"]
         links.append(Link(match.start(), match.end(), label, label, match["url"]))
-    return links
+    return links + _loose_links(text)
+
+
+def _loose_links(text: str) -> list[Link]:
+    """The looser (Discord) masked links in ``text`` that do not span a blank line."""
+    found: list[Link] = []
+    position = 0
+    while (match := _LOOSE_LINK.search(text, position)) is not None:
+        before = match.start()
+        while before > 0 and text[before - 1] == "\\":
+            before -= 1
+        # An escaped "[" opens no link; nor is a link read over a blank line.
+        if (match.start() - before) % 2 or _BLANK_LINE.search(match.group(0)):
+            position = match.start() + 1
+            continue
+        label = match["label"]
+        end = match.start() + 1 + len(label)
+        found.append(Link(match.start(), match.end(), label, label, match["url"], end))
+        position = match.end()
+    return found
 
 
 def _honest_once(text: str) -> str:
@@ -461,10 +492,11 @@ def _honest_once(text: str) -> str:
         if not group:
             return
         start, end = group[0].start, max(link.end for link in group)
+        spans = {(link.start, link.end): link for link in group}  # one per span
         outer = [
             link
-            for link in group
-            if not any(o is not link and o.start <= link.start and link.end <= o.end for o in group)
+            for (start, end), link in spans.items()
+            if not any((s, e) != (start, end) and s <= start and end <= e for s, e in spans)
         ]
         out.append(text[done:start])
         out.append(" ".join(_inert_url(link.url) for link in outer))
@@ -533,7 +565,9 @@ def _stable_end_in_paragraph(raw: str) -> int:
         limit = slack.start()
     para = 0
     found = _find(raw)
-    links = {link.start: link for link in found.links}
+    links: dict[int, list[Link]] = {}
+    for link in [*found.links, *_loose_links(raw)]:
+        links.setdefault(link.start, []).append(link)
     slack_links = {m.start(): m.end() for m in _SLACK_LINK.finditer(raw)}
     enclosing: list[tuple[int, int]] = []  # Slack links the scan is inside: (start, end)
     position = para
@@ -548,11 +582,11 @@ def _stable_end_in_paragraph(raw: str) -> int:
 
 
 def _outside(
-    cut: int, links: dict[int, Link], opaque: dict[int, int], slack_links: dict[int, int]
+    cut: int, links: dict[int, list[Link]], opaque: dict[int, int], slack_links: dict[int, int]
 ) -> int:
     """``cut``, moved back to the start of every link or code span it would cut through (a
     code span may begin inside a Slack link and end after it, or the other way round)."""
-    spans = [(link.start, link.end) for link in links.values()]
+    spans = [(link.start, link.end) for read in links.values() for link in read]
     spans += [*opaque.items(), *slack_links.items()]
     moved = True
     while moved:
@@ -567,7 +601,7 @@ def _settled_step(
     raw: str,
     position: int,
     limit: int,
-    links: dict[int, Link],
+    links: dict[int, list[Link]],
     opaque: dict[int, int],
     slack_links: dict[int, int],
     enclosing: list[tuple[int, int]],
@@ -585,13 +619,13 @@ def _settled_step(
         return None
     if ch == "[" or (ch == "!" and raw[position + 1] == "["):
         opener = position + (1 if ch == "!" else 0)
-        link = links.get(position)
-        if link is not None and link.end < decided and link.end <= limit:
-            if not any(c in "[`<\\" for c in raw[opener + 1 : link.label_end]):
-                return link.end
+        read = links.get(position)
+        if read and all(link.end < decided and link.end <= limit for link in read):
+            if not any(c in "[`<\\" for link in read for c in raw[opener + 1 : link.label_end]):
+                return max(link.end for link in read)
             return None
-        if ch == "!":
-            return position + 1  # the "[" that follows is judged on its own
+        if ch == "!":  # no image (yet): decided only when the "[" that follows is
+            return _settled_step(raw, opener, limit, links, opaque, slack_links, enclosing)
         close = _label_close(raw, position + 1)
         if close is None or close + 1 >= limit or raw[close + 1] == "(":
             return None

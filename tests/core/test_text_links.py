@@ -111,6 +111,9 @@ def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
         ("<https://evil.example|paypal.com\u200b/signin>", "https://evil.example"),
         ("[paypal&#46;com](https://evil.example)", "https://evil.example"),  # entity
         ("[paypal.com](javascript:alert(1))", "javascript:alert(1)"),
+        # Looser than CommonMark, as simple-markdown (Discord's client's parser) reads them.
+        ("[paypal.com](<https://evil.example)", "https://evil.example"),
+        ("[paypal.com](https://evil.example \"title')", "https://evil.example"),
         ("![paypal.com](https://evil.example/i.png)", "https://evil.example/i.png"),
         ("[user@paypal.com](mailto:user@evil.example)", "mailto:user@evil.example"),
         # Honest: the target's own host, a reserved name, file names, mail to the named host.
