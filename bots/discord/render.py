@@ -207,7 +207,7 @@ def numbered_sources(entries: Sequence[tuple[int, presentation.ShownSource]]) ->
         title = (escape_markdown(label_text) if linked else inert(title)) or "Source"
         line = f"{number}. [{title}]({source.url})" if linked else f"{number}. {title}"
         if source.publisher:
-            line += f" — {escape_markdown(ellipsize(source.publisher, 80))}"
+            line += f" — {inert(ellipsize(source.publisher, 80))}"
         needed = len(line) + (1 if lines else 0)
         if used + needed > EMBED_DESCRIPTION_LIMIT - reserve:
             lines.append(f"…and {len(entries) - position} more")

@@ -25,6 +25,12 @@ def test_a_source_title_without_a_link_is_inert() -> None:
     assert not _LIVE.search(listed), listed
 
 
+def test_a_publisher_is_inert() -> None:
+    publisher = "https://www.paypal.com/signin"
+    shown = ShownSource(label="x", url=None, title="x", publisher=publisher)
+    assert not _LIVE.search(render.numbered_sources([(1, shown)]))
+
+
 def test_a_linked_source_title_is_only_the_label_of_its_own_link() -> None:
     url = "https://gloo.com/a"
     listed = render.numbered_sources(
