@@ -520,10 +520,18 @@ def honest_links(text: str) -> str:
     paragraph already judged (a streamed answer's earlier ones) is not read again.
     """
     parts = _PARAGRAPHS.split(text)
-    return "".join(_honest_paragraph(p) if i % 2 == 0 else p for i, p in enumerate(parts))
+    last = len(parts) - 1  # a streamed text's last paragraph is still growing: not kept
+    return "".join(
+        p if i % 2 else (_honest_paragraph(p) if i == last else _kept_paragraph(p))
+        for i, p in enumerate(parts)
+    )
 
 
 @functools.lru_cache(maxsize=2048)
+def _kept_paragraph(text: str) -> str:
+    return _honest_paragraph(text)
+
+
 def _honest_paragraph(text: str) -> str:
     """A replaced link may let the text around it form a new one (``[a [b](c)](d)``), so the
     rule is applied until nothing changes; each round removes a link's brackets, so it ends.
