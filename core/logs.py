@@ -246,8 +246,9 @@ def configure_logging(
         "apscheduler.scheduler",
     ):
         logging.getLogger(name).setLevel(quiet)
-    # markdown-it traces every parsing rule it tries at DEBUG, and the console parses each
-    # streaming answer ten times a second (core/console.py): it would bury everything else.
+    # markdown-it traces every parsing rule it tries at DEBUG, and every answer is parsed
+    # (core/text.py), in the console ten times a second (core/console.py): it would bury
+    # everything else.
     logging.getLogger("markdown_it").setLevel(logging.WARNING)
 
     structlog.configure(

@@ -534,7 +534,30 @@ class ConversationService:
             replace(m, text=text_step.honest_links(m.text)) if m.role != "user" else m
             for m in history.messages
         )
-        return replace(history, messages=turns)
+        return replace(history, messages=await self._with_askers(chat_id, turns))
+
+    async def _with_askers(
+        self, chat_id: str, turns: tuple[HistoryMessage, ...]
+    ) -> tuple[HistoryMessage, ...]:
+        """``turns`` (Gloo's copy of a chat) with each question's asker, where this service
+        kept the question: Gloo's history does not say who asked. Questions are matched in
+        order by their text; without the store, the turns stay unattributed."""
+        try:
+            records = await self._store.chat_answers(chat_id, HISTORY_VIEW_TURNS)
+        except Exception as exc:
+            log.warning("history.askers_unavailable", chat_id=chat_id, error=type(exc).__name__)
+            return turns
+        askers = [(r.question, r.user_id) for r in records]
+        out: list[HistoryMessage] = []
+        for turn in turns:
+            if turn.role == "user" and not turn.user_id:
+                for index, (question, user_id) in enumerate(askers):
+                    if question == turn.text:
+                        turn = replace(turn, user_id=user_id)
+                        del askers[: index + 1]
+                        break
+            out.append(turn)
+        return tuple(out)
 
     async def _kept_history(self, chat_id: str) -> ChatHistory:
         """The chat as this service kept it: every stored question and answer."""
@@ -542,7 +565,12 @@ class ConversationService:
         turns: list[HistoryMessage] = []
         for record in records:
             turns.append(
-                HistoryMessage(role="user", text=record.question, timestamp=record.created_at)
+                HistoryMessage(
+                    role="user",
+                    text=record.question,
+                    timestamp=record.created_at,
+                    user_id=record.user_id,
+                )
             )
             turns.append(
                 HistoryMessage(

@@ -136,6 +136,7 @@ class HistoryMessage:
     timestamp: datetime | None = None
     sources: tuple[Source, ...] = ()
     suggestions: tuple[str, ...] = ()
+    user_id: str = ""  # who asked (the platform's user id), when the history tells; else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -503,7 +503,7 @@ class DiscordBot:
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
             chat = await self.service.history(thread, requester=interaction_requester(interaction))
-            content = render_history(chat)
+            content = render_history(chat, viewer=str(interaction.user.id))
         except (AnswerFailed, NotAllowed) as exc:
             content = exc.user_message
         except Exception:

@@ -31,7 +31,7 @@ from discord.utils import escape_markdown
 from core import presentation
 from core.intake import clean
 from core.text import ellipsize, split_text
-from core.types import ChatHistory, Reply
+from core.types import ChatHistory, HistoryMessage, Reply
 
 log = structlog.get_logger(__name__)
 
@@ -183,17 +183,31 @@ def render_answer(reply: Reply) -> RenderedAnswer:
     )
 
 
+def inert(text: str) -> str:
+    """Third-party or people's text shown as written, never as markup that acts: every
+    ``scheme://`` is broken with a zero-width space (Discord links bare URLs and ``<url>``
+    only with their scheme), then every Markdown character is escaped (no masked link
+    ``[text](url)``, no formatting)."""
+    return escape_markdown(text.replace("://", ":/\u200b/"))
+
+
 def numbered_sources(entries: Sequence[tuple[int, presentation.ShownSource]]) -> str:
     """``1. [Title](url) — Publisher`` lines, within one embed description (4,096)."""
     reserve = len("…and 99999 more") + 1  # room to say how many did not fit
     lines: list[str] = []
     used = 0
     for position, (number, source) in enumerate(entries):
-        title = escape_markdown(ellipsize(source.title or source.url or "", 200)) or "Source"
         linked = _linkable(source.url)
+        title = ellipsize(source.title or source.url or "", 200)
+        # A title comes from a third-party document: the label of the source's own link
+        # (the core has replaced a title naming another host), or inert text when it has none.
+        # Discord's masked-link label ignores backslashes: brackets become parentheses, so
+        # a title cannot close the label early and open a link of its own.
+        label_text = title.replace("[", "(").replace("]", ")")
+        title = (escape_markdown(label_text) if linked else inert(title)) or "Source"
         line = f"{number}. [{title}]({source.url})" if linked else f"{number}. {title}"
         if source.publisher:
-            line += f" — {escape_markdown(ellipsize(source.publisher, 80))}"
+            line += f" — {inert(ellipsize(source.publisher, 80))}"
         needed = len(line) + (1 if lines else 0)
         if used + needed > EMBED_DESCRIPTION_LIMIT - reserve:
             lines.append(f"…and {len(entries) - position} more")
@@ -209,22 +223,36 @@ def asked_line(user_name: str, question: str) -> str:
     name = escape_markdown(ellipsize(clean(user_name).strip() or "Someone", 80))
     budget = MESSAGE_LIMIT - len(f"**{name}** asked: **")
     words = " ".join(clean(question).split())
-    text = escape_markdown(words)
+    text = inert(words)  # a person's text: never re-posted as a live link
     if len(text) > budget:
-        text = escape_markdown(ellipsize(words, budget // 2))
+        text = inert(ellipsize(words, budget // 3))
     return f"**{name}** asked: *{text}*"
 
 
-def render_history(history: ChatHistory | None) -> str:
-    """A chat's turns as one message (the most recent ones that fit in 2,000 characters)."""
+def _speaker(message: HistoryMessage, viewer: str) -> str:
+    """Gloo, the viewer ("You"), another person by mention (sent with no allowed mentions,
+    so nobody is notified), or "Someone" when the history does not say who asked."""
+    if message.role != "user":
+        return "Gloo"
+    if message.user_id and message.user_id == viewer:
+        return "You"
+    if re.fullmatch(r"\d{15,21}", message.user_id):
+        return f"<@{message.user_id}>"
+    return "Someone"
+
+
+def render_history(history: ChatHistory | None, viewer: str = "") -> str:
+    """A chat's turns as one message for ``viewer`` (a Discord user id): the most recent
+    ones that fit in 2,000 characters. People's messages are shown inert (:func:`inert`)."""
     if history is None or not history.messages:
         return "There is no conversation here yet. Ask me something first."
-    header = f"**{escape_markdown(ellipsize(history.title or 'This conversation', 100))}**"
+    header = f"**{inert(ellipsize(history.title or 'This conversation', 100))}**"
     lines: list[str] = []
     used = len(header)
     for message in reversed(history.messages):
-        who = "You" if message.role == "user" else "Gloo"
-        line = f"**{who}:** {ellipsize(message.text, 300)}"
+        who = _speaker(message, viewer)
+        text = ellipsize(message.text, 300)
+        line = f"**{who}:** {inert(text) if message.role == 'user' else text}"
         if used + len(line) + 1 > MESSAGE_LIMIT - 40:
             lines.append(f"*…{len(history.messages) - len(lines)} earlier messages not shown*")
             break

@@ -412,7 +412,7 @@ class SlackHandlers:
             if history is None or not history.messages:
                 await _ephemeral(respond, sentences.NO_HISTORY)
                 return
-            await _ephemeral(respond, message=render.history_message(history))
+            await _ephemeral(respond, message=render.history_message(history, viewer=user))
         elif name == "settings":
             await self._command_settings(argument, respond, workspace, channel, user)
         elif name == "access":

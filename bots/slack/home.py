@@ -149,7 +149,7 @@ class HomeTab:
                 if history is None or not history.messages:
                     view = render.notice_modal(sentences.NO_HISTORY)
                 else:
-                    view = render.history_modal(history)
+                    view = render.history_modal(history, viewer=user)
         await client.views_update(view_id=view_id, view=view)
 
     async def start_over(self, workspace: str, user: str, value: str) -> None:

@@ -36,6 +36,9 @@ HISTORY_IN_CHANNEL: Final = (
 )
 HISTORY_TITLE: Final = "*Conversation history*"
 HISTORY_EARLIER: Final = "_{count} earlier messages are not shown._"
+HISTORY_GLOO: Final = "Gloo"
+HISTORY_YOU: Final = "You"
+HISTORY_SOMEONE: Final = "Someone"
 SETTINGS_TITLE: Final = "*Gloo settings for this channel*"
 SETTINGS_SAVED: Final = "Saved."
 SETTINGS_USAGE: Final = (
@@ -98,6 +101,7 @@ HOME_IN_DM: Final = "Direct message"
 HOME_IN_CHANNEL: Final = "In <#{id}>"
 HOME_QUESTIONS: Final = "{count} question{s}"
 HOME_HISTORY_BUTTON: Final = "History"
+HOME_OPEN: Final = "Open"
 HOME_RESET_BUTTON: Final = "Start over"
 HOME_RESET_CANCEL: Final = "Keep it"
 HOME_RESET_CONFIRM_TITLE: Final = "Start this conversation over?"

@@ -28,8 +28,8 @@ import structlog
 from bots.slack import messages as say
 from core import presentation
 from core.intake import clean
-from core.text import ellipsize, split_text
-from core.types import ChatHistory, Reply
+from core.text import ellipsize, misleads, split_text
+from core.types import ChatHistory, HistoryMessage, Reply
 
 log = structlog.get_logger(__name__)
 
@@ -113,16 +113,31 @@ def _markdown(text: str) -> dict[str, Any]:
     return {"type": "markdown", "text": text}
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": ellipsize_keep_lines(text, SECTION_TEXT_LIMIT)}
+def _mrkdwn(text: str, *, verbatim: bool = False) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "type": "mrkdwn",
+        "text": ellipsize_keep_lines(text, SECTION_TEXT_LIMIT),
+    }
+    if verbatim:
+        shown["verbatim"] = True
+    return shown
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(text)}
+def _section(text: str, *, verbatim: bool = False) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(text, verbatim=verbatim)}
 
 
-def _context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(t) for t in texts[:CONTEXT_ELEMENTS]]}
+def _context(*texts: str, verbatim: bool = False) -> dict[str, Any]:
+    elements = [_mrkdwn(t, verbatim=verbatim) for t in texts[:CONTEXT_ELEMENTS]]
+    return {"type": "context", "elements": elements}
+
+
+def inert(text: str) -> str:
+    """Third-party or people's text for mrkdwn, shown as written and never as markup that
+    acts: mention tokens defanged, then ``&``, ``<`` and ``>`` escaped (so no ``<url|text>``
+    link, mention or command can form). Put it in a text object with ``verbatim`` set, so
+    Slack does not turn the URLs and channel names in it into links either."""
+    return _escape(defang(text))
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -163,12 +178,24 @@ def text_message(text: str) -> SlackMessage:
     return SlackMessage(text=notification_text(text), blocks=blocks)
 
 
+def _fit_inert(text: str, budget: int) -> str:
+    """:func:`inert` of ``text``, ellipsized so the escaped form fits in ``budget``."""
+    shown = inert(text)
+    while len(shown) > budget and len(text) > 1:
+        text = ellipsize(text, max(1, min(len(text) - 1, len(text) * budget // len(shown))))
+        shown = inert(text)
+    return shown
+
+
 def asked_message(user_id: str, question: str) -> SlackMessage:
-    """``<@user> asked: *question*`` (the question is user or model text: cleaned of
-    bidirectional and other controls by the core's intake rule, and defanged)."""
-    shown = defang(" ".join(clean(question).split()))
-    shown = ellipsize(shown.replace("*", "∗"), SECTION_TEXT_LIMIT - 40)
-    return text_message(say.ASKED.format(user=user_id, text=shown))
+    """``<@user> asked: *question*``; the question is a person's (or a suggestion's) text,
+    cleaned of bidirectional and other controls by the core's intake rule and shown inert
+    (:func:`inert`, in a ``verbatim`` text object): the bot never re-posts a link, masked
+    or not, as its own."""
+    budget = SECTION_TEXT_LIMIT - len(say.ASKED.format(user=user_id, text=""))
+    shown = _fit_inert(" ".join(clean(question).split()), budget).replace("*", "∗")
+    text = say.ASKED.format(user=user_id, text=shown)
+    return SlackMessage(text=notification_text(text), blocks=(_section(text, verbatim=True),))
 
 
 def plain_pages(text: str) -> list[SlackMessage]:
@@ -224,7 +251,8 @@ def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str
     for i, source in enumerate(sources):
         url = _usable_url(source.url)
         if url is None:
-            unlinked.append(ellipsize(defang(source.title or source.url or ""), 200))
+            # A title from a third-party document, with no link of its own: shown inert.
+            unlinked.append(inert(ellipsize(source.title or source.url or "", 200)))
             continue
         button = _button(source.label, f"{SOURCE_ACTION}:{i}", url=url)
         if button is not None:
@@ -234,7 +262,8 @@ def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str
         blocks.append(_context(say.SOURCES_HEADER))
         blocks.extend(_actions(buttons, "gloo_sources"))
     if unlinked:
-        blocks.append(_context(say.MORE_SOURCES_HEADER.format(titles=" · ".join(unlinked))))
+        titles = " · ".join(unlinked)
+        blocks.append(_context(say.MORE_SOURCES_HEADER.format(titles=titles), verbatim=True))
     return blocks
 
 
@@ -336,24 +365,50 @@ def buttons_message(reply: Reply) -> list[SlackMessage]:
 # --- slash command output ---------------------------------------------------------------------
 
 
-def _history_blocks(history: ChatHistory, max_blocks: int, title: bool) -> list[dict[str, Any]]:
-    """The chat's messages, newest kept when they do not all fit in ``max_blocks``."""
-    entries: list[str] = []
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+
+
+def _speaker(item: HistoryMessage, viewer: str) -> str:
+    """Who wrote a history message: Gloo, the viewer ("You"), another person by mention
+    (a mention in a modal or ephemeral message notifies nobody), or "Someone" when the
+    history does not say."""
+    if item.role != "user":
+        return say.HISTORY_GLOO
+    if item.user_id and item.user_id == viewer:
+        return say.HISTORY_YOU
+    if _SLACK_USER_ID.fullmatch(item.user_id):
+        return f"<@{item.user_id}>"
+    return say.HISTORY_SOMEONE
+
+
+def _history_blocks(
+    history: ChatHistory, max_blocks: int, title: bool, viewer: str
+) -> list[dict[str, Any]]:
+    """The chat's messages, newest kept when they do not all fit in ``max_blocks``.
+
+    People's messages are shown inert (:func:`inert`, ``verbatim``): what someone wrote is
+    never a live link or mention in the bot's view; Gloo's answers keep their (honest) links.
+    """
+    entries: list[tuple[str, bool]] = []
     for item in history.messages:
-        who = "*You*" if item.role == "user" else "*Gloo*"
-        entries.append(f"{who}: {defang(item.text)}")
+        who = _speaker(item, viewer)
+        if item.role == "user":
+            entries.append((f"*{who}*: {inert(item.text)}", True))
+        else:
+            entries.append((f"*{who}*: {defang(item.text)}", False))
     room = max_blocks - 1 - int(title)  # the "earlier messages" note, and the title
     shown = entries[-room:]
     blocks: list[dict[str, Any]] = [_section(say.HISTORY_TITLE)] if title else []
     if len(entries) > len(shown):
         blocks.append(_context(say.HISTORY_EARLIER.format(count=len(entries) - len(shown))))
-    blocks.extend(_section(entry) for entry in shown)
+    blocks.extend(_section(entry, verbatim=verbatim) for entry, verbatim in shown)
     return blocks
 
 
-def history_message(history: ChatHistory) -> SlackMessage:
-    """A chat's history as an ephemeral message (newest kept when it does not all fit)."""
-    blocks = _history_blocks(history, MAX_BLOCKS, title=True)
+def history_message(history: ChatHistory, viewer: str = "") -> SlackMessage:
+    """A chat's history as an ephemeral message for ``viewer`` (a Slack user id), newest
+    kept when it does not all fit."""
+    blocks = _history_blocks(history, MAX_BLOCKS, title=True, viewer=viewer)
     return SlackMessage(text=say.HISTORY_TITLE, blocks=tuple(blocks))
 
 
@@ -449,7 +504,11 @@ def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, A
     )
     question = question.replace("|", "¦").replace("*", "∗") or "…"
     url = _usable_url(item.permalink)
-    title = f"*<{url}|{question}>*" if url else f"*{question}*"
+    if url and misleads(item.first_question, url):
+        # A question naming a host (``is paypal.com safe?``) is no label for Slack's link.
+        title = f"*{question}* · <{url}|{say.HOME_OPEN}>"
+    else:
+        title = f"*<{url}|{question}>*" if url else f"*{question}*"
     asked = say.HOME_QUESTIONS.format(count=item.questions, s="" if item.questions == 1 else "s")
     ref = thread_ref(item.channel, item.thread)
     buttons = [
@@ -536,9 +595,10 @@ def _modal(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def history_modal(history: ChatHistory) -> dict[str, Any]:
-    """The conversation as Gloo keeps it, in a modal (newest kept within 100 blocks)."""
-    return _modal(_history_blocks(history, VIEW_MAX_BLOCKS, title=False))
+def history_modal(history: ChatHistory, viewer: str = "") -> dict[str, Any]:
+    """The conversation as Gloo keeps it, in a modal for ``viewer`` (a Slack user id; newest
+    kept within 100 blocks)."""
+    return _modal(_history_blocks(history, VIEW_MAX_BLOCKS, title=False, viewer=viewer))
 
 
 def notice_modal(text: str) -> dict[str, Any]:

@@ -194,6 +194,19 @@ async def test_history_is_neutral_data(store: SqlStore) -> None:
     assert history.messages[1].text == reply.text
 
 
+async def test_history_says_who_asked_where_the_bot_kept_it(store: SqlStore) -> None:
+    """Issue 24, finding 4: Gloo's history does not say who asked; the service adds each
+    question's asker from the answers it kept, so a renderer can label people apart."""
+    async with core_on_simulator(store) as (c, _):
+        await c.service.ask(Question(THREAD, "What is grace?", user_id="U1"))
+        await c.service.ask(Question(THREAD, "And mercy?", user_id="U2"))
+        history = await c.service.history(THREAD)
+    assert history is not None
+    asked = [(m.text, m.user_id) for m in history.messages if m.role == "user"]
+    assert asked == [("What is grace?", "U1"), ("And mercy?", "U2")]
+    assert all(m.user_id == "" for m in history.messages if m.role != "user")
+
+
 async def test_channel_settings_shape_the_request(store: SqlStore) -> None:
     async with core_on_simulator(store) as (c, _):
         assert await c.service.settings_for("slack", "T1", "C1") == c.service.defaults

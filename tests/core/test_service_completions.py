@@ -169,6 +169,7 @@ async def test_a_zero_budget_reads_no_turns(store: SqlStore, reads: list[tuple[s
         history = await core.service.history(THREAD)
     assert history is not None  # the chat view still comes from the stored answers
     assert [m.text for m in history.messages][::2] == ["What is grace?", "And mercy?"]
+    assert [m.user_id for m in history.messages] == ["", "", "", ""]  # nobody said who
 
 
 async def test_the_message_api_reads_no_turns(

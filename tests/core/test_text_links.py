@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from core.gloo.backend import GlooAnswer, GlooDelta
 from core.service import ConversationService
 from core.simulator import content
 from core.store.sql import SqlStore
-from core.text import honest_links, misleads, stable_honest_links
+from core.text import honest_links, links_in, misleads, stable_honest_links
 from core.types import ChannelSettings, Question, Reply, Source, TextDelta, ThreadKey
 
 MISLEADING = (
@@ -84,6 +85,116 @@ def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
         assert final.startswith(now)
         before = now
     assert stable_honest_links(raw + "\n\n") == honest_links(raw + "\n\n")
+
+
+# Issue 24, finding 3: forms the hand-written patterns missed. Each is a link on the
+# platforms: CommonMark (spec.commonmark.org, "Links") allows a destination in angle brackets,
+# a title in single quotes or parentheses, and a line break before the destination; Discord
+# renders masked links ``[text](url)`` including ``<url>`` destinations (Discord support
+# "Markdown Text 101", masked links); Slack mrkdwn's ``<url|text>`` takes any text up to ``>``
+# (docs.slack.dev "Formatting text for app surfaces", links).
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("[https://good.example](<https://evil.example>)", "https://evil.example"),
+        ("[https://good.example](https://evil.example 'title')", "https://evil.example"),
+        ("[https://good.example](https://evil.example (title))", "https://evil.example"),
+        ("[https://good.example](\nhttps://evil.example)", "https://evil.example"),
+        ("[paypal.com\u200b/signin](https://evil.example)", "https://evil.example"),
+        ("[pay\u200bpal.com](https://evil.example)", "https://evil.example"),
+        ("[«paypal.com»](https://evil.example)", "https://evil.example"),
+        ("[ｐａｙｐａｌ．ｃｏｍ](https://evil.example)", "https://evil.example"),  # NFKC
+        ("[paypal.gg](https://evil.example)", "https://evil.example"),
+        ("[secure.bank](https://evil.example)", "https://evil.example"),
+        ("[" + "\u200b" * 300 + "paypal.com](https://evil.example)", "https://evil.example"),
+        ("<https://evil.example|" + "\u200b" * 300 + "paypal.com>", "https://evil.example"),
+        ("<https://evil.example|paypal.com\u200b/signin>", "https://evil.example"),
+        ("[paypal&#46;com](https://evil.example)", "https://evil.example"),  # entity
+        ("[paypal.com](javascript:alert(1))", "javascript:alert(1)"),
+        # Looser than CommonMark, as simple-markdown (Discord's client's parser) reads them.
+        ("[paypal.com](<https://evil.example)", "https://evil.example"),
+        ("[paypal.com](https://evil.example \"title')", "https://evil.example"),
+        ("![paypal.com](https://evil.example/i.png)", "https://evil.example/i.png"),
+        ("[user@paypal.com](mailto:user@evil.example)", "mailto:user@evil.example"),
+        # Honest: the target's own host, a reserved name, file names, mail to the named host.
+        ("[«gloo.com»](https://www.gloo.com/a)", "[«gloo.com»](https://www.gloo.com/a)"),
+        ("[README.md](https://github.com/x/y)", "[README.md](https://github.com/x/y)"),
+        ("[user@gloo.com](mailto:user@gloo.com)", "[user@gloo.com](mailto:user@gloo.com)"),
+    ],
+)
+def test_every_form_of_a_link_is_judged(text: str, shown: str) -> None:
+    assert honest_links(text) == shown
+
+
+def test_a_name_under_a_shared_suffix_is_not_the_named_host() -> None:
+    # github.io is a public suffix (PSL private section): evil.github.io is not github.io's.
+    assert misleads("github.io", "https://evil.github.io/")
+    assert not misleads("gloo.com", "https://docs.gloo.com/")
+    assert misleads("README.md/x", "https://github.com/")  # a path makes it an address
+
+
+def test_reference_style_links_are_never_live() -> None:
+    # A reference definition may come after its use, so it is written inert (CommonMark
+    # "Link reference definitions" need ``]:``; ``]\:`` is an escaped colon).
+    text = "See [https://good.example].\n\n[https://good.example]: https://evil.example"
+    shown = honest_links(text)
+    assert shown == "See [https://good.example].\n\n[https://good.example]\\: https://evil.example"
+    # What a full CommonMark renderer (references on) makes of it: no link at all.
+    tokens = MarkdownIt("commonmark").parse(shown)
+    assert not [t for t in tokens if t.children for c in t.children if c.type == "link_open"]
+
+
+def test_a_replaced_link_cannot_leave_a_new_one_behind() -> None:
+    # Links cannot contain links (CommonMark), so the outer text is no link until the inner
+    # one is replaced by its address; then it is one and is judged too.
+    shown = honest_links("[a [https://good.example](https://evil.example)](https://x.example)")
+    assert not any(misleads(link.label, link.url) for link in links_in(shown))
+    assert "good.example" not in shown
+
+
+_TRICKY = st.sampled_from(
+    [
+        *"[]()<>|:/ \"\n!`\\'*",
+        "https://",
+        "good.example",
+        "evil.example",
+        "paypal.gg",
+        "www.",
+        "](",
+        "](<",
+        ">)",
+        "\u200b",
+        "«",
+        "&#46;",
+        "\n\n",
+        "> ",
+        "- ",
+        "    ",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TRICKY, max_size=30).map("".join))
+def test_no_shown_link_names_another_host(text: str) -> None:
+    """Read again by the same parser (Markdown and Slack forms), no link that honest_links
+    leaves has a visible label naming a host other than its target's."""
+    for link in links_in(honest_links(text)):
+        assert not misleads(link.label, link.url), link
+        assert not misleads(link.shown, link.url), link
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TRICKY, max_size=30).map("".join))
+def test_tricky_streamed_text_only_grows(raw: str) -> None:
+    final = honest_links(raw)
+    before = ""
+    for end in range(len(raw) + 1):
+        now = stable_honest_links(raw[:end])
+        assert now.startswith(before)
+        assert final.startswith(now)
+        before = now
 
 
 class ScriptedBackend:
