@@ -463,7 +463,7 @@ def parse_thread_ref(value: str) -> tuple[str, str] | None:
     channel, sep, thread = value.partition("|")
     if not sep or not re.fullmatch(r"[A-Z0-9]{1,64}", channel):
         return None
-    if thread and not re.fullmatch(r"\d{1,20}\.\d{1,10}", thread):
+    if thread and not re.fullmatch(r"[0-9]{1,20}\.[0-9]{1,10}", thread):
         return None
     return channel, thread
 

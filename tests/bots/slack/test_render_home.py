@@ -68,6 +68,15 @@ def test_the_home_view_lists_conversations_with_their_buttons() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "value", ["D0ALICEDM|١٧٠٠٠٠٠٠٠١.٠٠٠١٠٠", "D0ALICEDM|1700000001.00010²", "D0ALICEDM", "d0x|1.2"]
+)
+def test_a_tampered_home_button_value_is_no_thread(value: str) -> None:
+    # Slack thread stamps are ASCII digits ("1700000001.000100"); a Unicode digit (which
+    # str.isdigit and \d accept) names no conversation (issue 24, finding 8).
+    assert render.parse_thread_ref(value) is None
+
+
 @pytest.mark.parametrize("count", [31, 32, 40, 200])
 def test_a_long_list_stays_within_100_blocks_and_says_how_much_is_left_out(count: int) -> None:
     admin = [(f"<#C{i:08d}>", [("Sources", "on")]) for i in range(30)]
