@@ -104,6 +104,12 @@ CASES = [
         ("refused SLACK_BOT_TOKEN", "invalid_auth"),
     ),
     Case(
+        "discord-unreachable-closed-port",
+        ("discord",),
+        {**GLOO, "DISCORD_BOT_TOKEN": "a-token", "DISCORD_API_URL": "http://127.0.0.1:9"},
+        ("could not reach discord", "127.0.0.1:9", "DISCORD_API_URL"),
+    ),
+    Case(
         "discord-refused-token",
         ("discord",),
         {**GLOO, "DISCORD_BOT_TOKEN": "not-a-token", "DISCORD_API_URL": "{refusing}"},
@@ -188,7 +194,7 @@ def test_a_failure_is_one_sentence(case: Case, tmp_path: Path, refusing: str) ->
 
 
 def test_at_debug_the_traceback_comes_before_the_sentence(tmp_path: Path, refusing: str) -> None:
-    case = CASES[4]  # db upgrade with a file where the folder should be
+    [case] = [c for c in CASES if c.name == "db-upgrade-sqlite-folder-is-a-file"]
     result = run(case, tmp_path, refusing, LOG_LEVEL="DEBUG")
     assert result.returncode != 0
     assert "Traceback (most recent call last)" in result.stderr

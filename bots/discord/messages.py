@@ -12,7 +12,10 @@ NO_TOKEN: Final = (
     "DISCORD_BOT_TOKEN is not set — copy the bot token from the Discord developer portal "  # noqa: S105 - a sentence, not a token
     "(your application → Bot → Reset Token); see docs/discord.md."
 )
-UNREACHABLE: Final = "Could not reach Discord at {where}: {error}"
+UNREACHABLE: Final = (
+    "Could not reach Discord at {where} ({error}) — check the network, and DISCORD_API_URL "
+    "if it is set"
+)
 MESSAGE_CONTENT_INTENT: Final = (
     "Discord closed the connection because the Message Content intent is not enabled. In the "
     "Discord developer portal, open your application → Bot → Privileged Gateway Intents, turn "
