@@ -2,8 +2,11 @@
 
 A whole ``gloo-bots slack`` process in HTTP mode (core, inbox, the Gloo simulator behind
 the real Gloo client) receives signed ``app_mention`` events for ``conversations`` users at
-once and answers them through slack_bolt/slack_sdk into :class:`devtools.slack.fake.FakeSlack`,
-which refuses (HTTP 429) a message edited again within a second.
+once, each in a channel of its own, and answers them through slack_bolt/slack_sdk into
+:class:`devtools.slack.fake.FakeSlack`, which refuses (HTTP 429) a message edited again within
+a second. One channel each: P2 measures what the service adds to Gloo's first chunk, not
+Slack's one new message a second per channel (the W rows of :mod:`devtools.benchscale` put
+many people in few channels).
 """
 
 from __future__ import annotations
@@ -91,22 +94,23 @@ async def _run(
         round_trip = await _round_trip(fake)
         first_call = len(fake.calls)
         stamps = [f"1700001{i:03d}.{i:06d}" for i in range(conversations)]
+        where = [(bench_channel(i), ts) for i, ts in enumerate(stamps)]
         started = time.perf_counter()
         async with aiohttp.ClientSession() as session:
             posted = await asyncio.gather(
                 *(
-                    post_mention(session, f"{runtime.web_url}/slack/events", i, ts)
-                    for i, ts in enumerate(stamps)
+                    post_mention(session, f"{runtime.web_url}/slack/events", i, ts, channel=c)
+                    for i, (c, ts) in enumerate(where)
                 )
             )
         if any(status != 200 for status in posted):
             raise RuntimeError(f"the Slack adapter refused bench events: {posted}")
-        answered = await _wait_answers(fake, stamps, progress, within=120 + 10 * latency)
+        answered = await _wait_answers(fake, where, progress, within=120 + 10 * latency)
         await asyncio.wait_for(adapter.settle(), 60)
         seconds = time.perf_counter() - started
 
-    lags = first_text_lags(clock, lambda i: fake.first_text_at.get((CHANNEL, stamps[i])))
-    complete = complete_text_lags(clock, lambda i: _completed_at(fake, stamps[i]))
+    lags = first_text_lags(clock, lambda i: fake.first_text_at.get(where[i]))
+    complete = complete_text_lags(clock, lambda i: _completed_at(fake, *where[i]))
     calls = fake.calls[first_call:]
     return PlatformRun(
         platform="slack",
@@ -125,9 +129,14 @@ async def _run(
     )
 
 
-def _completed_at(fake: FakeSlack, thread_ts: str) -> float | None:
+def bench_channel(index: int) -> str:
+    """Conversation ``index``'s channel in the P2/P5 run."""
+    return f"C0BENCH{index:03d}"
+
+
+def _completed_at(fake: FakeSlack, channel: str, thread_ts: str) -> float | None:
     """When the thread's answer first showed complete (its feedback buttons)."""
-    times = [m.completed_at for m in fake.in_thread(CHANNEL, thread_ts) if m.completed_at]
+    times = [m.completed_at for m in fake.in_thread(channel, thread_ts) if m.completed_at]
     return min(times, default=None)
 
 
@@ -211,18 +220,23 @@ async def post_event(
 
 
 async def _wait_answers(
-    fake: FakeSlack, stamps: list[str], progress: Progress | None, *, within: float
+    fake: FakeSlack,
+    threads: list[tuple[str, str]],
+    progress: Progress | None,
+    *,
+    within: float,
 ) -> int:
-    """Wait until every thread has its finished answer (or ``within`` runs out); how many."""
-    seen: set[str] = set()
+    """Wait until every (channel, thread) has its finished answer (or ``within`` runs out);
+    how many."""
+    seen: set[tuple[str, str]] = set()
 
     def count() -> bool:
-        for ts in stamps:
-            if ts not in seen and any(m.feedback_buttons() for m in fake.in_thread(CHANNEL, ts)):
-                seen.add(ts)
+        for where in threads:
+            if where not in seen and any(m.feedback_buttons() for m in fake.in_thread(*where)):
+                seen.add(where)
                 if progress is not None:
                     progress.advance()
-        return len(seen) == len(stamps)
+        return len(seen) == len(threads)
 
     with contextlib.suppress(TimeoutError):
         await fake.wait_for(count, within)
