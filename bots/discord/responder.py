@@ -13,7 +13,8 @@ queueing behind discord.py's bucket waits.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from typing import Any
 
@@ -52,9 +53,12 @@ UNSHOWN_RETRY_S = 0.25
 #: Global requests (of 50 a second) a skippable change leaves for changes that cannot wait.
 GLOBAL_KEPT = 10
 #: The sign of work on a question where typing is spent (as the Slack adapter's 👀), and
-#: the longest it waits for the channel's reaction budget.
+#: the longest it waits for the channel's reaction budget (late is better than nothing: the
+#: text of such an answer waits for the channel's message bucket).
 WORKING_REACTION = "\N{EYES}"
-REACTION_WAIT_S = 1.0
+REACTION_WAIT_S = 3.0
+#: discord-api-docs resources/channel, Trigger Typing Indicator: "expires after 10 seconds".
+TYPING_SHOWN_S = 10.0
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -114,6 +118,31 @@ class Spending:
         )
 
 
+class TypingShown:
+    """Where the bot's "typing…" shows now, per channel: for 10 s from a typing call
+    (discord-api-docs resources/channel, Trigger Typing Indicator: "expires after 10
+    seconds"), or until the bot posts there (clients clear it then). While it shows, a new
+    question in that channel needs no 👀 of its own: the reactions, one a second, are kept
+    for those who would see nothing."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+
+    def typed(self, channel: str) -> None:
+        self._until[channel] = self._clock() + TYPING_SHOWN_S
+
+    def posted(self, channel: str) -> None:
+        self._until.pop(channel, None)
+
+    def showing(self, channel: str) -> bool:
+        until = self._until.get(channel)
+        if until is not None and until <= self._clock():
+            del self._until[channel]
+            return False
+        return until is not None
+
+
 class DiscordSurface:
     """The messages showing one answer, for one attempt: posts the first chunk, edits as the
     dispatcher paces it (:meth:`pace`), continues in new messages past 2,000 characters; the
@@ -132,8 +161,10 @@ class DiscordSurface:
         existing: tuple[str, ...] = (),
         reference: discord.MessageReference | None = None,
         interval: float = DEFAULT_EDIT_INTERVAL,
+        typing: TypingShown | None = None,
     ) -> None:
         self._channel = channel
+        self._typing = typing
         self._posted = posted
         self._spending = spending
         self._reference = reference
@@ -215,6 +246,8 @@ class DiscordSurface:
         if reference is not None:
             kwargs["reference"] = reference
         message = await self._channel.send(content, allowed_mentions=NO_MENTIONS, **kwargs)
+        if self._typing is not None:
+            self._typing.posted(str(self._channel.id))
         self._ids.append(message.id)
         self._shown.append(content)
         await self._posted([str(message.id)])
@@ -245,6 +278,7 @@ class DiscordResponder:
         self._budget_wait = budget_wait
         #: 👀 reactions waiting for their channel's budget (kept until done).
         self._signs: set[asyncio.Task[None]] = set()
+        self.typing = TypingShown()
 
     def channel(self, job: Job) -> discord.PartialMessageable:
         thread = job.question.thread
@@ -268,15 +302,17 @@ class DiscordResponder:
         spare; else a 👀 on the question where it is in the answer's channel (a reply chain
         or a DM: a busy channel's typing is spent first). The text follows soon anyway."""
         spending = self._spending(job)
+        channel = job.question.thread.channel
         if spending.may(TYPING, first=True):
             await self.channel(job).typing()
+            self.typing.typed(channel)
             return
         reference = self.reference(job)
-        if reference is None or reference.message_id is None:
+        if reference is None or reference.message_id is None or self.typing.showing(channel):
             return
         question = self.channel(job).get_partial_message(reference.message_id)
         # In the background: the channel's reactions come one a second, so the 👀 may wait
-        # for room (a second at most), and discord.py sleeps out the bucket after each one
+        # for room (REACTION_WAIT_S at most), and discord.py sleeps out the bucket after each one
         # (bots.discord.limits); neither may hold up the answer.
         task = asyncio.create_task(self._react_soon(spending, question))
         self._signs.add(task)
@@ -327,4 +363,5 @@ class DiscordResponder:
             existing=job.posted,
             reference=self.reference(job),
             interval=self.edit_interval,
+            typing=self.typing,
         )

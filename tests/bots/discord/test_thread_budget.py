@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from bots.discord.responder import TypingShown
 from core.simulator import Simulator
 from tests.bots.discord.conftest import CHANNEL_ID, running
 from tests.bots.discord.fake_discord import FakeDiscord
@@ -85,3 +86,20 @@ async def test_typing_in_one_channel_keeps_to_its_bucket(
     at = sorted(c.at for c in reacted)
     assert all(b - a >= 0.99 for a, b in itertools.pairwise(at))
     assert fake.count_429() == 0
+
+
+def test_typing_shows_for_ten_seconds_or_until_the_bot_posts() -> None:
+    # discord-api-docs resources/channel, Trigger Typing Indicator: "expires after 10
+    # seconds"; a message from the bot ends it (the client stops showing "typing…").
+    now = [0.0]
+    shown = TypingShown(clock=lambda: now[0])
+    assert not shown.showing("10")
+    shown.typed("10")
+    now[0] = 9.9
+    assert shown.showing("10")
+    assert not shown.showing("11")  # per channel
+    shown.posted("10")
+    assert not shown.showing("10")
+    shown.typed("10")
+    now[0] = 20.0
+    assert not shown.showing("10")
