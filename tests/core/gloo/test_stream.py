@@ -10,10 +10,12 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from core.bootstrap import network_transport
 from core.gloo import stream
 from core.gloo.backend import GlooAnswer
 from core.gloo.errors import GlooProtocolError
 from core.gloo.stream import StreamAccumulator, StreamParser, StreamPayload, parse_lines
+from core.settings import Settings
 from core.types import Source
 
 
@@ -233,9 +235,10 @@ async def test_a_broken_connection_after_done_keeps_the_answer() -> None:
     assert [p async for p in parse_lines(lines())] == ["a"]
 
 
-async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> None:
-    """Over a real socket: two streamed answers that end in ``[DONE]`` share one connection
-    (one closed before its body's end would make httpx open a second)."""
+@pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
+async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next(carrier: str) -> None:
+    """Over a real socket, on each GLOO_HTTP_TRANSPORT: two streamed answers that end in
+    ``[DONE]`` share one connection (one closed before its body's end would open a second)."""
     connections = 0
     body = b'data: {"delta": "Grace"}\n\ndata: [DONE]\n\n'
     chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n"
@@ -265,7 +268,10 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        settings = Settings(_env_file=None, gloo_http_transport=carrier)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", transport=network_transport(settings)
+        ) as client:
             for _ in range(2):
                 async with client.stream("POST", "/ai/v1/message", json={}) as response:
                     payloads = [p async for p in parse_lines(response.aiter_lines())]
