@@ -281,6 +281,55 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next(carri
     assert connections == 1
 
 
+@pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
+async def test_a_stream_reaches_the_client_chunk_by_chunk(carrier: str) -> None:
+    """Over a real socket, on each GLOO_HTTP_TRANSPORT: the server sends its second chunk only
+    once the client has parsed the first, so a transport that buffered the body would hang."""
+    first_seen = asyncio.Event()
+
+    def chunk(body: bytes) -> bytes:
+        return f"{len(body):x}\r\n".encode() + body + b"\r\n"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        writer.write(chunk(b'data: {"delta": "Grace"}\n\n'))
+        await writer.drain()
+        await first_seen.wait()
+        writer.write(chunk(b'data: {"delta": " abounds"}\n\ndata: [DONE]\n\n') + b"0\r\n\r\n")
+        await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    payloads: list[StreamPayload] = []
+    try:
+        settings = Settings(_env_file=None, gloo_http_transport=carrier)
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", transport=network_transport(settings)
+            ) as client,
+            client.stream("POST", "/ai/v1/message", json={}) as response,
+        ):
+            async for payload in parse_lines(response.aiter_lines()):
+                payloads.append(payload)
+                first_seen.set()
+    finally:
+        server.close()
+    assert payloads == [{"delta": "Grace"}, {"delta": " abounds"}]
+
+
 async def test_parse_lines_flushes_at_end() -> None:
     async def lines() -> AsyncIterator[str]:
         for line in ['{"delta": "a"}', "{", '"delta": "b"', "}"]:
