@@ -132,7 +132,21 @@ def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
             )
             return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
-        return AiohttpTransport(limits=HTTP_LIMITS, client=session)
+        class Transport(AiohttpTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                try:
+                    return await super().handle_async_request(request)
+                except httpx.ConnectTimeout as exc:
+                    # httpx-aiohttp 0.2 names every aiohttp connection error a connect
+                    # timeout; name a refusal or a disconnect as httpcore does.
+                    cause = exc.__cause__
+                    if isinstance(cause, aiohttp.ServerDisconnectedError):
+                        raise httpx.RemoteProtocolError(str(cause), request=request) from cause
+                    if cause is not None and not isinstance(cause, TimeoutError):
+                        raise httpx.ConnectError(str(cause), request=request) from cause
+                    raise
+
+        return Transport(limits=HTTP_LIMITS, client=session)
     return httpx.AsyncHTTPTransport(limits=HTTP_LIMITS)
 
 

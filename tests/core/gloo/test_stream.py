@@ -525,3 +525,30 @@ def test_end_to_end_sse_lines_to_answer() -> None:
         "q1",
         "m1",
     )
+
+
+@pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
+async def test_a_refusal_and_a_disconnect_are_named_alike_on_both_transports(carrier: str) -> None:
+    """A refused connection is a ConnectError and a server that hangs up before answering a
+    RemoteProtocolError on either transport (httpx-aiohttp 0.2 calls both ConnectTimeout),
+    so Gloo's errors and retry metrics read the same whichever is configured."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    closed = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    refused_port = closed.sockets[0].getsockname()[1]
+    closed.close()
+    await closed.wait_closed()
+    settings = Settings(_env_file=None, gloo_http_transport=carrier)
+    try:
+        async with httpx.AsyncClient(transport=network_transport(settings)) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(f"http://127.0.0.1:{port}/")
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{refused_port}/")
+    finally:
+        server.close()
