@@ -111,6 +111,45 @@ def simulator_config(settings: Settings) -> SimulatorConfig:
     )
 
 
+#: The pool of the one shared client: Gloo's answers stream, each holding a connection.
+HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+
+def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """The transport under the shared client (GLOO_HTTP_TRANSPORT): httpcore, httpx's own, or
+    aiohttp's pool through httpx-aiohttp; both take the client's timeouts and keep connections
+    alive between answers."""
+    if settings.gloo_http_transport == "aiohttp":
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+
+        def session() -> aiohttp.ClientSession:
+            # Created on the first request, inside the running loop. Cookies stay httpx's.
+            connector = aiohttp.TCPConnector(
+                limit=HTTP_LIMITS.max_connections or 0,
+                keepalive_timeout=HTTP_LIMITS.keepalive_expiry or 0,
+                ssl=httpx.create_ssl_context(),
+            )
+            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+        class Transport(AiohttpTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                try:
+                    return await super().handle_async_request(request)
+                except httpx.ConnectTimeout as exc:
+                    # httpx-aiohttp 0.2 names every aiohttp connection error a connect
+                    # timeout; name a refusal or a disconnect as httpcore does.
+                    cause = exc.__cause__
+                    if isinstance(cause, aiohttp.ServerDisconnectedError):
+                        raise httpx.RemoteProtocolError(str(cause), request=request) from cause
+                    if cause is not None and not isinstance(cause, TimeoutError):
+                        raise httpx.ConnectError(str(cause), request=request) from cause
+                    raise
+
+        return Transport(limits=HTTP_LIMITS, client=session)
+    return httpx.AsyncHTTPTransport(limits=HTTP_LIMITS)
+
+
 @asynccontextmanager
 async def build(
     settings: Settings,
@@ -137,10 +176,10 @@ async def build(
             transport = SimulatorTransport(simulator)
             api_url, token_url = SIMULATOR_URL, f"{SIMULATOR_URL}/oauth2/token"
         http = httpx.AsyncClient(
-            transport=transport,
+            transport=transport if transport is not None else network_transport(settings),
             timeout=http_timeout(settings),
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=HTTP_LIMITS,
         )
         stack.push_async_callback(http.aclose)
 

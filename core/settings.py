@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     gloo_stream: bool = True
     gloo_timeout: float = Field(default=60.0, gt=0, description="seconds per HTTP attempt")
     gloo_connect_timeout: float = Field(default=10.0, gt=0)
+    # What carries Gloo's HTTP under the one httpx client (core.bootstrap.network_transport).
+    gloo_http_transport: Literal["aiohttp", "httpcore"] = "aiohttp"
     gloo_retry_attempts: int = Field(default=4, ge=1)
     gloo_retry_deadline: float = Field(default=90.0, gt=0, description="seconds for all attempts")
     gloo_token_scope: str = "api/access"  # noqa: S105 - an OAuth scope, not a secret

@@ -31,13 +31,12 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Final
 
-import httpx
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from core import eventloop
-from core.bootstrap import build
+from core.bootstrap import build, network_transport
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
 from core.store.engine import normalize_database_url
@@ -204,7 +203,7 @@ async def measure(
     )
     platform = _Platform()
     errors = 0
-    async with build(settings, transport=httpx.AsyncHTTPTransport()) as container:
+    async with build(settings, transport=network_transport(settings)) as container:
         store = container.store
         assert isinstance(store, SqlStore)
         container.dispatcher.register("cost", platform)

@@ -64,7 +64,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from core import eventloop
-from core.bootstrap import build
+from core.bootstrap import build, network_transport
 from core.delivery import Job, PostedCallback
 from core.logs import configure_logging
 from core.metrics import Metrics
@@ -411,8 +411,8 @@ async def measure_steady(
     settings = product_settings(database_url, gloo_url)
     count = round(rate * seconds)
     platform = _ClockedPlatform()
-    counter_transport = _ChunkCounter(httpx.AsyncHTTPTransport()) if chunk_latency > 0 else None
-    transport = counter_transport or httpx.AsyncHTTPTransport()
+    counter_transport = _ChunkCounter(network_transport(settings)) if chunk_latency > 0 else None
+    transport = counter_transport or network_transport(settings)
     threads: dict[int, ThreadKey] = {}
     scheduled: dict[int, float] = {}
     late: list[float] = []

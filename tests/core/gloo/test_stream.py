@@ -10,10 +10,12 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from core.bootstrap import network_transport
 from core.gloo import stream
 from core.gloo.backend import GlooAnswer
 from core.gloo.errors import GlooProtocolError
 from core.gloo.stream import StreamAccumulator, StreamParser, StreamPayload, parse_lines
+from core.settings import Settings
 from core.types import Source
 
 
@@ -233,9 +235,10 @@ async def test_a_broken_connection_after_done_keeps_the_answer() -> None:
     assert [p async for p in parse_lines(lines())] == ["a"]
 
 
-async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> None:
-    """Over a real socket: two streamed answers that end in ``[DONE]`` share one connection
-    (one closed before its body's end would make httpx open a second)."""
+@pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
+async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next(carrier: str) -> None:
+    """Over a real socket, on each GLOO_HTTP_TRANSPORT: two streamed answers that end in
+    ``[DONE]`` share one connection (one closed before its body's end would open a second)."""
     connections = 0
     body = b'data: {"delta": "Grace"}\n\ndata: [DONE]\n\n'
     chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n"
@@ -265,7 +268,10 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        settings = Settings(_env_file=None, gloo_http_transport=carrier)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", transport=network_transport(settings)
+        ) as client:
             for _ in range(2):
                 async with client.stream("POST", "/ai/v1/message", json={}) as response:
                     payloads = [p async for p in parse_lines(response.aiter_lines())]
@@ -273,6 +279,55 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> 
     finally:
         server.close()
     assert connections == 1
+
+
+@pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
+async def test_a_stream_reaches_the_client_chunk_by_chunk(carrier: str) -> None:
+    """Over a real socket, on each GLOO_HTTP_TRANSPORT: the server sends its second chunk only
+    once the client has parsed the first, so a transport that buffered the body would hang."""
+    first_seen = asyncio.Event()
+
+    def chunk(body: bytes) -> bytes:
+        return f"{len(body):x}\r\n".encode() + body + b"\r\n"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        writer.write(chunk(b'data: {"delta": "Grace"}\n\n'))
+        await writer.drain()
+        await first_seen.wait()
+        writer.write(chunk(b'data: {"delta": " abounds"}\n\ndata: [DONE]\n\n') + b"0\r\n\r\n")
+        await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    payloads: list[StreamPayload] = []
+    try:
+        settings = Settings(_env_file=None, gloo_http_transport=carrier)
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", transport=network_transport(settings)
+            ) as client,
+            client.stream("POST", "/ai/v1/message", json={}) as response,
+        ):
+            async for payload in parse_lines(response.aiter_lines()):
+                payloads.append(payload)
+                first_seen.set()
+    finally:
+        server.close()
+    assert payloads == [{"delta": "Grace"}, {"delta": " abounds"}]
 
 
 async def test_parse_lines_flushes_at_end() -> None:
@@ -470,3 +525,30 @@ def test_end_to_end_sse_lines_to_answer() -> None:
         "q1",
         "m1",
     )
+
+
+@pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
+async def test_a_refusal_and_a_disconnect_are_named_alike_on_both_transports(carrier: str) -> None:
+    """A refused connection is a ConnectError and a server that hangs up before answering a
+    RemoteProtocolError on either transport (httpx-aiohttp 0.2 calls both ConnectTimeout),
+    so Gloo's errors and retry metrics read the same whichever is configured."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    closed = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    refused_port = closed.sockets[0].getsockname()[1]
+    closed.close()
+    await closed.wait_closed()
+    settings = Settings(_env_file=None, gloo_http_transport=carrier)
+    try:
+        async with httpx.AsyncClient(transport=network_transport(settings)) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(f"http://127.0.0.1:{port}/")
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{refused_port}/")
+    finally:
+        server.close()
