@@ -85,7 +85,7 @@ async def test_piped_output_stays_plain_text(store: SqlStore) -> None:
 
 async def test_the_spinner_stands_until_text_arrives_then_gives_way(store: SqlStore) -> None:
     out = io.StringIO()
-    async with core_on_simulator(store) as (c, _):
+    async with core_on_simulator(store, gloo_intent=1) as (c, _):  # sources every time
         code = await Console(c.service, out, terminal=True).run(feed(["What is grace?"]))
     text = out.getvalue()
     assert code == 0
