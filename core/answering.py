@@ -101,7 +101,14 @@ async def show_answer(
 
 
 class _Pump:
-    """Reads the stream while holding back text the surface's pace does not allow yet."""
+    """Reads the stream while holding back text the surface's pace does not allow yet.
+
+    One reader task per answer consumes the stream and records the newest text; the
+    pacing loop (the caller's task, the only one that calls the surface) sleeps until the
+    next change may go and wakes once per interval, or sooner when the reader has text
+    that may go now, or the stream ended or failed. Chunks in between cost no task, no
+    timer and no wake-up.
+    """
 
     def __init__(
         self,
@@ -117,67 +124,104 @@ class _Pump:
         self._latest: str | None = None  # the newest text streamed
         self._shown: str | None = None  # the text last handed to the surface
         self._changed_at = float("-inf")
-        self._next: asyncio.Future[StreamEvent] | None = None
+        self._due = float("-inf")  # from this clock time held text may go
+        self._reader: asyncio.Task[Reply] | None = None
+        self._waiter: asyncio.Future[None] | None = None  # set while the pacing loop sleeps
+        self._showing: asyncio.Future[None] | None = None  # set while the surface changes
 
     async def run(self) -> Reply:
-        reply: Reply | None = None
-        while reply is None:
-            wait = self._wait()
-            if wait is not None and wait <= 0:
+        reader = self._reader = asyncio.create_task(self._read())
+        while True:
+            self._due = self._next_change()
+            wait = self._due - self._clock()
+            if self._held() and wait <= 0:
                 await self._show()
                 continue
-            try:
-                event = await self._read(wait)
-            except StopAsyncIteration:
-                break
-            if event is None:  # the interval ended first: show what is held
-                continue
-            if self._on_event is not None:
-                self._on_event()
-            if isinstance(event, TextDelta):
-                self._latest = event.text
-            else:
-                reply = event
-        if reply is None:  # the service always ends with a Reply or raises
-            raise RuntimeError("the answer stream ended without a reply")
-        return reply
+            if reader.done():
+                # The reply (held text then waits for nothing: the final change goes at
+                # once), or the stream's failure as it was raised.
+                return reader.result()
+            await self._sleep(wait if wait > 0 else None)
 
-    def _wait(self) -> float | None:
-        """Seconds until held text may go (0: now); None when nothing is held."""
-        if self._latest is None or self._latest == self._shown:
-            return None
+    def _held(self) -> bool:
+        return self._latest is not None and self._latest != self._shown
+
+    def _next_change(self) -> float:
+        """The clock time from which the next change may go."""
         if self._shown is None:
-            return 0.0  # the first text goes at once
-        return self._changed_at + self._surface.pace() - self._clock()
+            return float("-inf")  # the first text goes at once
+        return self._changed_at + self._surface.pace()
 
-    async def _read(self, wait: float | None) -> StreamEvent | None:
-        """The next event; None when ``wait`` seconds pass first (the event stays due)."""
-        if wait is None and self._next is None:
-            return await anext(self._answer)  # nothing held: no timer needed
-        if self._next is None:
-            self._next = asyncio.ensure_future(anext(self._answer))
-        done, _ = await asyncio.wait((self._next,), timeout=wait)
-        if not done:
-            return None
-        pending, self._next = self._next, None
-        return pending.result()
+    async def _read(self) -> Reply:
+        """The reader task: the stream's events, up to its reply."""
+        try:
+            async for event in self._answer:
+                if self._on_event is not None:
+                    self._on_event()
+                if not isinstance(event, TextDelta):
+                    return event
+                self._latest = event.text
+                if self._waiter is not None and self._clock() >= self._due:
+                    self._wake()
+                    # Let the pacing loop show this text before reading on (a stream whose
+                    # chunks are already buffered would otherwise run ahead of the pace).
+                    await asyncio.sleep(0)
+                if self._showing is not None:
+                    # No reading while the surface changes (as when the two took turns):
+                    # what it is shown is the newest text when it was asked, not later.
+                    await self._showing
+            # The service always ends with a Reply or raises.
+            raise RuntimeError("the answer stream ended without a reply")
+        finally:
+            self._wake()
+
+    async def _sleep(self, wait: float | None) -> None:
+        """Until the reader wakes the loop, or ``wait`` seconds pass (None: no timer)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if wait is None else loop.call_later(wait, _settle, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            _settle(self._waiter)
 
     async def _show(self) -> None:
         assert self._latest is not None
         text = self._latest
-        await self._surface.progress(text)
+        showing = self._showing = asyncio.get_running_loop().create_future()
+        try:
+            await self._surface.progress(text)
+        finally:
+            self._showing = None
+            _settle(showing)
         self._shown = text
         self._changed_at = self._clock()
 
     async def flush(self) -> None:
         """Show held text now (the stream broke; what arrived stays readable)."""
-        if self._wait() is not None:
+        if self._held():
             await self._show()
 
     async def close(self) -> None:
-        if self._next is not None:
-            self._next.cancel()
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        if not reader.done():
+            reader.cancel()
             # Whatever the read ended with (cancelled, the stream's own failure), the
-            # attempt is over; the stream is closed by its owner.
-            await asyncio.gather(self._next, return_exceptions=True)
-            self._next = None
+            # attempt is over; the stream is closed by its owner. A cancellation of this
+            # task while it waits still propagates.
+            await asyncio.gather(reader, return_exceptions=True)
+        elif not reader.cancelled():
+            reader.exception()  # retrieved: an ending not reached through run() is no leak
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
