@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
+from core import intake
 from core.text import ellipsize
 from core.types import ChannelSettings, Reply, Source
 
@@ -168,3 +169,21 @@ def layout(reply: Reply, width: int, *, clean: Callable[[str], str] = _same) -> 
         if text.strip()
     )
     return Shown(sources=sources, suggestions=suggestions)
+
+
+#: The longest title :func:`thread_title` makes. Slack publishes no limit for
+#: ``assistant.threads.setTitle``'s ``title`` (docs.slack.dev/reference/methods/
+#: assistant.threads.setTitle, "Arguments"); 60 characters is a line of a history list.
+TITLE_MAX_CHARS: Final = 60
+#: A mention or channel reference as platforms write them in message text: Slack's
+#: ``<@U…>``, ``<#C…|name>``, ``<!here>``, ``<!subteam^S…>``; Discord's ``<@123>``,
+#: ``<@!123>``, ``<@&123>``, ``<#123>``.
+_MENTION: Final = re.compile(r"<[@#!][^<>]*>")
+
+
+def thread_title(question: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """The title of the conversation ``question`` opens: without mentions, control or
+    bidirectional characters, on one line, ellipsised at a word boundary to ``limit``
+    characters; ``""`` when nothing readable is left (then no title is set)."""
+    text = _MENTION.sub(" ", intake.clean(question))
+    return "" if intake.is_blank(text) else ellipsize(text, limit)

@@ -90,6 +90,8 @@ def slack_rates(*, marketplace: bool = False) -> Mapping[str, Rate]:
             # "Special rate limits apply" (no number); issue 13 records about 60 a minute per
             # DM. We budget Tier 3's 50 a minute per DM channel, below that.
             "assistant.threads.setStatus": TIER_3,
+            # Tier 4: docs.slack.dev/reference/methods/assistant.threads.setTitle.
+            "assistant.threads.setTitle": TIER_4,
             # Tier 4: docs.slack.dev/reference/methods/views.publish.
             "views.publish": TIER_4,
             # Special: docs.slack.dev/reference/methods/chat.getPermalink names no number; we

@@ -33,6 +33,7 @@ from bots.slack.limits import SLACK_RATES, slack_scope
 from bots.slack.render import SlackMessage
 from core.budget import Budget, Reservation
 from core.delivery import Job, PostedCallback
+from core.presentation import thread_title
 from core.types import Reply, ThreadKey
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,25 @@ STATUS_UNAVAILABLE_IN_WORKSPACE: Final = frozenset(
 STATUS_UNAVAILABLE_IN_CHANNEL: Final = frozenset(
     {"channel_not_found", "not_in_channel", "channel_type_not_supported", "access_denied"}
 )
+#: Titles the DM thread in the app's history ("This will be shown when a user views the DM
+#: history with your app": docs.slack.dev/reference/methods/assistant.threads.setTitle; Tier
+#: 4, bot scope ``assistant:write``). Slack's templates set it from the user's message
+#: (slack-samples/bolt-js-assistant-template listeners/assistant/message.js, before
+#: setStatus; bolt-python's ``set_title`` utility); we set it once, for the first question.
+SET_TITLE: Final = "assistant.threads.setTitle"
+#: setTitle errors (its reference page, "Errors") after which titles are not tried again: in
+#: the workspace (the token or app may not) or in the channel.
+TITLE_UNAVAILABLE_IN_WORKSPACE: Final = frozenset(
+    {
+        "missing_scope",
+        "not_allowed_token_type",
+        "method_deprecated",
+        "deprecated_endpoint",
+        "enterprise_is_restricted",
+        "is_bot",
+    }
+)
+TITLE_UNAVAILABLE_IN_CHANNEL: Final = frozenset({"channel_not_found", "access_denied"})
 #: The longest a call that cannot be skipped (a final change, a failure sentence, the first
 #: posted text) waits for the workspace's budget before going anyway.
 BUDGET_WAIT_S: Final = 20.0
@@ -86,6 +106,17 @@ def slack_error(exc: SlackApiError) -> str:
 def is_dm_thread(thread: ThreadKey) -> bool:
     """A thread inside a direct message (the assistant view lives there)."""
     return thread.channel.startswith("D") and bool(thread.thread)
+
+
+def opens_conversation(job: Job) -> bool:
+    """``job``'s question is the first of its conversation: no Gloo chat is bound to its
+    thread (as read with the claim) or named by the job (a clicked suggestion continues
+    one). Without the claim's context: the question is its thread's root (agent view)."""
+    if job.chat_id is not None:
+        return False
+    if job.context is not None:
+        return job.context.chat_id is None
+    return job.question.message_ref == job.question.thread.thread
 
 
 def waiting_status(ahead: int) -> str:
@@ -151,24 +182,40 @@ class SlackResponder:
         self._identities: dict[str, frozenset[str]] = {}
         #: Where Slack refused statuses: workspaces, and "<workspace>/<channel>"s.
         self._no_status: set[str] = set()
+        #: Where Slack refused titles: workspaces, and "<workspace>/<channel>"s.
+        self._no_title: set[str] = set()
         self.queues = ChannelQueues()
 
     async def working(self, job: Job) -> None:
         """Work started: the thread's status (channel threads too, since Slack's changelog
         of 2026-03-05 opened ``assistant.threads.setStatus`` to ``chat:write``), else 👀 on
-        the question (a top-level message, or where the status is refused)."""
-        await self._signal(job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
+        the question (a top-level message, or where the status is refused). Then, for the
+        first question of a DM thread, the thread's title (:meth:`set_title`)."""
+        thread = job.question.thread
+        client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
+        try:
+            await self._signal(client, job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
+        finally:
+            await self.set_title(client, job)
 
     async def still_working(self, job: Job) -> None:
         """Gloo is slow to start: the status says so, else an ⏳ on the question."""
-        await self._signal(job, SLOW_STATUS, SLOW_LOADING, SLOW_REACTION)
+        thread = job.question.thread
+        client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
+        await self._signal(client, job, SLOW_STATUS, SLOW_LOADING, SLOW_REACTION)
 
-    async def _signal(self, job: Job, status: str, loading: tuple[str, ...], reaction: str) -> None:
+    async def _signal(
+        self,
+        client: AsyncWebClient,
+        job: Job,
+        status: str,
+        loading: tuple[str, ...],
+        reaction: str,
+    ) -> None:
         """The cheapest visible sign of work, when the budget has room for it (the text
         follows soon anyway: a sign is never worth a call an answer needs). Slack clears
         the status itself when the bot's answer arrives in the thread."""
         thread = job.question.thread
-        client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
         if await self.set_status(client, thread, status, loading):
             return
         if job.question.message_ref and self._take(thread, "reactions.add"):
@@ -218,6 +265,36 @@ class SlackResponder:
                 channel=thread.channel,
                 outcome="a reaction instead",
             )
+            return False
+        return True
+
+    async def set_title(self, client: AsyncWebClient, job: Job) -> bool:
+        """Title the DM thread ``job`` opens (agent view, or an assistant thread) with its
+        question (:func:`core.presentation.thread_title`); True when set. Not in channel
+        threads (Slack shows titles in the DM history only), not for follow-ups, not
+        where Slack refused titles before (remembered per workspace or channel), and
+        skipped when the workspace's budget has no room: a title is never worth a wait."""
+        thread = job.question.thread
+        if not (is_dm_thread(thread) and opens_conversation(job)):
+            return False
+        channel = f"{thread.workspace}/{thread.channel}"
+        title = thread_title(job.question.text)
+        if not title or {thread.workspace, channel} & self._no_title:
+            return False
+        if not self._take(thread, SET_TITLE):
+            return False
+        try:
+            await client.assistant_threads_setTitle(
+                channel_id=thread.channel, thread_ts=thread.thread, title=title
+            )
+        except SlackApiError as exc:
+            self._refused(thread, SET_TITLE, exc)
+            error = slack_error(exc)
+            if error in TITLE_UNAVAILABLE_IN_WORKSPACE:
+                self._no_title.add(thread.workspace)
+            elif error in TITLE_UNAVAILABLE_IN_CHANNEL:
+                self._no_title.add(channel)
+            log.info("slack.title_refused", error=error, channel=thread.channel)
             return False
         return True
 

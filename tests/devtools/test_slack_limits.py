@@ -83,6 +83,12 @@ TIERED = [
     ("reactions.add", 50, {"channel": "C1", "timestamp": "1.1", "name": "eyes"}),
     # conversations.info: Tier 3 (50+ per minute)
     ("conversations.info", 50, {"channel": "C1"}),
+    # assistant.threads.setTitle: Tier 4 (100+ per minute)
+    (
+        "assistant.threads.setTitle",
+        100,
+        {"channel_id": "D1", "thread_ts": "1.1", "title": "Hope"},
+    ),
     # chat.appendStream: Tier 4 (100+ per minute)
     ("chat.appendStream", 100, {"channel": "C1", "ts": "9.9", "markdown_text": "x"}),
 ]

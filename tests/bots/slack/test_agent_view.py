@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bots.slack.adapter import SlackAdapter
+from core.budget import Rate
 from core.simulator import Simulator
 from core.types import ThreadKey
 from tests.bots.slack.fake_slack import TEAM_ID, FakeSlack, user_object
@@ -252,3 +253,62 @@ async def test_a_home_tab_without_users_info_or_permalinks_still_publishes(
         text = home_text(await open_home(slack))
     assert "*Tell me about hope*" in text  # no link, still listed
     assert "Workspace settings" not in text
+
+
+# assistant.threads.setTitle (docs.slack.dev/reference/methods/assistant.threads.setTitle):
+# channel_id, thread_ts and title; "shown when a user views the DM history with your app";
+# Tier 4, bot scope assistant:write. Slack's template titles the thread with the user's
+# message (slack-samples/bolt-js-assistant-template, listeners/assistant/message.js).
+LONG_QUESTION = "How do I start praying every day when my mornings are already far too busy?"
+
+
+async def test_the_first_dm_question_titles_its_thread_and_the_follow_up_does_not(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.limits = None
+    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep, rates={})
+    async with slack_process(sqlite_url, fake_slack, sim, adapter) as slack:
+        await ask_in_dm(slack, FIRST, f"<@U0BOB0001> {LONG_QUESTION}")
+        await ask_in_dm(slack, FOLLOW_UP, "And about joy?", thread_ts=FIRST)
+        await ask_in_dm(slack, SECOND, "What is grace?")
+    titles = fake_slack.calls_to("assistant.threads.setTitle")
+    assert [(c.args["channel_id"], c.args["thread_ts"]) for c in titles] == [
+        (DM, FIRST),
+        (DM, SECOND),
+    ]
+    first_title = fake_slack.titles[(DM, FIRST)]
+    assert first_title == "How do I start praying every day when my mornings are…"
+    assert len(first_title) <= 60
+    assert fake_slack.titles[(DM, SECOND)] == "What is grace?"
+
+
+async def test_no_title_when_the_budget_has_no_room(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # One title a minute in this budget: the second thread's title is skipped, not waited
+    # for, and its answer still comes.
+    fake_slack.limits = None
+    rates = {"assistant.threads.setTitle": Rate(1, 60.0)}
+    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep, rates=rates)
+    async with slack_process(sqlite_url, fake_slack, sim, adapter) as slack:
+        await ask_in_dm(slack, FIRST, "Tell me about hope")
+        await ask_in_dm(slack, SECOND, "What is grace?")
+    (title,) = fake_slack.calls_to("assistant.threads.setTitle")
+    assert title.args["thread_ts"] == FIRST
+    (answer,) = fake_slack.in_thread(DM, SECOND)
+    assert_final_buttons(answer)
+
+
+async def test_a_refused_title_is_remembered_for_the_workspace(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # A token without assistant:write: Slack answers missing_scope (the method's "Errors").
+    fake_slack.limits = None
+    fake_slack.fail("assistant.threads.setTitle", "missing_scope")
+    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep, rates={})
+    async with slack_process(sqlite_url, fake_slack, sim, adapter) as slack:
+        await ask_in_dm(slack, FIRST, "Tell me about hope")
+        await ask_in_dm(slack, SECOND, "What is grace?")
+    assert len(fake_slack.calls_to("assistant.threads.setTitle")) == 1
+    assert not fake_slack.titles
+    assert len(fake_slack.in_thread(DM, SECOND)) == 1  # answered all the same

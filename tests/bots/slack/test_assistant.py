@@ -34,6 +34,11 @@ async def test_assistant_thread_gets_prompts_then_answers_with_status(
     first, second = sim.asked
     assert second.chat_id == first.response_chat_id
     assert greeting.markdown.startswith("Hi!")
+    # The first question titles the assistant thread, the next one does not
+    # (docs.slack.dev/reference/methods/assistant.threads.setTitle).
+    (title,) = fake_slack.calls_to("assistant.threads.setTitle")
+    assert title.args["thread_ts"] == THREAD
+    assert fake_slack.titles == {(DM, THREAD): "What is grace?"}
 
 
 async def test_top_level_direct_messages_continue_one_conversation(

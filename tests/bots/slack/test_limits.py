@@ -32,6 +32,7 @@ def test_the_published_tiers_per_method() -> None:
     assert SLACK_RATES["reactions.add"] == TIER_3
     assert SLACK_RATES["views.publish"] == TIER_4
     assert SLACK_RATES["users.info"] == TIER_4
+    assert SLACK_RATES["assistant.threads.setTitle"] == TIER_4  # per workspace
     # Special methods: budgeted below what Slack is known to allow (see the module).
     assert SLACK_RATES["chat.postMessage"] == Rate(2, POST_MESSAGE_WINDOW)
     assert SLACK_RATES["assistant.threads.setStatus"] == TIER_3

@@ -77,6 +77,8 @@ async def test_mention_gets_a_threaded_answer_with_links_and_buttons(
     # The sign of work is the thread's status, in a channel thread too (chat:write since
     # Slack's changelog of 2026-03-05); the 👀 reaction only where the status is refused.
     (status,) = fake_slack.calls_to("assistant.threads.setStatus")
+    # Titles show in the DM history only (reference/methods/assistant.threads.setTitle).
+    assert not fake_slack.calls_to("assistant.threads.setTitle")
     assert status.args["channel_id"] == CHANNEL
     assert status.args["thread_ts"] == MENTION_TS
     assert status.args["status"] == "is thinking…"

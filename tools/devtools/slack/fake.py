@@ -97,6 +97,8 @@ PUBLISHED_TIERS: Final[Mapping[str, int]] = {
     "conversations.open": TIER_3,
     "conversations.join": TIER_3,
     "chat.appendStream": TIER_4,
+    # docs.slack.dev/reference/methods/assistant.threads.setTitle: Tier 4.
+    "assistant.threads.setTitle": TIER_4,
 }
 
 #: chat.postMessage, per workspace and channel: "generally allows posting one message per
@@ -390,6 +392,8 @@ class FakeSlack:
         self.statuses: dict[tuple[str, str], Status] = {}
         #: Every status set, in order: (channel, thread_ts, status, loading messages).
         self.status_history: list[tuple[str, str, str, tuple[str, ...]]] = []
+        #: (channel, thread_ts) → the title ``assistant.threads.setTitle`` gave the thread.
+        self.titles: dict[tuple[str, str], str] = {}
         self.messages: dict[str, Message] = {}
         #: Messages in the order they first showed a finished answer (their 👍/👎 buttons).
         self.completed: list[Message] = []
@@ -839,6 +843,28 @@ class FakeSlack:
         loading = _as_list(args.get("loading_messages"))
         if len(loading) > 10 or not all(isinstance(m, str) for m in loading):
             return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _m_assistant_threads_setTitle(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
+        """docs.slack.dev/reference/methods/assistant.threads.setTitle: ``channel_id``,
+        ``thread_ts`` and ``title`` required, bot scope ``assistant:write``, Tier 4; errors as
+        its reference lists them (``invalid_arguments`` for a missing or empty title). The
+        title is kept in :attr:`titles`."""
+        if team.scopes is not None and "assistant:write" not in team.scopes:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "assistant:write",
+                "provided": ",".join(sorted(team.scopes)),
+            }
+        if not args.get("channel_id"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not _is_ts(args.get("thread_ts")):
+            return {"ok": False, "error": "invalid_thread_ts"}
+        title = args.get("title")
+        if not isinstance(title, str) or not title.strip():
+            return {"ok": False, "error": "invalid_arguments"}
+        self.titles[(str(args["channel_id"]), str(args["thread_ts"]))] = title
         return {"ok": True}
 
     def _m_assistant_threads_setSuggestedPrompts(
