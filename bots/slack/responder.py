@@ -17,6 +17,7 @@ followed by the buttons, instead of being dropped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -184,19 +185,28 @@ class SlackResponder:
         self._no_status: set[str] = set()
         #: Where Slack refused titles: workspaces, and "<workspace>/<channel>"s.
         self._no_title: set[str] = set()
+        #: Titles being set (kept until done: the loop holds tasks weakly).
+        self._titles: set[asyncio.Task[None]] = set()
         self.queues = ChannelQueues()
 
     async def working(self, job: Job) -> None:
         """Work started: the thread's status (channel threads too, since Slack's changelog
         of 2026-03-05 opened ``assistant.threads.setStatus`` to ``chat:write``), else 👀 on
         the question (a top-level message, or where the status is refused). Then, for the
-        first question of a DM thread, the thread's title (:meth:`set_title`)."""
+        first question of a DM thread, the thread's title (:meth:`set_title`), in the
+        background: Gloo is asked meanwhile, a title never holds up the answer."""
         thread = job.question.thread
         client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
+        title = asyncio.create_task(self._title_quietly(client, job))
+        self._titles.add(title)
+        title.add_done_callback(self._titles.discard)
+        await self._signal(client, job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
+
+    async def _title_quietly(self, client: AsyncWebClient, job: Job) -> None:
         try:
-            await self._signal(client, job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
-        finally:
             await self.set_title(client, job)
+        except Exception:  # a title is a nicety: its failure is a log line, never the answer's
+            log.warning("slack.title_failed", exc_info=True)
 
     async def still_working(self, job: Job) -> None:
         """Gloo is slow to start: the status says so, else an ⏳ on the question."""
