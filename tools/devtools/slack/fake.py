@@ -806,13 +806,8 @@ class FakeSlack:
     def _m_users_info(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         """docs.slack.dev/reference/methods/users.info: needs the ``users:read`` scope;
         ``user_not_found`` for an id Slack does not know."""
-        if team.scopes is not None and "users:read" not in team.scopes:
-            return {
-                "ok": False,
-                "error": "missing_scope",
-                "needed": "users:read",
-                "provided": ",".join(sorted(team.scopes)),
-            }
+        if (missing := _missing_scope(team, "users:read")) is not None:
+            return missing
         user = str(args.get("user") or "")
         found = self.users.get(user)
         if found is None and user.startswith(("U", "W")):
@@ -827,13 +822,10 @@ class FakeSlack:
         ``loading_messages``; the bot scope is ``chat:write`` (``assistant:write`` still
         accepted, changelog 2026-03-05 "set status scope update", which opened it to
         channel threads). Errors as its reference lists them."""
-        if team.scopes is not None and not team.scopes & {"chat:write", "assistant:write"}:
-            return {
-                "ok": False,
-                "error": "missing_scope",
-                "needed": "chat:write",
-                "provided": ",".join(sorted(team.scopes)),
-            }
+        if (
+            missing := _missing_scope(team, "chat:write", "chat:write", "assistant:write")
+        ) is not None:
+            return missing
         if not args.get("channel_id"):
             return {"ok": False, "error": "channel_not_found"}
         if not _is_ts(args.get("thread_ts")):
@@ -850,13 +842,8 @@ class FakeSlack:
         ``thread_ts`` and ``title`` required, bot scope ``assistant:write``, Tier 4; errors as
         its reference lists them (``invalid_arguments`` for a missing or empty title). The
         title is kept in :attr:`titles`."""
-        if team.scopes is not None and "assistant:write" not in team.scopes:
-            return {
-                "ok": False,
-                "error": "missing_scope",
-                "needed": "assistant:write",
-                "provided": ",".join(sorted(team.scopes)),
-            }
+        if (missing := _missing_scope(team, "assistant:write")) is not None:
+            return missing
         if not args.get("channel_id"):
             return {"ok": False, "error": "channel_not_found"}
         if not _is_ts(args.get("thread_ts")):
@@ -1011,3 +998,16 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
         if isinstance(args.get(key), str):
             args[key] = json.loads(args[key])
     return args
+
+
+def _missing_scope(team: Team, needed: str, *accepted: str) -> dict[str, Any] | None:
+    """Slack's ``missing_scope`` answer when ``team`` was granted none of ``accepted``
+    (default: ``needed``), naming ``needed`` and what it has; None when it may call."""
+    if team.scopes is None or team.scopes & set(accepted or (needed,)):
+        return None
+    return {
+        "ok": False,
+        "error": "missing_scope",
+        "needed": needed,
+        "provided": ",".join(sorted(team.scopes)),
+    }
