@@ -120,33 +120,9 @@ def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     aiohttp's pool through httpx-aiohttp; both take the client's timeouts and keep connections
     alive between answers."""
     if settings.gloo_http_transport == "aiohttp":
-        import aiohttp
-        from httpx_aiohttp import AiohttpTransport
+        from core.gloo.aiohttp_transport import aiohttp_transport
 
-        def session() -> aiohttp.ClientSession:
-            # Created on the first request, inside the running loop. Cookies stay httpx's.
-            connector = aiohttp.TCPConnector(
-                limit=HTTP_LIMITS.max_connections or 0,
-                keepalive_timeout=HTTP_LIMITS.keepalive_expiry or 0,
-                ssl=httpx.create_ssl_context(),
-            )
-            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-
-        class Transport(AiohttpTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                try:
-                    return await super().handle_async_request(request)
-                except httpx.ConnectTimeout as exc:
-                    # httpx-aiohttp 0.2 names every aiohttp connection error a connect
-                    # timeout; name a refusal or a disconnect as httpcore does.
-                    cause = exc.__cause__
-                    if isinstance(cause, aiohttp.ServerDisconnectedError):
-                        raise httpx.RemoteProtocolError(str(cause), request=request) from cause
-                    if cause is not None and not isinstance(cause, TimeoutError):
-                        raise httpx.ConnectError(str(cause), request=request) from cause
-                    raise
-
-        return Transport(limits=HTTP_LIMITS, client=session)
+        return aiohttp_transport(HTTP_LIMITS)
     return httpx.AsyncHTTPTransport(limits=HTTP_LIMITS)
 
 
