@@ -235,6 +235,21 @@ async def test_a_broken_connection_after_done_keeps_the_answer() -> None:
     assert [p async for p in parse_lines(lines())] == ["a"]
 
 
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """One HTTP/1.1 request off ``reader``: its head, its body read as Content-Length says."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    await reader.readexactly(length)
+    return head
+
+
 @pytest.mark.parametrize("carrier", ["httpcore", "aiohttp"])
 async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next(carrier: str) -> None:
     """Over a real socket, on each GLOO_HTTP_TRANSPORT: two streamed answers that end in
@@ -246,16 +261,7 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next(carri
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
-        while (head := await reader.readuntil(b"\r\n\r\n")) and head:
-            length = next(
-                (
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            await reader.readexactly(length)
+        while await read_request(reader):
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                 b"transfer-encoding: chunked\r\n\r\n"
@@ -291,16 +297,7 @@ async def test_a_stream_reaches_the_client_chunk_by_chunk(carrier: str) -> None:
         return f"{len(body):x}\r\n".encode() + body + b"\r\n"
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            ),
-            0,
-        )
-        await reader.readexactly(length)
+        await read_request(reader)
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"transfer-encoding: chunked\r\n\r\n"
