@@ -36,29 +36,25 @@ HONEST = (
 )
 
 
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        (MISLEADING, HONEST),
-        ("[good.example](https://evil.example)", "https://evil.example"),  # no scheme
-        ("[www.good.example](https://evil.example/)", "https://evil.example/"),
-        ("[Visit https://good.example now](https://evil.example)", "https://evil.example"),
-        ("[good.example](https://good.example.evil.io/)", "https://good.example.evil.io/"),
-        ('[https://a.example](https://b.example "title")', "https://b.example"),
-        ("[x.org](https://en.wikipedia.org/wiki/X_(y))", "https://en.wikipedia.org/wiki/X_(y)"),
-        # Honest links stay: same host, a subdomain of the named host, ordinary words.
-        (
-            "[https://www.gloo.com/](https://gloo.com/a)",
-            "[https://www.gloo.com/](https://gloo.com/a)",
-        ),
-        ("[Node.js](https://nodejs.org)", "[Node.js](https://nodejs.org)"),
-        ("<https://gloo.com/a|gloo.com>", "<https://gloo.com/a|gloo.com>"),
-        ("<https://gloo.com/a|the guide>", "<https://gloo.com/a|the guide>"),
-        ("`[not](a link)` and [1](#note)", "`[not](a link)` and [1](#note)"),
-    ],
-)
-def test_links_naming_another_host_show_their_target(text: str, shown: str) -> None:
-    assert honest_links(text) == shown
+#: Links whose label names another host than their target show the target; honest ones stay.
+_NAMED_HOSTS: list[tuple[str, str]] = [
+    (MISLEADING, HONEST),
+    ("[good.example](https://evil.example)", "https://evil.example"),  # no scheme
+    ("[www.good.example](https://evil.example/)", "https://evil.example/"),
+    ("[Visit https://good.example now](https://evil.example)", "https://evil.example"),
+    ("[good.example](https://good.example.evil.io/)", "https://good.example.evil.io/"),
+    ('[https://a.example](https://b.example "title")', "https://b.example"),
+    ("[x.org](https://en.wikipedia.org/wiki/X_(y))", "https://en.wikipedia.org/wiki/X_(y)"),
+    # Honest links stay: same host, a subdomain of the named host, ordinary words.
+    (
+        "[https://www.gloo.com/](https://gloo.com/a)",
+        "[https://www.gloo.com/](https://gloo.com/a)",
+    ),
+    ("[Node.js](https://nodejs.org)", "[Node.js](https://nodejs.org)"),
+    ("<https://gloo.com/a|gloo.com>", "<https://gloo.com/a|gloo.com>"),
+    ("<https://gloo.com/a|the guide>", "<https://gloo.com/a|the guide>"),
+    ("`[not](a link)` and [1](#note)", "`[not](a link)` and [1](#note)"),
+]
 
 
 def test_source_titles_are_checked_the_same_way() -> None:
@@ -93,35 +89,35 @@ def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
 # renders masked links ``[text](url)`` including ``<url>`` destinations (Discord support
 # "Markdown Text 101", masked links); Slack mrkdwn's ``<url|text>`` takes any text up to ``>``
 # (docs.slack.dev "Formatting text for app surfaces", links).
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("[https://good.example](<https://evil.example>)", "https://evil.example"),
-        ("[https://good.example](https://evil.example 'title')", "https://evil.example"),
-        ("[https://good.example](https://evil.example (title))", "https://evil.example"),
-        ("[https://good.example](\nhttps://evil.example)", "https://evil.example"),
-        ("[paypal.com\u200b/signin](https://evil.example)", "https://evil.example"),
-        ("[pay\u200bpal.com](https://evil.example)", "https://evil.example"),
-        ("[«paypal.com»](https://evil.example)", "https://evil.example"),
-        ("[ｐａｙｐａｌ．ｃｏｍ](https://evil.example)", "https://evil.example"),  # NFKC
-        ("[paypal.gg](https://evil.example)", "https://evil.example"),
-        ("[secure.bank](https://evil.example)", "https://evil.example"),
-        ("[" + "\u200b" * 300 + "paypal.com](https://evil.example)", "https://evil.example"),
-        ("<https://evil.example|" + "\u200b" * 300 + "paypal.com>", "https://evil.example"),
-        ("<https://evil.example|paypal.com\u200b/signin>", "https://evil.example"),
-        ("[paypal&#46;com](https://evil.example)", "https://evil.example"),  # entity
-        ("[paypal.com](javascript:alert(1))", "javascript:alert(1)"),
-        # Looser than CommonMark, as simple-markdown (Discord's client's parser) reads them.
-        ("[paypal.com](<https://evil.example)", "https://evil.example"),
-        ("[paypal.com](https://evil.example \"title')", "https://evil.example"),
-        ("![paypal.com](https://evil.example/i.png)", "https://evil.example/i.png"),
-        ("[user@paypal.com](mailto:user@evil.example)", "mailto:user@evil.example"),
-        # Honest: the target's own host, a reserved name, file names, mail to the named host.
-        ("[«gloo.com»](https://www.gloo.com/a)", "[«gloo.com»](https://www.gloo.com/a)"),
-        ("[README.md](https://github.com/x/y)", "[README.md](https://github.com/x/y)"),
-        ("[user@gloo.com](mailto:user@gloo.com)", "[user@gloo.com](mailto:user@gloo.com)"),
-    ],
-)
+_EVERY_FORM: list[tuple[str, str]] = [
+    ("[https://good.example](<https://evil.example>)", "https://evil.example"),
+    ("[https://good.example](https://evil.example 'title')", "https://evil.example"),
+    ("[https://good.example](https://evil.example (title))", "https://evil.example"),
+    ("[https://good.example](\nhttps://evil.example)", "https://evil.example"),
+    ("[paypal.com\u200b/signin](https://evil.example)", "https://evil.example"),
+    ("[pay\u200bpal.com](https://evil.example)", "https://evil.example"),
+    ("[«paypal.com»](https://evil.example)", "https://evil.example"),
+    ("[ｐａｙｐａｌ．ｃｏｍ](https://evil.example)", "https://evil.example"),  # NFKC
+    ("[paypal.gg](https://evil.example)", "https://evil.example"),
+    ("[secure.bank](https://evil.example)", "https://evil.example"),
+    ("[" + "\u200b" * 300 + "paypal.com](https://evil.example)", "https://evil.example"),
+    ("<https://evil.example|" + "\u200b" * 300 + "paypal.com>", "https://evil.example"),
+    ("<https://evil.example|paypal.com\u200b/signin>", "https://evil.example"),
+    ("[paypal&#46;com](https://evil.example)", "https://evil.example"),  # entity
+    ("[paypal.com](javascript:alert(1))", "javascript:alert(1)"),
+    # Looser than CommonMark, as simple-markdown (Discord's client's parser) reads them.
+    ("[paypal.com](<https://evil.example)", "https://evil.example"),
+    ("[paypal.com](https://evil.example \"title')", "https://evil.example"),
+    ("![paypal.com](https://evil.example/i.png)", "https://evil.example/i.png"),
+    ("[user@paypal.com](mailto:user@evil.example)", "mailto:user@evil.example"),
+    # Honest: the target's own host, a reserved name, file names, mail to the named host.
+    ("[«gloo.com»](https://www.gloo.com/a)", "[«gloo.com»](https://www.gloo.com/a)"),
+    ("[README.md](https://github.com/x/y)", "[README.md](https://github.com/x/y)"),
+    ("[user@gloo.com](mailto:user@gloo.com)", "[user@gloo.com](mailto:user@gloo.com)"),
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), [*_NAMED_HOSTS, *_EVERY_FORM])
 def test_every_form_of_a_link_is_judged(text: str, shown: str) -> None:
     assert honest_links(text) == shown
 
