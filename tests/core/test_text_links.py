@@ -68,11 +68,8 @@ _PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(_PIECES, max_size=40).map("".join))
-def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
-    """What a stream shows is never taken back: each shown text is a prefix of the next and
-    of the final answer, so Slack's appendStream and Discord's edits stay consistent."""
+def _assert_each_shown_text_is_a_prefix(raw: str) -> None:
+    """Each text shown while ``raw`` streams in is a prefix of the next and of the final one."""
     final = honest_links(raw)
     before = ""
     for end in range(len(raw) + 1):
@@ -80,6 +77,14 @@ def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
         assert now.startswith(before)
         assert final.startswith(now)
         before = now
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_streamed_text_only_grows_and_ends_as_the_final_text(raw: str) -> None:
+    """What a stream shows is never taken back: each shown text is a prefix of the next and
+    of the final answer, so Slack's appendStream and Discord's edits stay consistent."""
+    _assert_each_shown_text_is_a_prefix(raw)
     assert stable_honest_links(raw + "\n\n") == honest_links(raw + "\n\n")
 
 
@@ -184,13 +189,7 @@ def test_no_shown_link_names_another_host(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_TRICKY, max_size=30).map("".join))
 def test_tricky_streamed_text_only_grows(raw: str) -> None:
-    final = honest_links(raw)
-    before = ""
-    for end in range(len(raw) + 1):
-        now = stable_honest_links(raw[:end])
-        assert now.startswith(before)
-        assert final.startswith(now)
-        before = now
+    _assert_each_shown_text_is_a_prefix(raw)
 
 
 class ScriptedBackend:
