@@ -11,6 +11,10 @@ content, author names, message types, mentions and places):
 
 After each example a sentinel DM is sent and waited for, as the adapter tests do: gateway
 events are handled in order, so once the sentinel is answered the example has been seen.
+
+Each example has DM channels of its own and a guild channel of a few in turn: the process paces
+its posts to Discord's per-channel limits (core/budget.py, bots/discord/limits.py), so forty
+examples in one channel would spend most of the run waiting for that channel's window.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from tests.fuzz.support import (
 from tests.fuzz.test_slack import FUZZ, TEXT
 
 SENTINEL_DM = 1_200_000_000_000_000_077
+#: The guild's channels, taken in turn by the examples.
+GUILD_CHANNELS = [CHANNEL_ID + n for n in range(8)]
 SENTINEL_USER = {"id": "1300000000000000077", "username": "sentinel", "global_name": "Sentinel"}
 MAX_CHARS = 300
 
@@ -54,9 +60,7 @@ class Fuzzed:
         # Many fuzzed messages at once: more than Discord's rate limits allow (DiscordLimits).
         fake_context = FakeDiscord(limits=None)
         fake = await fake_context.__aenter__()
-        fake.add_guild(GUILD_ID, [CHANNEL_ID])
-        fake.add_dm(DM_CHANNEL_ID, USER)
-        fake.add_dm(SENTINEL_DM, SENTINEL_USER)
+        fake.add_guild(GUILD_ID, GUILD_CHANNELS)
         process = running(
             fake,
             Simulator(SimulatorConfig(seed=11, words_per_chunk=12)),
@@ -77,19 +81,26 @@ class Fuzzed:
     def send(self, data: dict[str, Any]) -> None:
         """Dispatch ``data``, then wait until a sentinel DM after it is answered."""
         count = self.sent = next(self.sentinels)
+        sentinel_dm = SENTINEL_DM + 1_000 * count
+        self.fake.add_dm(sentinel_dm, SENTINEL_USER)
+        if data["channel_id"] == str(DM_CHANNEL_ID):
+            data["channel_id"] = str(DM_CHANNEL_ID + 1_000 * count)
+            self.fake.add_dm(int(data["channel_id"]), USER)
+        else:
+            data["channel_id"] = str(GUILD_CHANNELS[count % len(GUILD_CHANNELS)])
 
         async def send() -> None:
             await self.fake.dispatch("MESSAGE_CREATE", data)
             sentinel = payload(
                 "message_create_dm",
                 message_id=str(self.fake.snowflake()),
-                channel_id=str(SENTINEL_DM),
+                channel_id=str(sentinel_dm),
                 content=f"sentinel {count}",
                 user_id=SENTINEL_USER["id"],
                 user_name=SENTINEL_USER["username"],
             )
             await self.fake.dispatch("MESSAGE_CREATE", sentinel)
-            await self.bot.answered(SENTINEL_DM, count=count, within=20)
+            await self.bot.answered(sentinel_dm, within=20)
             await self.bot.runtime.dispatcher.drain()
 
         self.thread.run(send())
