@@ -13,13 +13,14 @@ readers never queue behind writers.
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -55,6 +56,12 @@ _WAL_SWITCH_RETRY_S: Final = 0.01
 #: flight every extra one is opened and closed again: a new server backend each time.
 DEFAULT_POSTGRES_POOL_SIZE: Final = 20
 _POSTGRES_POOL_RECYCLE_S: Final = 1800
+#: A pooled PostgreSQL connection idle longer than this is pinged (``SELECT 1``) before it is
+#: handed out; a younger one only has its socket looked at (see :func:`_install_liveness_check`).
+POSTGRES_PING_AFTER_IDLE_S: Final = 30.0
+_CHECKED_IN_AT: Final = "gloo_checked_in_at"
+#: The clock of the pool's idle times (tests move it).
+_pool_clock = time.monotonic
 
 _URL_PREFIXES: Final = (
     ("postgres://", f"{POSTGRES_DRIVER}://"),
@@ -105,8 +112,9 @@ def create_engine(
 
     SQLite: the database file's folder is created, and every connection gets WAL
     journaling, foreign keys, a busy timeout and SQLAlchemy-controlled transactions.
-    PostgreSQL: a bounded, pre-pinged, recycled connection pool that keeps ``pool_size``
-    connections and opens as many again for a burst (closed when they are handed back).
+    PostgreSQL: a bounded, recycled connection pool that keeps ``pool_size`` connections and
+    opens as many again for a burst (closed when they are handed back), every connection
+    checked for life before it is handed out (:func:`_install_liveness_check`).
 
     Raises :class:`ValueError` for any other backend.
     """
@@ -115,18 +123,64 @@ def create_engine(
     if backend == "sqlite":
         return _create_sqlite_engine(parsed, echo=echo)
     if backend == "postgresql":
-        return create_async_engine(
+        engine = create_async_engine(
             parsed,
             echo=echo,
-            pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_recycle=_POSTGRES_POOL_RECYCLE_S,
         )
+        _install_liveness_check(engine)
+        return engine
     raise ValueError(
         f"unsupported database backend {backend!r}: use sqlite+aiosqlite:/// or "
         "postgresql+psycopg://"
     )
+
+
+def _install_liveness_check(engine: AsyncEngine) -> None:
+    """Hand out no pooled PostgreSQL connection the server has closed, at no round trip.
+
+    SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` in autocommit at every checkout
+    (``_psycopg_common.do_ping``): a round trip and a server transaction of its own before
+    every unit of work, as many transactions again as the service's own. A connection the
+    server ended (restart, ``pg_terminate_backend``, idle timeout) has sent its last message
+    and closed its end: its socket, which has nothing to read while the connection idles in
+    the pool, reads as ready. So a connection is handed out when psycopg holds it for
+    open and unbroken and its socket has nothing to read; one idle longer than
+    :data:`POSTGRES_PING_AFTER_IDLE_S` (where a silently dropped network path would show
+    nothing) is pinged as before. Otherwise the pool discards it and opens another
+    (``DisconnectionError`` from a ``checkout`` listener, SQLAlchemy's documented way).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+        if connection_record is not None:
+            connection_record.info[_CHECKED_IN_AT] = _pool_clock()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+        checked_in_at = connection_record.info.pop(_CHECKED_IN_AT, None)
+        if checked_in_at is None:  # a connection opened for this checkout
+            return
+        if not _looks_alive(connection_record.driver_connection):
+            raise exc.DisconnectionError("the server closed this pooled connection")
+        if _pool_clock() - checked_in_at > POSTGRES_PING_AFTER_IDLE_S:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as error:
+                raise exc.DisconnectionError(f"ping failed: {error}") from error
+
+
+def _looks_alive(connection: Any) -> bool:
+    """psycopg holds ``connection`` open and unbroken, and its socket has nothing to read."""
+    if connection is None or connection.closed or connection.broken:
+        return False
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return not readable
 
 
 def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:

@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import DEFAULT_DATABASE_URL, Settings
+from core.store import engine as engine_module
 from core.store.engine import (
+    POSTGRES_PING_AFTER_IDLE_S,
     _ensure_wal,
     create_engine,
     is_sqlite_memory,
@@ -209,25 +211,96 @@ async def test_sqlite_transactions_are_real_and_roll_back(sqlite_url: str) -> No
     assert count == 0
 
 
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        pid: int = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    return pid
+
+
+async def _terminate(postgres_url: str, pid: int) -> None:
+    """End the server process behind ``pid`` and wait (querying, not sleeping) until it is
+    gone: ``pg_terminate_backend`` only signals it."""
+    killer = create_engine(postgres_url)
+    try:
+        async with killer.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            while (await connection.execute(alive, {"pid": pid})).scalar_one():
+                await connection.rollback()  # a new snapshot of pg_stat_activity
+    finally:
+        await killer.dispose()
+
+
+class _Pings:
+    """Counts the ``SELECT 1`` pings the engine's dialect sends."""
+
+    def __init__(self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        ping = engine.dialect.do_ping
+
+        def counting(dbapi_connection: object) -> bool:
+            self.count += 1
+            return bool(ping(dbapi_connection))
+
+        monkeypatch.setattr(engine.dialect, "do_ping", counting)
+
+
 @pytest.mark.postgres
-async def test_postgres_pool_survives_a_dropped_connection(postgres_url: str) -> None:
-    """pool_pre_ping: a pooled connection the server killed is replaced, not handed out."""
+async def test_postgres_pool_survives_a_dropped_connection(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection the server killed is replaced, not handed out, with no ping."""
     engine = create_engine(postgres_url)
+    pings = _Pings(engine, monkeypatch)
     try:
         assert engine.dialect.driver == "psycopg"
-        async with engine.connect() as connection:
-            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with engine.connect() as connection:  # the same pooled connection
-            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
-        killer = create_engine(postgres_url)
-        try:
-            async with killer.connect() as connection:
-                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        finally:
-            await killer.dispose()
-        async with engine.connect() as connection:
-            new_pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        assert new_pid != pid
+        pid = await _backend_pid(engine)
+        assert await _backend_pid(engine) == pid  # the same pooled connection
+        await _terminate(postgres_url, pid)
+        assert await _backend_pid(engine) != pid
+        assert pings.count == 0
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_live_pooled_connection_is_handed_out_without_a_round_trip(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy's pre-ping would send ``SELECT 1`` (its own server transaction) at every
+    checkout; a connection back from its last use moments ago goes out as it is."""
+    engine = create_engine(postgres_url)
+    pings = _Pings(engine, monkeypatch)
+    try:
+        pids = {await _backend_pid(engine) for _ in range(5)}
+        assert len(pids) == 1
+        assert pings.count == 0
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_connection_idle_past_the_limit_is_pinged_and_replaced_if_dead(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``POSTGRES_PING_AFTER_IDLE_S`` a dropped network path could look quiet: ping."""
+    engine = create_engine(postgres_url)
+    pings = _Pings(engine, monkeypatch)
+    idle = {"s": 0.0}
+    clock = engine_module._pool_clock
+    monkeypatch.setattr(engine_module, "_pool_clock", lambda: clock() + idle["s"])
+    try:
+        pid = await _backend_pid(engine)
+        idle["s"] = POSTGRES_PING_AFTER_IDLE_S + 1  # every checkout now finds it idle long
+        assert await _backend_pid(engine) == pid
+        assert pings.count == 1
+
+        def refuse(dbapi_connection: object) -> bool:
+            raise OSError("no route to host")
+
+        monkeypatch.setattr(engine.dialect, "do_ping", refuse)
+        idle["s"] = 2 * (POSTGRES_PING_AFTER_IDLE_S + 1)
+        assert await _backend_pid(engine) != pid  # the unanswered one was discarded
     finally:
         await engine.dispose()
 
