@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -238,7 +239,7 @@ class _Pings:
         self.count = 0
         ping = engine.dialect.do_ping
 
-        def counting(dbapi_connection: object) -> bool:
+        def counting(dbapi_connection: Any) -> bool:
             self.count += 1
             return bool(ping(dbapi_connection))
 
