@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bots.discord.adapter import DiscordAdapter
+from bots.discord.responder import DEFAULT_EDIT_INTERVAL
 from core.adapters import Runtime, serving
 from core.simulator import Simulator, SimulatorConfig, SimulatorTransport
 from tests.bots.discord.fake_discord import FakeDiscord, payload
@@ -202,12 +203,16 @@ async def running(
     sim: Simulator,
     database_url: str,
     *,
-    edit_interval: float = 0.0,
+    edit_interval: float = DEFAULT_EDIT_INTERVAL,
     builtin_simulator: bool = False,
     **settings: Any,
 ) -> AsyncIterator[Bot]:
     """The adapter serving against ``fake``, answering from ``sim`` (or, with
-    ``builtin_simulator``, from the simulator the core builds itself, as in production)."""
+    ``builtin_simulator``, from the simulator the core builds itself, as in production).
+
+    The edits are paced as in production: with no floor, an answer whose chunks come at once
+    would spend its channel's edit bucket (5 per 5 s) on every chunk, and the next answer in
+    that channel would wait out the window (about 5 s a test)."""
     adapter = DiscordAdapter()
     adapter.edit_interval = edit_interval
     adapter.client_options = {"guild_ready_timeout": 0.05, "identify_delay": 0.0}
