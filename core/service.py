@@ -589,6 +589,11 @@ class ConversationService:
     def defaults(self) -> ChannelSettings:
         return self._defaults
 
+    @property
+    def question_max_chars(self) -> int | None:
+        """The longest question asked of Gloo (``QUESTION_MAX_CHARS``; ``None``: no cap)."""
+        return self._question_max_chars
+
     def describe_settings(self, settings: ChannelSettings) -> list[tuple[str, str]]:
         """Channel settings as (label, value) lines for people; adapters render them."""
         if not self._gloo.offers_suggestions:
@@ -609,6 +614,7 @@ class ConversationService:
             ("Suggestions", suggestions),
             ("Answer length", length),
             ("Publishers", publishers),
+            ("Ask about a message", "on" if settings.enable_shortcuts else "off"),
         ]
         if not self._gloo.offers_suggestions:  # Completions V2: its own knobs
             lines.append(("Tradition", settings.tradition or "Gloo's default"))

@@ -74,6 +74,8 @@ class ChannelSettings:
     #: Completions V2 ``model_family`` routing (see :data:`MODEL_FAMILIES`); ``None``:
     #: ``GLOO_COMPLETIONS_MODEL`` or Gloo's automatic routing.
     model_family: str | None = None
+    #: "Ask Gloo about this" (Slack's message shortcut, Discord's message command) answers here.
+    enable_shortcuts: bool = True
 
 
 #: The ``tradition`` values Gloo's Completions V2 reference lists.

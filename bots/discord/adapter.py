@@ -79,8 +79,12 @@ class DiscordAdapter:
                 guild = discord.Object(id=args.guild) if args.guild else None
                 synced = await client.tree.sync(guild=guild)
                 where = f"server {args.guild}" if args.guild else "every server (global)"
-                print(f"Synced {len(synced)} slash commands to {where}: ", end="")
-                print(", ".join(f"/{c.name}" for c in synced))
+                menus = [c for c in synced if c.type != discord.AppCommandType.chat_input]
+                slash = [c for c in synced if c.type == discord.AppCommandType.chat_input]
+                print(f"Synced {len(slash)} slash commands to {where}: ", end="")
+                print(", ".join(f"/{c.name}" for c in slash), end="")
+                # Message commands show in a message's Apps menu.
+                print("".join(f"; message command {c.name!r}" for c in menus))
                 return 0
             finally:
                 await client.close()

@@ -44,6 +44,7 @@ from core.access import NotAllowed
 from core.adapters import Runtime
 from core.budget import Budget
 from core.delivery import Job
+from core.quoting import DEFAULT_QUESTION, quoted_question
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
@@ -415,61 +416,123 @@ class DiscordBot:
                 messages.EMPTY_QUESTION, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        # A refusal must be ephemeral, which only the first response can choose, so the access
-        # lists (cached briefly; a database read at most) are read before acknowledging, within
-        # a budget that leaves Discord's 3 s intact. Past it, the person is asked to try again.
-        try:
-            refusal = await asyncio.wait_for(
-                self._gate.interaction_refusal(interaction), ACCESS_CHECK_BUDGET_S
-            )
-        except Exception:
-            log.exception("discord.access_check_failed")
-            refusal = messages.INTERNAL_ERROR
-        if refusal is not None:
-            await interaction.response.send_message(
-                refusal, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+        if not await self._defer_unless_refused(interaction):
             return
-        await interaction.response.defer(thinking=True)
         asked = await interaction.edit_original_response(
             content=asked_line(interaction.user.display_name, text), allowed_mentions=NO_MENTIONS
         )
+        thread = await self._conversation_for(interaction, asked, start_from=asked.id, name=text)
+        await self._submit_asked(interaction, thread, text, asked.id)
+
+    async def ask_about(
+        self, interaction: discord.Interaction[Any], target: discord.Message
+    ) -> None:
+        """The "Ask Gloo" message command: Gloo is asked about ``target``, quoted, and answers
+        in a thread started from it (a reply chain where threads are not allowed), or in the
+        thread or DM it is in. The same access check, deferral and thread start as ``/ask``."""
+        me = self._client.user
+        quote = question_text(target, me.id) if me is not None else target.content
+        if intake.is_blank(quote):
+            await interaction.response.send_message(
+                texts.SHORTCUT_NO_TEXT, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        if not await self._defer_unless_refused(interaction, shortcut=True):
+            return
+        text = quoted_question(quote, DEFAULT_QUESTION, self.service.question_max_chars)
+        asked = await interaction.edit_original_response(
+            content=asked_line(interaction.user.display_name, DEFAULT_QUESTION),
+            allowed_mentions=NO_MENTIONS,
+        )
+        thread = await self._conversation_for(interaction, asked, start_from=target.id, name=quote)
+        # In a thread started from the message, the thread's id is the message's: the answer
+        # needs no reply reference there (the responder's rule); elsewhere it replies to the
+        # asked line, which Discord shows as a reply to the message.
+        ref = target.id if thread.channel == str(target.id) else asked.id
+        await self._submit_asked(interaction, thread, text, ref)
+
+    async def _defer_unless_refused(
+        self, interaction: discord.Interaction[Any], *, shortcut: bool = False
+    ) -> bool:
+        """Defer ``interaction`` ("thinking…", public) unless the asker is refused: a refusal
+        must be ephemeral, which only the first response can choose, so the access lists (and,
+        for the message command, whether the channel turned it off) are read before
+        acknowledging, within a budget that leaves Discord's 3 s intact. Past it, the person
+        is asked to try again. False when refused (the refusal is sent)."""
+
+        async def refusal() -> str | None:
+            if shortcut:
+                settings = await self.service.settings_for(
+                    PLATFORM, workspace(interaction.guild_id), str(_channel_id(interaction))
+                )
+                if not settings.enable_shortcuts:
+                    return texts.SHORTCUT_OFF
+            return await self._gate.interaction_refusal(interaction)
+
+        try:
+            sentence = await asyncio.wait_for(refusal(), ACCESS_CHECK_BUDGET_S)
+        except Exception:
+            log.exception("discord.access_check_failed")
+            sentence = messages.INTERNAL_ERROR
+        if sentence is not None:
+            await interaction.response.send_message(
+                sentence, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return False
+        await interaction.response.defer(thinking=True)
+        return True
+
+    async def _conversation_for(
+        self,
+        interaction: discord.Interaction[Any],
+        asked: discord.Message,
+        *,
+        start_from: int,
+        name: str,
+    ) -> ThreadKey:
+        """Where an interaction's question is answered: in a guild text channel, a thread
+        started from the message ``start_from`` (or the thread it already has); where the bot
+        may not start one, or the channel's thread starts are spent, a reply chain rooted at
+        the ``asked`` line; in a thread or a DM, there."""
         channel_id = _channel_id(interaction)
         channel = interaction.channel
         thread = thread_key(interaction.guild_id, channel_id)
-        if (
-            interaction.guild_id is not None
-            and getattr(channel, "type", None) in _THREAD_PARENT_TYPES
-            and not self._thread_room(interaction.guild_id, channel_id)
-        ):
-            thread = chain_key(interaction.guild_id, channel_id, asked.id)
-        elif interaction.guild_id is not None and getattr(channel, "type", None) in (
+        if interaction.guild_id is None or getattr(channel, "type", None) not in (
             _THREAD_PARENT_TYPES
         ):
-            try:
-                await self._spend_request()
-                data = await self._client.http.start_thread_with_message(
-                    channel_id,
-                    asked.id,
-                    name=thread_name(text),
-                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
-                )
-                await self._inherit_settings(interaction.guild_id, channel_id, int(data["id"]))
-                thread = thread_key(interaction.guild_id, int(data["id"]))
-            except discord.HTTPException as exc:
-                log.warning("discord.thread_not_created", status=exc.status, code=exc.code)
-                # No thread: the answer replies to the asked line, which roots a reply chain.
-                thread = chain_key(interaction.guild_id, channel_id, asked.id)
-                if isinstance(exc, discord.Forbidden) and channel is not None:
-                    await self._tell_no_threads(channel, asked)
-        asked_question = Question(
+            return thread
+        if not self._thread_room(interaction.guild_id, channel_id):
+            return chain_key(interaction.guild_id, channel_id, asked.id)
+        try:
+            await self._spend_request()
+            data = await self._client.http.start_thread_with_message(
+                channel_id,
+                start_from,
+                name=thread_name(name),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_ALREADY_CREATED:
+                return thread_key(interaction.guild_id, start_from)
+            log.warning("discord.thread_not_created", status=exc.status, code=exc.code)
+            # No thread: the answer replies to the asked line, which roots a reply chain.
+            if isinstance(exc, discord.Forbidden) and channel is not None:
+                await self._tell_no_threads(channel, asked)
+            return chain_key(interaction.guild_id, channel_id, asked.id)
+        await self._inherit_settings(interaction.guild_id, channel_id, int(data["id"]))
+        return thread_key(interaction.guild_id, int(data["id"]))
+
+    async def _submit_asked(
+        self, interaction: discord.Interaction[Any], thread: ThreadKey, text: str, ref: int
+    ) -> None:
+        question = Question(
             thread=thread,
             text=text,
             user_id=str(interaction.user.id),
             user_name=interaction.user.display_name,
-            message_ref=str(asked.id),
+            message_ref=str(ref),
         )
-        job = Job(key=f"discord:interaction:{interaction.id}", question=asked_question)
+        job = Job(key=f"discord:interaction:{interaction.id}", question=question)
         await self._submit_interaction(interaction, job)
 
     async def _submit_interaction(self, interaction: discord.Interaction[Any], job: Job) -> None:

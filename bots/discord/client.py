@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bots.discord import buttons
 from bots.discord.commands import build_commands
+from bots.discord.context_menu import build_context_menus
 from core.metrics import Metrics
 from core.settings import Settings
 
@@ -87,6 +88,8 @@ class GlooClient(discord.AutoShardedClient):
         buttons.register(self)
         for command in build_commands():
             self.tree.add_command(command)
+        for menu in build_context_menus():  # "Ask Gloo" on a message (bots/discord/context_menu.py)
+            self.tree.add_command(menu)
         if self._gateway_url:
             # Discord names the gateway in GET /gateway/bot; an override wins.
             original = self.http.get_bot_gateway

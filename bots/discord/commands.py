@@ -47,6 +47,7 @@ async def _history(interaction: discord.Interaction[Any]) -> None:
     publishers="Only these publishers, comma-separated ('-' for all)",
     tradition="Completions V2: the theological perspective ('-' for Gloo's default)",
     model_family="Completions V2: the model provider family ('-' for automatic)",
+    shortcut="Offer 'Ask Gloo' in the Apps menu of messages here",
 )
 @app_commands.choices(
     tradition=[
@@ -80,6 +81,7 @@ async def _settings(
     publishers: str | None = None,
     tradition: str | None = None,
     model_family: str | None = None,
+    shortcut: bool | None = None,
 ) -> None:
     await _bot(interaction).settings(
         interaction,
@@ -90,6 +92,7 @@ async def _settings(
         publishers=publishers,
         tradition=tradition,
         model_family=model_family,
+        enable_shortcuts=shortcut,
     )
 
 

@@ -38,3 +38,8 @@ NO_THREAD_PERMISSION: Final = (
     "answer to keep the same conversation going. Threads would be tidier: a server admin can "
     "give me the Create Public Threads and Send Messages in Threads permissions in this channel."
 )
+SHORTCUT_OFF: Final = (
+    "Asking Gloo about messages is turned off in this channel. A server admin can turn it on "
+    "with `/settings shortcut:True`."
+)
+SHORTCUT_NO_TEXT: Final = "That message has no text I can read, so there is nothing to ask about."

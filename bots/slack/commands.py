@@ -97,6 +97,12 @@ def parse_settings_change(text: str) -> dict[str, object]:
         if word in _OFF:
             return {"enable_suggestions": False}
         raise ValueError("Use `suggestions on` or `suggestions off`.")
+    if key in ("shortcut", "shortcuts"):
+        if word in _ON:
+            return {"enable_shortcuts": True}
+        if word in _OFF:
+            return {"enable_shortcuts": False}
+        raise ValueError("Use `shortcut on` or `shortcut off`.")
     if key in ("characters", "chars", "length", "character_limit"):
         if word in _NONE:
             return {"character_limit": None}
@@ -118,6 +124,6 @@ def parse_settings_change(text: str) -> dict[str, object]:
             return {"model_family": None}
         return {"model_family": " ".join(word.replace("-", " ").split())}
     raise ValueError(
-        "Settings are `sources`, `suggestions`, `characters`, `publishers`, `tradition` "
-        "and `family`."
+        "Settings are `sources`, `suggestions`, `characters`, `publishers`, `tradition`, "
+        "`family` and `shortcut`."
     )

@@ -21,6 +21,7 @@ depends on the app's messaging experience (``SLACK_MESSAGING``):
   continues the DM's one conversation (thread ``""``) until ``/gloo reset``.
 
 ``app_home_opened`` with ``tab == "home"`` publishes the Home tab (:mod:`bots.slack.home`).
+The message shortcut "Ask Gloo about this" is :mod:`bots.slack.shortcuts`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from bots.slack.clients import WebClients, workspace_id
 from bots.slack.commands import parse_command, parse_settings_change, readable_question
 from bots.slack.home import HomeTab
 from bots.slack.responder import slack_error
+from bots.slack.shortcuts import SlackShortcuts
 from core.access import NotAllowed
 from core.delivery import Dispatcher, Job
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
@@ -92,6 +94,7 @@ class SlackHandlers:
         self._home = HomeTab(service, clients)
         self._admins = SlackAdmins(clients)
         self._gate = SlackGate(service, clients, background)
+        self._shortcuts = SlackShortcuts(service, clients, background, self._gate, self._submit)
 
     @property
     def agent_view(self) -> bool:
@@ -114,6 +117,7 @@ class SlackHandlers:
         app.action(render.HOME_RESET_ACTION)(self.on_home_reset)
         app.action(re.compile(rf"^{render.SOURCE_ACTION}:"))(self.on_source)
         app.command("/gloo")(self.on_command)
+        self._shortcuts.register(app)  # "Ask Gloo about this" (bots/slack/shortcuts.py)
 
     # --- events ------------------------------------------------------------------------------
 

@@ -48,7 +48,8 @@ SETTINGS_USAGE: Final = (
     f"• `/gloo settings sources 3` (how many sources, 0-{MAX_SOURCES_LIMIT})\n"
     f"• `/gloo settings characters 500` (answer length, 1-{MAX_CHARACTER_LIMIT:,} characters; "
     "`none` for no limit)\n"
-    "• `/gloo settings publishers Publisher A, Publisher B` (`none` for all)"
+    "• `/gloo settings publishers Publisher A, Publisher B` (`none` for all)\n"
+    "• `/gloo settings shortcut on` or `off` (the *Ask Gloo about this* message shortcut)"
 )
 SETTINGS_BAD: Final = "I didn't understand that setting. {reason}"
 SOMETHING_WENT_WRONG: Final = (
@@ -128,3 +129,23 @@ HOME_ADMIN_CHANNEL: Final = "<#{id}>"
 HISTORY_MODAL_TITLE: Final = "Conversation"
 HISTORY_MODAL_CLOSE: Final = "Close"
 HISTORY_LOADING: Final = "_Getting this conversation from Gloo…_"
+
+# --- "Ask Gloo about this" (the message shortcut, bots/slack/shortcuts.py) ---------------
+SHORTCUT_MODAL_TITLE: Final = "Ask Gloo"
+SHORTCUT_SUBMIT: Final = "Ask"
+SHORTCUT_CANCEL: Final = "Cancel"
+SHORTCUT_QUOTE_LABEL: Final = "*About this message*"
+SHORTCUT_NO_TEXT: Final = "_(a message with no text)_"
+SHORTCUT_QUESTION_LABEL: Final = "Your question"
+SHORTCUT_OFF: Final = (
+    "Asking Gloo about messages is turned off here. An administrator can turn it on with "
+    "`/gloo settings shortcut on`."
+)
+SHORTCUT_CANNOT_POST: Final = (
+    "I can't post in that conversation, so I can't answer in the message's thread. Invite me "
+    "first (`/invite @Gloo`), then try again."
+)
+SHORTCUT_EXPIRED: Final = "That took a moment too long for Slack. Please use the shortcut again."
+SHORTCUT_LOST: Final = (
+    "I lost track of which message this was about. Close this and use the shortcut again."
+)

@@ -100,4 +100,5 @@ def channel_settings(row: RowMapping) -> ChannelSettings:
         enable_suggestions=row["enable_suggestions"],
         tradition=row["tradition"],
         model_family=row["model_family"],
+        enable_shortcuts=row["enable_shortcuts"],
     )

@@ -274,6 +274,7 @@ class SqlStore(InboxQueries, InstallationQueries, AccessQueries, FactQueries, Sq
             "enable_suggestions": settings.enable_suggestions,
             "tradition": settings.tradition,
             "model_family": settings.model_family,
+            "enable_shortcuts": settings.enable_shortcuts,
             "updated_at": utcnow(),
         }
         key = ("platform", "workspace", "channel")

@@ -175,6 +175,7 @@ class ChannelSettingsRow(StoreModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     tradition: str | None = Field(default=None, sa_type=String(32))
     model_family: str | None = Field(default=None, sa_type=String(32))
+    enable_shortcuts: bool = Field(default=True, sa_type=Boolean)
 
 
 class InstallationRow(StoreModel, table=True):

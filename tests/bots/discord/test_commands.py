@@ -242,7 +242,8 @@ async def test_sync_publishes_the_slash_commands_then_exits(
     code = await DiscordAdapter().command(adapter_args("sync"), discord_settings(fake))
     assert code == 0
     [put] = fake.calls_to("PUT", rf"/applications/{fake.application_id}/commands")
-    assert sorted(c["name"] for c in put.body) == ["access", "ask", "history", "reset", "settings"]
+    slash = sorted(c["name"] for c in put.body if c.get("type", 1) == 1)
+    assert slash == ["access", "ask", "history", "reset", "settings"]
     ask = next(c for c in put.body if c["name"] == "ask")
     assert ask["options"][0]["name"] == "question"
     assert ask["options"][0]["required"]
@@ -258,7 +259,9 @@ async def test_sync_publishes_the_slash_commands_then_exits(
     assert str(settings["default_member_permissions"]) == "32"  # Manage Server
     access = next(c for c in put.body if c["name"] == "access")
     assert str(access["default_member_permissions"]) == "32"
-    assert "Synced 5 slash commands" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Synced 5 slash commands" in out
+    assert "message command 'Ask Gloo'" in out  # bots/discord/context_menu.py
     assert not fake.sessions  # no gateway connection for a sub-command
 
 

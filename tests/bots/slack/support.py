@@ -52,6 +52,15 @@ PAYLOAD_SOURCES: dict[str, str] = {
     "message_channels": "docs.slack.dev/reference/events/message.channels",
     "message_deleted": "docs.slack.dev/reference/events/message/message_deleted",
     "message_im": "docs.slack.dev/reference/events/message.im",
+    "message_action": (
+        "docs.slack.dev/reference/interaction-payloads/shortcuts (a message shortcut: type "
+        "message_action, callback_id, trigger_id, response_url, message_ts, the message, "
+        "channel, user, team)"
+    ),
+    "view_submission": (
+        "docs.slack.dev/reference/interaction-payloads/view-interactions-payload "
+        "(view_submission: the view with its private_metadata and state.values)"
+    ),
     "slash_command": "docs.slack.dev/interactivity/implementing-slash-commands (the form fields)",
 }
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

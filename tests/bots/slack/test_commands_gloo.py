@@ -24,5 +24,5 @@ def test_v2_settings_parse(text: str, change: dict[str, object]) -> None:
 
 
 def test_the_list_of_settings_names_the_new_ones() -> None:
-    with pytest.raises(ValueError, match="`tradition` and `family`"):
+    with pytest.raises(ValueError, match="`tradition`, `family` and `shortcut`"):
         parse_settings_change("colour blue")

@@ -18,6 +18,7 @@ import pytest
 
 from bots.slack import messages as sentences
 from bots.slack.oauth import BOT_SCOPES
+from bots.slack.shortcuts import SHORTCUT_CALLBACK
 from tests.bots.slack.manifest_yaml import ManifestSyntax, load
 
 CONFIG = Path(__file__).parents[3] / "config"
@@ -75,6 +76,14 @@ def check_common(data: dict[str, Any]) -> None:
     assert command["command"] == "/gloo"
     assert command["url"].endswith("/slack/events")
     assert len(command["command"]) <= 32
+    # The message shortcut (docs.slack.dev/reference/app-manifest, features.shortcuts: name,
+    # callback_id, description, type "message" or "global"; name at most 24 characters,
+    # description at most 150, callback_id at most 255).
+    (shortcut,) = features["shortcuts"]
+    assert shortcut["type"] == "message"
+    assert shortcut["callback_id"] == SHORTCUT_CALLBACK
+    assert 1 <= len(shortcut["name"]) <= 24
+    assert 1 <= len(shortcut["description"]) <= 150
     assert sorted(data["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
     settings = data["settings"]
     events = settings["event_subscriptions"]

@@ -946,6 +946,9 @@ class FakeDiscord:
     async def _put_commands(self, body: Any, application_id: str) -> tuple[int, Any]:
         self.commands = [
             {
+                # application-commands, "Application Command Object": description is an
+                # "Empty string for USER and MESSAGE commands" in what Discord answers.
+                "description": "",
                 **command,
                 "id": str(self.snowflake()),
                 "application_id": application_id,

@@ -27,7 +27,10 @@ Published limits it enforces (docs.slack.dev):
   2,000 (reference/block-kit/block-elements/feedback-buttons-element).
 * ``views.publish`` (``type: home``), ``views.open`` (``type: modal``, a ``trigger_id`` used
   once) and ``views.update``: at most 100 blocks, a modal title of at most 24 characters
-  (slack_sdk's ``View`` validation, reference/views).
+  (slack_sdk's ``View`` validation, reference/views). A trigger handed out by
+  :meth:`FakeSlack.trigger_id` expires :data:`TRIGGER_TTL_S` (3) seconds after it was issued
+  (surfaces/modals: "trigger_id … expires in 3 seconds"), answering ``expired_trigger_id``;
+  ``private_metadata`` holds at most 3,000 characters (reference/surfaces/views).
 * ``assistant.threads.setSuggestedPrompts``: ``channel_id`` and at most 4 prompts of
   ``title`` and ``message``; ``thread_ts`` is optional (reference/methods).
 * ``users.info`` answers the user objects of :attr:`FakeSlack.users` (any other ``U…`` id
@@ -63,6 +66,10 @@ BOT_ID = "B0GLOOBOT"
 BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - the fake's own token
 APP_TOKEN = "xapp-test-token"  # noqa: S105 - the fake's own token
 FAKE_APP_ID = "A0FAKEAPP1"
+#: Seconds a trigger_id can open a modal (docs.slack.dev/surfaces/modals).
+TRIGGER_TTL_S: Final = 3.0
+#: Characters a view's private_metadata may hold (docs.slack.dev/reference/surfaces/views).
+PRIVATE_METADATA_LIMIT: Final = 3_000
 
 #: Calls that change a message already posted.
 EDIT_METHODS = frozenset({"chat.update", "chat.appendStream", "chat.stopStream"})
@@ -381,6 +388,8 @@ class FakeSlack:
         #: view id → the modal as last opened or updated.
         self.modals: dict[str, dict[str, Any]] = {}
         self._used_triggers: set[str] = set()
+        #: trigger id → when :meth:`trigger_id` issued it (on :attr:`clock`).
+        self.issued_triggers: dict[str, float] = {}
         self.calls: list[Call] = []
         #: (channel, thread_ts) → ``time.perf_counter()`` of the first call that showed text.
         self.first_text_at: dict[tuple[str, str | None], float] = {}
@@ -434,6 +443,13 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    def trigger_id(self) -> str:
+        """A fresh ``trigger_id`` as Slack puts in an interaction payload, valid for
+        :data:`TRIGGER_TTL_S` seconds of :attr:`clock` from now."""
+        trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+        self.issued_triggers[trigger] = self.clock()
+        return trigger
 
     def response_url(self, name: str = "1") -> str:
         return f"{self.url}/respond/{name}"
@@ -878,6 +894,8 @@ class FakeSlack:
         blocks = view.get("blocks")
         if not isinstance(blocks, list) or not blocks:
             return "invalid_arguments"
+        if len(str(view.get("private_metadata") or "")) > PRIVATE_METADATA_LIMIT:
+            return "invalid_arguments"
         error = validate_blocks(blocks, VIEW_MAX_BLOCKS)
         if error:
             return error
@@ -908,6 +926,9 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_arguments"}
         if trigger in self._used_triggers:
             return {"ok": False, "error": "invalid_trigger_id"}  # a trigger works once
+        issued = self.issued_triggers.get(trigger)
+        if issued is not None and self.clock() - issued > TRIGGER_TTL_S:
+            return {"ok": False, "error": "expired_trigger_id"}
         error = self._view_error(args.get("view"), "modal")
         if error:
             return {"ok": False, "error": error}
