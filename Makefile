@@ -65,10 +65,11 @@ typecheck: $(STAMP)
 
 # One worker per core (pytest-xdist; each worker makes its own PostgreSQL database, see
 # tests/conftest.py), and the 15 slowest tests named at the end. `make pytest WORKERS=0` runs
-# in one process.
+# in one process. `--dist loadfile`: a file's tests stay on one worker (the fuzz summaries read
+# what the module's examples left in its process).
 WORKERS ?= auto
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) --durations=15
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile --durations=15
 
 ## chaos: the long chaos runs (R1-R5 at 7x the size make test uses); figures on CHAOS lines
 chaos: $(STAMP)
