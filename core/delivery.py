@@ -33,6 +33,8 @@ import secrets
 import socket
 import time
 from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
     Awaitable,
     Callable,
     Collection,
@@ -471,16 +473,17 @@ class Dispatcher:
 
         surface: AnswerSurface | None = None
         started = asyncio.Event()
-        keep_alive = asyncio.create_task(self._keep_alive(responder, job, started))
+        notice = asyncio.Lock()  # held while a "still working" sign is being shown
+        keep_alive = asyncio.create_task(self._keep_alive(responder, job, started, notice))
         try:
             surface = await responder.open(job, record)
             stream = self._service.stream(
                 job.question, chat_id=job.chat_id, context=job.context, keep=keep
             )
-            async with aclosing(stream):
+            async with aclosing(stream), aclosing(_after_notice(stream, started, notice)) as events:
                 # Closed however the answer ends, so the thread's lock is never left held
                 # by an abandoned stream.
-                reply = await show_answer(surface, stream, clock=self._clock, on_event=started.set)
+                reply = await show_answer(surface, events, clock=self._clock)
         except AnswerFailed as exc:
             log.info("job.attempt_failed", reason=exc.user_message, retryable=exc.retryable)
             await self._after_failure(
@@ -542,8 +545,15 @@ class Dispatcher:
         await record(found)
         return replace(job, posted=tuple(found))
 
-    async def _keep_alive(self, responder: Responder, job: Job, started: asyncio.Event) -> None:
-        """Until Gloo's first text, tell the responder every ``slow_notice_after`` seconds."""
+    async def _keep_alive(
+        self, responder: Responder, job: Job, started: asyncio.Event, notice: asyncio.Lock
+    ) -> None:
+        """Until Gloo's first text, tell the responder every ``slow_notice_after`` seconds.
+
+        Each notice is shown under ``notice``, and only while nothing has started: the
+        answer's first text waits for one being shown (:func:`_after_notice`), so a late
+        "still working" never lands after the answer (where Slack would keep showing it).
+        """
         interval = self._policy.slow_notice_after
         if interval <= 0:
             return
@@ -553,11 +563,14 @@ class Dispatcher:
                 return
             except TimeoutError:
                 pass
-            log.info("job.still_waiting_for_gloo")
-            try:
-                await responder.still_working(job)
-            except Exception:
-                log.warning("job.still_working_failed", exc_info=True)
+            async with notice:
+                if started.is_set():
+                    return
+                log.info("job.still_waiting_for_gloo")
+                try:
+                    await responder.still_working(job)
+                except Exception:
+                    log.warning("job.still_working_failed", exc_info=True)
 
     async def _after_failure(
         self,
@@ -668,3 +681,16 @@ class Dispatcher:
             return
         if key is not None:
             self._kick(key)
+
+
+async def _after_notice(
+    events: AsyncIterator[StreamEvent], started: asyncio.Event, notice: asyncio.Lock
+) -> AsyncGenerator[StreamEvent, None]:
+    """``events``, the first one held until a "still working" sign being shown is done
+    (see :meth:`Dispatcher._keep_alive`); ``started`` is set at the first one."""
+    async for item in events:
+        if not started.is_set():
+            started.set()
+            async with notice:
+                pass
+        yield item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -334,6 +335,53 @@ async def test_a_slow_gloo_gets_still_working_notices_until_text_arrives(store: 
         await asyncio.sleep(0.25)  # nothing more once the answer has come
     assert notices >= 2  # every 0.1 s until the first text, at about 0.35 s
     assert responder.kept_alive.count("slow") == notices
+    assert len(responder.delivered) == 1
+
+
+@dataclass
+class SlowNoticeResponder(RecordingResponder):
+    """Its "still working" sign takes long to show: it ends once the answer's text shows,
+    or after ``notice_s`` when the text waits for it."""
+
+    notice_s: float = 0.5
+    order: list[str] = field(default_factory=list)
+    text_shown: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def still_working(self, job: Job) -> None:
+        self.order.append("notice")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.text_shown.wait(), self.notice_s)
+        self.order.append("notice shown")
+
+    async def open(self, job: Job, posted: PostedCallback) -> RecordingSurface:
+        surface = await super().open(job, posted)
+        progress = surface.progress
+
+        async def shown(text: str) -> None:
+            self.order.append("text")
+            self.text_shown.set()
+            await progress(text)
+
+        surface.progress = shown  # type: ignore[method-assign]
+        return surface
+
+
+async def test_the_answer_text_waits_for_a_still_working_sign_being_shown(
+    store: SqlStore,
+) -> None:
+    """A sign shown after the answer's first text would stay up (Slack clears a status when
+    the reply posts, not when a late setStatus lands after it)."""
+    sim = Simulator(SimulatorConfig(first_chunk_latency=0.15))
+    async with core_on_simulator(store, simulator=sim, **{**FAST, "slow_notice_after": 0.1}) as (
+        c,
+        _,
+    ):
+        responder = SlowNoticeResponder()
+        c.dispatcher.register("test", responder)
+        await c.dispatcher.submit(question_job("slow"))
+        await c.dispatcher.drain()
+    assert responder.order[:3] == ["notice", "notice shown", "text"]
+    assert responder.order.count("notice") == 1  # none once the text is on its way
     assert len(responder.delivered) == 1
 
 
