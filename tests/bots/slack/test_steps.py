@@ -15,7 +15,7 @@ from bots.slack.steps import steps_fact_name
 from core.simulator import Simulator
 from tests.bots.slack.fake_slack import BOT_TOKEN, TEAM_ID, Call, FakeSlack
 from tests.bots.slack.support import CHANNEL, assert_final_buttons, event, slack_process
-from tests.harness import NO_SEARCH, V2_PUBLISHER
+from tests.harness import NO_SEARCH, V2_PUBLISHER, simulator_api
 
 MENTION_TS = "1700000100.000100"
 SECOND_TS = "1700000200.000100"
@@ -141,3 +141,18 @@ async def test_while_the_card_shows_the_search_no_slow_status_says_it_again(
     assert not [c for c in fake_slack.calls_to("reactions.add") if c.args["name"] != "eyes"]
     (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
     assert answer.tasks["gloo_sources"]["status"] == "complete"
+
+
+async def test_v2_grounded_by_default_searches_without_named_publishers(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # No publishers: on Completions V2 the grounded route answers with Gloo's default
+    # publisher (GLOO_GROUNDED_BY_DEFAULT), a real search; the Message API searches nothing.
+    async with slack_process(sqlite_url, fake_slack, sim, gloo_publishers=()) as slack:
+        await slack.event(event("app_mention", ts=MENTION_TS))
+        await slack.settle()
+    (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    searched = simulator_api() == "completions"
+    assert bool(answer.tasks) == searched
+    if searched:
+        assert answer.tasks["gloo_sources"]["status"] == "complete"
