@@ -16,6 +16,11 @@ stream ends or breaks — so a surface only renders and calls its platform:
   says why in one sentence;
 * :meth:`AnswerSurface.close` ends every attempt, answered, failed or crashed.
 
+A surface that also shows the answer's steps (:class:`ShowsSteps`: Slack's task cards) gets
+each :data:`~core.types.Step` at once, ahead of text held for the pace; other surfaces
+(Discord, the console) never see them. Steps are not Gloo's first text: the dispatcher's
+"Gloo has started" signal waits for text or the reply.
+
 A surface keeps only what one attempt shows (what it streamed, which message is which); the
 messages earlier attempts posted come in with the job (``job.posted``), so any process can
 open a surface for a re-driven job and edit them instead of posting again. Nothing is kept
@@ -27,12 +32,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.service import AnswerFailed, StreamEvent
-from core.types import Reply, TextDelta
+from core.types import Reply, SearchingSources, SourcesFound, Step, TextDelta
 
-__all__ = ["AnswerSurface", "Clock", "show_answer"]
+__all__ = ["AnswerSurface", "Clock", "ShowsSteps", "show_answer"]
 
 Clock = Callable[[], float]
 
@@ -71,6 +76,17 @@ class AnswerSurface(Protocol):
     def close(self) -> None:
         """The attempt is over, however it ended: give back what the surface holds (its
         share of the platform's budget, a call reserved for a final change never made)."""
+        ...
+
+
+@runtime_checkable
+class ShowsSteps(Protocol):
+    """The optional capability of a surface that shows the answer's steps."""
+
+    async def step(self, step: Step) -> None:
+        """Show ``step`` (what really happened: Gloo searches its sources, found these).
+        Called at once, in order, before :meth:`AnswerSurface.final` or
+        :meth:`AnswerSurface.halt`; a surface may keep a step for its next change."""
         ...
 
 
@@ -121,6 +137,8 @@ class _Pump:
         self._answer = answer
         self._clock = clock
         self._on_event = on_event
+        self._steps: list[Step] = []  # steps read, not shown yet (surfaces that show them)
+        self._shows_steps = isinstance(surface, ShowsSteps)
         self._latest: str | None = None  # the newest text streamed
         self._shown: str | None = None  # the text last handed to the surface
         self._changed_at = float("-inf")
@@ -132,6 +150,9 @@ class _Pump:
     async def run(self) -> Reply:
         reader = self._reader = asyncio.create_task(self._read())
         while True:
+            if self._steps:
+                await self._show_steps()
+                continue
             self._due = self._next_change()
             wait = self._due - self._clock()
             if self._held() and wait <= 0:
@@ -156,6 +177,11 @@ class _Pump:
         """The reader task: the stream's events, up to its reply."""
         try:
             async for event in self._answer:
+                if isinstance(event, SearchingSources | SourcesFound):
+                    if self._shows_steps:
+                        self._steps.append(event)
+                        self._wake()
+                    continue
                 if self._on_event is not None:
                     self._on_event()
                 if not isinstance(event, TextDelta):
@@ -202,6 +228,11 @@ class _Pump:
             _settle(showing)
         self._shown = text
         self._changed_at = self._clock()
+
+    async def _show_steps(self) -> None:
+        assert isinstance(self._surface, ShowsSteps)
+        while self._steps:
+            await self._surface.step(self._steps.pop(0))
 
     async def flush(self) -> None:
         """Show held text now (the stream broke; what arrived stays readable)."""

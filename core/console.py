@@ -32,7 +32,16 @@ from rich.text import Text
 from core.intake import is_blank
 from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
 from core.settings import Settings
-from core.types import ChatHistory, Question, Reply, TextDelta, ThreadKey, whole_number
+from core.types import (
+    ChatHistory,
+    Question,
+    Reply,
+    SearchingSources,
+    SourcesFound,
+    TextDelta,
+    ThreadKey,
+    whole_number,
+)
 
 HELP = """Commands:
   <question>   ask Gloo
@@ -323,6 +332,8 @@ class Console:
         shown = ""
         try:
             async for event in events:
+                if isinstance(event, SearchingSources | SourcesFound):
+                    continue  # steps are for surfaces that show them (Slack's task cards)
                 if isinstance(event, TextDelta):
                     if not started:
                         self._print("Gloo: ", end="")
@@ -362,6 +373,8 @@ class Console:
         with live:  # entering draws the spinner at once
             try:
                 async for event in events:
+                    if isinstance(event, SearchingSources | SourcesFound):
+                        continue
                     first = answer.text is None
                     answer.text = strip_control(event.text)
                     if first:

@@ -31,6 +31,7 @@ from core.gloo.errors import GlooError, GlooNotFound, GlooUsageLimited
 from core.metrics import Metrics
 from core.ports import AnswerRecord, ConversationStore, ConversationSummary
 from core.presentation import present
+from core.steps import searches_sources
 from core.types import (
     MODEL_FAMILIES,
     PERSONAL_PREFIX,
@@ -42,7 +43,10 @@ from core.types import (
     HistoryMessage,
     Question,
     Reply,
+    SearchingSources,
     Source,
+    SourcesFound,
+    Step,
     TextDelta,
     ThreadKey,
     parse_suggestion_ref,
@@ -52,7 +56,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-StreamEvent = TextDelta | Reply
+StreamEvent = TextDelta | Step | Reply
 
 #: How many answers the chat view of a backend that keeps no chats at Gloo shows.
 HISTORY_VIEW_TURNS = 200
@@ -183,6 +187,10 @@ class ConversationService:
     ) -> AsyncGenerator[StreamEvent, None]:
         """Yield :class:`TextDelta` events as Gloo streams, then exactly one :class:`Reply`.
 
+        A question that makes Gloo search its sources (:func:`core.steps.searches_sources`)
+        also yields its steps: :class:`SearchingSources` before Gloo is asked and
+        :class:`SourcesFound` just before the reply.
+
         Questions in the same thread are answered one at a time, in arrival order. ``chat_id``
         continues a specific chat (a clicked suggestion); otherwise the thread's chat is used,
         and a new one is bound when the first answer arrives.
@@ -241,6 +249,9 @@ class ConversationService:
             chars=len(text),
             continuing=chat_id is not None,
         )
+        searching = searches_sources(self._gloo, request)
+        if searching:
+            yield SearchingSources()
         streamed = ""
         shown = ""  # what has been yielded: streamed text with honest links
         answer: GlooAnswer | None = None
@@ -330,6 +341,8 @@ class ConversationService:
             suggestions=len(reply.suggestions),
             seconds=round(time.monotonic() - started, 3),
         )
+        if searching:
+            yield SourcesFound(reply.sources)
         yield reply
 
     async def _earlier_turns(self, chat_id: str | None) -> tuple[Turn, ...]:

@@ -132,6 +132,24 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchingSources:
+    """A step of the answer: Gloo is searching its sources (a grounded or
+    publisher-filtered question), said when the question goes to Gloo."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesFound:
+    """A step of the answer: the search is over; ``sources`` are the ones the answer shows
+    (none: it shows none, e.g. the channel hides them)."""
+
+    sources: tuple[Source, ...] = ()
+
+
+#: What really happened on the way to an answer, for surfaces that show steps.
+Step = SearchingSources | SourcesFound
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryMessage:
     role: str  # "user" or "assistant"
     text: str

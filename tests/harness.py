@@ -25,6 +25,11 @@ SIMULATOR_API: GlooApi = "message"
 V2_PUBLISHER = "Northwind Press"
 
 
+#: Settings under which Gloo searches no sources on either API (no publishers; V2 not
+#: grounded by default): answers without steps (core.steps).
+NO_SEARCH: dict[str, Any] = {"gloo_publishers": (), "gloo_grounded_by_default": False}
+
+
 def simulator_api() -> GlooApi:
     return SIMULATOR_API
 

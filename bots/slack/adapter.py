@@ -41,6 +41,7 @@ from bots.slack.oauth import (
     install_rate_limit,
 )
 from bots.slack.responder import SlackResponder, slack_error
+from bots.slack.steps import StepsMemory
 from bots.slack.verify import SlackRequestVerifier
 from core.adapters import Runtime
 from core.bootstrap import StartupError
@@ -196,6 +197,7 @@ class SlackAdapter:
             update_interval=self._update_interval,
             streaming=self._streaming,
             budget=budget,
+            steps=StepsMemory(runtime.container.store),
         )
         runtime.dispatcher.register(PLATFORM, responder)
 

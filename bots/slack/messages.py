@@ -14,6 +14,16 @@ SUGGESTIONS_HEADER: Final = "*Ask next*"
 FEEDBACK_HEADER: Final = "Was this helpful?"
 CONTINUED: Final = "(continued)"
 BUTTONS_FALLBACK: Final = "Links and buttons for this answer"
+#: The task card of an answer for which Gloo searches its sources (Slack's streamed
+#: ``task_update`` chunks): while it searches, and when it is done.
+SEARCHING_SOURCES: Final = "Searching Gloo's sources"
+SEARCHED_SOURCES: Final = "Searched Gloo's sources"
+
+
+def found_sources(count: int) -> str:
+    """The finished search's title: how many sources the answer shows."""
+    return f"Found {count} source" if count == 1 else f"Found {count} sources"
+
 
 FEEDBACK_THANKS: Final = "Thanks for the feedback!"
 FEEDBACK_UNKNOWN: Final = (

@@ -6,6 +6,16 @@ answers become several messages, never silently cut); ``section`` text 3,000; bu
 75 (shortened with an ellipsis); ``action_id`` 255; button ``value`` 2,000; button ``url``
 3,000; 25 elements per ``actions`` block, 10 per ``context`` block.
 
+Task cards (``task_update`` chunks of a streamed message, docs.slack.dev/reference/methods/
+chat.startStream, "Using the chunks parameter": ``id``, ``title``, ``status`` one of
+``pending``/``in_progress``/``complete``/``error``, optional ``details``, ``output`` and
+``sources`` of URL source elements ``{type: url, url, text}``,
+docs.slack.dev/reference/block-kit/block-elements/url-source-element). Slack publishes no
+length limits for them; ours are conservative, after the nearest published ones (a header's
+text 150, a button's text 75 and ``url`` 3,000): a title of at most 150 characters, a
+source's text 75 and ``url`` 3,000, at most 25 sources. A refusal is caught by the
+responder (the stream goes on without cards).
+
 Model output is *defanged* before it reaches Slack: ``<!channel>``, ``<!here>``,
 ``<!everyone>``, ``<@U…>``, ``<#C…>``, ``<!subteam^…>`` and bare ``@here``-style words are
 rewritten so they can never ping anyone.
@@ -24,12 +34,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
+from slack_sdk.models.blocks.block_elements import UrlSourceElement
+from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
 from bots.slack import messages as say
 from core import presentation
 from core.intake import clean
 from core.text import ellipsize, misleads, split_text
-from core.types import ChatHistory, HistoryMessage, Reply
+from core.types import ChatHistory, HistoryMessage, Reply, Source
 
 log = structlog.get_logger(__name__)
 
@@ -265,6 +277,59 @@ def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str
         titles = " · ".join(unlinked)
         blocks.append(_context(say.MORE_SOURCES_HEADER.format(titles=titles), verbatim=True))
     return blocks
+
+
+# --- task cards (streamed steps) ------------------------------------------------------------
+
+#: The one task card of an answer: its search of Gloo's sources.
+SOURCES_TASK_ID: Final = "gloo_sources"
+TASK_TITLE_LIMIT: Final = 150
+TASK_SOURCE_TEXT_LIMIT: Final = 75
+TASK_SOURCE_URL_LIMIT: Final = 3_000
+TASK_SOURCES_LIMIT: Final = 25
+
+
+def _task(
+    title: str, status: str, sources: list[UrlSourceElement] | None = None
+) -> TaskUpdateChunk:
+    return TaskUpdateChunk(
+        id=SOURCES_TASK_ID,
+        title=ellipsize(title, TASK_TITLE_LIMIT),
+        status=status,
+        sources=sources or None,
+    )
+
+
+def searching_task() -> TaskUpdateChunk:
+    """The card while Gloo searches its sources."""
+    return _task(say.SEARCHING_SOURCES, "in_progress")
+
+
+def found_task(sources: Sequence[Source]) -> TaskUpdateChunk:
+    """The finished search: how many sources the answer shows, carrying those with a link
+    that fits (at most :data:`TASK_SOURCES_LIMIT`)."""
+    if not sources:
+        return _task(say.SEARCHED_SOURCES, "complete")
+    linked: list[UrlSourceElement] = []
+    for source in sources:
+        url = presentation.link(source.url)
+        if url is None or len(url) > TASK_SOURCE_URL_LIMIT:
+            continue
+        text = ellipsize(defang(clean(source.label)), TASK_SOURCE_TEXT_LIMIT) or url[:75]
+        linked.append(UrlSourceElement(url=url, text=text))
+        if len(linked) == TASK_SOURCES_LIMIT:
+            break
+    return _task(say.found_sources(len(sources)), "complete", linked)
+
+
+def stopped_task() -> TaskUpdateChunk:
+    """The search's card when the answer broke off: never left in progress."""
+    return _task(say.SEARCHING_SOURCES, "error")
+
+
+def text_chunk(text: str) -> MarkdownTextChunk:
+    """Streamed answer text as a chunk (every stream sends its text so)."""
+    return MarkdownTextChunk(text=text)
 
 
 def _suggestion_blocks(suggestions: Sequence[presentation.ShownSuggestion]) -> list[dict[str, Any]]:

@@ -13,6 +13,14 @@ presented for its channel (:mod:`core.presentation`), so nothing is read back fr
 service. The final message always carries the full blocks. If Slack
 refuses the blocks (``invalid_blocks``, ``msg_too_long``…) the answer goes out as plain text
 followed by the buttons, instead of being dropped.
+
+Visible steps: when Gloo searches its sources (:mod:`core.steps`) a streamed answer shows a
+task card (``task_update`` chunks, :mod:`bots.slack.render`): "Searching Gloo's sources"
+from the start of the stream, then "Found N sources" carrying them with the stream's stop;
+an answer that breaks off closes the card as ``error``, never leaving it in progress. Every
+stream sends its text as ``markdown_text`` chunks, with or without a card. While the card
+shows the search, the "Gloo is slow" status is not shown too. Where Slack refuses the card
+(:mod:`bots.slack.steps`) the stream goes on without it, and the workspace gets none again.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import asyncio
 from collections.abc import Collection
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -32,10 +40,11 @@ from bots.slack import render
 from bots.slack.clients import WebClients, retry_after_header, split_workspace
 from bots.slack.limits import SLACK_RATES, slack_scope
 from bots.slack.render import SlackMessage
+from bots.slack.steps import CHUNK_REFUSALS, StepsMemory
 from core.budget import Budget, Reservation
 from core.delivery import Job, PostedCallback
 from core.presentation import thread_title
-from core.types import Reply, ThreadKey
+from core.types import Reply, SearchingSources, SourcesFound, Step, ThreadKey
 
 log = structlog.get_logger(__name__)
 
@@ -174,8 +183,13 @@ class SlackResponder:
         streaming: bool = True,
         budget: Budget | None = None,
         budget_wait: float = BUDGET_WAIT_S,
+        steps: StepsMemory | None = None,
     ) -> None:
         self._clients = clients
+        #: Where Slack refused task cards (kept in the learned facts when given a store).
+        self.steps = steps if steps is not None else StepsMemory()
+        #: Jobs whose task card shows Gloo's search (no "Gloo is slow" status meanwhile).
+        self.searching: set[str] = set()
         self._interval = update_interval
         self._streaming = streaming
         self.budget = budget if budget is not None else Budget(SLACK_RATES, platform="slack")
@@ -209,7 +223,10 @@ class SlackResponder:
             log.warning("slack.title_failed", exc_info=True)
 
     async def still_working(self, job: Job) -> None:
-        """Gloo is slow to start: the status says so, else an ⏳ on the question."""
+        """Gloo is slow to start: the status says so, else an ⏳ on the question — unless
+        the answer's task card shows Gloo searching its sources (it would say it twice)."""
+        if job.key in self.searching:
+            return
         thread = job.question.thread
         client = await self._clients.for_workspace(thread.workspace, wait_on_rate_limit=False)
         await self._signal(client, job, SLOW_STATUS, SLOW_LOADING, SLOW_REACTION)
@@ -379,6 +396,8 @@ class SlackResponder:
     async def open(self, job: Job, posted: PostedCallback) -> SlackSurface:
         """The messages of one attempt at ``job`` (no Slack call until the first text)."""
         waiting, immediate = await self._clients.pair_for_workspace(job.question.thread.workspace)
+        stream = await self._open_stream(immediate, job)
+        cards = stream is not None and await self.steps.allowed(job.question.thread.workspace)
         return SlackSurface(
             client=waiting,
             immediate=immediate,
@@ -387,8 +406,9 @@ class SlackResponder:
             interval=self._interval,
             budget=self.budget,
             budget_wait=self._budget_wait,
-            stream=await self._open_stream(immediate, job),
+            stream=stream,
             responder=self,
+            cards=cards,
         )
 
     async def _open_stream(self, client: AsyncWebClient, job: Job) -> AsyncChatStream | None:
@@ -460,6 +480,12 @@ class SlackSurface:
     shown: str = ""  # defanged text the message shows
     started: bool = False  # the stream has its message (chat.startStream went)
     held: Reservation | None = None  # the call held for the final change
+    #: Whether this stream may show task cards (the workspace has not refused them).
+    cards: bool = False
+    #: The search's card: "" none, "pending" (goes with the stream's start), "searching"
+    #: (shown in progress), "closed".
+    card: str = ""
+    found: SourcesFound | None = None  # the finished search, shown with the final change
     _live: ExitStack = field(default_factory=ExitStack)
     _told_ahead: int | None = None  # the queue position the status shows
 
@@ -502,7 +528,108 @@ class SlackSurface:
         """Leave the workspace's live answers and the channel's queue; give back a final
         call never made."""
         self._unqueue()
+        self._card_state("closed" if self.card == "searching" else self.card)
         self._live.close()
+
+    # --- the search's task card --------------------------------------------------------------
+
+    async def step(self, step: Step) -> None:
+        """Show a step: the search starts the stream with its card (when the channel and
+        the budget have room now; else the card goes with the first text); the search's
+        end is kept for the final change."""
+        if isinstance(step, SourcesFound):
+            if self.card in ("pending", "searching"):
+                self.found = step
+            return
+        if not isinstance(step, SearchingSources) or not self.cards or self.stream is None:
+            return
+        if self.started or self.card:
+            return
+        self.card = "pending"
+        if not self.ids and not self._channel_turn():
+            return  # the card goes with the first text, when the channel has room
+        if not self._may_start():
+            return  # progress() decides: stream later, or post and edit (no card)
+        await self._stream_chunks(None)
+
+    def _card_state(self, state: str) -> None:
+        self.card = state
+        if self.responder is None:
+            return
+        if state == "searching":
+            self.responder.searching.add(self.job.key)
+        else:
+            self.responder.searching.discard(self.job.key)
+
+    def _pending_tasks(self) -> list[Any]:
+        return [render.searching_task()] if self.card == "pending" else []
+
+    async def _cards_refused(self, exc: SlackApiError) -> bool:
+        """True when ``exc`` refuses the task card: no cards from now on (remembered)."""
+        error = slack_error(exc)
+        if error not in CHUNK_REFUSALS or retry_after(exc) is not None:
+            return False
+        self.cards = False
+        self._card_state("")
+        self.found = None
+        if self.responder is not None:
+            await self.responder.steps.refused(self.workspace, error)
+        return True
+
+    async def _stream_chunks(self, new: str | None) -> bool:
+        """Start or append to the stream: ``new`` text (as a ``markdown_text`` chunk) and the
+        pending card, if any. A refused card is dropped and the text sent again without
+        it. True when sent; a failure other than a 429 on a started stream breaks it."""
+        assert self.stream is not None
+        method = "chat.appendStream" if self.started else "chat.startStream"
+        text = [render.text_chunk(new)] if new else []
+        tasks = self._pending_tasks()
+        try:
+            try:
+                await self.stream.append(chunks=[*text, *tasks])
+            except SlackApiError as exc:
+                if not tasks or not await self._cards_refused(exc):
+                    raise
+                if not text:
+                    return False  # the text starts the stream without a card
+                await self.stream.append(chunks=text)
+        except SlackApiError as exc:
+            if self.started and retry_after(exc) is not None:
+                refused(self.budget, self.thread, method, exc)
+                return False  # Slack refused this change; the stream goes on
+            await self._stream_broke(exc)
+            return False
+        if tasks:
+            self._card_state("searching")
+        self.started = True
+        self._unqueue()
+        if self.stream.ts and self.stream.ts not in self.ids:
+            await self._remember(self.stream.ts)
+        return True
+
+    def _closing_tasks(self, *, answered: bool) -> list[Any]:
+        """The card's last change, for the stream's stop: found (answered) or stopped."""
+        if self.card != "searching":
+            return []
+        if answered and self.found is not None:
+            return [render.found_task(self.found.sources)]
+        return [render.found_task(()) if answered else render.stopped_task()]
+
+    async def _stop(
+        self, stream: AsyncChatStream, *, answered: bool, text: str | None = None, **kwargs: Any
+    ) -> None:
+        """Stop ``stream`` with ``text`` and the card's last change; a refused card is
+        dropped and the stop sent again without it."""
+        chunks = [render.text_chunk(text)] if text else []
+        tasks = self._closing_tasks(answered=answered)
+        try:
+            await stream.stop(chunks=[*chunks, *tasks], **kwargs)
+        except SlackApiError as exc:
+            if not tasks or not await self._cards_refused(exc):
+                raise
+            await stream.stop(chunks=chunks, **kwargs)
+        if tasks:
+            self._card_state("closed")
 
     # --- the channel's queue for new messages ----------------------------------------------
 
@@ -608,24 +735,15 @@ class SlackSurface:
         method = "chat.appendStream" if self.started else "chat.startStream"
         if self.started and not self._may_change(method):
             return  # over budget: this text goes with a later change
-        try:
-            await self.stream.append(markdown_text=new)
-        except SlackApiError as exc:
-            if self.started and retry_after(exc) is not None:
-                refused(self.budget, self.thread, method, exc)
-                return  # Slack refused this change; the stream goes on
-            await self._stream_broke(exc)
-        else:
+        if await self._stream_chunks(new):
             self.sent = safe
-            self.started = True
-            self._unqueue()
-            if self.stream.ts and self.stream.ts not in self.ids:
-                await self._remember(self.stream.ts)
 
     async def _stream_broke(self, exc: SlackApiError) -> None:
         """Streaming failed: carry on with the stream's message (if any) as a placeholder."""
         log.warning("slack.stream_failed", error=slack_error(exc), started=self.started)
         refused(self.budget, self.thread, "chat.startStream", exc)
+        if self.card == "pending":
+            self._card_state("")  # never shown: nothing to close
         stream, self.stream = self.stream, None
         if stream is not None and stream.ts and stream.ts not in self.ids:
             await self._remember(stream.ts)
@@ -655,7 +773,7 @@ class SlackSurface:
         if stream is not None and stream.ts:
             await self._spend_surely("chat.stopStream")
             try:
-                await stream.stop()
+                await self._stop(stream, answered=False)
             except SlackApiError as exc:
                 log.info("slack.stream_stop_failed", error=slack_error(exc))
             self.shown = self.sent
@@ -665,6 +783,8 @@ class SlackSurface:
     async def failure(self, sentence: str) -> None:
         """Say ``sentence``: under what this attempt showed, else instead of the placeholder
         or partial answer an earlier attempt left (edited), else as a new message."""
+        if self.card == "searching":
+            await self.halt()  # the card is closed, never left in progress
         notice = render.text_message(sentence)
         if self.ids and not self.shown:
             await self._spend_surely("chat.update")
@@ -716,7 +836,9 @@ class SlackSurface:
         if len(pages) == 1 and full.startswith(self.sent) and len(full) <= render.MARKDOWN_LIMIT:
             extras = render.reply_extras(reply)
             try:
-                await stream.stop(markdown_text=full[len(self.sent) :] or None, blocks=extras)
+                await self._stop(
+                    stream, answered=True, text=full[len(self.sent) :] or None, blocks=extras
+                )
             except SlackApiError as exc:
                 log.warning("slack.stream_stop_failed", error=slack_error(exc))
                 if stream.ts and stream.ts not in self.ids:
@@ -729,7 +851,7 @@ class SlackSurface:
         # rewrite its message with the final blocks.
         if stream.ts:
             try:
-                await stream.stop()
+                await self._stop(stream, answered=True)
             except SlackApiError as exc:
                 log.info("slack.stream_stop_failed", error=slack_error(exc))
             if stream.ts not in self.ids:

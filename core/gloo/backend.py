@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.types import ChatHistory, Source
 
@@ -92,3 +92,12 @@ class GlooBackend(Protocol):
     async def history(self, chat_id: str) -> ChatHistory:
         """The chat's messages as Gloo keeps them (``GET /ai/v1/chat``)."""
         ...
+
+
+@runtime_checkable
+class SearchesSources(Protocol):
+    """An optional capability of a backend: whether a request makes Gloo search its sources
+    beyond what the request names (Completions V2's grounded route, with Gloo's default
+    publisher). A request that names publishers always does, on any backend."""
+
+    def searches_sources(self, request: GlooRequest) -> bool: ...

@@ -481,6 +481,10 @@ class CompletionsBackend(HttpBackendBase):
             raise ValueError("history() needs a chat_id")
         return ChatHistory(chat_id=chat_id)
 
+    def searches_sources(self, request: GlooRequest) -> bool:
+        """Whether ``request`` goes to the grounded route (Gloo searches its sources)."""
+        return is_grounded(request, by_default=self._grounded_by_default)
+
     # --- internals -----------------------------------------------------------------------
 
     def _prepare(self, request: GlooRequest, *, stream: bool) -> tuple[str, CompletionRequestBody]:

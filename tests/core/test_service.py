@@ -10,7 +10,7 @@ import pytest
 from core import messages
 from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
 from core.ports import AnswerRecord, ConversationStore
-from core.service import AnswerFailed, ConversationService, UnknownSuggestion
+from core.service import AnswerFailed, ConversationService, StreamEvent, UnknownSuggestion
 from core.simulator import RequestRecord, Simulator, SimulatorConfig
 from core.store.sql import SqlStore
 from core.types import (
@@ -32,14 +32,14 @@ def message_requests(sim: Simulator) -> list[RequestRecord]:
     return list(sim.message_records)
 
 
-async def collect(events: AsyncIterator[TextDelta | Reply]) -> tuple[list[TextDelta], Reply]:
+async def collect(events: AsyncIterator[StreamEvent]) -> tuple[list[TextDelta], Reply]:
     deltas: list[TextDelta] = []
     reply: Reply | None = None
     async for event in events:
         if isinstance(event, TextDelta):
             assert reply is None, "no text after the final reply"
             deltas.append(event)
-        else:
+        elif isinstance(event, Reply):
             reply = event
     assert reply is not None
     return deltas, reply

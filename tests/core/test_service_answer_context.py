@@ -15,7 +15,7 @@ import pytest
 from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
 from core.gloo.errors import GlooNotFound
 from core.ports import AnswerRecord
-from core.service import ConversationService
+from core.service import ConversationService, StreamEvent
 from core.types import (
     AnswerContext,
     ChannelSettings,
@@ -125,8 +125,8 @@ def service(gloo: ScriptedGloo, store: Any) -> ConversationService:
 
 async def run(
     svc: ConversationService, question: Question, **options: Any
-) -> tuple[list[TextDelta | Reply], Reply]:
-    events: list[TextDelta | Reply] = options.pop("events", [])
+) -> tuple[list[StreamEvent], Reply]:
+    events: list[StreamEvent] = options.pop("events", [])
     async for event in svc.stream(question, **options):
         events.append(event)
     reply = events[-1]

@@ -18,7 +18,7 @@ from core.gloo.auth import ClientCredentialsAuth
 from core.gloo.completions import CompletionsBackend, build_completions_backend
 from core.gloo.retry import RetryPolicy
 from core.ports import AnswerRecord
-from core.service import HISTORY_VIEW_TURNS, AnswerFailed, ConversationService
+from core.service import HISTORY_VIEW_TURNS, AnswerFailed, ConversationService, StreamEvent
 from core.simulator import SIMULATOR_BASE_URL, RequestRecord, Simulator, simulator_client
 from core.store.sql import SqlStore
 from core.types import ChannelSettings, Question, Reply, Source, TextDelta, ThreadKey
@@ -79,13 +79,13 @@ def reads(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, i
     return calls
 
 
-async def collect(events: AsyncIterator[TextDelta | Reply]) -> tuple[list[TextDelta], Reply]:
+async def collect(events: AsyncIterator[StreamEvent]) -> tuple[list[TextDelta], Reply]:
     deltas: list[TextDelta] = []
     reply: Reply | None = None
     async for event in events:
         if isinstance(event, TextDelta):
             deltas.append(event)
-        else:
+        elif isinstance(event, Reply):
             reply = event
     assert reply is not None
     return deltas, reply

@@ -226,7 +226,7 @@ async def test_the_service_streams_and_replies_with_honest_links(store: SqlStore
         if isinstance(event, TextDelta):
             assert event.text == "".join(shown) + event.delta
             shown.append(event.delta)
-        else:
+        elif isinstance(event, Reply):
             reply = event
     assert reply is not None
     assert reply.text == HONEST

@@ -13,6 +13,7 @@ from devtools.slack.fake import (
     Team,
     user_object,
     validate_blocks,
+    validate_chunks,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "Team",
     "user_object",
     "validate_blocks",
+    "validate_chunks",
 ]

@@ -27,7 +27,7 @@ from tests.bots.slack.support import (
     feedback_click,
     slack_process,
 )
-from tests.harness import expects_suggestions, question_path
+from tests.harness import expects_suggestions, question_path, simulator_api
 
 MENTION_TS = "1700000100.000100"
 
@@ -318,10 +318,16 @@ async def test_a_slow_gloo_shows_an_hourglass_until_the_answer_starts(
 ) -> None:
     sim.config.first_chunk_latency = 0.3
     async with slack_process(sqlite_url, fake_slack, sim, slow_notice_after=0.1) as slack:
-        await mention(slack)
+        answer = await mention(slack)
     statuses = [entry[2] for entry in fake_slack.status_history]
     assert statuses[0] == "is thinking…"
-    assert "is still working — Gloo is slow right now…" in statuses[1:]
+    if simulator_api() == "completions":
+        # V2 answers are grounded: the task card shows Gloo searching instead of a second
+        # status saying the same (tests/bots/slack/test_steps.py).
+        assert statuses == ["is thinking…"]
+        assert answer.tasks["gloo_sources"]["status"] == "complete"
+    else:
+        assert "is still working — Gloo is slow right now…" in statuses[1:]
     assert (CHANNEL, MENTION_TS) not in fake_slack.statuses  # cleared by the answer
 
 
@@ -336,7 +342,9 @@ async def test_a_refused_status_falls_back_to_reactions_and_is_remembered(
         await mention(slack)
     reactions = [call.args["name"] for call in fake_slack.calls_to("reactions.add")]
     assert reactions[0] == "eyes"
-    assert "hourglass_flowing_sand" in reactions[1:]
+    # On V2 (grounded) the task card says Gloo is searching: no ⏳ says it again.
+    slow = simulator_api() != "completions"
+    assert ("hourglass_flowing_sand" in reactions[1:]) == slow
     # Refused once: the workspace's later signs go straight to reactions.
     assert len(fake_slack.calls_to("assistant.threads.setStatus")) == 1
 

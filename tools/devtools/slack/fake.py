@@ -33,6 +33,15 @@ Published limits it enforces (docs.slack.dev):
   ``private_metadata`` holds at most 3,000 characters (reference/surfaces/views).
 * ``assistant.threads.setSuggestedPrompts``: ``channel_id`` and at most 4 prompts of
   ``title`` and ``message``; ``thread_ts`` is optional (reference/methods).
+* Streamed ``chunks`` (docs.slack.dev/reference/methods/chat.startStream, "Using the chunks
+  parameter"): ``markdown_text`` (``text``), ``task_update`` (``id``, ``title``, ``status``
+  one of ``pending``/``in_progress``/``complete``/``error``, optional ``details``,
+  ``output``, ``sources`` of URL source elements ``{type: url, url, text}``:
+  reference/block-kit/block-elements/url-source-element), ``plan_update`` (``title``) and
+  ``blocks``; anything else is ``invalid_chunks``. Slack publishes no lengths for task
+  cards: the fake holds them to the renderer's (title 150, source text 75, url 3,000, 25
+  sources). A :class:`Team` with ``refuses_tasks`` answers that error to any call carrying
+  a ``task_update`` or ``plan_update`` (a workspace without task cards).
 * ``users.info`` answers the user objects of :attr:`FakeSlack.users` (any other ``U…`` id
   as a plain member); ``chat.getPermalink`` a link for a message it knows (or a person's
   thread root).
@@ -210,6 +219,9 @@ class Message:
     final_update: bool = False
     #: When the message first showed the finished answer (its 👍/👎 buttons).
     completed_at: float | None = None
+    #: Task cards by id, as their last ``task_update`` left them; and every update in order.
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_updates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def paced_edit_times(self) -> list[float]:
@@ -258,6 +270,8 @@ class Team:
     enterprise_id: str | None = None
     #: The bot token's scopes; ``None`` grants every scope a method needs.
     scopes: frozenset[str] | None = None
+    #: The error answered to a streaming call carrying a task card (None: cards allowed).
+    refuses_tasks: str | None = None
 
 
 def user_object(
@@ -322,6 +336,62 @@ def _feedback_element_error(element: dict[str, Any]) -> bool:
         if len(str(button.get("accessibility_label", ""))) > 75:
             return True
     return False
+
+
+TASK_STATUSES: Final = frozenset({"pending", "in_progress", "complete", "error"})
+TASK_TITLE_LIMIT: Final = 150
+TASK_SOURCE_TEXT_LIMIT: Final = 75
+TASK_SOURCE_URL_LIMIT: Final = 3_000
+TASK_SOURCES_LIMIT: Final = 25
+
+
+def _text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= limit
+
+
+def _task_error(chunk: dict[str, Any]) -> bool:
+    """True when a ``task_update`` chunk breaks its schema or the renderer's limits."""
+    if not _text(chunk.get("id"), 255) or not _text(chunk.get("title"), TASK_TITLE_LIMIT):
+        return True
+    if chunk.get("status") not in TASK_STATUSES:
+        return True
+    for name in ("details", "output"):
+        if name in chunk and not isinstance(chunk[name], str):
+            return True
+    sources = chunk.get("sources", [])
+    if not isinstance(sources, list) or len(sources) > TASK_SOURCES_LIMIT:
+        return True
+    return any(
+        not isinstance(source, dict)
+        or source.get("type") != "url"
+        or not _text(source.get("url"), TASK_SOURCE_URL_LIMIT)
+        or not _text(source.get("text"), TASK_SOURCE_TEXT_LIMIT)
+        for source in sources
+    )
+
+
+def validate_chunks(chunks: Any) -> str | None:
+    """The error for streamed ``chunks`` that break the published schema, or None."""
+    if chunks is None:
+        return None
+    if not isinstance(chunks, list):
+        return "invalid_chunks"
+    for chunk in chunks:
+        kind = chunk.get("type") if isinstance(chunk, dict) else None
+        if kind == "markdown_text":
+            bad = not isinstance(chunk.get("text"), str)
+        elif kind == "task_update":
+            bad = _task_error(chunk)
+        elif kind == "plan_update":
+            bad = not _text(chunk.get("title"), TASK_TITLE_LIMIT)
+        elif kind == "blocks":
+            blocks = chunk.get("blocks")
+            bad = not isinstance(blocks, list) or validate_blocks(blocks) is not None
+        else:
+            bad = True
+        if bad:
+            return "invalid_chunks"
+    return None
 
 
 def validate_blocks(
@@ -766,9 +836,30 @@ class FakeSlack:
                 text += chunk.get("text", "")
         return text
 
+    @staticmethod
+    def _chunks_refused(args: dict[str, Any], team: Team) -> str | None:
+        """The error for the call's chunks: invalid ones, or a task card ``team`` refuses."""
+        error = validate_chunks(args.get("chunks"))
+        if error is not None:
+            return error
+        kinds = {chunk.get("type") for chunk in args.get("chunks") or []}
+        if team.refuses_tasks and kinds & {"task_update", "plan_update"}:
+            return team.refuses_tasks
+        return None
+
+    @staticmethod
+    def _note_tasks(message: Message, args: dict[str, Any]) -> None:
+        for chunk in args.get("chunks") or []:
+            if chunk.get("type") == "task_update":
+                message.tasks[str(chunk["id"])] = dict(chunk)
+                message.task_updates.append(dict(chunk))
+
     def _m_chat_startStream(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
         if not args.get("thread_ts"):
             return {"ok": False, "error": "invalid_arguments"}
+        error = self._chunks_refused(args, team)
+        if error:
+            return {"ok": False, "error": error}
         message = Message(
             channel=str(args["channel"]),
             ts=self._new_ts(),
@@ -776,6 +867,7 @@ class FakeSlack:
             streamed=self._chunk_text(args),
             streaming=True,
         )
+        self._note_tasks(message, args)
         self.messages[message.ts] = message
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
@@ -785,7 +877,11 @@ class FakeSlack:
             return {"ok": False, "error": "message_not_found"}
         if not message.streaming:
             return {"ok": False, "error": "message_not_in_streaming_state"}
+        error = self._chunks_refused(args, team)
+        if error:
+            return {"ok": False, "error": error}
         message.streamed += self._chunk_text(args)
+        self._note_tasks(message, args)
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _m_chat_stopStream(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
@@ -795,10 +891,11 @@ class FakeSlack:
         if not message.streaming:
             return {"ok": False, "error": "message_not_in_streaming_state"}
         blocks = list(args.get("blocks") or [])
-        error = validate_blocks(blocks) if blocks else None
+        error = (validate_blocks(blocks) if blocks else None) or self._chunks_refused(args, team)
         if error:
             return {"ok": False, "error": error}
         message.streamed += self._chunk_text(args)
+        self._note_tasks(message, args)
         message.blocks = blocks
         message.streaming = False
         return {"ok": True, "channel": message.channel, "ts": message.ts}
