@@ -19,7 +19,7 @@ stream ends or breaks — so a surface only renders and calls its platform:
 A surface that also shows the answer's steps (:class:`ShowsSteps`: Slack's task cards) gets
 each :data:`~core.types.Step` at once, ahead of text held for the pace; other surfaces
 (Discord, the console) never see them. Steps are not Gloo's first text: the dispatcher's
-"Gloo has started" signal waits for text or the reply.
+"Gloo has started" signal waits for text or the reply (``core.delivery``).
 
 A surface keeps only what one attempt shows (what it streamed, which message is which); the
 messages earlier attempts posted come in with the job (``job.posted``), so any process can
@@ -95,15 +95,13 @@ async def show_answer(
     answer: AsyncIterator[StreamEvent],
     *,
     clock: Clock = time.monotonic,
-    on_event: Callable[[], None] | None = None,
 ) -> Reply:
     """Stream ``answer`` into ``surface`` at its pace, then show the final reply; return it.
 
-    ``on_event`` is called for every event (the dispatcher's "Gloo has started" signal).
     Raises :class:`~core.service.AnswerFailed` from ``answer`` (after showing the held text
     and halting the surface); other exceptions (a renderer's) propagate as they are.
     """
-    pump = _Pump(surface, answer, clock, on_event)
+    pump = _Pump(surface, answer, clock)
     try:
         reply = await pump.run()
     except AnswerFailed:
@@ -131,12 +129,10 @@ class _Pump:
         surface: AnswerSurface,
         answer: AsyncIterator[StreamEvent],
         clock: Clock,
-        on_event: Callable[[], None] | None,
     ) -> None:
         self._surface = surface
         self._answer = answer
         self._clock = clock
-        self._on_event = on_event
         self._steps: list[Step] = []  # steps read, not shown yet (surfaces that show them)
         self._shows_steps = isinstance(surface, ShowsSteps)
         self._latest: str | None = None  # the newest text streamed
@@ -182,8 +178,6 @@ class _Pump:
                         self._steps.append(event)
                         self._wake()
                     continue
-                if self._on_event is not None:
-                    self._on_event()
                 if not isinstance(event, TextDelta):
                     return event
                 self._latest = event.text

@@ -53,7 +53,7 @@ from core.active_threads import ActiveThreads
 from core.answering import AnswerSurface, Clock, show_answer
 from core.ports import QUOTA_ERROR, AnswerRecord, Finished, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
-from core.types import Job, ThreadKey
+from core.types import Job, SearchingSources, SourcesFound, ThreadKey
 
 if TYPE_CHECKING:
     from core.metrics import Metrics
@@ -686,10 +686,11 @@ class Dispatcher:
 async def _after_notice(
     events: AsyncIterator[StreamEvent], started: asyncio.Event, notice: asyncio.Lock
 ) -> AsyncGenerator[StreamEvent, None]:
-    """``events``, the first one held until a "still working" sign being shown is done
-    (see :meth:`Dispatcher._keep_alive`); ``started`` is set at the first one."""
+    """``events``, the first of Gloo's text or reply held until a "still working" sign
+    being shown is done (see :meth:`Dispatcher._keep_alive`); ``started`` is set then.
+    Steps (a task card's "Searching Gloo's sources") are not Gloo's first text."""
     async for item in events:
-        if not started.is_set():
+        if not started.is_set() and not isinstance(item, SearchingSources | SourcesFound):
             started.set()
             async with notice:
                 pass

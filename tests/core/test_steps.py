@@ -3,10 +3,12 @@ handed only to surfaces that show them (core.answering)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from core.answering import show_answer
+from core.delivery import _after_notice
 from core.gloo.backend import GlooAnswer, GlooDelta, GlooEvent, GlooRequest
 from core.service import ConversationService, StreamEvent
 from core.steps import searches_sources
@@ -145,16 +147,28 @@ async def grounded_answer() -> AsyncIterator[StreamEvent]:
 
 async def test_a_surface_that_shows_steps_gets_them_in_order_before_the_final() -> None:
     surface = StepSurface()
-    started: list[str] = []
-    await show_answer(surface, grounded_answer(), on_event=lambda: started.append("event"))
+    await show_answer(surface, grounded_answer())
     assert surface.calls == [
         "step SearchingSources",
         "progress Grace",
         "step SourcesFound 1",
         "final Grace.",
     ]
-    # Steps are not Gloo's first text: the "Gloo has started" signal counts text and reply.
-    assert started == ["event", "event"]
+
+
+async def test_steps_are_not_gloo_s_first_text() -> None:
+    """The dispatcher's "Gloo has started" signal (which ends the slow-Gloo notices) comes
+    with the first text, not with the task card's "Searching Gloo's sources"."""
+    started = asyncio.Event()
+    seen: list[tuple[str, bool]] = []
+    async for item in _after_notice(grounded_answer(), started, asyncio.Lock()):
+        seen.append((type(item).__name__, started.is_set()))
+    assert seen == [
+        ("SearchingSources", False),
+        ("TextDelta", True),
+        ("SourcesFound", True),
+        ("Reply", True),
+    ]
 
 
 async def test_a_surface_without_steps_never_sees_them() -> None:
