@@ -89,6 +89,11 @@ class BurstWindows:
         window = self._open.get(scope)
         return None if window is None else window.key
 
+    def parts_of(self, scope: str) -> int:
+        """How many later messages joined the burst open in ``scope`` (0 when none is open)."""
+        window = self._open.get(scope)
+        return 0 if window is None else window.parts
+
     def open(self, scope: str, key: str, seconds: float, close: Callable[[], None]) -> None:
         """Open the window of burst ``key`` in ``scope``; ``close`` is called when it closes."""
         self.drop(scope)

@@ -21,7 +21,10 @@ FIRST = "1700000300.000100"
 SECOND = "1700000301.000100"
 THIRD = "1700000302.000100"
 LATER = "1700000330.000100"
-BURSTS = {"burst_window_dm_seconds": 1.5}
+#: Long in real time, so the re-drive loop (real clock) never opens a burst before the fake
+#: timers close it; the tests move the fake timers by WINDOW.
+WINDOW = 60.0
+BURSTS = {"burst_window_dm_seconds": WINDOW}
 
 
 async def send_dm(slack: SlackProcess, ts: str, text: str, thread_ts: str | None = None) -> None:
@@ -42,16 +45,16 @@ async def test_a_burst_of_top_level_dms_is_one_question_answered_in_the_first_th
         await wait_until(lambda: bool(fake_slack.calls_to("assistant.threads.setStatus")))
         statuses = fake_slack.calls_to("assistant.threads.setStatus")
         assert [(s.args["channel_id"], s.args["thread_ts"]) for s in statuses] == [(DM, FIRST)]
-        timers.advance(1.0)
+        timers.advance(WINDOW - 1)
         await send_dm(slack, SECOND, "how do I forgive")
-        timers.advance(1.0)
+        timers.advance(WINDOW - 1)
         await send_dm(slack, THIRD, "someone who hurt me?")
         assert sim.asked == []  # still gathering
-        timers.advance(1.5)
+        timers.advance(WINDOW)
         await slack.settle()
         # After the answer: a new question, in its own thread.
         await send_dm(slack, LATER, "Thanks! What is grace?")
-        timers.advance(1.5)
+        timers.advance(WINDOW)
         await slack.settle()
 
     assert [r.query for r in sim.asked] == [
@@ -79,11 +82,11 @@ async def test_replies_in_a_dm_thread_burst_in_that_thread(
         timers = FakeTimers()
         slack.runtime.dispatcher.bursts.timers = timers
         await send_dm(slack, FIRST, "Tell me about hope")
-        timers.advance(1.5)
+        timers.advance(WINDOW)
         await slack.settle()
         await send_dm(slack, SECOND, "and joy", thread_ts=FIRST)
         await send_dm(slack, THIRD, "and peace?", thread_ts=FIRST)
-        timers.advance(1.5)
+        timers.advance(WINDOW)
         await slack.settle()
 
     assert [r.query for r in sim.asked] == ["Tell me about hope", "and joy\nand peace?"]
