@@ -13,7 +13,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -21,7 +21,7 @@ from core.store.base import SqlBase
 from core.store.tables import BurstPartRow, InboxRow, utcnow
 from core.types import Job
 
-__all__ = ["BURST_SEPARATOR", "ORPHAN_PARTS", "BurstQueries"]
+__all__ = ["BURST_SEPARATOR", "ORPHAN_PARTS", "PART_KNOWN", "BurstQueries"]
 
 #: Between the messages of a burst in the joined question.
 BURST_SEPARATOR: Final = "\n"
@@ -30,6 +30,9 @@ BURST_SEPARATOR: Final = "\n"
 ORPHAN_PARTS: Final = delete(BurstPartRow).where(
     col(BurstPartRow.burst_key).not_in(select(col(InboxRow.key)))
 )
+
+#: A row when the message ``p_key`` joined a burst (its redelivery is not a new question).
+PART_KNOWN: Final = select(col(BurstPartRow.key)).where(col(BurstPartRow.key) == bindparam("p_key"))
 
 
 class BurstQueries(SqlBase):

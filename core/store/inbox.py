@@ -52,7 +52,7 @@ from sqlmodel import col
 
 from core.ports import QUOTA_ERROR, AnswerRecord, Finished, QuotaCounts
 from core.store.base import SqlBase
-from core.store.bursts import ORPHAN_PARTS
+from core.store.bursts import ORPHAN_PARTS, PART_KNOWN
 from core.store.records import SETTINGS_FIELDS, answer_values, channel_settings, merge_unique
 from core.store.tables import (
     AnswerRow,
@@ -125,6 +125,8 @@ class InboxQueries(SqlBase):
             .returning(col(InboxRow.key))
         )
         async with self._write() as conn:
+            if (await conn.execute(PART_KNOWN, {"p_key": job.key})).first() is not None:
+                return False  # a redelivery of a message that joined a burst
             # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
             return (await conn.execute(insert)).first() is not None
 

@@ -67,6 +67,7 @@ async def test_parts_join_the_first_message_in_order_when_the_window_closes(
     assert await store.add_burst_part("k1", message("k3", "in the morning?"), until) is True
     assert await store.add_burst_part("k1", message("k2", "how do I pray"), until) is None
     assert await store.add_burst_part("k1", message("k1", "hi"), until) is None
+    assert not await store.accept(message("k2", "how do I pray"))  # redelivered elsewhere
     entry = await store.inbox_entry("k1")
     assert entry is not None
     assert entry.status == "gathering"
