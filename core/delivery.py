@@ -289,21 +289,14 @@ class Dispatcher:
         return False
 
     async def redrive(self) -> int:
-        """Claim and start due or abandoned jobs of this process's platforms; how many."""
+        """Claim and start due or abandoned jobs of this process's platforms, and bursts whose
+        window passed; how many."""
         room = self._policy.concurrency - self._reserved
         if self._closed or room <= 0 or not self._responders:
             return 0
         # No slots are held during the claim, so a question submitted meanwhile is kicked at
         # once (it may then pass the limit by the few kicks of that moment; a burst of
         # submissions alone never does, since each kick takes its slot before claiming).
-        try:
-            opened = await self._inbox.open_due_bursts(self.platforms)
-        except Exception:
-            log.warning("job.burst_redrive_failed", exc_info=True)
-            opened = []
-        for key in opened:
-            self.bursts.drop_key(key)
-            log.info("job.burst_opened_by_redrive", job=key)
         claimed = await self._inbox.claim_due(
             self.owner, self._lease, platforms=self.platforms, limit=room
         )
@@ -314,7 +307,21 @@ class Dispatcher:
             self._start(job)
         if jobs and self._metrics is not None:
             self._metrics.redrives.inc(len(jobs))
-        return len(jobs)
+        return len(jobs) + await self._open_due_bursts()
+
+    async def _open_due_bursts(self) -> int:
+        """Open the bursts whose window passed without closing here (their process died
+        inside it) and start them; how many."""
+        try:
+            opened = await self._inbox.open_due_bursts(self.platforms)
+        except Exception:
+            log.warning("job.burst_redrive_failed", exc_info=True)
+            return 0
+        for key in opened:
+            self.bursts.drop_key(key)
+            log.info("job.burst_opened_by_redrive", job=key)
+            self._kick(key)
+        return len(opened)
 
     async def run_redrive_loop(self) -> None:
         """Re-drive every ``poll_interval`` seconds until cancelled."""
