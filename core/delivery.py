@@ -51,6 +51,7 @@ import structlog
 from core import intake, messages
 from core.active_threads import ActiveThreads
 from core.answering import AnswerSurface, Clock, show_answer
+from core.bursts import Burst, BurstWindows, Timers
 from core.ports import QUOTA_ERROR, AnswerRecord, Finished, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
 from core.types import Job, SearchingSources, SourcesFound, ThreadKey
@@ -132,6 +133,9 @@ class DeliveryPolicy:
     poll_interval: float = 2.0
     concurrency: int = 200
     slow_notice_after: float = 8.0
+    #: Seconds a burst's window stays open after each message (:mod:`core.bursts`); 0: off.
+    burst_window_dm: float = 0.0
+    burst_window_channel: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -143,7 +147,15 @@ class DeliveryPolicy:
             poll_interval=settings.inbox_poll_interval,
             concurrency=settings.inbox_concurrency,
             slow_notice_after=settings.slow_notice_after,
+            burst_window_dm=settings.burst_window_dm_seconds,
+            burst_window_channel=settings.burst_window_channel_seconds,
         )
+
+    def burst_window(self, burst: Burst | None) -> float:
+        """The window of ``burst``'s kind of conversation (0 without one: no burst)."""
+        if burst is None:
+            return 0.0
+        return self.burst_window_dm if burst.direct else self.burst_window_channel
 
     def retry_delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before attempt ``attempt + 1``: exponential, at least what Gloo asked."""
@@ -178,6 +190,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
         owner: str | None = None,
         clock: Clock = time.monotonic,
+        timers: Timers | None = None,
     ) -> None:
         self._service = service
         self._clock = clock
@@ -204,6 +217,9 @@ class Dispatcher:
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
         self._active = ActiveThreads(clock)
+        #: Open burst windows, and the bursts whose sign of work is already showing.
+        self.bursts = BurstWindows(timers)
+        self._working_shown: set[str] = set()
 
     @property
     def service(self) -> ConversationService:
@@ -225,11 +241,13 @@ class Dispatcher:
         """Answer jobs of ``platform`` (``ThreadKey.platform``) through ``responder``."""
         self._responders[platform] = responder
 
-    async def submit(self, job: Job) -> bool:
+    async def submit(self, job: Job, *, burst: Burst | None = None) -> bool:
         """Accept ``job`` and start answering it; False when its key was accepted before.
 
         Returns once the job is committed to the inbox, so the adapter can acknowledge the
         platform. Raises when the inbox cannot store it (the platform should redeliver).
+        With ``burst`` and a window for its kind of conversation, the job joins the burst
+        open in its scope, or opens one (:mod:`core.bursts`).
         """
         if self._closed:
             raise RuntimeError("the dispatcher is shut down")
@@ -237,6 +255,9 @@ class Dispatcher:
         platform = job.question.thread.platform
         if platform not in self._responders:
             raise LookupError(f"no responder registered for platform {platform!r}")
+        window = self._policy.burst_window(burst)
+        if burst is not None and window > 0:
+            return await self._submit_burst(job, burst, window)
         with structlog.contextvars.bound_contextvars(trace=trace_id(job.key)):
             if not await self._inbox.accept(job):
                 log.info("job.duplicate", job=job.key)
@@ -270,7 +291,8 @@ class Dispatcher:
         return False
 
     async def redrive(self) -> int:
-        """Claim and start due or abandoned jobs of this process's platforms; how many."""
+        """Claim and start due or abandoned jobs of this process's platforms, and bursts whose
+        window passed; how many."""
         room = self._policy.concurrency - self._reserved
         if self._closed or room <= 0 or not self._responders:
             return 0
@@ -287,7 +309,21 @@ class Dispatcher:
             self._start(job)
         if jobs and self._metrics is not None:
             self._metrics.redrives.inc(len(jobs))
-        return len(jobs)
+        return len(jobs) + await self._open_due_bursts()
+
+    async def _open_due_bursts(self) -> int:
+        """Open the bursts whose window passed without closing here (their process died
+        inside it) and start them; how many."""
+        try:
+            opened = await self._inbox.open_due_bursts(self.platforms)
+        except Exception:
+            log.warning("job.burst_redrive_failed", exc_info=True)
+            return 0
+        for key in opened:
+            self.bursts.drop_key(key)
+            log.info("job.burst_opened_by_redrive", job=key)
+            self._kick(key)
+        return len(opened)
 
     async def run_redrive_loop(self) -> None:
         """Re-drive every ``poll_interval`` seconds until cancelled."""
@@ -303,7 +339,7 @@ class Dispatcher:
 
         With ``retries``, also until the retries this process scheduled have run (tests).
         """
-        while self._tasks or (retries and self._timers):
+        while self._tasks or self.bursts or (retries and self._timers):
             if self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             else:
@@ -312,6 +348,7 @@ class Dispatcher:
     async def close(self, grace: float | None = None) -> None:
         """Stop accepting; let jobs in flight finish for ``grace`` seconds, hand back the rest."""
         self._closed = True
+        self.bursts.cancel_all()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -457,11 +494,10 @@ class Dispatcher:
                     await self._finish_quietly(job, QUOTA_ERROR)
                 return None
 
-        if job.attempt == 1:
-            try:
-                await responder.working(job)
-            except Exception:
-                log.warning("job.working_indicator_failed", exc_info=True)
+        if job.attempt == 1 and job.key in self._working_shown:
+            self._working_shown.discard(job.key)  # shown when the burst's first message came
+        elif job.attempt == 1:
+            await self._show_working(responder, job)
         elif not posted:
             # The attempt before may have posted and died before recording it.
             job = await self._recover(responder, job, record)
@@ -531,6 +567,64 @@ class Dispatcher:
         self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted), reply=reply.answer_id)
         return finished
+
+    async def _show_working(self, responder: Responder, job: Job) -> None:
+        try:
+            await responder.working(job)
+        except Exception:
+            log.warning("job.working_indicator_failed", exc_info=True)
+
+    # --- bursts (core/bursts.py) ------------------------------------------------------------
+
+    async def _submit_burst(self, job: Job, burst: Burst, window: float) -> bool:
+        """Add ``job`` to the burst open in its scope, else open one with it."""
+        until = utcnow() + timedelta(seconds=window)
+        thread = job.question.thread.as_str()
+        with structlog.contextvars.bound_contextvars(trace=trace_id(job.key)):
+            open_key = self.bursts.key_of(burst.scope)
+            if open_key is not None:
+                added = await self._inbox.add_burst_part(open_key, job, until)
+                if added is None:
+                    log.info("job.duplicate", job=job.key)
+                    return False
+                if added:
+                    parts = self.bursts.extend(burst.scope, window)
+                    log.info("job.burst_part", job=job.key, burst=open_key, parts=parts)
+                    return True
+                self.bursts.drop(burst.scope)  # closed meanwhile: this one is a new question
+            if not await self._inbox.accept(job, gathering_until=until):
+                log.info("job.duplicate", job=job.key)
+                return False
+            log.info("job.accepted", job=job.key, thread=thread, gathering=window)
+        if self._metrics is not None:
+            self._metrics.questions.labels(job.question.thread.platform).inc()
+        self._active.add(thread)
+
+        def close() -> None:
+            self._spawn(self._open_burst(job), f"burst:{job.key}")
+
+        self.bursts.open(burst.scope, job.key, window, close)
+        self._working_shown.add(job.key)
+        responder = self._responders[job.question.thread.platform]
+        self._spawn(self._show_working(responder, job), f"working:{job.key}")
+        return True
+
+    async def _open_burst(self, job: Job) -> None:
+        """The window of ``job``'s burst closed: its joined question is answered."""
+        with structlog.contextvars.bound_contextvars(trace=trace_id(job.key)):
+            try:
+                opened = await self._inbox.open_burst(job.key)
+            except Exception:
+                # Still gathering, its window passed: the next re-drive opens it.
+                log.warning("job.burst_open_failed", job=job.key, exc_info=True)
+                return
+            if not opened:
+                return  # a re-drive opened it first and kicked it
+            log.info("job.burst_closed", job=job.key)
+        thread = job.question.thread.as_str()
+        if thread in self._answering:
+            self._waiting.setdefault(thread, []).append(job.key)
+        self._kick(job.key)
 
     async def _recover(self, responder: Responder, job: Job, record: PostedCallback) -> Job:
         try:

@@ -210,8 +210,22 @@ class Finished:
 class Inbox(Protocol):
     """Accepted questions, kept until answered (see :mod:`core.store.inbox`)."""
 
-    async def accept(self, job: Job) -> bool:
-        """Store the job as pending; False when its key was accepted before."""
+    async def accept(self, job: Job, *, gathering_until: datetime | None = None) -> bool:
+        """Store the job as pending (or, with ``gathering_until``, as the first message of a
+        burst gathering until then); False when its key was accepted before."""
+        ...
+
+    async def add_burst_part(self, burst_key: str, part: Job, until: datetime) -> bool | None:
+        """Add ``part`` to a gathering burst, its window now ending at ``until``: True; None
+        when ``part`` was accepted before; False when the burst is no longer gathering."""
+        ...
+
+    async def open_burst(self, key: str) -> bool:
+        """Close a burst's window: its joined question becomes pending (False: not gathering)."""
+        ...
+
+    async def open_due_bursts(self, platforms: Collection[str]) -> list[str]:
+        """Open the bursts of ``platforms`` whose window has passed; their keys."""
         ...
 
     async def claim(self, key: str, owner: str, lease: timedelta) -> Job | None:

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # While Gloo has not started answering, show again every this many seconds that the bot
     # is still working (Discord's typing indicator lasts 10 s; Slack gets a ⏳). 0: never.
     slow_notice_after: float = Field(default=8.0, ge=0)
+    # Bursts: one person's messages in one conversation within this many seconds of each other
+    # are one question (core/bursts.py). In DMs people write as they think; in channels each
+    # mention is explicit, so it is off there (0) unless set.
+    burst_window_dm_seconds: float = Field(default=1.5, ge=0, le=60, description="seconds")
+    burst_window_channel_seconds: float = Field(default=0.0, ge=0, le=60, description="seconds")
     retention_days: float = Field(default=30.0, gt=0)
 
     # --- quotas (0: unlimited) -----------------------------------------------------------

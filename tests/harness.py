@@ -90,6 +90,8 @@ def settings_for_tests(**overrides: Any) -> Settings:
         # Re-drives of failed questions are instant in tests (the Gloo client's retries are
         # made instant by the autouse fixture in conftest.py).
         "inbox_retry_base": 0.0,
+        # No bursts unless a test is about them: each message is its own question at once.
+        "burst_window_dm_seconds": 0.0,
         # No usage limits unless a test is about them.
         "quota_user_per_minute": 0,
         "quota_user_per_day": 0,

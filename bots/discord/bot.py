@@ -43,6 +43,7 @@ from core import intake, messages
 from core.access import NotAllowed
 from core.adapters import Runtime
 from core.budget import Budget
+from core.bursts import Burst, burst_scope
 from core.delivery import Job
 from core.quoting import DEFAULT_QUESTION, quoted_question
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
@@ -159,7 +160,7 @@ class DiscordBot:
             return
         if message.guild is None:
             thread = thread_key(None, message.channel.id)
-            await self._submit(message, thread, question_text(message, me.id))
+            await self._submit(message, thread, question_text(message, me.id), direct=True)
             return
         guild_id = message.guild.id
         mentioned = me.id in message.raw_mentions  # a real @mention, not @everyone/@here/a role
@@ -186,14 +187,16 @@ class DiscordBot:
                     await self._submit(message, thread, text)
                     return
                 thread = thread_key(guild_id, started)
-            await self._submit(message, thread, text)
+                await self._submit(message, thread, text)
+                return
+            await self._submit(message, thread, text, direct=False)  # a mention in a thread
             return
         if _in_thread(message.channel):
             thread = thread_key(guild_id, message.channel.id)
             if await self._runtime.dispatcher.is_active(thread):
                 if await self._gate.refused(message):
                     return
-                await self._submit(message, thread, question_text(message, me.id))
+                await self._submit(message, thread, question_text(message, me.id), direct=False)
 
     async def _start_thread(self, message: discord.Message, text: str) -> int | None:
         """A public thread started from ``message`` (its id is the message's), or None when
@@ -332,7 +335,12 @@ class DiscordBot:
         except Exception:
             log.warning("discord.settings_not_inherited", exc_info=True)
 
-    async def _submit(self, message: discord.Message, thread: ThreadKey, text: str) -> None:
+    async def _submit(
+        self, message: discord.Message, thread: ThreadKey, text: str, *, direct: bool | None = None
+    ) -> None:
+        """Submit ``message``'s question; with ``direct`` (True in a DM, False in a thread) it
+        may join its sender's burst there (:mod:`core.bursts`). A message that starts a thread
+        or a reply chain is a conversation of its own."""
         question = Question(
             thread=thread,
             text=text,
@@ -340,7 +348,12 @@ class DiscordBot:
             user_name=message.author.display_name,
             message_ref=str(message.id),
         )
-        await self._runtime.dispatcher.submit(Job(key=f"discord:{message.id}", question=question))
+        burst = None
+        if direct is not None:
+            user = str(message.author.id)
+            burst = Burst(burst_scope(PLATFORM, thread.workspace, thread.channel, user), direct)
+        job = Job(key=f"discord:{message.id}", question=question)
+        await self._runtime.dispatcher.submit(job, burst=burst)
 
     # --- buttons --------------------------------------------------------------------------
 

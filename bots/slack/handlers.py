@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
@@ -45,6 +45,7 @@ from bots.slack.home import HomeTab
 from bots.slack.responder import slack_error
 from bots.slack.shortcuts import SlackShortcuts
 from core.access import NotAllowed
+from core.bursts import Burst, burst_scope
 from core.delivery import Dispatcher, Job
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
@@ -127,8 +128,13 @@ class SlackHandlers:
         if not event.get("user") or event.get("user") == context.bot_user_id:
             return
         ts = str(event["ts"])
+        thread_ts = event.get("thread_ts")
+        workspace = workspace_of(context)
+        # A mention in a thread may join a burst there (the channel window: off by default);
+        # a top-level mention starts a thread of its own.
+        burst = _burst(workspace, event, str(thread_ts), direct=False) if thread_ts else None
         await self._submit_message(
-            workspace_of(context), event, thread=str(event.get("thread_ts") or ts), context=context
+            workspace, event, thread=str(thread_ts or ts), context=context, burst=burst
         )
 
     async def on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -139,8 +145,12 @@ class SlackHandlers:
         if event.get("channel_type") == "im":
             # Agent view: a top-level DM is the root of its own thread, answered there.
             root = str(event["ts"]) if self.agent_view else ""
+            workspace = workspace_of(context)
+            # A burst of top-level DMs (each its own thread in agent view) is one question,
+            # answered in the first one's thread; replies in a thread burst in that thread.
+            burst = _burst(workspace, event, str(thread_ts or TOP_LEVEL), direct=True)
             await self._submit_message(
-                workspace_of(context), event, thread=str(thread_ts or root), context=context
+                workspace, event, thread=str(thread_ts or root), context=context, burst=burst
             )
             return
         if not thread_ts:
@@ -169,11 +179,18 @@ class SlackHandlers:
                     user_id=str(event.get("user", "")),
                     message_ref=str(event["ts"]),
                 ),
-            )
+            ),
+            _burst(workspace, event, thread_ts, direct=False),
         )
 
     async def _submit_message(
-        self, workspace: str, event: dict[str, Any], *, thread: str, context: AsyncBoltContext
+        self,
+        workspace: str,
+        event: dict[str, Any],
+        *,
+        thread: str,
+        context: AsyncBoltContext,
+        burst: Burst | None = None,
     ) -> None:
         channel, ts = str(event["channel"]), str(event["ts"])
         key, user = message_job_key(workspace, channel, ts), str(event.get("user", ""))
@@ -189,12 +206,13 @@ class SlackHandlers:
                     user_id=str(event.get("user", "")),
                     message_ref=ts,
                 ),
-            )
+            ),
+            burst,
         )
 
-    async def _submit(self, job: Job) -> bool:
+    async def _submit(self, job: Job, burst: Burst | None = None) -> bool:
         try:
-            return await self._dispatcher.submit(job)
+            return await self._dispatcher.submit(job, burst=burst)
         except RuntimeError:  # shutting down: Slack was acknowledged, say so in the log
             log.warning("slack.job_dropped_at_shutdown", job=job.key)
             return False
@@ -220,9 +238,9 @@ class SlackHandlers:
     async def on_assistant_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         if not _from_a_person(event, context):
             return
-        await self._submit_message(
-            workspace_of(context), event, thread=str(event.get("thread_ts") or ""), context=context
-        )
+        workspace, thread_ts = workspace_of(context), str(event.get("thread_ts") or "")
+        burst = _burst(workspace, event, thread_ts or TOP_LEVEL, direct=True)
+        await self._submit_message(workspace, event, thread=thread_ts, context=context, burst=burst)
 
     # --- the App Home ----------------------------------------------------------------------------
 
@@ -495,6 +513,18 @@ def _clicked_in(body: dict[str, Any]) -> str:
         "channel_id"
     )
     return str(channel or "")
+
+
+#: The conversation of top-level DMs in :func:`_burst` (a thread's is its ``thread_ts``).
+TOP_LEVEL: Final = "@top"
+
+
+def _burst(workspace: str, event: dict[str, Any], conversation: str, *, direct: bool) -> Burst:
+    """The burst ``event``'s message may join: its sender's in ``conversation``."""
+    scope = burst_scope(
+        PLATFORM, workspace, f"{event['channel']}:{conversation}", str(event.get("user", ""))
+    )
+    return Burst(scope, direct)
 
 
 def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:

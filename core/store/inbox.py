@@ -52,6 +52,7 @@ from sqlmodel import col
 
 from core.ports import QUOTA_ERROR, AnswerRecord, Finished, QuotaCounts
 from core.store.base import SqlBase
+from core.store.bursts import ORPHAN_PARTS, PART_KNOWN
 from core.store.records import SETTINGS_FIELDS, answer_values, channel_settings, merge_unique
 from core.store.tables import (
     AnswerRow,
@@ -71,7 +72,8 @@ _INBOX: Final = metadata.tables[InboxRow.__tablename__]
 _CHATS: Final = metadata.tables[ThreadChatRow.__tablename__]
 _SETTINGS: Final = metadata.tables[ChannelSettingsRow.__tablename__]
 _ANSWERS: Final = metadata.tables[AnswerRow.__tablename__]
-_OPEN: Final = ("pending", "answering")
+#: Unanswered: a later question of the thread waits for these (a burst gathering too).
+_OPEN: Final = ("gathering", "pending", "answering")
 _ERROR_LENGTH: Final = 2000
 
 Outcome = Literal["answered", "failed"]
@@ -92,8 +94,11 @@ class InboxEntry:
 class InboxQueries(SqlBase):
     """:class:`core.ports.Inbox` in SQL."""
 
-    async def accept(self, job: Job) -> bool:
-        """Store ``job`` as pending; False when its key was accepted before."""
+    async def accept(self, job: Job, *, gathering_until: datetime | None = None) -> bool:
+        """Store ``job`` as pending; False when its key was accepted before.
+
+        With ``gathering_until`` it is the first message of a burst: ``gathering`` until then
+        (see :mod:`core.store.bursts`)."""
         thread = job.question.thread
         now = utcnow()
         insert = (
@@ -109,9 +114,9 @@ class InboxQueries(SqlBase):
                 user_name=job.question.user_name,
                 message_ref=job.question.message_ref,
                 chat_id=job.chat_id,
-                status="pending",
+                status="pending" if gathering_until is None else "gathering",
                 attempts=0,
-                next_attempt_at=now,
+                next_attempt_at=gathering_until or now,
                 posted=list(job.posted),
                 accepted_at=job.accepted_at or now,
                 updated_at=now,
@@ -120,6 +125,8 @@ class InboxQueries(SqlBase):
             .returning(col(InboxRow.key))
         )
         async with self._write() as conn:
+            if (await conn.execute(PART_KNOWN, {"p_key": job.key})).first() is not None:
+                return False  # a redelivery of a message that joined a burst
             # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
             return (await conn.execute(insert)).first() is not None
 
@@ -366,7 +373,9 @@ class InboxQueries(SqlBase):
             col(InboxRow.status).in_(("answered", "failed")), col(InboxRow.updated_at) < before
         )
         async with self._write() as conn:
-            return (await conn.execute(statement)).rowcount
+            deleted = (await conn.execute(statement)).rowcount
+            await conn.execute(ORPHAN_PARTS)
+        return deleted
 
     async def _owned_update(self, key: str, owner: str, **values: Any) -> bool:
         statement = (

@@ -20,6 +20,7 @@ from sqlmodel import col
 from core.ports import AnswerRecord, ConversationSummary
 from core.store.access import AccessQueries
 from core.store.base import SqlBase
+from core.store.bursts import BurstQueries
 from core.store.engine import (
     DEFAULT_POSTGRES_POOL_SIZE,
     create_engine,
@@ -58,7 +59,9 @@ class UnknownAnswerError(LookupError):
         self.answer_id = answer_id
 
 
-class SqlStore(InboxQueries, InstallationQueries, AccessQueries, FactQueries, SqlBase):
+class SqlStore(
+    BurstQueries, InboxQueries, InstallationQueries, AccessQueries, FactQueries, SqlBase
+):
     """:class:`core.ports.ConversationStore` on an :class:`AsyncEngine`.
 
     The store owns the engine: :meth:`close` disposes it. Build one with :meth:`open`

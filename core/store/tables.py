@@ -35,6 +35,7 @@ __all__ = [
     "AccessRuleRow",
     "AnswerFeedbackRow",
     "AnswerRow",
+    "BurstPartRow",
     "ChannelSettingsRow",
     "InboxRow",
     "InstallationRow",
@@ -210,14 +211,18 @@ class InboxRow(StoreModel, table=True):
     """An accepted question, kept until answered so that none is lost or answered twice.
 
     ``key`` is the platform's identity of the question (redeliveries share it). ``status``
-    moves ``pending → answering → answered | failed``; an ``answering`` row whose lease
+    moves ``pending → answering → answered | failed``, or starts as ``gathering`` (the first
+    message of a burst, joined with the :class:`BurstPartRow` that follow it until its window,
+    ``next_attempt_at``, closes; then ``pending``); an ``answering`` row whose lease
     (``claimed_until``) ran out belongs to a process that died and is taken over.
     ``posted`` lists the platform messages already showing (part of) the answer.
     """
 
     __tablename__: ClassVar[str] = "inbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'answering', 'answered', 'failed')", name="status"),
+        CheckConstraint(
+            "status IN ('gathering', 'pending', 'answering', 'answered', 'failed')", name="status"
+        ),
         # Quota counts: a user's (or a workspace's) questions in a time window.
         Index("ix_inbox_sender", "platform", "workspace", "user_id", "accepted_at"),
         # A person's questions across every workspace of a platform (per-user quotas).
@@ -292,3 +297,19 @@ class LearnedFactRow(StoreModel, table=True):
     name: str = Field(primary_key=True, sa_type=String(ID_LENGTH))
     value: str = Field(sa_type=String(ID_LENGTH))
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BurstPartRow(StoreModel, table=True):
+    """A later message of a burst (see :mod:`core.bursts`), in order (``id``), stored as it
+    arrives so that a crash inside the window loses nothing; joined into the text of the
+    burst's ``gathering`` inbox row (``burst_key``) when the window closes. ``key`` is the
+    message's own job key, so a platform's redelivery of it is accepted once."""
+
+    __tablename__: ClassVar[str] = "burst_parts"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=Integer)
+    key: str = Field(unique=True, sa_type=String(ID_LENGTH))
+    burst_key: str = Field(index=True, sa_type=String(ID_LENGTH))
+    text: str = Field(sa_type=Text)
+    message_ref: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
