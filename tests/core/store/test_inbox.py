@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.store.inbox import _LOCK_THREAD, _thread_values
 from core.store.sql import SqlStore
 from core.store.tables import utcnow
 from core.types import Job, Question, ThreadKey
@@ -62,6 +67,65 @@ async def test_questions_in_one_thread_are_claimed_in_order(store: SqlStore) -> 
     second = await store.claim("b", "p2", LEASE)
     assert second is not None
     assert second.key == "b"
+
+
+async def test_a_question_stamped_earlier_waits_for_a_live_answer_of_its_thread(
+    store: SqlStore,
+) -> None:
+    # Two hosts whose clocks differ, or an accept that committed late: "a" is stamped before
+    # "b" but "b" was claimed first. One answer at a time in a thread, still.
+    await store.accept(job("b"))
+    held = await store.claim("b", "p1", LEASE)
+    assert held is not None
+    assert held.accepted_at is not None
+    early = Job(
+        key="a",
+        question=job("a").question,
+        accepted_at=held.accepted_at - timedelta(seconds=1),
+    )
+    assert await store.accept(early)
+    assert await store.claim("a", "p2", LEASE) is None
+    assert await store.claim_due("p2", LEASE, platforms={"slack"}, limit=10) == []
+    assert await store.finish("b", "p1", "answered")
+    claimed = await store.claim("a", "p2", LEASE)
+    assert claimed is not None
+
+
+@pytest.mark.postgres
+async def test_on_postgres_claims_and_accepts_of_a_thread_take_its_lock(
+    postgres_url: str,
+) -> None:
+    """The lock an accept in progress holds (another process's, its commit not yet seen):
+    polling skips the thread, and another accept there waits, stamped once it has it."""
+    store = await SqlStore.open(postgres_url)
+    try:
+        await store.accept(job("a"))
+        await store.accept(job("x", OTHER))
+        async with store.engine.connect() as other_process:
+            transaction = await other_process.begin()
+            await other_process.execute(_LOCK_THREAD, _thread_values(THREAD))
+            claimed = await store.claim_due("p1", LEASE, platforms={"slack"}, limit=10)
+            assert [j.key for j in claimed] == ["x"]
+            accepting = asyncio.create_task(store.accept(job("b")))
+            await _until_a_lock_is_awaited(other_process)
+            assert not accepting.done()
+            released_at = utcnow()
+            await transaction.commit()
+        assert await accepting
+        entry = await store.inbox_entry("b")
+        assert entry is not None
+        assert entry.job.accepted_at is not None
+        assert entry.job.accepted_at >= released_at
+    finally:
+        await store.close()
+
+
+async def _until_a_lock_is_awaited(conn: AsyncConnection) -> None:
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    async with asyncio.timeout(10):
+        # PostgreSQL's own state: there is no event to wait on.
+        while not (await conn.execute(waiting)).scalar_one():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
 
 async def test_only_the_owner_ends_a_claim(store: SqlStore) -> None:
