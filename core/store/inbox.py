@@ -11,11 +11,12 @@ processes can never both hold a question:
   thread is still open, so answers within a thread stay in order across processes.
   On PostgreSQL ``claim_due`` picks its rows with ``FOR UPDATE SKIP LOCKED``, so several
   processes polling at once take different rows instead of waiting for each other.
-  On PostgreSQL a thread's accepts and claims also take the thread's advisory lock (claims
-  that only poll skip a thread whose lock is taken) and an accept stamps its time once it
-  holds it: under READ COMMITTED a claim would otherwise not see an earlier question whose
-  accept had not committed yet and answer beside it (two chats for one thread). A live
-  claim of any other question of the thread blocks a claim as well (clocks of two hosts);
+  On PostgreSQL an accept takes its thread's advisory lock and stamps its time once it
+  holds it, so a question stamped earlier has committed before a later one is stamped:
+  under READ COMMITTED a claim would otherwise see a later question without an earlier one
+  whose accept had not committed yet, and answer beside it (two chats for one thread). A
+  live claim of any other question of the thread blocks a claim as well (clocks of two
+  hosts).
   Both read, in the claim's own transaction, what answering needs (the thread's bound chat
   and the channel's settings) into each job's :class:`~core.types.AnswerContext`: one more
   pre-built ``SELECT``, no other transaction;
@@ -108,11 +109,14 @@ class InboxQueries(SqlBase):
         thread = job.question.thread
         async with self._write() as conn:
             if self.is_postgres:
-                await conn.execute(_LOCK_THREAD, _thread_values(thread))
+                values = {**_thread_values(thread), "p_key": job.key}
+                known = (await conn.execute(_LOCK_THREAD_PART_KNOWN, values)).one().known
+            else:
+                known = (await conn.execute(PART_KNOWN, {"p_key": job.key})).first() is not None
+            if known:
+                return False  # a redelivery of a message that joined a burst
             # Stamped once the thread is locked: a question accepted earlier has committed.
             now = utcnow()
-            if (await conn.execute(PART_KNOWN, {"p_key": job.key})).first() is not None:
-                return False  # a redelivery of a message that joined a burst
             # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
             return (
                 await conn.execute(self._accept_insert(job, now, gathering_until))
@@ -152,8 +156,6 @@ class InboxQueries(SqlBase):
         # per call was a tenth of an answer's CPU); only the parameters change.
         values = {"c_key": key, "c_owner": owner, "c_now": now, "c_until": now + lease}
         async with self._write() as conn:
-            if self.is_postgres:
-                await conn.execute(_LOCK_THREAD_OF, {"l_key": key})
             row = (await conn.execute(_CLAIM_ONE, values)).mappings().first()
             if row is None:
                 return None
@@ -171,23 +173,15 @@ class InboxQueries(SqlBase):
             .order_by(col(InboxRow.accepted_at), col(InboxRow.key))
             .limit(limit)
         )
+        if self.is_postgres:
+            # Several processes polling at once take different rows.
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            _claim_update(owner, now, lease)
+            .where(col(InboxRow.key).in_(due.scalar_subquery()))
+            .returning(*_INBOX.c)
+        )
         async with self._write() as conn:
-            if self.is_postgres:
-                # Candidates no other poller holds, those of them whose thread's lock nobody
-                # holds, then the claim in a new snapshot: every question accepted in those
-                # threads before has committed.
-                candidates = due.add_columns(_thread_hash(InboxRow).label("h"))
-                locked = _try_lock_threads(candidates.with_for_update(skip_locked=True))
-                keys = list((await conn.execute(locked)).scalars().all())
-                if not keys:
-                    return []
-                now = utcnow()
-                due = select(col(InboxRow.key)).where(col(InboxRow.key).in_(keys), _claimable(now))
-            statement = (
-                _claim_update(owner, now, lease)
-                .where(col(InboxRow.key).in_(due.scalar_subquery()))
-                .returning(*_INBOX.c)
-            )
             rows = (await conn.execute(statement)).mappings().all()
             if not rows:
                 return []
@@ -455,15 +449,6 @@ def _claimable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return and_(due, ~blocked)
 
 
-def _thread_hash(table: Any) -> ColumnElement[int]:
-    """A thread's advisory-lock number on PostgreSQL (its four key columns, hashed)."""
-    return _hash_of(table.platform, table.workspace, table.channel, table.thread)
-
-
-def _hash_of(*parts: Any) -> ColumnElement[int]:
-    return func.hashtextextended(func.concat_ws("\x1f", *parts), 0)
-
-
 def _thread_values(thread: ThreadKey) -> dict[str, str]:
     return {
         "l_platform": thread.platform,
@@ -473,29 +458,23 @@ def _thread_values(thread: ThreadKey) -> dict[str, str]:
     }
 
 
-#: Waits for the thread's lock (PostgreSQL; held to the end of the transaction).
-_LOCK_THREAD: Final = select(
+#: PostgreSQL: waits for the thread's advisory lock (held to the end of the transaction;
+#: the number is its four key columns, hashed), and whether ``p_key`` joined a burst.
+_LOCK_THREAD_PART_KNOWN: Final = select(
     func.pg_advisory_xact_lock(
-        _hash_of(
-            *(
-                bindparam(name, type_=String)
-                for name in ("l_platform", "l_workspace", "l_channel", "l_thread")
-            )
+        func.hashtextextended(
+            func.concat_ws(
+                "\x1f",
+                *(
+                    bindparam(name, type_=String)
+                    for name in ("l_platform", "l_workspace", "l_channel", "l_thread")
+                ),
+            ),
+            0,
         )
-    )
+    ),
+    PART_KNOWN.exists().label("known"),
 )
-#: Waits for the lock of the thread of the question ``l_key``.
-_LOCK_THREAD_OF: Final = select(func.pg_advisory_xact_lock(_thread_hash(InboxRow))).where(
-    col(InboxRow.key) == bindparam("l_key")
-)
-
-
-def _try_lock_threads(candidates: Any) -> Any:
-    """The keys of ``candidates`` (a query of ``key`` and thread hash ``h``) whose thread's
-    lock this transaction could take without waiting. LIMIT keeps the subquery whole, so a
-    lock is tried only for the candidates themselves."""
-    picked = candidates.subquery()
-    return select(picked.c.key).where(func.pg_try_advisory_xact_lock(picked.c.h))
 
 
 _CLAIM_ONE: Final = (

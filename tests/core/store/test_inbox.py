@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.store.inbox import _LOCK_THREAD, _thread_values
+from core.store.inbox import _LOCK_THREAD_PART_KNOWN, _thread_values
 from core.store.sql import SqlStore
 from core.store.tables import utcnow
 from core.types import Job, Question, ThreadKey
@@ -92,21 +92,20 @@ async def test_a_question_stamped_earlier_waits_for_a_live_answer_of_its_thread(
 
 
 @pytest.mark.postgres
-async def test_on_postgres_claims_and_accepts_of_a_thread_take_its_lock(
+async def test_on_postgres_an_accept_waits_for_one_in_progress_in_its_thread(
     postgres_url: str,
 ) -> None:
-    """The lock an accept in progress holds (another process's, its commit not yet seen):
-    polling skips the thread, and another accept there waits, stamped once it has it."""
+    """An accept in progress (another process's, its commit not yet seen) holds its thread's
+    lock: an accept in that thread waits, and is stamped once it has the lock; an accept in
+    another thread does not wait."""
     store = await SqlStore.open(postgres_url)
     try:
-        await store.accept(job("a"))
-        await store.accept(job("x", OTHER))
         async with store.engine.connect() as other_process:
             transaction = await other_process.begin()
-            await other_process.execute(_LOCK_THREAD, _thread_values(THREAD))
-            claimed = await store.claim_due("p1", LEASE, platforms={"slack"}, limit=10)
-            assert [j.key for j in claimed] == ["x"]
+            values = {**_thread_values(THREAD), "p_key": "a"}
+            assert not (await other_process.execute(_LOCK_THREAD_PART_KNOWN, values)).one().known
             accepting = asyncio.create_task(store.accept(job("b")))
+            assert await store.accept(job("x", OTHER))  # another thread: no wait
             await _until_a_lock_is_awaited(other_process)
             assert not accepting.done()
             released_at = utcnow()
