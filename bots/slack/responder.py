@@ -584,6 +584,9 @@ class SlackSurface:
         method = "chat.appendStream" if self.started else "chat.startStream"
         text = [render.text_chunk(new)] if new else []
         tasks = self._pending_tasks()
+        if tasks and self.responder is not None:
+            # The card is on its way: a "Gloo is slow" sign now would say it twice.
+            self.responder.searching.add(self.job.key)
         try:
             try:
                 await self.stream.append(chunks=[*text, *tasks])
@@ -594,6 +597,7 @@ class SlackSurface:
                     return False  # the text starts the stream without a card
                 await self.stream.append(chunks=text)
         except SlackApiError as exc:
+            self._card_state(self.card)  # the card is not shown: signs may be again
             if self.started and retry_after(exc) is not None:
                 refused(self.budget, self.thread, method, exc)
                 return False  # Slack refused this change; the stream goes on

@@ -340,11 +340,17 @@ async def test_a_refused_status_falls_back_to_reactions_and_is_remembered(
     fake_slack.fail("assistant.threads.setStatus", "missing_scope")
     async with slack_process(sqlite_url, fake_slack, sim, slow_notice_after=0.1) as slack:
         await mention(slack)
-    reactions = [call.args["name"] for call in fake_slack.calls_to("reactions.add")]
+    calls = fake_slack.calls_to("reactions.add", "chat.startStream")
+    reactions = [call.args["name"] for call in calls if call.method == "reactions.add"]
     assert reactions[0] == "eyes"
-    # On V2 (grounded) the task card says Gloo is searching: no ⏳ says it again.
-    slow = simulator_api() != "completions"
-    assert ("hourglass_flowing_sand" in reactions[1:]) == slow
+    if simulator_api() != "completions":
+        assert "hourglass_flowing_sand" in reactions[1:]
+    else:
+        # On V2 (grounded) the task card says Gloo is searching: no ⏳ says it again once
+        # the card is on its way. (An ⏳ before it is right: on a machine too busy to start
+        # the search within slow_notice_after, nothing yet said that Gloo was at work.)
+        card = next(i for i, call in enumerate(calls) if call.method == "chat.startStream")
+        assert all(call.args.get("name") != "hourglass_flowing_sand" for call in calls[card:])
     # Refused once: the workspace's later signs go straight to reactions.
     assert len(fake_slack.calls_to("assistant.threads.setStatus")) == 1
 

@@ -7,6 +7,8 @@ source elements); the fake Slack validates every chunk against that schema.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -139,6 +141,39 @@ async def test_while_the_card_shows_the_search_no_slow_status_says_it_again(
     statuses = [entry[2] for entry in fake_slack.status_history]
     assert statuses == ["is thinking…"]
     assert not [c for c in fake_slack.calls_to("reactions.add") if c.args["name"] != "eyes"]
+    (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert answer.tasks["gloo_sources"]["status"] == "complete"
+
+
+def waits(logs: Sequence[Mapping[str, Any]]) -> int:
+    return sum(1 for entry in logs if entry["event"] == "job.still_waiting_for_gloo")
+
+
+async def test_while_the_card_is_on_its_way_no_slow_sign_says_it_again(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # Slack slow to take the stream's start (the card): the "still working" timer fires
+    # meanwhile, and shows no ⏳ (statuses refused: signs are reactions) beside the card.
+    fake_slack.fail("assistant.threads.setStatus", "missing_scope")
+    sim.config.first_chunk_latency = 1.0  # Gloo's text comes well after
+    start = fake_slack.hold("chat.startStream")
+    with capture_logs() as logs:
+        async with slack_process(
+            sqlite_url, fake_slack, sim, slow_notice_after=0.01, **GROUNDED
+        ) as slack:
+            await slack.event(event("app_mention", ts=MENTION_TS))
+            await fake_slack.wait_for(lambda: fake_slack.calls_to("chat.startStream"))
+            held_at = len(fake_slack.calls)
+            before = waits(logs)
+            async with asyncio.timeout(10):
+                # The dispatcher's timer: no event to wait on.
+                while waits(logs) == before:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+            start.set()
+            await slack.settle()
+    # (An ⏳ before the card is right: nothing yet said that Gloo was at work.)
+    after = fake_slack.calls[held_at:]
+    assert not [c for c in after if c.method == "reactions.add"]
     (answer,) = fake_slack.in_thread(CHANNEL, MENTION_TS)
     assert answer.tasks["gloo_sources"]["status"] == "complete"
 

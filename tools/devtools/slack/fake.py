@@ -484,6 +484,7 @@ class FakeSlack:
         #: The arguments of every ``chat.postEphemeral`` that Slack accepted.
         self.ephemerals: list[dict[str, Any]] = []
         self._faults: dict[str, deque[tuple[str, Any]]] = defaultdict(deque)
+        self._held: dict[str, asyncio.Event] = {}
         self._last_ts = 0.0
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -534,6 +535,11 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer HTTP 429 with ``Retry-After``."""
         self._faults[method].extend([("429", retry_after)] * times)
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of ``method`` are recorded, then wait to be answered until the returned
+        event is set (a slow Slack, at a moment the test chooses)."""
+        return self._held.setdefault(method, asyncio.Event())
+
     # --- inspection ------------------------------------------------------------------------
 
     def calls_to(self, *methods: str) -> list[Call]:
@@ -565,6 +571,10 @@ class FakeSlack:
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
         call = Call(method, args, token, at=self.clock())
         self.calls.append(call)
+        held = self._held.get(method)
+        if held is not None and not held.is_set():
+            await self._notify()
+            await held.wait()
         team = self.teams.get(token or "")
         usage = self.usage[(team.team_id if team else "", method)]
         usage.calls += 1
