@@ -250,6 +250,9 @@ def configure_logging(
     # (core/text.py), in the console ten times a second (core/console.py): it would bury
     # everything else.
     logging.getLogger("markdown_it").setLevel(logging.WARNING)
+    # aiosqlite logs every statement's round trip to its thread ("operation … completed"),
+    # from that thread: thousands a minute, none of them about us.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
     structlog.configure(
         processors=[

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
 
 import discord
@@ -27,6 +28,7 @@ from core.console import SIMULATOR_BANNER, SIMULATOR_BANNER_CHOSEN, simulator_ba
 from core.delivery import Dispatcher
 from core.logs import configure_logging
 from core.settings import Settings
+from core.store.sql import SqlStore
 from tests.logcapture import CapturedLogs
 
 
@@ -141,3 +143,15 @@ def test_at_debug_markdown_parsing_traces_stay_out(capture: CapturedLogs) -> Non
     text = capture.text()
     assert "console.rendered" in text
     assert "entering" not in text, text
+
+
+async def test_at_debug_sqlite_round_trips_stay_out(capture: CapturedLogs, tmp_path: Path) -> None:
+    at("DEBUG", capture)
+    # aiosqlite logs "operation <function …> completed" per call into its thread, at DEBUG
+    # (aiosqlite/core.py, Connection.run).
+    store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await store.close()
+    structlog.get_logger("core.store").debug("store.closed")
+    text = capture.text()
+    assert "store.closed" in text
+    assert "[aiosqlite]" not in text, text
