@@ -361,6 +361,8 @@ class Change:
     ``key``: the question it touched (a burst's key for one of its parts). ``next_key``:
     after a withdrawal, the thread's oldest pending question. ``owner``: ``stopped`` or
     ``kept``, the process that was answering it. ``text``: ``offer``, the edited question.
+    ``thread`` and ``user_id``: where the question was asked, and by whom (``offer``,
+    ``kept``, ``withdrawn``, ``stopped``).
     """
 
     outcome: ChangeOutcome
@@ -368,6 +370,8 @@ class Change:
     next_key: str | None = None
     owner: str | None = None
     text: str | None = None
+    thread: ThreadKey | None = None
+    user_id: str = ""
 
 
 class ChangeStore(Protocol):

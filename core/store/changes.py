@@ -277,9 +277,10 @@ async def _keep_edit(conn: AsyncConnection, row: RowMapping, text: str) -> Chang
     )
     if text == row["text"]:
         return Change("unchanged", key)  # edited back to what was asked
+    where = {"thread": _thread_of(row), "user_id": row["user_id"]}
     if row["status"] == "answering":
-        return Change("kept", key, owner=row["claimed_by"])
-    return Change("offer", key, text=text)
+        return Change("kept", key, owner=row["claimed_by"], **where)
+    return Change("offer", key, text=text, **where)
 
 
 async def _withdraw(conn: AsyncConnection, row: RowMapping) -> Change:
@@ -292,11 +293,16 @@ async def _withdraw(conn: AsyncConnection, row: RowMapping) -> Change:
     if status == "answering":
         values |= {"claimed_by": None, "claimed_until": None}
     await conn.execute(update(InboxRow).where(col(InboxRow.key) == key).values(**values))
-    thread = ThreadKey(row["platform"], row["workspace"], row["channel"], row["thread"])
+    thread = _thread_of(row)
     next_key = (await conn.execute(next_pending(thread))).scalar_one_or_none()
+    where = {"thread": thread, "user_id": row["user_id"], "next_key": next_key}
     if status == "answering":
-        return Change("stopped", key, next_key=next_key, owner=row["claimed_by"])
-    return Change("withdrawn", key, next_key=next_key)
+        return Change("stopped", key, owner=row["claimed_by"], **where)
+    return Change("withdrawn", key, **where)
+
+
+def _thread_of(row: RowMapping) -> ThreadKey:
+    return ThreadKey(row["platform"], row["workspace"], row["channel"], row["thread"])
 
 
 def _same_thread(thread: ThreadKey) -> tuple[Any, ...]:
