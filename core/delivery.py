@@ -316,6 +316,10 @@ class Dispatcher:
         if change.next_key is not None:
             self._kick(change.next_key)
 
+    def offer_soon(self, change: Change) -> None:
+        """:meth:`offer_edit` in the background (best effort: a failure is logged)."""
+        self._spawn(self._offer_quietly(change), f"offer:{change.key}")
+
     async def offer_edit(self, change: Change) -> bool:
         """Offer the edited question of ``change`` (``offer``: its text and where it was
         asked) beneath its answer: one suggestion button, through the platform's responder
@@ -477,7 +481,7 @@ class Dispatcher:
                 thread=job.question.thread,
                 user_id=job.question.user_id,
             )
-            self._spawn(self._offer_quietly(change), f"offer:{job.key}")
+            self.offer_soon(change)
         if finished is None:
             await self._kick_next(job)
         elif finished.next_key is not None:

@@ -52,8 +52,9 @@ class Answering(Protocol):
         """Stop the withdrawn question's answer if written here; start the thread's next."""
         ...
 
-    async def offer_edit(self, change: Change) -> bool:
-        """Offer ``change``'s edited question beneath its answer."""
+    def offer_soon(self, change: Change) -> None:
+        """Offer ``change``'s edited question beneath its answer, in the background (the
+        platform's event is acknowledged meanwhile)."""
         ...
 
 
@@ -74,7 +75,7 @@ class QuestionChanges:
         change = await self._store.edit_question(key, text)
         log.info("edit.received", job=key, outcome=change.outcome, question=change.key)
         if change.outcome == "offer":
-            await self._dispatcher.offer_edit(change)
+            self._dispatcher.offer_soon(change)
         return change
 
     async def deleted(self, key: str, *, root: ThreadKey | None = None) -> list[Change]:

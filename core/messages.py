@@ -114,5 +114,3 @@ def too_many_access_rules(limit: int) -> str:
 
 #: Beneath an answer whose question was edited while (or after) it was answered.
 EDIT_OFFER = "You edited your question — ask this instead?"
-#: The end of an answer stopped because its question was deleted.
-ANSWER_STOPPED = "You deleted your question, so I stopped answering."

@@ -111,6 +111,7 @@ async def test_an_edit_after_the_answer_is_offered_at_once(store: SqlStore) -> N
         await dispatcher.drain(retries=True)
         assert (await changes.edited("k1", "What is mercy?")).outcome == "offer"
         assert (await changes.edited("k1", "What is mercy?")).outcome == "unchanged"
+        await dispatcher.drain()
         [(_, _, text, ref)] = platform.offers
         assert (await service.resolve_suggestion(ref)).text == text == "What is mercy?"
         assert len(platform.delivered) == 1  # never a silent second answer
