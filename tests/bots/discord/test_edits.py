@@ -18,6 +18,7 @@ from sqlalchemy import text
 from core import messages
 from core.bursts import burst_scope
 from core.simulator import Simulator
+from core.store.sql import SqlStore
 from tests.bots.discord.conftest import DM_CHANNEL_ID, USER, Bot, running
 from tests.bots.discord.fake_discord import FakeDiscord, payload
 from tests.clock import FakeTimers
@@ -72,8 +73,11 @@ async def test_an_unchanged_or_bots_update_is_ignored(
 
 
 async def burst_parts(bot: Bot) -> int:
-    async with bot.runtime.container.store.engine.connect() as connection:
-        return int((await connection.execute(text("SELECT count(*) FROM burst_parts"))).scalar())
+    store = bot.runtime.container.store
+    assert isinstance(store, SqlStore)
+    async with store.engine.connect() as connection:
+        result = await connection.execute(text("SELECT count(*) FROM burst_parts"))
+        return int(result.scalar_one())
 
 
 async def test_a_deleted_message_of_a_burst_is_not_asked(
