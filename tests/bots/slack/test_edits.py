@@ -159,3 +159,31 @@ async def test_a_deleted_bot_answer_is_forgotten(
         await send(slack, body)
         assert answer.ts not in await store.known_messages(thread)
     assert len(sim.asked) == 1
+
+
+async def test_a_root_deleted_with_replies_is_a_tombstone_and_withdraws_its_question(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # A thread root with replies is not removed but replaced: message_changed whose message
+    # has subtype "tombstone" (docs.slack.dev/reference/events/message/message_changed).
+    fake_slack.limits = None
+    adapter = SlackAdapter(update_interval=0.0, retry_sleep=no_sleep, rates={})
+    async with slack_process(sqlite_url, fake_slack, sim, adapter, **BURSTS) as slack:
+        timers = FakeTimers()
+        slack.runtime.dispatcher.bursts.timers = timers
+        await send(slack, event("message_im", ts=FIRST, text="What is grace?"))
+        await send(
+            slack,
+            changed(
+                FIRST,
+                "This message was deleted.",
+                "What is grace?",
+                channel=DM,
+                subtype="tombstone",
+            ),
+        )
+        timers.advance(WINDOW)
+        await slack.settle()
+        counts = await slack.runtime.container.store.inbox_counts()
+    assert sim.asked == []
+    assert counts == {"withdrawn": 1}

@@ -207,3 +207,13 @@ async def test_withdrawn_questions_are_pruned(store: SqlStore) -> None:
     await store.delete_question("k1")
     assert await store.prune_inbox(utcnow() + timedelta(seconds=1)) == 1
     assert await store.inbox_entry("k1") is None
+
+
+async def test_an_edit_back_to_what_was_asked_is_not_offered(store: SqlStore) -> None:
+    await store.accept(job("k1"))
+    assert await store.claim("k1", "p1", LEASE) is not None
+    assert (await store.edit_question("k1", "What is mercy?")).outcome == "kept"
+    assert (await store.edit_question("k1", "What is grace?")).outcome == "unchanged"
+    finished = await store.finish_answered("k1", "p1", None, bind=False, posted=[])
+    # The finish hands back the text as asked: the dispatcher offers nothing equal to it.
+    assert finished.edited_text == "What is grace?"
