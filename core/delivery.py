@@ -20,6 +20,11 @@ attempt that may succeed later is handed back with a backoff, and any serving pr
 re-drives due and abandoned jobs (:meth:`Dispatcher.redrive`). A job that exhausts its
 attempts is told so in plain words and marked failed. Jobs of one thread are answered in
 the order they were accepted, across processes.
+
+Edits and deletions (:mod:`core.edits`): an answer whose question its asker deleted is
+stopped where it is (:meth:`Dispatcher.withdrawn`, :mod:`core.stopping`), and an edit that
+came while a question was being answered is offered beneath the answer once it is done
+(:meth:`Dispatcher.offer_edit`).
 """
 
 from __future__ import annotations
