@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.access import AccessPolicy
 from core.delivery import DeliveryPolicy, Dispatcher
+from core.edits import QuestionChanges
 from core.failures import StartupError as StartupError  # re-exported: where callers look
 from core.failures import explain, safe_database_url
 from core.gloo.auth import Authenticator, ClientCredentialsAuth, build_authenticator
@@ -90,6 +91,8 @@ class Container:
     service: ConversationService
     dispatcher: Dispatcher
     metrics: Metrics
+    #: Edits and deletions of asked messages (:mod:`core.edits`), for the adapters.
+    changes: QuestionChanges
     #: Who runs the once-per-deployment jobs; None for a store that is not SQL (tests).
     leadership: Leadership | None = None
     simulator: Simulator | None = None
@@ -241,6 +244,7 @@ async def build(
             # One person is told of a refusal (access lists or quota) once per window.
             quotas=Quotas(store, QuotaLimits.from_settings(settings), notes=service.access.notes),
             metrics=metrics,
+            changes=store,
         )
         log.info(
             "bootstrap.built",
@@ -258,6 +262,7 @@ async def build(
             service=service,
             dispatcher=dispatcher,
             metrics=metrics,
+            changes=QuestionChanges(store, dispatcher),
             leadership=leadership,
             simulator=simulator,
             new_chats=new_chats,

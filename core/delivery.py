@@ -20,6 +20,11 @@ attempt that may succeed later is handed back with a backoff, and any serving pr
 re-drives due and abandoned jobs (:meth:`Dispatcher.redrive`). A job that exhausts its
 attempts is told so in plain words and marked failed. Jobs of one thread are answered in
 the order they were accepted, across processes.
+
+Edits and deletions (:mod:`core.edits`): an answer whose question its asker deleted is
+stopped where it is (:meth:`Dispatcher.withdrawn`, :mod:`core.stopping`), and an edit that
+came while a question was being answered is offered beneath the answer once it is done
+(:meth:`Dispatcher.offer_edit`).
 """
 
 from __future__ import annotations
@@ -52,8 +57,10 @@ from core import intake, messages
 from core.active_threads import ActiveThreads
 from core.answering import AnswerSurface, Clock, show_answer
 from core.bursts import Burst, BurstWindows, Timers
-from core.ports import QUOTA_ERROR, AnswerRecord, Finished, Inbox, utcnow
+from core.edits import EditOffers
+from core.ports import QUOTA_ERROR, AnswerRecord, Change, ChangeStore, Finished, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
+from core.stopping import AnswerStopped, StopsAnswers, StopSwitches
 from core.types import Job, SearchingSources, SourcesFound, ThreadKey
 
 if TYPE_CHECKING:
@@ -191,8 +198,13 @@ class Dispatcher:
         owner: str | None = None,
         clock: Clock = time.monotonic,
         timers: Timers | None = None,
+        changes: ChangeStore | None = None,
     ) -> None:
         self._service = service
+        #: Edits and deletions (:mod:`core.edits`): offers of edited questions need it.
+        self._changes = changes
+        #: The answers running here, which a deletion of their question stops.
+        self._switches = StopSwitches()
         self._clock = clock
         self._inbox = inbox
         self._policy = policy or DeliveryPolicy()
@@ -289,6 +301,46 @@ class Dispatcher:
             self._active.add(key)
             return True
         return False
+
+    def stop(self, key: str) -> bool:
+        """Stop the answer to ``key`` if this process is writing it (its question was
+        withdrawn, :mod:`core.stopping`); False when it is not answered here."""
+        stopped = self._switches.stop(key)
+        if stopped:
+            log.info("job.stopping", job=key)
+        return stopped
+
+    def withdrawn(self, change: Change) -> None:
+        """A deletion withdrew a question (``withdrawn`` or ``stopped``): stop its answer if it
+        is written here, and start the thread's next question, which no longer waits."""
+        if change.key is not None:
+            self._working_shown.discard(change.key)
+            self.bursts.drop_key(change.key)
+            if change.outcome == "stopped":
+                self.stop(change.key)
+        if change.next_key is not None:
+            self._kick(change.next_key)
+
+    def offer_soon(self, change: Change) -> None:
+        """:meth:`offer_edit` in the background (best effort: a failure is logged)."""
+        self._spawn(self._offer_quietly(change), f"offer:{change.key}")
+
+    async def offer_edit(self, change: Change) -> bool:
+        """Offer the edited question of ``change`` (``offer``: its text and where it was
+        asked) beneath its answer: one suggestion button, through the platform's responder
+        if it can (:class:`~core.edits.EditOffers`). False when nothing was offered."""
+        if change.key is None or change.text is None or change.thread is None:
+            return False
+        responder = self._responders.get(change.thread.platform)
+        if self._changes is None or not isinstance(responder, EditOffers):
+            return False
+        ref = await self._changes.offer_edit(change.key, change.text)
+        if ref is None:
+            log.info("job.edit_not_offered", job=change.key)
+            return False
+        await responder.offer_edit(change.thread, change.user_id, change.text, ref)
+        log.info("job.edit_offered", job=change.key)
+        return True
 
     async def redrive(self) -> int:
         """Claim and start due or abandoned jobs of this process's platforms, and bursts whose
@@ -425,6 +477,16 @@ class Dispatcher:
                 del self._answering[thread]
             structlog.contextvars.unbind_contextvars("job", "trace")
         waiting = self._waiting.pop(thread, []) if thread not in self._answering else []
+        edited = None if finished is None else finished.edited_text
+        if edited is not None and edited != job.question.text:
+            change = Change(
+                "offer",
+                job.key,
+                text=edited,
+                thread=job.question.thread,
+                user_id=job.question.user_id,
+            )
+            self.offer_soon(change)
         if finished is None:
             await self._kick_next(job)
         elif finished.next_key is not None:
@@ -432,6 +494,13 @@ class Dispatcher:
         for key in waiting:
             if finished is None or key != finished.next_key:
                 self._kick(key)
+
+    async def _offer_quietly(self, change: Change) -> None:
+        """Offer an edit that came while answering (best effort: logged when it fails)."""
+        try:
+            await self.offer_edit(change)
+        except Exception:
+            log.warning("job.edit_offer_failed", job=change.key, exc_info=True)
 
     def _ensure_heartbeat(self) -> None:
         if self._heartbeat is None or self._heartbeat.done():
@@ -519,7 +588,15 @@ class Dispatcher:
             async with aclosing(stream), aclosing(_after_notice(stream, started, notice)) as events:
                 # Closed however the answer ends, so the thread's lock is never left held
                 # by an abandoned stream.
-                reply = await show_answer(surface, events, clock=self._clock)
+                reply = await self._switches.run(
+                    job.key, show_answer(surface, events, clock=self._clock)
+                )
+        except AnswerStopped:
+            await self._stopped(surface)
+            self._claims.pop(job.key, None)  # cleared by the withdrawal
+            self._count(job, "withdrawn")
+            log.info("job.stopped", attempt=job.attempt)
+            return None
         except AnswerFailed as exc:
             log.info("job.attempt_failed", reason=exc.user_message, retryable=exc.retryable)
             await self._after_failure(
@@ -567,6 +644,18 @@ class Dispatcher:
         self._count(job, "answered")
         log.info("job.answered", attempt=job.attempt, messages=len(posted), reply=reply.answer_id)
         return finished
+
+    async def _stopped(self, surface: AnswerSurface | None) -> None:
+        """The question was deleted while being answered: leave what was shown readable and
+        say why it ends there, if the surface can."""
+        if surface is None:
+            return
+        try:
+            await surface.halt()
+            if isinstance(surface, StopsAnswers):
+                await surface.stopped()
+        except Exception:
+            log.warning("job.stop_notice_failed", exc_info=True)
 
     async def _show_working(self, responder: Responder, job: Job) -> None:
         try:

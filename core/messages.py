@@ -110,3 +110,7 @@ def too_many_access_rules(limit: int) -> str:
         f"The access lists of a workspace can hold at most {limit} entries. "
         "Remove some before adding more."
     )
+
+
+#: Beneath an answer whose question was edited while (or after) it was answered.
+EDIT_OFFER = "You edited your question — ask this instead?"

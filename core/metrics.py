@@ -33,7 +33,14 @@ CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 
 # Answers take seconds; the buckets cover a fast first chunk to a slow, long answer.
 _LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120)
-_INBOX_STATUSES: Final = ("gathering", "pending", "answering", "answered", "failed")
+_INBOX_STATUSES: Final = (
+    "gathering",
+    "pending",
+    "answering",
+    "answered",
+    "failed",
+    "withdrawn",
+)
 _BUDGET_LABELS: Final = ("platform", "scope", "method")
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "QUOTA_ERROR",
     "AccessStore",
     "AnswerRecord",
+    "Change",
+    "ChangeStore",
     "ConversationStore",
     "ConversationSummary",
     "FactStore",
@@ -200,11 +202,14 @@ class Finished:
     ``next_key``: the thread's oldest pending question, to start next (``None``: none).
     ``bound_chat_id``: with ``bind``, the chat bound to the thread afterwards (the answer's,
     or the one an earlier answer bound first); ``None`` without ``bind``.
+    ``edited_text``: the question's asker edited it while it was being answered (its new
+    text, to offer beneath the answer; see :mod:`core.edits`), else ``None``.
     """
 
     finished: bool
     next_key: str | None
     bound_chat_id: str | None
+    edited_text: str | None = None
 
 
 class Inbox(Protocol):
@@ -335,7 +340,67 @@ class FactStore(Protocol):
         ...
 
 
-class Store(ConversationStore, Inbox, InstallationStore, AccessStore, FactStore, Protocol):
+ChangeOutcome = Literal[
+    "replaced",
+    "kept",
+    "offer",
+    "unchanged",
+    "withdrawn",
+    "stopped",
+    "answered",
+    "dropped",
+    "closed",
+    "unknown",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an edit or a deletion of a question's message did (see :mod:`core.store.changes`).
+
+    ``key``: the question it touched (a burst's key for one of its parts). ``next_key``:
+    after a withdrawal, the thread's oldest pending question. ``owner``: ``stopped`` or
+    ``kept``, the process that was answering it. ``text``: ``offer``, the edited question.
+    ``thread`` and ``user_id``: where the question was asked, and by whom (``offer``,
+    ``kept``, ``withdrawn``, ``stopped``).
+    """
+
+    outcome: ChangeOutcome
+    key: str | None = None
+    next_key: str | None = None
+    owner: str | None = None
+    text: str | None = None
+    thread: ThreadKey | None = None
+    user_id: str = ""
+
+
+class ChangeStore(Protocol):
+    """Edits and deletions of the messages questions were asked in (:mod:`core.store.changes`)."""
+
+    async def edit_question(self, key: str, text: str) -> Change:
+        """The message of job ``key`` now reads ``text``."""
+        ...
+
+    async def delete_question(self, key: str) -> Change:
+        """The message of job ``key`` was deleted."""
+        ...
+
+    async def withdraw_thread(self, thread: ThreadKey) -> list[Change]:
+        """The thread's root was deleted: withdraw its open questions."""
+        ...
+
+    async def offer_edit(self, key: str, text: str) -> str | None:
+        """Add ``text`` to the suggestions of job ``key``'s answer (once); its ref."""
+        ...
+
+    async def forget_posted(self, thread: ThreadKey, message_id: str) -> bool:
+        """The bot's message ``message_id`` was deleted: forget it for recovery."""
+        ...
+
+
+class Store(
+    ConversationStore, Inbox, ChangeStore, InstallationStore, AccessStore, FactStore, Protocol
+):
     """Everything the service keeps, as one store (:class:`core.store.sql.SqlStore`)."""
 
 

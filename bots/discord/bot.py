@@ -105,6 +105,11 @@ def question_text(message: discord.Message, bot_id: int) -> str:
     return " ".join(_USER_MENTION.sub(replace, message.content).split())
 
 
+def _job_key(message_id: int) -> str:
+    """One key per Discord message: its question, its edits and its deletion name it."""
+    return f"discord:{message_id}"
+
+
 def _in_thread(channel: Any) -> bool:
     if isinstance(channel, discord.Thread):
         return True
@@ -335,6 +340,57 @@ class DiscordBot:
         except Exception:
             log.warning("discord.settings_not_inherited", exc_info=True)
 
+    # --- edits and deletions (core/edits.py) -------------------------------------------
+
+    async def on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """``MESSAGE_UPDATE`` (discord.com/developers/docs/events/gateway-events#message-update):
+        the message as it is now. Only a person's changed text is an edit: a bot's message
+        (our answers being written) and updates that keep the text (an embed unfurled) are
+        ignored before any read."""
+        me, message = self._client.user, payload.message
+        if me is None or message.author.bot or message.webhook_id or message.edited_at is None:
+            return
+        cached = payload.cached_message
+        if cached is not None and cached.content == message.content:
+            return
+        try:
+            await self._runtime.container.changes.edited(
+                _job_key(message.id), question_text(message, me.id)
+            )
+        except Exception:
+            log.exception("discord.edit_failed", message_id=message.id)
+
+    async def on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """``MESSAGE_DELETE`` (…/gateway-events#message-delete: ``id``, ``channel_id``,
+        ``guild_id``)."""
+        await self._deleted(payload.guild_id, payload.channel_id, payload.message_id, payload)
+
+    async def on_bulk_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """``MESSAGE_DELETE_BULK`` (…/gateway-events#message-delete-bulk: ``ids``)."""
+        for message_id in sorted(payload.message_ids):
+            await self._deleted(payload.guild_id, payload.channel_id, message_id, None)
+
+    async def _deleted(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        message_id: int,
+        payload: discord.RawMessageDeleteEvent | None,
+    ) -> None:
+        """A person's deleted message withdraws its question; the bot's deleted message (an
+        answer) is forgotten. Without the message in discord.py's cache, both are tried."""
+        me = self._client.user
+        cached = payload.cached_message if payload is not None else None
+        mine = cached is not None and me is not None and cached.author.id == me.id
+        changes = self._runtime.container.changes
+        try:
+            if cached is None or mine:
+                await changes.answer_deleted(thread_key(guild_id, channel_id), str(message_id))
+            if not mine:
+                await changes.deleted(_job_key(message_id))
+        except Exception:
+            log.exception("discord.delete_failed", message_id=message_id)
+
     async def _submit(
         self, message: discord.Message, thread: ThreadKey, text: str, *, direct: bool | None = None
     ) -> None:
@@ -352,7 +408,7 @@ class DiscordBot:
         if direct is not None:
             user = str(message.author.id)
             burst = Burst(burst_scope(PLATFORM, thread.workspace, thread.channel, user), direct)
-        job = Job(key=f"discord:{message.id}", question=question)
+        job = Job(key=_job_key(message.id), question=question)
         await self._runtime.dispatcher.submit(job, burst=burst)
 
     # --- buttons --------------------------------------------------------------------------

@@ -110,6 +110,18 @@ class GlooClient(discord.AutoShardedClient):
         if self.gloo_bot is not None:
             await self.gloo_bot.on_message(message)
 
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        if self.gloo_bot is not None:
+            await self.gloo_bot.on_edit(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if self.gloo_bot is not None:
+            await self.gloo_bot.on_delete(payload)
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        if self.gloo_bot is not None:
+            await self.gloo_bot.on_bulk_delete(payload)
+
     async def on_shard_ready(self, shard_id: int) -> None:
         log.info("discord.shard_ready", shard=shard_id, guilds=len(self.guilds))
 

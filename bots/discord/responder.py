@@ -34,10 +34,21 @@ from bots.discord.limits import (
     discord_keys,
     discord_scope,
 )
-from bots.discord.render import render_answer, split_message, with_notice
+from bots.discord.render import (
+    CUSTOM_ID_LIMIT,
+    SUGGESTION_PREFIX,
+    ActionButton,
+    RenderedAnswer,
+    inert,
+    label,
+    render_answer,
+    split_message,
+    with_notice,
+)
+from core import messages as core_messages
 from core.budget import Budget
 from core.delivery import Job, PostedCallback
-from core.types import Reply
+from core.types import Reply, ThreadKey
 
 __all__ = ["DEFAULT_EDIT_INTERVAL", "DiscordResponder", "DiscordSurface"]
 
@@ -284,6 +295,21 @@ class DiscordResponder:
         thread = job.question.thread
         guild_id = None if thread.workspace == "@dm" else int(thread.workspace)
         return self._client.get_partial_messageable(int(thread.channel), guild_id=guild_id)
+
+    async def offer_edit(self, thread: ThreadKey, user_id: str, text: str, ref: str) -> None:
+        """The question was edited while or after it was answered: offer the edited text
+        beneath the answer, as one suggestion button (clicked: asked as any suggestion)."""
+        custom_id = f"{SUGGESTION_PREFIX}{ref}"
+        if len(custom_id) > CUSTOM_ID_LIMIT:
+            log.warning("discord.edit_offer_too_long", chars=len(custom_id))
+            return
+        sentence = core_messages.EDIT_OFFER
+        button = ActionButton("suggestion", custom_id, label=label(inert(text)))
+        view = build_view(RenderedAnswer(pieces=(sentence,), rows=((button,),)))
+        guild_id = None if thread.workspace == "@dm" else int(thread.workspace)
+        channel = self._client.get_partial_messageable(int(thread.channel), guild_id=guild_id)
+        kwargs: dict[str, Any] = {} if view is None else {"view": view}
+        await channel.send(sentence, allowed_mentions=NO_MENTIONS, **kwargs)
 
     @staticmethod
     def reference(job: Job) -> discord.MessageReference | None:

@@ -208,6 +208,9 @@ class SlackAdapter:
             "signing_secret": secret.get_secret_value() if secret else "",
             "request_verification_enabled": not self.socket_mode(settings),
             "process_before_response": True,
+            # Replaced by SlackHandlers' own filter, which keeps the deletion of one of the
+            # bot's messages (bots/slack/handlers.py, KeepOwnDeletions).
+            "ignoring_self_events_enabled": False,
         }
         if oauth_flow is not None:
             oauth_flow._async_client = clients.build()  # OAuth calls go to SLACK_API_URL too
@@ -222,6 +225,7 @@ class SlackAdapter:
             clients,
             self.background,
             messaging=settings.slack_messaging,
+            changes=runtime.container.changes,
         ).register(app, assistant=self._assistant)
         Lifecycle(installation_store).register(app)  # app_uninstalled, tokens_revoked
 

@@ -32,7 +32,11 @@ from typing import Any, Final
 
 import structlog
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.ignoring_self_events.async_ignoring_self_events import (
+    AsyncIgnoringSelfEvents,
+)
 from slack_sdk.errors import SlackApiError
 
 from bots.slack import messages as sentences
@@ -47,6 +51,7 @@ from bots.slack.shortcuts import SlackShortcuts
 from core.access import NotAllowed
 from core.bursts import Burst, burst_scope
 from core.delivery import Dispatcher, Job
+from core.edits import QuestionChanges
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
@@ -76,6 +81,25 @@ def message_job_key(workspace: str, channel: str, ts: str) -> str:
     return f"slack:{workspace}:{channel}:{ts}"
 
 
+class KeepOwnDeletions(AsyncIgnoringSelfEvents):
+    """Bolt's filter of the bot's own events (they never reach a listener), except that a
+    deletion of one of the bot's messages does: an answer someone deleted is forgotten
+    (core/edits.py). Registered in place of bolt's built-in one."""
+
+    @classmethod
+    def _is_self_event(
+        cls,
+        auth_result: AuthorizeResult,
+        user_id: str | None,
+        bot_id: str | None,
+        body: dict[str, Any],
+    ) -> bool:
+        event = body.get("event")
+        if isinstance(event, dict) and event.get("subtype") == "message_deleted":
+            return False
+        return bool(super()._is_self_event(auth_result, user_id, bot_id, body))
+
+
 class SlackHandlers:
     def __init__(
         self,
@@ -85,8 +109,11 @@ class SlackHandlers:
         background: Background,
         *,
         messaging: str = "agent",
+        changes: QuestionChanges | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        #: Edits and deletions of asked messages (core/edits.py); None: they are ignored.
+        self._changes = changes
         self._service = service
         self._clients = clients
         self._background = background
@@ -102,6 +129,7 @@ class SlackHandlers:
         return self._messaging == "agent"
 
     def register(self, app: AsyncApp, *, assistant: bool = True) -> None:
+        app.use(KeepOwnDeletions(base_logger=app.logger))
         if assistant and not self.agent_view:
             view = AsyncAssistant()
             view.thread_started(self.on_assistant_thread_started)
@@ -138,6 +166,13 @@ class SlackHandlers:
         )
 
     async def on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            await self._edited(event, context)
+            return
+        if subtype == "message_deleted":
+            await self._deleted(event, context)
+            return
         if not _from_a_person(event, context):
             log.debug("slack.message_ignored", subtype=event.get("subtype"))
             return
@@ -158,6 +193,58 @@ class SlackHandlers:
         if context.bot_user_id and f"<@{context.bot_user_id}" in str(event.get("text", "")):
             return  # a mention: app_mention answers it (same job key anyway)
         await self._follow_up(workspace_of(context), event, str(thread_ts), context.bot_user_id)
+
+    # --- edits and deletions (core/edits.py) -----------------------------------------------
+
+    async def _edited(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """``message_changed`` (docs.slack.dev/reference/events/message/message_changed):
+        ``message`` is the message now, ``previous_message`` as it was. Only a person's
+        changed text is an edit: a bot's (our own answers streaming) and changes that keep
+        the text (a reply added under a root, an unfurl) are ignored before any read. A root
+        with replies that is deleted becomes a ``tombstone``: a deletion."""
+        message = event.get("message")
+        if self._changes is None or not isinstance(message, dict) or message.get("bot_id"):
+            return
+        ts, channel = str(message.get("ts") or ""), str(event.get("channel") or "")
+        if not ts or not channel:
+            return
+        if message.get("subtype") == "tombstone":
+            await self._question_deleted(workspace_of(context), channel, ts)
+            return
+        user = message.get("user")
+        previous = event.get("previous_message")
+        before = previous.get("text") if isinstance(previous, dict) else None
+        if not user or user == context.bot_user_id or before == message.get("text"):
+            return
+        workspace = workspace_of(context)
+        text = clean_text(str(message.get("text", "")), context.bot_user_id)
+        await self._changes.edited(message_job_key(workspace, channel, ts), text)
+
+    async def _deleted(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """``message_deleted`` (docs.slack.dev/reference/events/message/message_deleted):
+        ``deleted_ts`` names the message, ``previous_message`` is what it was. The bot's own
+        message (an answer) is forgotten; a person's withdraws its question and, if it was a
+        thread's root, the thread's open questions."""
+        deleted, channel = str(event.get("deleted_ts") or ""), str(event.get("channel") or "")
+        if self._changes is None or not deleted or not channel:
+            return
+        workspace = workspace_of(context)
+        previous = event.get("previous_message")
+        previous = previous if isinstance(previous, dict) else {}
+        if previous.get("bot_id") or (
+            context.bot_user_id and previous.get("user") == context.bot_user_id
+        ):
+            thread = ThreadKey(PLATFORM, workspace, channel, str(previous.get("thread_ts") or ""))
+            await self._changes.answer_deleted(thread, deleted)
+            return
+        await self._question_deleted(workspace, channel, deleted)
+
+    async def _question_deleted(self, workspace: str, channel: str, ts: str) -> None:
+        assert self._changes is not None
+        await self._changes.deleted(
+            message_job_key(workspace, channel, ts),
+            root=ThreadKey(PLATFORM, workspace, channel, ts),
+        )
 
     async def _follow_up(
         self, workspace: str, event: dict[str, Any], thread_ts: str, bot_user_id: str | None

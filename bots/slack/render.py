@@ -38,6 +38,7 @@ from slack_sdk.models.blocks.block_elements import UrlSourceElement
 from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
 from bots.slack import messages as say
+from core import messages as core_messages
 from core import presentation
 from core.intake import clean
 from core.text import ellipsize, misleads, split_text
@@ -208,6 +209,18 @@ def asked_message(user_id: str, question: str) -> SlackMessage:
     shown = _fit_inert(" ".join(clean(question).split()), budget).replace("*", "∗")
     text = say.ASKED.format(user=user_id, text=shown)
     return SlackMessage(text=notification_text(text), blocks=(_section(text, verbatim=True),))
+
+
+def edit_offer(text: str, ref: str) -> SlackMessage:
+    """Beneath an answer whose question was edited: one short sentence and one suggestion
+    button showing the edited question (clicked, it is asked as any suggestion is)."""
+    sentence = core_messages.EDIT_OFFER
+    label = presentation.label(defang(" ".join(clean(text).split())), BUTTON_TEXT_LIMIT)
+    button = _button(label, f"{SUGGEST_ACTION}:{ref}", value=ref)
+    blocks: list[dict[str, Any]] = [_section(sentence)]
+    if button is not None:
+        blocks.extend(_actions([button], "gloo_edit_offer"))
+    return SlackMessage(text=sentence, blocks=tuple(blocks))
 
 
 def plain_pages(text: str) -> list[SlackMessage]:

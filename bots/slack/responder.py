@@ -216,6 +216,15 @@ class SlackResponder:
         title.add_done_callback(self._titles.discard)
         await self._signal(client, job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
 
+    async def offer_edit(self, thread: ThreadKey, user_id: str, text: str, ref: str) -> None:
+        """The question was edited while or after it was answered: offer the edited text
+        beneath the answer, as one suggestion button (:func:`render.edit_offer`)."""
+        client = await self._clients.for_workspace(thread.workspace)
+        offer = render.edit_offer(text, ref)
+        await client.chat_postMessage(
+            channel=thread.channel, thread_ts=thread.thread or None, **offer.as_kwargs()
+        )
+
     async def _title_quietly(self, client: AsyncWebClient, job: Job) -> None:
         try:
             await self.set_title(client, job)

@@ -71,7 +71,7 @@ from core.store.tables import (
 )
 from core.types import AnswerContext, Job, Question, ThreadKey
 
-__all__ = ["InboxEntry", "InboxQueries"]
+__all__ = ["InboxEntry", "InboxQueries", "next_pending"]
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +96,7 @@ class InboxEntry:
     next_attempt_at: datetime
     claimed_by: str | None
     last_error: str | None
+    edited_text: str | None = None
 
 
 class InboxQueries(SqlBase):
@@ -195,7 +196,7 @@ class InboxQueries(SqlBase):
     async def next_in_thread(self, thread: ThreadKey) -> str | None:
         """The key of the thread's oldest pending question, if any."""
         async with self._read() as conn:
-            key: str | None = (await conn.execute(_next_pending(thread))).scalar_one_or_none()
+            key: str | None = (await conn.execute(next_pending(thread))).scalar_one_or_none()
         return key
 
     async def known_messages(self, thread: ThreadKey) -> set[str]:
@@ -303,9 +304,12 @@ class InboxQueries(SqlBase):
                 row = (await conn.execute(_FINISH_ANSWERED_SQLITE, values)).first()
                 if row is not None:
                     thread = ThreadKey(row.platform, row.workspace, row.channel, row.thread)
-                    next_key = (await conn.execute(_next_pending(thread))).scalar_one_or_none()
+                    next_key = (await conn.execute(next_pending(thread))).scalar_one_or_none()
         finished = row is not None
-        return Finished(finished=finished, next_key=next_key, bound_chat_id=bound)
+        edited = row.edited_text if row is not None else None
+        return Finished(
+            finished=finished, next_key=next_key, bound_chat_id=bound, edited_text=edited
+        )
 
     async def release(self, key: str, owner: str, retry_at: datetime, error: str | None) -> bool:
         """Hand the question back, to be claimed again from ``retry_at``."""
@@ -351,6 +355,7 @@ class InboxQueries(SqlBase):
             next_attempt_at=row["next_attempt_at"],
             claimed_by=row["claimed_by"],
             last_error=row["last_error"],
+            edited_text=row["edited_text"],
         )
 
     async def quota_counts(
@@ -387,9 +392,10 @@ class InboxQueries(SqlBase):
         return {status: int(count) for status, count in rows}
 
     async def prune_inbox(self, before: datetime) -> int:
-        """Delete answered and failed questions last touched before ``before``."""
+        """Delete answered, failed and withdrawn questions last touched before ``before``."""
         statement = delete(InboxRow).where(
-            col(InboxRow.status).in_(("answered", "failed")), col(InboxRow.updated_at) < before
+            col(InboxRow.status).in_(("answered", "failed", "withdrawn")),
+            col(InboxRow.updated_at) < before,
         )
         async with self._write() as conn:
             deleted = (await conn.execute(statement)).rowcount
@@ -542,7 +548,7 @@ async def _bind_in(conn: AsyncConnection, dialect: str, answer: AnswerRecord, no
     return bound
 
 
-def _next_pending(thread: ThreadKey) -> Any:
+def next_pending(thread: ThreadKey) -> Any:
     """The key of ``thread``'s oldest pending question."""
     return (
         select(col(InboxRow.key))
@@ -592,7 +598,11 @@ def _finish_answered() -> tuple[Any, Any]:
         col(InboxRow.channel),
         col(InboxRow.thread),
     )
-    return finish.returning(next_key.label("next_key")), finish.returning(*thread)
+    edited = col(InboxRow.edited_text)
+    return (
+        finish.returning(next_key.label("next_key"), edited),
+        finish.returning(*thread, edited),
+    )
 
 
 _FINISH_ANSWERED, _FINISH_ANSWERED_SQLITE = _finish_answered()

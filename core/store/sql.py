@@ -21,6 +21,7 @@ from core.ports import AnswerRecord, ConversationSummary
 from core.store.access import AccessQueries
 from core.store.base import SqlBase
 from core.store.bursts import BurstQueries
+from core.store.changes import ChangeQueries
 from core.store.engine import (
     DEFAULT_POSTGRES_POOL_SIZE,
     create_engine,
@@ -60,7 +61,13 @@ class UnknownAnswerError(LookupError):
 
 
 class SqlStore(
-    BurstQueries, InboxQueries, InstallationQueries, AccessQueries, FactQueries, SqlBase
+    ChangeQueries,
+    BurstQueries,
+    InboxQueries,
+    InstallationQueries,
+    AccessQueries,
+    FactQueries,
+    SqlBase,
 ):
     """:class:`core.ports.ConversationStore` on an :class:`AsyncEngine`.
 

@@ -216,12 +216,16 @@ class InboxRow(StoreModel, table=True):
     ``next_attempt_at``, closes; then ``pending``); an ``answering`` row whose lease
     (``claimed_until``) ran out belongs to a process that died and is taken over.
     ``posted`` lists the platform messages already showing (part of) the answer.
+    A question its asker deleted before it was answered is ``withdrawn`` (never asked, it
+    blocks nothing); ``edited_text`` is an edit that came while it was being answered,
+    offered once the answer is done (see :mod:`core.store.changes`).
     """
 
     __tablename__: ClassVar[str] = "inbox"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('gathering', 'pending', 'answering', 'answered', 'failed')", name="status"
+            "status IN ('gathering', 'pending', 'answering', 'answered', 'failed', 'withdrawn')",
+            name="status",
         ),
         # Quota counts: a user's (or a workspace's) questions in a time window.
         Index("ix_inbox_sender", "platform", "workspace", "user_id", "accepted_at"),
@@ -248,6 +252,7 @@ class InboxRow(StoreModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     posted: list[str] = Field(default_factory=list, sa_type=JSON)
     last_error: str | None = Field(default=None, sa_type=Text)
+    edited_text: str | None = Field(default=None, sa_type=Text)
     accepted_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -63,7 +63,7 @@ def _schema_diff(connection: Connection) -> list[Any]:
 def test_there_is_one_linear_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_heads() == [head_revision()]
-    assert head_revision() == "0008"
+    assert head_revision() == "0009"
 
 
 async def test_migrations_apply_from_empty(database_url: str) -> None:
@@ -243,3 +243,35 @@ async def test_an_upgrade_cancelled_while_waiting_for_another_frees_the_lock(
         await engine.dispose()
     assert await current_revision(sqlite_url) == head_revision()
     assert not migrate._alembic_lock.locked()
+
+
+async def test_downgrading_0009_makes_withdrawn_questions_failed(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO inbox (key, platform, workspace, channel, thread, text, user_id,"
+                    " user_name, status, attempts, next_attempt_at, posted, accepted_at,"
+                    " updated_at, edited_text) VALUES ('k1', 'slack', 'T1', 'C1', '', 'hi', '',"
+                    " '', 'withdrawn', 0, '2026-12-07 00:00:00+00:00', '[]',"
+                    " '2026-12-07 00:00:00+00:00', '2026-12-07 00:00:00+00:00', 'hello')"
+                )
+            )
+    finally:
+        await engine.dispose()
+    await downgrade(database_url, "0008")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            status = (await connection.execute(text("SELECT status FROM inbox"))).scalar_one()
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("inbox")}
+            )
+    finally:
+        await engine.dispose()
+    assert status == "failed"
+    assert "edited_text" not in columns
+    await upgrade(database_url)
+    assert await is_up_to_date(database_url)

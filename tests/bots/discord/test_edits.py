@@ -1,0 +1,141 @@
+"""Edits and deletions of asked messages on Discord (core/edits.py), through the fake Discord.
+
+Contract (discord.com/developers/docs/events/gateway-events): ``MESSAGE_UPDATE`` carries the
+message object as it is now (the recorded ``message_create_dm`` payload with its
+``edited_timestamp`` set); ``MESSAGE_DELETE`` carries ``id`` and ``channel_id`` (``guild_id``
+in a server), ``MESSAGE_DELETE_BULK`` ``ids`` and ``channel_id`` (the recorded
+``message_delete`` and ``message_delete_bulk`` payloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from core import messages
+from core.bursts import burst_scope
+from core.simulator import Simulator
+from core.store.sql import SqlStore
+from tests.bots.discord.conftest import DM_CHANNEL_ID, USER, Bot, running
+from tests.bots.discord.fake_discord import FakeDiscord, payload
+from tests.clock import FakeTimers
+from tests.harness import wait_until
+
+WINDOW = 60.0
+SCOPE = burst_scope("discord", "@dm", str(DM_CHANNEL_ID), str(USER["id"]))
+
+
+async def edit(bot: Bot, sent: dict[str, Any], content: str) -> None:
+    data = dict(sent, content=content, edited_timestamp="2025-05-12T10:16:30.123000+00:00")
+    await bot.fake.dispatch("MESSAGE_UPDATE", data)
+
+
+async def test_an_edit_after_the_answer_offers_the_edited_question(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url) as bot:
+        asked = await bot.dm("What is grace?")
+        await bot.answered(DM_CHANNEL_ID)
+        await edit(bot, asked, "What is mercy?")
+
+        def offers() -> list[dict[str, Any]]:
+            return [
+                m for m in bot.bot_messages(DM_CHANNEL_ID) if m["content"] == messages.EDIT_OFFER
+            ]
+
+        await wait_until(lambda: bool(offers()))
+        [offer] = offers()
+        [button] = offer["components"][0]["components"]
+        assert button["label"] == "What is mercy?"
+        assert button["custom_id"].startswith("gloo:s:")
+        ref = button["custom_id"][len("gloo:s:") :]
+        click = await bot.runtime.dispatcher.service.resolve_suggestion(ref)
+        assert click.text == "What is mercy?"
+    assert len(sim.asked) == 1  # never a silent second answer
+
+
+async def test_an_unchanged_or_bots_update_is_ignored(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url) as bot:
+        asked = await bot.dm("What is grace?")
+        await bot.answered(DM_CHANNEL_ID)
+        # An embed unfurled: no edited_timestamp.
+        await bot.fake.dispatch("MESSAGE_UPDATE", dict(asked, embeds=[]))
+        # The bot's own answer being edited.
+        [answer] = bot.final_answers(DM_CHANNEL_ID)
+        await edit(bot, answer, "Grace is a gift.")
+        await bot.runtime.dispatcher.drain()
+        assert all(m["content"] != messages.EDIT_OFFER for m in bot.bot_messages(DM_CHANNEL_ID))
+
+
+async def burst_parts(bot: Bot) -> int:
+    store = bot.runtime.container.store
+    assert isinstance(store, SqlStore)
+    async with store.engine.connect() as connection:
+        result = await connection.execute(text("SELECT count(*) FROM burst_parts"))
+        return int(result.scalar_one())
+
+
+async def test_a_deleted_message_of_a_burst_is_not_asked(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url, burst_window_dm_seconds=WINDOW) as bot:
+        timers = FakeTimers()
+        bursts = bot.runtime.dispatcher.bursts
+        bursts.timers = timers
+        await bot.dm("hi")
+        await wait_until(lambda: bursts.key_of(SCOPE) is not None)
+        oops = await bot.dm("oops")
+        await wait_until(lambda: bursts.parts_of(SCOPE) == 1)
+        await bot.dm("how do I pray?")
+        await wait_until(lambda: bursts.parts_of(SCOPE) == 2)
+        gone = payload("message_delete", message_id=oops["id"], channel_id=str(DM_CHANNEL_ID))
+        await fake.dispatch("MESSAGE_DELETE", gone)
+        await eventually(lambda: _is(burst_parts(bot), 1))
+        timers.advance(WINDOW)
+        await bot.answered(DM_CHANNEL_ID)
+    assert [r.query for r in sim.asked] == ["hi\nhow do I pray?"]
+
+
+async def test_questions_deleted_in_bulk_before_their_answer_are_not_asked(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url, burst_window_dm_seconds=WINDOW) as bot:
+        timers = FakeTimers()
+        bursts = bot.runtime.dispatcher.bursts
+        bursts.timers = timers
+        first = await bot.dm("What is hope?")
+        await wait_until(lambda: bursts.key_of(SCOPE) is not None)
+        second = await bot.dm("What is joy?")
+        await wait_until(lambda: bursts.parts_of(SCOPE) == 1)
+        bulk = payload(
+            "message_delete_bulk",
+            first_id=first["id"],
+            second_id=second["id"],
+            channel_id=str(DM_CHANNEL_ID),
+        )
+        await fake.dispatch("MESSAGE_DELETE_BULK", bulk)
+        store = bot.runtime.container.store
+
+        async def withdrawn() -> bool:
+            return (await store.inbox_counts()) == {"withdrawn": 1}
+
+        await eventually(withdrawn)
+        timers.advance(WINDOW)
+        await bot.runtime.dispatcher.drain()
+    assert sim.asked == []
+
+
+async def _is(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Poll ``check`` (the store, which another task changes) until it holds."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - the store has no event to wait on
+            await asyncio.sleep(0.01)
