@@ -136,6 +136,7 @@ def clean_question(question: Question) -> Question:
         user_id=clean(question.user_id),
         user_name=clean(question.user_name),
         message_ref=None if question.message_ref is None else clean(question.message_ref),
+        locale=clean(question.locale),
     )
 
 
