@@ -39,6 +39,7 @@ from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
 from bots.slack import messages as say
 from core import presentation
+from core.i18n import localize, t
 from core.intake import clean
 from core.text import ellipsize, misleads, split_text
 from core.types import ChatHistory, HistoryMessage, Reply, Source
@@ -552,18 +553,26 @@ def _confirm(title: str, text: str, confirm: str, deny: str) -> dict[str, Any]:
     }
 
 
-def _where(channel: str) -> str:
-    return say.HOME_IN_DM if channel.startswith("D") else say.HOME_IN_CHANNEL.format(id=channel)
+def _where(channel: str, locale: str = "") -> str:
+    where = say.HOME_IN_DM if channel.startswith("D") else say.home_in_channel(channel)
+    return localize(where, locale)
 
 
-def _when(unix: float) -> str:
-    """A date Slack shows in the reader's own time zone (with a UTC fallback)."""
+def _when(unix: float, locale: str = "") -> str:
+    """A date Slack shows in the reader's own time zone and language (with a UTC fallback)."""
     stamp = int(unix)
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
-    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    # Slack fills in its own tokens ({date_short_pretty}, {time}); "at" is ours.
+    shown = localize(t("{date} at {time}", date="{date_short_pretty}", time="{time}"), locale)
+    return f"<!date^{stamp}^{shown}|{fallback}>"
 
 
-def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, Any]]:
+def _conversation_blocks(
+    item: HomeConversation, index: int, locale: str = ""
+) -> list[dict[str, Any]]:
+    def tr(text: str) -> str:
+        return localize(text, locale)
+
     question = _escape(
         defang(ellipsize(" ".join(item.first_question.split()), HOME_QUESTION_CHARS))
     )
@@ -571,27 +580,27 @@ def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, A
     url = _usable_url(item.permalink)
     if url and misleads(item.first_question, url):
         # A question naming a host (``is paypal.com safe?``) is no label for Slack's link.
-        title = f"*{question}* · <{url}|{say.HOME_OPEN}>"
+        title = f"*{question}* · <{url}|{tr(say.HOME_OPEN)}>"
     else:
         title = f"*<{url}|{question}>*" if url else f"*{question}*"
-    asked = say.HOME_QUESTIONS.format(count=item.questions, s="" if item.questions == 1 else "s")
+    asked = tr(say.home_questions(item.questions))
     ref = thread_ref(item.channel, item.thread)
     buttons = [
-        _button(say.HOME_HISTORY_BUTTON, HOME_HISTORY_ACTION, value=ref),
-        _button(say.HOME_RESET_BUTTON, HOME_RESET_ACTION, value=ref),
+        _button(tr(say.HOME_HISTORY_BUTTON), HOME_HISTORY_ACTION, value=ref),
+        _button(tr(say.HOME_RESET_BUTTON), HOME_RESET_ACTION, value=ref),
     ]
     reset = buttons[1]
     if reset is not None:
         reset["confirm"] = _confirm(
-            say.HOME_RESET_CONFIRM_TITLE,
-            say.HOME_RESET_CONFIRM_TEXT,
-            say.HOME_RESET_BUTTON,
-            say.HOME_RESET_CANCEL,
+            tr(say.HOME_RESET_CONFIRM_TITLE),
+            tr(say.HOME_RESET_CONFIRM_TEXT),
+            tr(say.HOME_RESET_BUTTON),
+            tr(say.HOME_RESET_CANCEL),
         )
     elements = [b for b in buttons if b is not None]
     blocks: list[dict[str, Any]] = [
         _section(title),
-        _context(f"{_where(item.channel)} · {_when(item.started_at)} · {asked}"),
+        _context(f"{_where(item.channel, locale)} · {_when(item.started_at, locale)} · {asked}"),
     ]
     if elements:
         blocks.append({"type": "actions", "block_id": f"gloo_home_{index}", "elements": elements})
@@ -602,32 +611,38 @@ def home_view(
     conversations: Sequence[HomeConversation],
     admin: Sequence[tuple[str, Sequence[tuple[str, str]]]] | None = None,
     note: str = "",
+    locale: str = "",
 ) -> dict[str, Any]:
-    """The Home tab: the person's conversations, then (for admins) the stored settings.
+    """The Home tab: the person's conversations, then (for admins) the stored settings, the
+    bot's words in ``locale`` (the person's Slack language).
 
     ``admin`` is ``(scope label, describe_settings lines)`` per scope, or ``None`` for people
     who are not workspace admins. Whatever does not fit in 100 blocks is left out with a note
     saying how much, conversations before settings.
     """
-    top: list[dict[str, Any]] = [_header(say.HOME_TITLE)]
+
+    def tr(text: str) -> str:
+        return localize(text, locale)
+
+    top: list[dict[str, Any]] = [_header(tr(say.HOME_TITLE))]
     if note:
-        top.append(_context(note))
-    top.append(_context(say.HOME_INTRO))
+        top.append(_context(tr(note)))
+    top.append(_context(tr(say.HOME_INTRO)))
     listed: list[list[dict[str, Any]]] = [
-        _conversation_blocks(item, i) for i, item in enumerate(conversations)
+        _conversation_blocks(item, i, locale) for i, item in enumerate(conversations)
     ]
     if not listed:
-        top.append(_section(say.HOME_EMPTY))
+        top.append(_section(tr(say.HOME_EMPTY)))
     scopes: list[list[dict[str, Any]]] = []
     for label, lines in admin or ():
         shown = "\n".join(f"• {name}: {defang(value)}" for name, value in lines)
-        scopes.append([_section(f"*{label}*\n{shown}")])
+        scopes.append([_section(f"*{tr(label)}*\n{shown}")])
     # The admin part's heading goes with its first entry, so it never stands alone.
     if admin is not None:
         heading = [
             {"type": "divider"},
-            _header(say.HOME_ADMIN_TITLE),
-            _context(say.HOME_ADMIN_INTRO),
+            _header(tr(say.HOME_ADMIN_TITLE)),
+            _context(tr(say.HOME_ADMIN_INTRO)),
         ]
         scopes = [heading + (scopes[0] if scopes else []), *scopes[1:]]
     blocks = list(top)
@@ -645,27 +660,28 @@ def home_view(
     left_conversations = len(listed) - shown_conversations
     left_scopes = len(admin or ()) - shown_scopes
     if left_conversations or left_scopes:
-        note = say.HOME_NOT_SHOWN.format(conversations=left_conversations, settings=left_scopes)
+        note = tr(say.home_not_shown(left_conversations, left_scopes))
         blocks.append(_context(note))
     return {"type": "home", "callback_id": "gloo_home", "blocks": blocks}
 
 
-def _modal(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+def _modal(blocks: list[dict[str, Any]], locale: str = "") -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": HISTORY_MODAL_ID,
-        "title": _plain(say.HISTORY_MODAL_TITLE, MODAL_TITLE_LIMIT),
-        "close": _plain(say.HISTORY_MODAL_CLOSE, MODAL_TITLE_LIMIT),
+        "title": _plain(localize(say.HISTORY_MODAL_TITLE, locale), MODAL_TITLE_LIMIT),
+        "close": _plain(localize(say.HISTORY_MODAL_CLOSE, locale), MODAL_TITLE_LIMIT),
         "blocks": blocks[:VIEW_MAX_BLOCKS],
     }
 
 
-def history_modal(history: ChatHistory, viewer: str = "") -> dict[str, Any]:
+def history_modal(history: ChatHistory, viewer: str = "", locale: str = "") -> dict[str, Any]:
     """The conversation as Gloo keeps it, in a modal for ``viewer`` (a Slack user id; newest
     kept within 100 blocks)."""
-    return _modal(_history_blocks(history, VIEW_MAX_BLOCKS, title=False, viewer=viewer))
+    blocks = _history_blocks(history, VIEW_MAX_BLOCKS, title=False, viewer=viewer)
+    return _modal(blocks, locale)
 
 
-def notice_modal(text: str) -> dict[str, Any]:
-    """A modal with one sentence (loading, nothing to show, or a failure)."""
-    return _modal([_section(text)])
+def notice_modal(text: str, locale: str = "") -> dict[str, Any]:
+    """A modal with one sentence (loading, nothing to show, or a failure), in ``locale``."""
+    return _modal([_section(localize(text, locale))], locale)
