@@ -12,23 +12,27 @@ from typing import Final
 from core.bounds import MAX_CHARACTER_LIMIT, MAX_SOURCES_LIMIT
 from core.i18n import Message, t, tn
 
-THINKING: Final = "_Thinking…_"
+THINKING: Final = t("_Thinking…_")
 ASKED: Final = "<@{user}> asked: *{text}*"
-SOURCES_HEADER: Final = "*Sources*"
-MORE_SOURCES_HEADER: Final = "*Also from:* {titles}"
-SUGGESTIONS_HEADER: Final = "*Ask next*"
+SOURCES_HEADER: Final = t("*Sources*")
+SUGGESTIONS_HEADER: Final = t("*Ask next*")
 FEEDBACK_HEADER: Final = "Was this helpful?"
 CONTINUED: Final = "(continued)"
-BUTTONS_FALLBACK: Final = "Links and buttons for this answer"
+BUTTONS_FALLBACK: Final = t("Links and buttons for this answer")
 #: The task card of an answer for which Gloo searches its sources (Slack's streamed
 #: ``task_update`` chunks): while it searches, and when it is done.
-SEARCHING_SOURCES: Final = "Searching Gloo's sources"
-SEARCHED_SOURCES: Final = "Searched Gloo's sources"
+SEARCHING_SOURCES: Final = t("Searching Gloo's sources")
+SEARCHED_SOURCES: Final = t("Searched Gloo's sources")
 
 
-def found_sources(count: int) -> str:
+def more_sources(titles: str) -> Message:
+    """The sources shown without a button: ``titles`` joined, already inert."""
+    return t("*Also from:* {titles}", titles=titles)
+
+
+def found_sources(count: int) -> Message:
     """The finished search's title: how many sources the answer shows."""
-    return f"Found {count} source" if count == 1 else f"Found {count} sources"
+    return tn("Found {count} source", "Found {count} sources", count)
 
 
 FEEDBACK_THANKS: Final = t("Thanks for the feedback!")
@@ -91,8 +95,8 @@ HELP: Final = (
 )
 
 # --- feedback buttons (accessibility labels: at most 75 characters) ---------------------------
-FEEDBACK_UP_LABEL: Final = "This answer was helpful"
-FEEDBACK_DOWN_LABEL: Final = "This answer was not helpful"
+FEEDBACK_UP_LABEL: Final = t("This answer was helpful")
+FEEDBACK_DOWN_LABEL: Final = t("This answer was not helpful")
 
 # --- agent view ----------------------------------------------------------------------------------
 RESET_DM_AGENT: Final = (

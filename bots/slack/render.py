@@ -174,13 +174,13 @@ def answer_pages(text: str) -> list[str]:
     return split_text(defang(text), MARKDOWN_LIMIT) or ["…"]
 
 
-def progress_message(raw_so_far: str) -> SlackMessage:
+def progress_message(raw_so_far: str, locale: str = "") -> SlackMessage:
     """A message still being written (the placeholder edited with ``chat.update``)."""
     shown = stable_defanged(raw_so_far).strip()
     budget = MARKDOWN_LIMIT - len(TYPING_MARK)
     if len(shown) > budget:
         shown = shown[:budget].rstrip()
-    body = (shown + TYPING_MARK) if shown else say.THINKING
+    body = (shown + TYPING_MARK) if shown else localize(say.THINKING, locale)
     return SlackMessage(text=notification_text(body), blocks=(_markdown(body),))
 
 
@@ -258,7 +258,9 @@ def _usable_url(url: str | None) -> str | None:
     return found if found is not None and len(found) <= BUTTON_URL_LIMIT else None
 
 
-def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str, Any]]:
+def _source_blocks(
+    sources: Sequence[presentation.ShownSource], locale: str = ""
+) -> list[dict[str, Any]]:
     buttons: list[dict[str, Any]] = []
     unlinked: list[str] = []
     for i, source in enumerate(sources):
@@ -272,11 +274,12 @@ def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str
             buttons.append(button)
     blocks: list[dict[str, Any]] = []
     if buttons:
-        blocks.append(_context(say.SOURCES_HEADER))
+        blocks.append(_context(localize(say.SOURCES_HEADER, locale)))
         blocks.extend(_actions(buttons, "gloo_sources"))
     if unlinked:
         titles = " · ".join(unlinked)
-        blocks.append(_context(say.MORE_SOURCES_HEADER.format(titles=titles), verbatim=True))
+        also = localize(say.more_sources(titles), locale)
+        blocks.append(_context(also, verbatim=True))
     return blocks
 
 
@@ -301,16 +304,16 @@ def _task(
     )
 
 
-def searching_task() -> TaskUpdateChunk:
+def searching_task(locale: str = "") -> TaskUpdateChunk:
     """The card while Gloo searches its sources."""
-    return _task(say.SEARCHING_SOURCES, "in_progress")
+    return _task(localize(say.SEARCHING_SOURCES, locale), "in_progress")
 
 
-def found_task(sources: Sequence[Source]) -> TaskUpdateChunk:
+def found_task(sources: Sequence[Source], locale: str = "") -> TaskUpdateChunk:
     """The finished search: how many sources the answer shows, carrying those with a link
     that fits (at most :data:`TASK_SOURCES_LIMIT`)."""
     if not sources:
-        return _task(say.SEARCHED_SOURCES, "complete")
+        return _task(localize(say.SEARCHED_SOURCES, locale), "complete")
     linked: list[UrlSourceElement] = []
     for source in sources:
         url = presentation.link(source.url)
@@ -320,12 +323,12 @@ def found_task(sources: Sequence[Source]) -> TaskUpdateChunk:
         linked.append(UrlSourceElement(url=url, text=text))
         if len(linked) == TASK_SOURCES_LIMIT:
             break
-    return _task(say.found_sources(len(sources)), "complete", linked)
+    return _task(localize(say.found_sources(len(sources)), locale), "complete", linked)
 
 
-def stopped_task() -> TaskUpdateChunk:
+def stopped_task(locale: str = "") -> TaskUpdateChunk:
     """The search's card when the answer broke off: never left in progress."""
-    return _task(say.SEARCHING_SOURCES, "error")
+    return _task(localize(say.SEARCHING_SOURCES, locale), "error")
 
 
 def text_chunk(text: str) -> MarkdownTextChunk:
@@ -333,7 +336,9 @@ def text_chunk(text: str) -> MarkdownTextChunk:
     return MarkdownTextChunk(text=text)
 
 
-def _suggestion_blocks(suggestions: Sequence[presentation.ShownSuggestion]) -> list[dict[str, Any]]:
+def _suggestion_blocks(
+    suggestions: Sequence[presentation.ShownSuggestion], locale: str = ""
+) -> list[dict[str, Any]]:
     buttons = []
     for suggestion in suggestions:
         button = _button(
@@ -343,7 +348,8 @@ def _suggestion_blocks(suggestions: Sequence[presentation.ShownSuggestion]) -> l
             buttons.append(button)
     if not buttons:
         return []
-    return [_context(say.SUGGESTIONS_HEADER), *_actions(buttons, "gloo_suggestions")]
+    header = _context(localize(say.SUGGESTIONS_HEADER, locale))
+    return [header, *_actions(buttons, "gloo_suggestions")]
 
 
 def feedback_value(vote: str, answer_id: str) -> str:
@@ -351,7 +357,7 @@ def feedback_value(vote: str, answer_id: str) -> str:
     return f"{vote}:{answer_id}"
 
 
-def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
+def _feedback_blocks(reply: Reply, locale: str = "") -> list[dict[str, Any]]:
     """Slack's native 👍/👎: a ``context_actions`` block with one ``feedback_buttons`` element.
 
     https://docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element (button
@@ -372,12 +378,12 @@ def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
                     "action_id": FEEDBACK_ACTION,
                     "positive_button": {
                         "text": _plain("👍", BUTTON_TEXT_LIMIT),
-                        "accessibility_label": say.FEEDBACK_UP_LABEL,
+                        "accessibility_label": _label_text(say.FEEDBACK_UP_LABEL, locale),
                         "value": up,
                     },
                     "negative_button": {
                         "text": _plain("👎", BUTTON_TEXT_LIMIT),
-                        "accessibility_label": say.FEEDBACK_DOWN_LABEL,
+                        "accessibility_label": _label_text(say.FEEDBACK_DOWN_LABEL, locale),
                         "value": down,
                     },
                 }
@@ -386,28 +392,34 @@ def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
     ]
 
 
-def reply_extras(reply: Reply) -> list[dict[str, Any]]:
-    """Everything after the answer text: sources, suggestions, feedback (in that order).
+def _label_text(label: str, locale: str) -> str:
+    """An accessibility label in ``locale``, within a button's 75 characters."""
+    return ellipsize(localize(label, locale), BUTTON_TEXT_LIMIT)
+
+
+def reply_extras(reply: Reply, locale: str = "") -> list[dict[str, Any]]:
+    """Everything after the answer text: sources, suggestions, feedback (in that order), the
+    bot's own words in ``locale`` (the asker's; Gloo's sources and suggestions as they are).
 
     ``reply`` is presented (:func:`core.presentation.present`: the channel's settings are
     applied by the core); this only lays it out, labels within Slack's 75 characters.
     """
     shown = presentation.layout(reply, BUTTON_TEXT_LIMIT, clean=defang)
     return [
-        *_source_blocks(shown.sources),
-        *_suggestion_blocks(shown.suggestions),
-        *_feedback_blocks(reply),
+        *_source_blocks(shown.sources, locale),
+        *_suggestion_blocks(shown.suggestions, locale),
+        *_feedback_blocks(reply, locale),
     ]
 
 
-def render_reply(reply: Reply) -> list[SlackMessage]:
+def render_reply(reply: Reply, locale: str = "") -> list[SlackMessage]:
     """The whole answer as Slack messages: text pages, then the buttons on the last one.
 
     Every message has at most 50 blocks and 12,000 characters of markdown; extra pages and
     extra button blocks go to further messages, so nothing is dropped.
     """
     pages = answer_pages(reply.text)
-    extras = reply_extras(reply)
+    extras = reply_extras(reply, locale)
     result = [SlackMessage(text=notification_text(p), blocks=(_markdown(p),)) for p in pages]
     last = result.pop()
     room = MAX_BLOCKS - len(last.blocks)
@@ -415,15 +427,17 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
     rest = extras[room:]
     while rest:
         chunk, rest = rest[:MAX_BLOCKS], rest[MAX_BLOCKS:]
-        result.append(SlackMessage(text=say.BUTTONS_FALLBACK, blocks=tuple(chunk)))
+        fallback = localize(say.BUTTONS_FALLBACK, locale)
+        result.append(SlackMessage(text=fallback, blocks=tuple(chunk)))
     return result
 
 
-def buttons_message(reply: Reply) -> list[SlackMessage]:
+def buttons_message(reply: Reply, locale: str = "") -> list[SlackMessage]:
     """Only the buttons (after a plain-text fallback of the answer)."""
-    extras = reply_extras(reply)
+    extras = reply_extras(reply, locale)
+    fallback = localize(say.BUTTONS_FALLBACK, locale)
     return [
-        SlackMessage(text=say.BUTTONS_FALLBACK, blocks=tuple(extras[i : i + MAX_BLOCKS]))
+        SlackMessage(text=fallback, blocks=tuple(extras[i : i + MAX_BLOCKS]))
         for i in range(0, len(extras), MAX_BLOCKS)
     ]
 

@@ -65,6 +65,29 @@ async def test_a_spanish_speaker_sees_a_failure_in_spanish(
     assert [q.query for q in sim.asked] == ["What is grace?"]  # Gloo: the question as asked
 
 
+async def test_a_normal_answer_says_the_bots_words_in_spanish(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.user_locales[ALICE] = "es-ES"
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+    contexts = [
+        e["text"] for b in answer.blocks if b.get("type") == "context" for e in b["elements"]
+    ]
+    assert "*Fuentes*" in contexts
+    suggested = bool(answer.buttons(render.SUGGEST_ACTION))  # none on Completions V2
+    assert ("*Preguntas sugeridas*" in contexts) is suggested
+    [feedback] = answer.feedback_buttons()
+    assert feedback["positive_button"]["accessibility_label"] == "Esta respuesta fue útil"
+    assert feedback["negative_button"]["accessibility_label"] == "Esta respuesta no fue útil"
+    cards = [
+        u.get("title") for m in fake_slack.in_thread(CHANNEL, MENTION_TS) for u in m.task_updates
+    ]
+    assert all(title is None or ("Gloo" in title and "source" not in title) for title in cards)
+    english = {"Sources", "Ask next", "Was this helpful", "Thinking"}
+    assert not any(word in answer.markdown for word in english)
+
+
 async def test_a_normal_answer_keeps_gloos_words_and_asks_users_info_once(
     sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
 ) -> None:
