@@ -428,34 +428,37 @@ class SlackHandlers:
         user = str(command.get("user_id", ""))
         in_dm = channel.startswith("D")
         conversation = ThreadKey(PLATFORM, workspace, channel, "")
+        locale = await self.locale(workspace, user) if name in ("reset", "history") else ""
         if name == "ask":
             await self._command_ask(argument, command, respond, workspace, in_dm)
         elif name == "reset":
             if in_dm and self.agent_view:
-                await _ephemeral(respond, sentences.RESET_DM_AGENT)
+                await _ephemeral(respond, sentences.RESET_DM_AGENT, locale=locale)
                 return
             try:
                 await self._service.reset(conversation, requester=requester(channel, user))
             except NotAllowed as exc:
-                await _ephemeral(respond, exc.user_message)
+                await _ephemeral(respond, exc.user_message, locale=locale)
                 return
-            await _ephemeral(respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL)
+            await _ephemeral(
+                respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL, locale=locale
+            )
         elif name == "history":
             if in_dm and self.agent_view:
-                await _ephemeral(respond, sentences.HISTORY_DM_AGENT)
+                await _ephemeral(respond, sentences.HISTORY_DM_AGENT, locale=locale)
                 return
             if not in_dm:
-                await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL)
+                await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL, locale=locale)
                 return
             try:
                 history = await self._service.history(
                     conversation, requester=requester(channel, user)
                 )
             except (AnswerFailed, NotAllowed) as exc:
-                await _ephemeral(respond, exc.user_message)
+                await _ephemeral(respond, exc.user_message, locale=locale)
                 return
             if history is None or not history.messages:
-                await _ephemeral(respond, sentences.NO_HISTORY)
+                await _ephemeral(respond, sentences.NO_HISTORY, locale=locale)
                 return
             await _ephemeral(respond, message=render.history_message(history, viewer=user))
         elif name == "settings":
@@ -479,7 +482,8 @@ class SlackHandlers:
         # Gloo reads people, channels and links as a person sees them, not Slack's tokens.
         question = readable_question(question).strip()
         if not question:
-            await _ephemeral(respond, sentences.ASK_WHAT)
+            locale = await self.locale(workspace, str(command.get("user_id", "")))
+            await _ephemeral(respond, sentences.ASK_WHAT, locale=locale)
             return
         channel, user = str(command["channel_id"]), str(command.get("user_id", ""))
         refusal = await self._gate.refusal(workspace, channel, user)
@@ -560,7 +564,12 @@ def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:
 
 
 async def _ephemeral(
-    respond: Respond, text: str = "", *, message: render.SlackMessage | None = None
+    respond: Respond,
+    text: str = "",
+    *,
+    message: render.SlackMessage | None = None,
+    locale: str = "",
 ) -> None:
-    message = message or render.text_message(text)
+    """One ephemeral reply: ``text`` (in ``locale``, the person's) or a built ``message``."""
+    message = message or render.text_message(localize(text, locale))
     await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())

@@ -43,14 +43,14 @@ FEEDBACK_UNKNOWN: Final = t(
 NOT_IN_CHANNEL: Final = t(
     "I can't post in this conversation. Invite me first (`/invite @Gloo`), then ask again."
 )
-ASK_WHAT: Final = "Ask me something, for example: `/gloo ask What is grace?`"
-RESET_DM: Final = "Done. Your next message starts a new conversation."
-RESET_CHANNEL: Final = (
+ASK_WHAT: Final = t("Ask me something, for example: `/gloo ask What is grace?`")
+RESET_DM: Final = t("Done. Your next message starts a new conversation.")
+RESET_CHANNEL: Final = t(
     "Done. In channels every thread is its own conversation: mention me in a new message "
     "to start a fresh one."
 )
 NO_HISTORY: Final = t("There is no conversation here yet. Ask me something first.")
-HISTORY_IN_CHANNEL: Final = (
+HISTORY_IN_CHANNEL: Final = t(
     "In channels every thread is its own conversation. Open my *Home* tab: it lists your "
     "conversations, each with a *History* button."
 )
@@ -99,12 +99,12 @@ FEEDBACK_UP_LABEL: Final = t("This answer was helpful")
 FEEDBACK_DOWN_LABEL: Final = t("This answer was not helpful")
 
 # --- agent view ----------------------------------------------------------------------------------
-RESET_DM_AGENT: Final = (
+RESET_DM_AGENT: Final = t(
     "In our direct messages every message you send me (not in a thread) starts a new "
     "conversation, so there is nothing to reset here. To start a thread over, use "
     "*Start over* next to it in my Home tab."
 )
-HISTORY_DM_AGENT: Final = (
+HISTORY_DM_AGENT: Final = t(
     "Open my *Home* tab: it lists your conversations, each with a *History* button."
 )
 

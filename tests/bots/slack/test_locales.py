@@ -186,3 +186,15 @@ def test_every_home_label_fits_slacks_limits_without_being_cut(locale: str) -> N
     assert ("Se omitió" if locale == "es" else "Omitido") in str(view["blocks"][-1])
     modal = render.notice_modal(sentences.HISTORY_LOADING, locale)
     assert modal["title"]["text"] == localize(sentences.HISTORY_MODAL_TITLE, locale)
+
+
+async def test_a_command_reply_is_in_the_persons_language(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    fake_slack.user_locales[ALICE] = "pt-BR"
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        reset = await run(slack, "reset")
+        asked = await run(slack, "ask")
+    assert localize(sentences.RESET_CHANNEL, "pt-BR") in reset
+    assert reset.startswith("Pronto. Nos canais cada fio é uma conversa própria")
+    assert asked.startswith("Pergunte algo, por exemplo")
