@@ -58,6 +58,7 @@ from core.active_threads import ActiveThreads
 from core.answering import AnswerSurface, Clock, show_answer
 from core.bursts import Burst, BurstWindows, Timers
 from core.edits import EditOffers
+from core.i18n import localize
 from core.ports import QUOTA_ERROR, AnswerRecord, Change, ChangeStore, Finished, Inbox, utcnow
 from core.service import AnswerFailed, ConversationService, StreamEvent
 from core.stopping import AnswerStopped, StopsAnswers, StopSwitches
@@ -796,7 +797,8 @@ class Dispatcher:
         try:
             if surface is None:
                 surface = opened = await responder.open(job, record)
-            await surface.failure(message)
+            # Said in the asker's language (a Message; a plain str is shown as it is).
+            await surface.failure(localize(message, job.question.locale))
         except Exception:
             log.exception("job.failure_notice_failed")
         finally:

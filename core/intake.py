@@ -25,6 +25,7 @@ import unicodedata
 from typing import Final
 
 from core import messages
+from core.i18n import Message, t
 from core.types import Job, Question
 
 __all__ = [
@@ -95,11 +96,13 @@ def is_blank(text: str) -> bool:
     return all(_invisible(char) for char in text)
 
 
-def too_long(chars: int, limit: int) -> str:
+def too_long(chars: int, limit: int) -> Message:
     """The sentence for a question of ``chars`` characters over the ``limit``."""
-    return (
-        f"Your question is {chars:,} characters long; I can take at most {limit:,}. "
-        "Please shorten it and ask again."
+    return t(
+        "Your question is {chars} characters long; I can take at most {limit}. "
+        "Please shorten it and ask again.",
+        chars=chars,
+        limit=limit,
     )
 
 
@@ -133,6 +136,7 @@ def clean_question(question: Question) -> Question:
         user_id=clean(question.user_id),
         user_name=clean(question.user_name),
         message_ref=None if question.message_ref is None else clean(question.message_ref),
+        locale=clean(question.locale),
     )
 
 

@@ -93,6 +93,10 @@ class Question:
     user_id: str = ""
     user_name: str = ""
     message_ref: str | None = None  # the platform id of the question message, if any
+    #: The asker's locale tag as the platform gives it (``"es-ES"``, ``"pt-BR"``; ``""``:
+    #: unknown, English): the bot's own sentences for this question are said in it
+    #: (:func:`core.i18n.localize`), Gloo's answer is not translated.
+    locale: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,11 @@ import discord
 import structlog
 from discord import app_commands
 
+from bots.discord import messages as texts
+from bots.discord.locales import interaction_locale, message_locale
 from core import messages
 from core.access import AccessLists, NotAllowed, Requester, describe_audit
+from core.i18n import localize
 from core.service import ConversationService
 from core.types import AuditEntry
 
@@ -128,6 +131,7 @@ class DiscordGate:
         )
         if sentence is None:
             return False
+        sentence = localize(sentence, message_locale(message))
         if not self._service.access.notes.due(
             PLATFORM, str(message.guild.id), str(message.author.id), "access"
         ):
@@ -212,7 +216,7 @@ async def run_access(
     """``/access``: show the server's access lists; administrators change them."""
     if interaction.guild_id is None:
         await interaction.response.send_message(
-            "Access lists belong to a server: use `/access` there.",
+            localize(texts.ACCESS_IN_SERVER, interaction_locale(interaction)),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -245,13 +249,16 @@ async def run_access(
                     )
                 note = "Saved."
             except (ValueError, NotAllowed) as exc:
-                note = exc.user_message if isinstance(exc, NotAllowed) else str(exc)
+                reason = exc.user_message if isinstance(exc, NotAllowed) else str(exc)
+                if isinstance(exc, ValueError) and exc.args and isinstance(exc.args[0], str):
+                    reason = exc.args[0]  # a core Message keeps its translations
+                note = localize(reason, interaction_locale(interaction))
         lists = await access.lists(PLATFORM, space)
         history = await access.history(PLATFORM, space, [""])
         content = fit(access_text(lists, history, note))
     except Exception:
         log.exception("discord.access_failed")
-        content = messages.INTERNAL_ERROR
+        content = localize(messages.INTERNAL_ERROR, interaction_locale(interaction))
     await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
 
 

@@ -32,6 +32,7 @@ from bots.discord.access import (
     interaction_requester,
 )
 from bots.discord.limits import GLOBAL, REQUEST, THREAD_START, discord_scope
+from bots.discord.locales import interaction_locale, message_locale
 from bots.discord.render import (
     FEEDBACK_PREFIX,
     FEEDBACK_VALUES,
@@ -45,11 +46,20 @@ from core.adapters import Runtime
 from core.budget import Budget
 from core.bursts import Burst, burst_scope
 from core.delivery import Job
+from core.i18n import localize
 from core.quoting import DEFAULT_QUESTION, quoted_question
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
-__all__ = ["PLATFORM", "DiscordBot", "answer_id_of", "chain_key", "thread_key"]
+__all__ = [
+    "PLATFORM",
+    "DiscordBot",
+    "answer_id_of",
+    "chain_key",
+    "interaction_locale",
+    "message_locale",
+    "thread_key",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +100,12 @@ def answer_id_of(message: discord.Message) -> str | None:
                 answer_id = custom_id[len(FEEDBACK_PREFIX) :].rpartition(":")[0]
                 return answer_id or None
     return None
+
+
+def _reason(exc: BaseException) -> str:
+    """A ValueError's sentence as raised (a core Message keeps its translations)."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, str) else str(exc)
 
 
 def question_text(message: discord.Message, bot_id: int) -> str:
@@ -148,7 +164,7 @@ class DiscordBot:
             log.exception("discord.message_failed", message_id=message.id)
             try:
                 await message.channel.send(
-                    messages.INTERNAL_ERROR,
+                    localize(messages.INTERNAL_ERROR, message_locale(message)),
                     reference=message.to_reference(fail_if_not_exists=False),
                     allowed_mentions=NO_MENTIONS,
                 )
@@ -174,7 +190,7 @@ class DiscordBot:
             text = question_text(message, me.id)
             if intake.is_blank(text):  # nothing visible: no thread, no Gloo call
                 await message.channel.send(
-                    messages.EMPTY_QUESTION,
+                    localize(messages.EMPTY_QUESTION, message_locale(message)),
                     reference=message.to_reference(fail_if_not_exists=False),
                     allowed_mentions=NO_MENTIONS,
                 )
@@ -226,7 +242,7 @@ class DiscordBot:
                 channel=message.channel.id,
             )
             if isinstance(exc, discord.Forbidden):
-                await self._tell_no_threads(message.channel, message)
+                await self._tell_no_threads(message.channel, message, message_locale(message))
             return None
         thread_id = int(data["id"])
         await self._inherit_settings(
@@ -258,15 +274,16 @@ class DiscordBot:
         ):
             log.info("discord.over_budget", method="threads.start", outcome="sent anyway")
 
-    async def _tell_no_threads(self, channel: Any, question: discord.Message) -> None:
+    async def _tell_no_threads(self, channel: Any, question: discord.Message, locale: str) -> None:
         """Say once per channel (per process), plainly, as a reply to ``question``, why the
-        answers come as replies and which permissions would let the bot use threads."""
+        answers come as replies and which permissions would let the bot use threads (in
+        ``locale``, the asker's)."""
         if channel.id in self._told_no_threads:
             return
         self._told_no_threads.add(channel.id)
         try:
             await channel.send(
-                texts.NO_THREAD_PERMISSION,
+                localize(texts.NO_THREAD_PERMISSION, locale),
                 reference=question.to_reference(fail_if_not_exists=False),
                 allowed_mentions=NO_MENTIONS,
             )
@@ -403,6 +420,7 @@ class DiscordBot:
             user_id=str(message.author.id),
             user_name=message.author.display_name,
             message_ref=str(message.id),
+            locale=message_locale(message),
         )
         burst = None
         if direct is not None:
@@ -415,9 +433,12 @@ class DiscordBot:
 
     async def suggestion_clicked(self, interaction: discord.Interaction[Any], ref: str) -> None:
         await interaction.response.defer()
+        locale = interaction_locale(interaction)
         refusal = await self._gate.interaction_refusal(interaction)
         if refusal is not None:
-            await interaction.followup.send(refusal, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(
+                localize(refusal, locale), ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
             return
         try:
             click = await self.service.resolve_suggestion(
@@ -425,18 +446,22 @@ class DiscordBot:
             )
         except UnknownSuggestion as exc:
             await interaction.followup.send(
-                exc.user_message, ephemeral=True, allowed_mentions=NO_MENTIONS
+                localize(exc.user_message, locale), ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         except Exception:
             log.exception("discord.suggestion_failed")
             await interaction.followup.send(
-                messages.INTERNAL_ERROR, ephemeral=True, allowed_mentions=NO_MENTIONS
+                localize(messages.INTERNAL_ERROR, locale),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return
         user = interaction.user
         asked = await interaction.followup.send(
-            asked_line(user.display_name, click.text), allowed_mentions=NO_MENTIONS, wait=True
+            asked_line(user.display_name, click.text, locale),
+            allowed_mentions=NO_MENTIONS,
+            wait=True,
         )
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         if click.thread.platform == PLATFORM and click.thread.channel == thread.channel:
@@ -447,6 +472,7 @@ class DiscordBot:
             user_id=str(user.id),
             user_name=user.display_name,
             message_ref=str(asked.id),
+            locale=locale,
         )
         job = Job(
             key=f"discord:interaction:{interaction.id}", question=question, chat_id=click.chat_id
@@ -482,13 +508,18 @@ class DiscordBot:
         text = " ".join(question.split())
         if not text:
             await interaction.response.send_message(
-                messages.EMPTY_QUESTION, ephemeral=True, allowed_mentions=NO_MENTIONS
+                localize(messages.EMPTY_QUESTION, interaction_locale(interaction)),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return
         if not await self._defer_unless_refused(interaction):
             return
         asked = await interaction.edit_original_response(
-            content=asked_line(interaction.user.display_name, text), allowed_mentions=NO_MENTIONS
+            content=asked_line(
+                interaction.user.display_name, text, interaction_locale(interaction)
+            ),
+            allowed_mentions=NO_MENTIONS,
         )
         thread = await self._conversation_for(interaction, asked, start_from=asked.id, name=text)
         await self._submit_asked(interaction, thread, text, asked.id)
@@ -503,14 +534,18 @@ class DiscordBot:
         quote = question_text(target, me.id) if me is not None else target.content
         if intake.is_blank(quote):
             await interaction.response.send_message(
-                texts.SHORTCUT_NO_TEXT, ephemeral=True, allowed_mentions=NO_MENTIONS
+                localize(texts.SHORTCUT_NO_TEXT, interaction_locale(interaction)),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return
         if not await self._defer_unless_refused(interaction, shortcut=True):
             return
         text = quoted_question(quote, DEFAULT_QUESTION, self.service.question_max_chars)
         asked = await interaction.edit_original_response(
-            content=asked_line(interaction.user.display_name, DEFAULT_QUESTION),
+            content=asked_line(
+                interaction.user.display_name, DEFAULT_QUESTION, interaction_locale(interaction)
+            ),
             allowed_mentions=NO_MENTIONS,
         )
         thread = await self._conversation_for(interaction, asked, start_from=target.id, name=quote)
@@ -545,7 +580,9 @@ class DiscordBot:
             sentence = messages.INTERNAL_ERROR
         if sentence is not None:
             await interaction.response.send_message(
-                sentence, ephemeral=True, allowed_mentions=NO_MENTIONS
+                localize(sentence, interaction_locale(interaction)),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return False
         await interaction.response.defer(thinking=True)
@@ -586,7 +623,7 @@ class DiscordBot:
             log.warning("discord.thread_not_created", status=exc.status, code=exc.code)
             # No thread: the answer replies to the asked line, which roots a reply chain.
             if isinstance(exc, discord.Forbidden) and channel is not None:
-                await self._tell_no_threads(channel, asked)
+                await self._tell_no_threads(channel, asked, interaction_locale(interaction))
             return chain_key(interaction.guild_id, channel_id, asked.id)
         await self._inherit_settings(interaction.guild_id, channel_id, int(data["id"]))
         return thread_key(interaction.guild_id, int(data["id"]))
@@ -600,6 +637,7 @@ class DiscordBot:
             user_id=str(interaction.user.id),
             user_name=interaction.user.display_name,
             message_ref=str(ref),
+            locale=interaction_locale(interaction),
         )
         job = Job(key=f"discord:interaction:{interaction.id}", question=question)
         await self._submit_interaction(interaction, job)
@@ -611,7 +649,9 @@ class DiscordBot:
         except Exception:
             log.exception("discord.job_not_accepted", job=job.key)
             await interaction.followup.send(
-                messages.INTERNAL_ERROR, ephemeral=True, allowed_mentions=NO_MENTIONS
+                localize(messages.INTERNAL_ERROR, interaction_locale(interaction)),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
 
     async def reset(self, interaction: discord.Interaction[Any]) -> None:
@@ -635,7 +675,9 @@ class DiscordBot:
         thread = thread_key(interaction.guild_id, _channel_id(interaction))
         try:
             chat = await self.service.history(thread, requester=interaction_requester(interaction))
-            content = render_history(chat, viewer=str(interaction.user.id))
+            content = render_history(
+                chat, viewer=str(interaction.user.id), locale=interaction_locale(interaction)
+            )
         except (AnswerFailed, NotAllowed) as exc:
             content = exc.user_message
         except Exception:
@@ -671,11 +713,12 @@ class DiscordBot:
                 else:
                     current = await self.service.settings_for(PLATFORM, space, channel)
             except NotAllowed as exc:
-                note, wanted = exc.user_message + "\n\n", {}
+                note = localize(exc.user_message, interaction_locale(interaction)) + "\n\n"
+                wanted = {}
                 current = await self.service.settings_for(PLATFORM, space, channel)
             history = await self.service.access.history(PLATFORM, space, [channel])
         except ValueError as exc:
-            await _respond(interaction, texts.SETTINGS_INVALID.format(reason=exc))
+            await _respond(interaction, texts.settings_invalid(_reason(exc)))
             return
         except Exception:
             log.exception("discord.settings_failed", channel=channel)
@@ -697,8 +740,11 @@ async def _acknowledge(interaction: discord.Interaction[Any]) -> None:
 
 
 async def _respond(interaction: discord.Interaction[Any], content: str) -> None:
-    """Fill in the acknowledged interaction's ephemeral placeholder (the token lasts 15 min)."""
-    await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
+    """Fill in the acknowledged interaction's ephemeral placeholder (the token lasts 15 min),
+    in the person's language (``content`` a Message; a plain str is sent as it is)."""
+    await interaction.edit_original_response(
+        content=localize(content, interaction_locale(interaction)), allowed_mentions=NO_MENTIONS
+    )
 
 
 def _channel_id(interaction: discord.Interaction[Any]) -> int:

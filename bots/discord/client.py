@@ -15,6 +15,7 @@ from discord import app_commands
 from bots.discord import buttons
 from bots.discord.commands import build_commands
 from bots.discord.context_menu import build_context_menus
+from bots.discord.locales import CatalogTranslator
 from core.metrics import Metrics
 from core.settings import Settings
 
@@ -86,6 +87,7 @@ class GlooClient(discord.AutoShardedClient):
 
     async def setup_hook(self) -> None:
         buttons.register(self)
+        await self.tree.set_translator(CatalogTranslator())  # the commands' own languages
         for command in build_commands():
             self.tree.add_command(command)
         for menu in build_context_menus():  # "Ask Gloo" on a message (bots/discord/context_menu.py)

@@ -9,9 +9,11 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from bots.discord.access import access_command
 from core.bounds import SETTING_RANGES
+from core.i18n import t
 
 # Discord's client keeps to these (the options' min_value/max_value); the core checks again.
 _SOURCES = SETTING_RANGES["sources_limit"]
@@ -101,19 +103,23 @@ def build_commands() -> list[app_commands.Command[Any, ..., None]]:
     return [
         app_commands.Command(
             name="ask",
-            description="Ask Gloo (answers in a new thread, or here in a DM)",
+            description=locale_str(t("Ask Gloo (answers in a new thread, or here in a DM)")),
             callback=_ask,
         ),
         app_commands.Command(
-            name="reset", description="Start a new conversation in this channel", callback=_reset
+            name="reset",
+            description=locale_str(t("Start a new conversation in this channel")),
+            callback=_reset,
         ),
         app_commands.Command(
             name="history",
-            description="Show this conversation (only you see it)",
+            description=locale_str(t("Show this conversation (only you see it)")),
             callback=_history,
         ),
         app_commands.Command(
-            name="settings", description="Show or change how Gloo answers here", callback=_settings
+            name="settings",
+            description=locale_str(t("Show or change how Gloo answers here")),
+            callback=_settings,
         ),
         access_command(),
     ]

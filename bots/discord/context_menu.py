@@ -18,10 +18,16 @@ from typing import Any, Final
 import discord
 from discord import app_commands
 
-__all__ = ["ASK_GLOO", "build_context_menus"]
+from core.i18n import t
 
-#: The command's name as the Apps menu shows it (1-32 characters, any case for menus).
-ASK_GLOO: Final = "Ask Gloo"
+__all__ = ["ASK_GLOO", "NAME_LIMIT", "build_context_menus"]
+
+#: The command's name as the Apps menu shows it (1-32 characters, any case for menus), in
+#: every shipped language (:class:`bots.discord.locales.CatalogTranslator`).
+ASK_GLOO: Final = t("Ask Gloo")
+#: discord-api-docs, interactions/application-commands, "Application Command Naming": a
+#: context-menu command's name (and each of its localizations) is 1-32 characters.
+NAME_LIMIT: Final = 32
 
 
 def _bot(interaction: discord.Interaction[Any]) -> Any:
@@ -34,4 +40,4 @@ async def _ask_gloo(interaction: discord.Interaction[Any], message: discord.Mess
 
 def build_context_menus() -> list[app_commands.ContextMenu]:
     """Fresh context-menu commands for one client's tree."""
-    return [app_commands.ContextMenu(name=ASK_GLOO, callback=_ask_gloo)]
+    return [app_commands.ContextMenu(name=app_commands.locale_str(ASK_GLOO), callback=_ask_gloo)]

@@ -29,6 +29,7 @@ import structlog
 from discord.utils import escape_markdown
 
 from core import presentation
+from core.i18n import localize, t, tn
 from core.intake import clean
 from core.text import ellipsize, split_text
 from core.types import ChatHistory, HistoryMessage, Reply
@@ -49,9 +50,12 @@ SUGGESTION_PREFIX: Final = "gloo:s:"
 FEEDBACK_PREFIX: Final = "gloo:f:"
 FEEDBACK_VALUES: Final = {"up": 1, "down": -1}
 
-SOURCES_TITLE: Final = "Sources"
-MORE_SOURCES_TITLE: Final = "More sources"
-EMPTY_ANSWER: Final = "Gloo sent an empty answer. Please try asking in a different way."
+#: Embed titles (256 characters at most in any language) and the bot's own sentences, said
+#: in the asker's language (:func:`core.i18n.localize`).
+SOURCES_TITLE: Final = t("Sources")
+MORE_SOURCES_TITLE: Final = t("More sources")
+EMPTY_ANSWER: Final = t("Gloo sent an empty answer. Please try asking in a different way.")
+EMBED_TITLE_LIMIT: Final = 256
 DEFAULT_THREAD_NAME: Final = "Question for Gloo"
 
 _MENTION_LIKE = re.compile(r"<(@[!&]?|#)\d+>|@(everyone|here)")
@@ -126,9 +130,10 @@ def _pack(buttons: Sequence[Button], rows: int) -> list[tuple[Button, ...]]:
     ]
 
 
-def render_answer(reply: Reply) -> RenderedAnswer:
-    """Lay out a finished answer within every Discord limit."""
-    pieces = tuple(split_message(reply.text)) or (EMPTY_ANSWER,)
+def render_answer(reply: Reply, locale: str = "") -> RenderedAnswer:
+    """Lay out a finished answer within every Discord limit; the bot's own words in
+    ``locale`` (the asker's, :func:`core.i18n.localize`), Gloo's answer as it is."""
+    pieces = tuple(split_message(reply.text)) or (localize(EMPTY_ANSWER, locale),)
 
     feedback: list[Button] = []
     up = feedback_custom_id(reply.answer_id, "up")
@@ -173,7 +178,8 @@ def render_answer(reply: Reply) -> RenderedAnswer:
     rows = tuple(source_rows + suggestion_rows + ([tuple(feedback)] if feedback else []))
     embed_title = embed_description = None
     if listed:
-        embed_title = SOURCES_TITLE if not on_buttons else MORE_SOURCES_TITLE
+        title = SOURCES_TITLE if not on_buttons else MORE_SOURCES_TITLE
+        embed_title = ellipsize(localize(title, locale), EMBED_TITLE_LIMIT)
         embed_description = numbered_sources(listed)
     return RenderedAnswer(
         pieces=pieces,
@@ -217,44 +223,55 @@ def numbered_sources(entries: Sequence[tuple[int, presentation.ShownSource]]) ->
     return "\n".join(lines)
 
 
-def asked_line(user_name: str, question: str) -> str:
-    """``**user** asked: *question*`` within one message; name and question cleaned of
-    bidirectional and other controls by the core's intake rule."""
-    name = escape_markdown(ellipsize(clean(user_name).strip() or "Someone", 80))
-    budget = MESSAGE_LIMIT - len(f"**{name}** asked: **")
+def asked_line(user_name: str, question: str, locale: str = "") -> str:
+    """``**user** asked: *question*`` (in ``locale``) within one message; name and question
+    cleaned of bidirectional and other controls by the core's intake rule."""
+    someone = localize(t("Someone"), locale)
+    name = escape_markdown(ellipsize(clean(user_name).strip() or someone, 80))
+    budget = MESSAGE_LIMIT - len(localize(_asked(name, ""), locale))
     words = " ".join(clean(question).split())
     text = inert(words)  # a person's text: never re-posted as a live link
     if len(text) > budget:
         text = inert(ellipsize(words, budget // 3))
-    return f"**{name}** asked: *{text}*"
+    return localize(_asked(name, text), locale)
 
 
-def _speaker(message: HistoryMessage, viewer: str) -> str:
+def _asked(name: str, text: str) -> str:
+    return t("**{name}** asked: *{question}*", name=name, question=text)
+
+
+def _speaker(message: HistoryMessage, viewer: str, locale: str) -> str:
     """Gloo, the viewer ("You"), another person by mention (sent with no allowed mentions,
     so nobody is notified), or "Someone" when the history does not say who asked."""
     if message.role != "user":
         return "Gloo"
     if message.user_id and message.user_id == viewer:
-        return "You"
+        return localize(t("You"), locale)
     if re.fullmatch(r"\d{15,21}", message.user_id):
         return f"<@{message.user_id}>"
-    return "Someone"
+    return localize(t("Someone"), locale)
 
 
-def render_history(history: ChatHistory | None, viewer: str = "") -> str:
-    """A chat's turns as one message for ``viewer`` (a Discord user id): the most recent
-    ones that fit in 2,000 characters. People's messages are shown inert (:func:`inert`)."""
+def render_history(history: ChatHistory | None, viewer: str = "", locale: str = "") -> str:
+    """A chat's turns as one message for ``viewer`` (a Discord user id, whose ``locale`` the
+    bot's words are in): the most recent ones that fit in 2,000 characters. People's
+    messages are shown inert (:func:`inert`)."""
     if history is None or not history.messages:
-        return "There is no conversation here yet. Ask me something first."
-    header = f"**{inert(ellipsize(history.title or 'This conversation', 100))}**"
+        return localize(t("There is no conversation here yet. Ask me something first."), locale)
+    title = history.title or localize(t("This conversation"), locale)
+    header = f"**{inert(ellipsize(title, 100))}**"
     lines: list[str] = []
     used = len(header)
     for message in reversed(history.messages):
-        who = _speaker(message, viewer)
+        who = _speaker(message, viewer, locale)
         text = ellipsize(message.text, 300)
         line = f"**{who}:** {inert(text) if message.role == 'user' else text}"
         if used + len(line) + 1 > MESSAGE_LIMIT - 40:
-            lines.append(f"*…{len(history.messages) - len(lines)} earlier messages not shown*")
+            hidden = len(history.messages) - len(lines)
+            not_shown = tn(
+                "{count} earlier message not shown", "{count} earlier messages not shown", hidden
+            )
+            lines.append(f"*…{localize(not_shown, locale)}*")
             break
         lines.append(line)
         used += len(line) + 1

@@ -48,11 +48,17 @@ from bots.discord.render import (
 from core import messages as core_messages
 from core.budget import Budget
 from core.delivery import Job, PostedCallback
+from core.i18n import DEFAULT_LOCALE, LOCALES, localize
 from core.types import Reply, ThreadKey
 
 __all__ = ["DEFAULT_EDIT_INTERVAL", "DiscordResponder", "DiscordSurface"]
 
 log = structlog.get_logger(__name__)
+
+#: The adapter's "no threads here" note in every shipped language (never an answer).
+_NO_THREADS_NOTES = frozenset(
+    localize(texts.NO_THREAD_PERMISSION, locale) for locale in (DEFAULT_LOCALE, *LOCALES)
+)
 
 #: Seconds between two edits of one message while an answer streams.
 DEFAULT_EDIT_INTERVAL = 1.2
@@ -173,8 +179,10 @@ class DiscordSurface:
         reference: discord.MessageReference | None = None,
         interval: float = DEFAULT_EDIT_INTERVAL,
         typing: TypingShown | None = None,
+        locale: str = "",
     ) -> None:
         self._channel = channel
+        self._locale = locale  # the asker's: the bot's own words of the answer are in it
         self._typing = typing
         self._posted = posted
         self._spending = spending
@@ -208,7 +216,7 @@ class DiscordSurface:
 
     async def final(self, reply: Reply) -> None:
         """Show the final answer; the last message carries the buttons and source list."""
-        rendered = render_answer(reply)
+        rendered = render_answer(reply, self._locale)
         pieces = list(rendered.pieces)
         last = len(pieces) - 1
         view = build_view(rendered)
@@ -372,7 +380,7 @@ class DiscordResponder:
             )
             if message.author.id == me.id
             and str(message.id) not in known
-            and message.content != texts.NO_THREAD_PERMISSION  # the adapter's note, not an answer
+            and message.content not in _NO_THREADS_NOTES  # the adapter's note, not an answer
         ]
         return sorted(found, key=int)
 
@@ -390,4 +398,5 @@ class DiscordResponder:
             reference=self.reference(job),
             interval=self.edit_interval,
             typing=self.typing,
+            locale=job.question.locale,
         )

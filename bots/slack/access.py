@@ -28,6 +28,7 @@ from bots.slack.background import Background
 from bots.slack.clients import WebClients
 from bots.slack.responder import slack_error
 from core.access import AccessLists, AdminCheck, NotAllowed, Requester, describe_audit
+from core.i18n import localize
 from core.service import ConversationService
 from core.types import AuditEntry
 
@@ -76,7 +77,12 @@ def requester(channel: str, user: str) -> Requester:
 
 
 class SlackAdmins:
-    """:class:`core.access.AdminCheck` from ``users.info``, cached for a minute."""
+    """:class:`core.access.AdminCheck` from ``users.info``, cached for a minute; the same
+    call (``include_locale=true``) tells the person's language (:meth:`locale`).
+
+    docs.slack.dev/reference/methods/users.info: ``include_locale``, "Set this to true to
+    receive the locale for this user" (``user.locale``, e.g. ``es-ES``; absent without it).
+    """
 
     def __init__(
         self,
@@ -88,9 +94,11 @@ class SlackAdmins:
         self._clients = clients
         self._ttl = ttl
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
-    async def is_admin(self, workspace: str, user_id: str) -> bool:
+    async def person(self, workspace: str, user_id: str) -> dict[str, Any] | None:
+        """The user object ``users.info`` answers (with its locale), cached for ``ttl``
+        seconds; ``None`` when Slack would not say (not cached: the next try asks again)."""
         key = (workspace, user_id)
         cached = self._cache.get(key)
         now = self._clock()
@@ -98,7 +106,7 @@ class SlackAdmins:
             return cached[1]
         try:
             client = await self._clients.for_workspace(workspace)
-            response = await client.users_info(user=user_id)
+            response = await client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
             # Not cached: once the scope is granted (or Slack is back) the next try works.
             log.warning(
@@ -108,17 +116,31 @@ class SlackAdmins:
                 workspace=workspace,
                 user=user_id,
             )
-            return False
+            return None
         except LookupError:
             log.warning("slack.users_info_not_installed", workspace=workspace)
+            return None
+        user: dict[str, Any] = response.get("user") or {}
+        for old in [k for k, (until, _) in self._cache.items() if until <= now]:
+            del self._cache[old]  # the cache holds only what is fresh
+        self._cache[key] = (now + self._ttl, user)
+        return user
+
+    async def is_admin(self, workspace: str, user_id: str) -> bool:
+        user = await self.person(workspace, user_id)
+        if user is None:
             return False
-        user = response.get("user") or {}
-        admin = bool(
+        return bool(
             not user.get("deleted")
             and (user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
         )
-        self._cache[key] = (now + self._ttl, admin)
-        return admin
+
+    async def locale(self, workspace: str, user_id: str) -> str:
+        """The person's Slack language (``""``, English, when Slack does not say)."""
+        if not user_id:
+            return ""
+        user = await self.person(workspace, user_id)
+        return str((user or {}).get("locale") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,16 +303,30 @@ class SlackGate:
     """Refuses what the access lists do not allow: one ephemeral note, no Gloo call."""
 
     def __init__(
-        self, service: ConversationService, clients: WebClients, background: Background
+        self,
+        service: ConversationService,
+        clients: WebClients,
+        background: Background,
+        people: SlackAdmins | None = None,
     ) -> None:
         self._service = service
         self._clients = clients
         self._background = background
+        #: Whose language a refusal is said in (``users.info``); ``None``: English.
+        self._people = people
         self._noted: OrderedDict[str, None] = OrderedDict()
 
     async def refusal(self, workspace: str, channel: str, user: str) -> str | None:
-        """``None`` when ``user`` may ask in ``channel``, else the sentence to tell them."""
-        return await self._service.access.check(PLATFORM, workspace, requester(channel, user))
+        """``None`` when ``user`` may ask in ``channel``, else the sentence to tell them (in
+        their language)."""
+        sentence = await self._service.access.check(PLATFORM, workspace, requester(channel, user))
+        return None if sentence is None else await self.said(workspace, user, sentence)
+
+    async def said(self, workspace: str, user: str, sentence: str) -> str:
+        """``sentence`` in ``user``'s Slack language (a plain str as it is)."""
+        if self._people is None:
+            return localize(sentence, "")
+        return localize(sentence, await self._people.locale(workspace, user))
 
     async def refused(
         self, workspace: str, channel: str, user: str, *, key: str, thread_ts: str | None

@@ -26,8 +26,10 @@ The message shortcut "Ask Gloo about this" is :mod:`bots.slack.shortcuts`.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Final
 
 import structlog
@@ -52,12 +54,16 @@ from core.access import NotAllowed
 from core.bursts import Burst, burst_scope
 from core.delivery import Dispatcher, Job
 from core.edits import QuestionChanges
+from core.i18n import localize
 from core.service import AnswerFailed, ClickElsewhere, ConversationService, UnknownSuggestion
 from core.types import Question, ThreadKey
 
 log = structlog.get_logger(__name__)
 
 PLATFORM = "slack"
+#: Seconds a question waits for its asker's language (users.info, Tier 4) before it goes on
+#: in English: the answer must not wait long for the bot's own words.
+LOCALE_BUDGET_S: Final = 1.0
 #: Message subtypes that are still a person writing to us.
 USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
@@ -119,9 +125,10 @@ class SlackHandlers:
         self._background = background
         #: "agent" (agent view) or "assistant" (the older assistant view).
         self._messaging = messaging
-        self._home = HomeTab(service, clients)
+        #: users.info (admins, and each person's language), cached for a minute.
         self._admins = SlackAdmins(clients)
-        self._gate = SlackGate(service, clients, background)
+        self._home = HomeTab(service, clients, self._admins)
+        self._gate = SlackGate(service, clients, background, self._admins)
         self._shortcuts = SlackShortcuts(service, clients, background, self._gate, self._submit)
 
     @property
@@ -298,11 +305,25 @@ class SlackHandlers:
         )
 
     async def _submit(self, job: Job, burst: Burst | None = None) -> bool:
+        question = job.question
+        if not question.locale and question.user_id:
+            # The asker's Slack language, for the bot's own words about this question.
+            locale = await self.locale(question.thread.workspace, question.user_id)
+            job = replace(job, question=replace(question, locale=locale))
         try:
             return await self._dispatcher.submit(job, burst=burst)
         except RuntimeError:  # shutting down: Slack was acknowledged, say so in the log
             log.warning("slack.job_dropped_at_shutdown", job=job.key)
             return False
+
+    async def locale(self, workspace: str, user: str) -> str:
+        """``user``'s Slack language (``users.info``, cached), within
+        :data:`LOCALE_BUDGET_S`; ``""`` (English) when Slack does not say in time."""
+        try:
+            return await asyncio.wait_for(self._admins.locale(workspace, user), LOCALE_BUDGET_S)
+        except TimeoutError:
+            log.info("slack.locale_unknown", workspace=workspace, user=user)
+            return ""
 
     # --- assistant view ------------------------------------------------------------------------
 
@@ -457,9 +478,11 @@ class SlackHandlers:
                     answer_id, user, value, where=where, requester=requester(where.channel, user)
                 )
             except (ClickElsewhere, NotAllowed) as exc:
-                await _ephemeral(respond, exc.user_message)
+                locale = await self.locale(workspace, user)
+                await _ephemeral(respond, localize(exc.user_message, locale))
                 return
-        text = sentences.FEEDBACK_THANKS if known else sentences.FEEDBACK_UNKNOWN
+        sentence = sentences.FEEDBACK_THANKS if known else sentences.FEEDBACK_UNKNOWN
+        text = localize(sentence, await self.locale(workspace, user))
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     async def on_source(self, ack: Callable[[], Awaitable[Any]]) -> None:
@@ -492,34 +515,37 @@ class SlackHandlers:
         user = str(command.get("user_id", ""))
         in_dm = channel.startswith("D")
         conversation = ThreadKey(PLATFORM, workspace, channel, "")
+        locale = await self.locale(workspace, user) if name in ("reset", "history") else ""
         if name == "ask":
             await self._command_ask(argument, command, respond, workspace, in_dm)
         elif name == "reset":
             if in_dm and self.agent_view:
-                await _ephemeral(respond, sentences.RESET_DM_AGENT)
+                await _ephemeral(respond, sentences.RESET_DM_AGENT, locale=locale)
                 return
             try:
                 await self._service.reset(conversation, requester=requester(channel, user))
             except NotAllowed as exc:
-                await _ephemeral(respond, exc.user_message)
+                await _ephemeral(respond, exc.user_message, locale=locale)
                 return
-            await _ephemeral(respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL)
+            await _ephemeral(
+                respond, sentences.RESET_DM if in_dm else sentences.RESET_CHANNEL, locale=locale
+            )
         elif name == "history":
             if in_dm and self.agent_view:
-                await _ephemeral(respond, sentences.HISTORY_DM_AGENT)
+                await _ephemeral(respond, sentences.HISTORY_DM_AGENT, locale=locale)
                 return
             if not in_dm:
-                await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL)
+                await _ephemeral(respond, sentences.HISTORY_IN_CHANNEL, locale=locale)
                 return
             try:
                 history = await self._service.history(
                     conversation, requester=requester(channel, user)
                 )
             except (AnswerFailed, NotAllowed) as exc:
-                await _ephemeral(respond, exc.user_message)
+                await _ephemeral(respond, exc.user_message, locale=locale)
                 return
             if history is None or not history.messages:
-                await _ephemeral(respond, sentences.NO_HISTORY)
+                await _ephemeral(respond, sentences.NO_HISTORY, locale=locale)
                 return
             await _ephemeral(respond, message=render.history_message(history, viewer=user))
         elif name == "settings":
@@ -543,7 +569,8 @@ class SlackHandlers:
         # Gloo reads people, channels and links as a person sees them, not Slack's tokens.
         question = readable_question(question).strip()
         if not question:
-            await _ephemeral(respond, sentences.ASK_WHAT)
+            locale = await self.locale(workspace, str(command.get("user_id", "")))
+            await _ephemeral(respond, sentences.ASK_WHAT, locale=locale)
             return
         channel, user = str(command["channel_id"]), str(command.get("user_id", ""))
         refusal = await self._gate.refusal(workspace, channel, user)
@@ -556,7 +583,8 @@ class SlackHandlers:
             posted = await client.chat_postMessage(channel=channel, **asked.as_kwargs())
         except SlackApiError as exc:
             log.info("slack.command_ask_cannot_post", error=slack_error(exc), channel=channel)
-            await _ephemeral(respond, sentences.NOT_IN_CHANNEL)
+            locale = await self.locale(workspace, user)
+            await _ephemeral(respond, localize(sentences.NOT_IN_CHANNEL, locale))
             return
         ts = str(posted["ts"])
         thread = ThreadKey(
@@ -623,7 +651,12 @@ def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:
 
 
 async def _ephemeral(
-    respond: Respond, text: str = "", *, message: render.SlackMessage | None = None
+    respond: Respond,
+    text: str = "",
+    *,
+    message: render.SlackMessage | None = None,
+    locale: str = "",
 ) -> None:
-    message = message or render.text_message(text)
+    """One ephemeral reply: ``text`` (in ``locale``, the person's) or a built ``message``."""
+    message = message or render.text_message(localize(text, locale))
     await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())

@@ -19,7 +19,6 @@ not give is left out, a failed ``users.info`` shows no admin part, and each fail
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -27,12 +26,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import messages as sentences
 from bots.slack import render
-from bots.slack.access import requester
+from bots.slack.access import SlackAdmins, requester
 from bots.slack.clients import WebClients
 from bots.slack.responder import slack_error
 from core.access import NotAllowed
 from core.service import AnswerFailed, ConversationService
-from core.types import ThreadKey
+from core.types import ChannelSettings, ThreadKey
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +41,13 @@ HOME_CONVERSATIONS = 10
 
 
 class HomeTab:
-    def __init__(self, service: ConversationService, clients: WebClients) -> None:
+    def __init__(
+        self, service: ConversationService, clients: WebClients, people: SlackAdmins
+    ) -> None:
         self._service = service
         self._clients = clients
+        #: users.info (cached): who is an admin, and each person's language.
+        self._people = people
 
     # --- the Messages tab ------------------------------------------------------------------
 
@@ -67,8 +70,9 @@ class HomeTab:
         )
         links, admin = await asyncio.gather(
             asyncio.gather(*(self._permalink(client, s.thread) for s in summaries)),
-            self._admin_settings(client, workspace, user),
+            self._admin_settings(workspace, user),
         )
+        locale = await self._people.locale(workspace, user)  # the same users.info, cached
         conversations = [
             render.HomeConversation(
                 channel=s.thread.channel,
@@ -80,7 +84,7 @@ class HomeTab:
             )
             for s, link in zip(summaries, links, strict=True)
         ]
-        view = render.home_view(conversations, admin, note)
+        view = render.home_view(conversations, admin, note, locale)
         await client.views_publish(user_id=user, view=view)
         log.info("slack.home_published", conversations=len(conversations), admin=admin is not None)
 
@@ -98,20 +102,18 @@ class HomeTab:
         return str(link) if link else None
 
     async def _admin_settings(
-        self, client: AsyncWebClient, workspace: str, user: str
+        self, workspace: str, user: str
     ) -> list[tuple[str, list[tuple[str, str]]]] | None:
-        """The workspace's settings for admins and owners; ``None`` for everyone else."""
-        try:
-            response = await client.users_info(user=user)
-        except SlackApiError as exc:
-            log.warning("slack.users_info_failed", error=slack_error(exc))
-            return None
-        person: dict[str, Any] = response.get("user") or {}
-        if not (person.get("is_admin") or person.get("is_owner")):
+        """The workspace's settings for admins and owners; ``None`` for everyone else (and
+        when ``users.info`` fails: it is logged)."""
+        if not await self._people.is_admin(workspace, user):
             return None
         stored = await self._service.stored_settings(PLATFORM, workspace)
         workspace_settings = stored.pop("", self._service.defaults)
-        scopes = [(sentences.HOME_ADMIN_WORKSPACE, workspace_settings)]
+        # The scope labels are localized by render.home_view.
+        scopes: list[tuple[str, ChannelSettings]] = [
+            (sentences.HOME_ADMIN_WORKSPACE, workspace_settings)
+        ]
         scopes += [(sentences.HOME_ADMIN_CHANNEL.format(id=c), s) for c, s in stored.items()]
         return [(label, self._service.describe_settings(s)) for label, s in scopes]
 
@@ -130,26 +132,27 @@ class HomeTab:
 
     async def open_history(self, workspace: str, user: str, value: str, trigger_id: str) -> None:
         client = await self._clients.for_workspace(workspace)
+        locale = await self._people.locale(workspace, user)
         # Open first: the trigger_id is only valid for 3 seconds, Gloo may take longer.
         opened = await client.views_open(
-            trigger_id=trigger_id, view=render.notice_modal(sentences.HISTORY_LOADING)
+            trigger_id=trigger_id, view=render.notice_modal(sentences.HISTORY_LOADING, locale)
         )
         view_id = str((opened.get("view") or {}).get("id", ""))
         thread = await self._owned(workspace, user, value)
         if thread is None:
-            view = render.notice_modal(sentences.HOME_UNKNOWN)
+            view = render.notice_modal(sentences.HOME_UNKNOWN, locale)
         else:
             try:
                 history = await self._service.history(
                     thread, requester=requester(thread.channel, user)
                 )
             except (AnswerFailed, NotAllowed) as exc:
-                view = render.notice_modal(exc.user_message)
+                view = render.notice_modal(exc.user_message, locale)
             else:
                 if history is None or not history.messages:
-                    view = render.notice_modal(sentences.NO_HISTORY)
+                    view = render.notice_modal(sentences.NO_HISTORY, locale)
                 else:
-                    view = render.history_modal(history, viewer=user)
+                    view = render.history_modal(history, viewer=user, locale=locale)
         await client.views_update(view_id=view_id, view=view)
 
     async def start_over(self, workspace: str, user: str, value: str) -> None:

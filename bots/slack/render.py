@@ -40,6 +40,7 @@ from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 from bots.slack import messages as say
 from core import messages as core_messages
 from core import presentation
+from core.i18n import localize, t
 from core.intake import clean
 from core.text import ellipsize, misleads, split_text
 from core.types import ChatHistory, HistoryMessage, Reply, Source
@@ -174,13 +175,13 @@ def answer_pages(text: str) -> list[str]:
     return split_text(defang(text), MARKDOWN_LIMIT) or ["…"]
 
 
-def progress_message(raw_so_far: str) -> SlackMessage:
+def progress_message(raw_so_far: str, locale: str = "") -> SlackMessage:
     """A message still being written (the placeholder edited with ``chat.update``)."""
     shown = stable_defanged(raw_so_far).strip()
     budget = MARKDOWN_LIMIT - len(TYPING_MARK)
     if len(shown) > budget:
         shown = shown[:budget].rstrip()
-    body = (shown + TYPING_MARK) if shown else say.THINKING
+    body = (shown + TYPING_MARK) if shown else localize(say.THINKING, locale)
     return SlackMessage(text=notification_text(body), blocks=(_markdown(body),))
 
 
@@ -270,7 +271,9 @@ def _usable_url(url: str | None) -> str | None:
     return found if found is not None and len(found) <= BUTTON_URL_LIMIT else None
 
 
-def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str, Any]]:
+def _source_blocks(
+    sources: Sequence[presentation.ShownSource], locale: str = ""
+) -> list[dict[str, Any]]:
     buttons: list[dict[str, Any]] = []
     unlinked: list[str] = []
     for i, source in enumerate(sources):
@@ -284,11 +287,12 @@ def _source_blocks(sources: Sequence[presentation.ShownSource]) -> list[dict[str
             buttons.append(button)
     blocks: list[dict[str, Any]] = []
     if buttons:
-        blocks.append(_context(say.SOURCES_HEADER))
+        blocks.append(_context(localize(say.SOURCES_HEADER, locale)))
         blocks.extend(_actions(buttons, "gloo_sources"))
     if unlinked:
         titles = " · ".join(unlinked)
-        blocks.append(_context(say.MORE_SOURCES_HEADER.format(titles=titles), verbatim=True))
+        also = localize(say.more_sources(titles), locale)
+        blocks.append(_context(also, verbatim=True))
     return blocks
 
 
@@ -313,16 +317,16 @@ def _task(
     )
 
 
-def searching_task() -> TaskUpdateChunk:
+def searching_task(locale: str = "") -> TaskUpdateChunk:
     """The card while Gloo searches its sources."""
-    return _task(say.SEARCHING_SOURCES, "in_progress")
+    return _task(localize(say.SEARCHING_SOURCES, locale), "in_progress")
 
 
-def found_task(sources: Sequence[Source]) -> TaskUpdateChunk:
+def found_task(sources: Sequence[Source], locale: str = "") -> TaskUpdateChunk:
     """The finished search: how many sources the answer shows, carrying those with a link
     that fits (at most :data:`TASK_SOURCES_LIMIT`)."""
     if not sources:
-        return _task(say.SEARCHED_SOURCES, "complete")
+        return _task(localize(say.SEARCHED_SOURCES, locale), "complete")
     linked: list[UrlSourceElement] = []
     for source in sources:
         url = presentation.link(source.url)
@@ -332,12 +336,12 @@ def found_task(sources: Sequence[Source]) -> TaskUpdateChunk:
         linked.append(UrlSourceElement(url=url, text=text))
         if len(linked) == TASK_SOURCES_LIMIT:
             break
-    return _task(say.found_sources(len(sources)), "complete", linked)
+    return _task(localize(say.found_sources(len(sources)), locale), "complete", linked)
 
 
-def stopped_task() -> TaskUpdateChunk:
+def stopped_task(locale: str = "") -> TaskUpdateChunk:
     """The search's card when the answer broke off: never left in progress."""
-    return _task(say.SEARCHING_SOURCES, "error")
+    return _task(localize(say.SEARCHING_SOURCES, locale), "error")
 
 
 def text_chunk(text: str) -> MarkdownTextChunk:
@@ -345,7 +349,9 @@ def text_chunk(text: str) -> MarkdownTextChunk:
     return MarkdownTextChunk(text=text)
 
 
-def _suggestion_blocks(suggestions: Sequence[presentation.ShownSuggestion]) -> list[dict[str, Any]]:
+def _suggestion_blocks(
+    suggestions: Sequence[presentation.ShownSuggestion], locale: str = ""
+) -> list[dict[str, Any]]:
     buttons = []
     for suggestion in suggestions:
         button = _button(
@@ -355,7 +361,8 @@ def _suggestion_blocks(suggestions: Sequence[presentation.ShownSuggestion]) -> l
             buttons.append(button)
     if not buttons:
         return []
-    return [_context(say.SUGGESTIONS_HEADER), *_actions(buttons, "gloo_suggestions")]
+    header = _context(localize(say.SUGGESTIONS_HEADER, locale))
+    return [header, *_actions(buttons, "gloo_suggestions")]
 
 
 def feedback_value(vote: str, answer_id: str) -> str:
@@ -363,7 +370,7 @@ def feedback_value(vote: str, answer_id: str) -> str:
     return f"{vote}:{answer_id}"
 
 
-def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
+def _feedback_blocks(reply: Reply, locale: str = "") -> list[dict[str, Any]]:
     """Slack's native 👍/👎: a ``context_actions`` block with one ``feedback_buttons`` element.
 
     https://docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element (button
@@ -384,12 +391,12 @@ def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
                     "action_id": FEEDBACK_ACTION,
                     "positive_button": {
                         "text": _plain("👍", BUTTON_TEXT_LIMIT),
-                        "accessibility_label": say.FEEDBACK_UP_LABEL,
+                        "accessibility_label": _label_text(say.FEEDBACK_UP_LABEL, locale),
                         "value": up,
                     },
                     "negative_button": {
                         "text": _plain("👎", BUTTON_TEXT_LIMIT),
-                        "accessibility_label": say.FEEDBACK_DOWN_LABEL,
+                        "accessibility_label": _label_text(say.FEEDBACK_DOWN_LABEL, locale),
                         "value": down,
                     },
                 }
@@ -398,28 +405,34 @@ def _feedback_blocks(reply: Reply) -> list[dict[str, Any]]:
     ]
 
 
-def reply_extras(reply: Reply) -> list[dict[str, Any]]:
-    """Everything after the answer text: sources, suggestions, feedback (in that order).
+def _label_text(label: str, locale: str) -> str:
+    """An accessibility label in ``locale``, within a button's 75 characters."""
+    return ellipsize(localize(label, locale), BUTTON_TEXT_LIMIT)
+
+
+def reply_extras(reply: Reply, locale: str = "") -> list[dict[str, Any]]:
+    """Everything after the answer text: sources, suggestions, feedback (in that order), the
+    bot's own words in ``locale`` (the asker's; Gloo's sources and suggestions as they are).
 
     ``reply`` is presented (:func:`core.presentation.present`: the channel's settings are
     applied by the core); this only lays it out, labels within Slack's 75 characters.
     """
     shown = presentation.layout(reply, BUTTON_TEXT_LIMIT, clean=defang)
     return [
-        *_source_blocks(shown.sources),
-        *_suggestion_blocks(shown.suggestions),
-        *_feedback_blocks(reply),
+        *_source_blocks(shown.sources, locale),
+        *_suggestion_blocks(shown.suggestions, locale),
+        *_feedback_blocks(reply, locale),
     ]
 
 
-def render_reply(reply: Reply) -> list[SlackMessage]:
+def render_reply(reply: Reply, locale: str = "") -> list[SlackMessage]:
     """The whole answer as Slack messages: text pages, then the buttons on the last one.
 
     Every message has at most 50 blocks and 12,000 characters of markdown; extra pages and
     extra button blocks go to further messages, so nothing is dropped.
     """
     pages = answer_pages(reply.text)
-    extras = reply_extras(reply)
+    extras = reply_extras(reply, locale)
     result = [SlackMessage(text=notification_text(p), blocks=(_markdown(p),)) for p in pages]
     last = result.pop()
     room = MAX_BLOCKS - len(last.blocks)
@@ -427,15 +440,17 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
     rest = extras[room:]
     while rest:
         chunk, rest = rest[:MAX_BLOCKS], rest[MAX_BLOCKS:]
-        result.append(SlackMessage(text=say.BUTTONS_FALLBACK, blocks=tuple(chunk)))
+        fallback = localize(say.BUTTONS_FALLBACK, locale)
+        result.append(SlackMessage(text=fallback, blocks=tuple(chunk)))
     return result
 
 
-def buttons_message(reply: Reply) -> list[SlackMessage]:
+def buttons_message(reply: Reply, locale: str = "") -> list[SlackMessage]:
     """Only the buttons (after a plain-text fallback of the answer)."""
-    extras = reply_extras(reply)
+    extras = reply_extras(reply, locale)
+    fallback = localize(say.BUTTONS_FALLBACK, locale)
     return [
-        SlackMessage(text=say.BUTTONS_FALLBACK, blocks=tuple(extras[i : i + MAX_BLOCKS]))
+        SlackMessage(text=fallback, blocks=tuple(extras[i : i + MAX_BLOCKS]))
         for i in range(0, len(extras), MAX_BLOCKS)
     ]
 
@@ -565,18 +580,26 @@ def _confirm(title: str, text: str, confirm: str, deny: str) -> dict[str, Any]:
     }
 
 
-def _where(channel: str) -> str:
-    return say.HOME_IN_DM if channel.startswith("D") else say.HOME_IN_CHANNEL.format(id=channel)
+def _where(channel: str, locale: str = "") -> str:
+    where = say.HOME_IN_DM if channel.startswith("D") else say.home_in_channel(channel)
+    return localize(where, locale)
 
 
-def _when(unix: float) -> str:
-    """A date Slack shows in the reader's own time zone (with a UTC fallback)."""
+def _when(unix: float, locale: str = "") -> str:
+    """A date Slack shows in the reader's own time zone and language (with a UTC fallback)."""
     stamp = int(unix)
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
-    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    # Slack fills in its own tokens ({date_short_pretty}, {time}); "at" is ours.
+    shown = localize(t("{date} at {time}", date="{date_short_pretty}", time="{time}"), locale)
+    return f"<!date^{stamp}^{shown}|{fallback}>"
 
 
-def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, Any]]:
+def _conversation_blocks(
+    item: HomeConversation, index: int, locale: str = ""
+) -> list[dict[str, Any]]:
+    def tr(text: str) -> str:
+        return localize(text, locale)
+
     question = _escape(
         defang(ellipsize(" ".join(item.first_question.split()), HOME_QUESTION_CHARS))
     )
@@ -584,27 +607,27 @@ def _conversation_blocks(item: HomeConversation, index: int) -> list[dict[str, A
     url = _usable_url(item.permalink)
     if url and misleads(item.first_question, url):
         # A question naming a host (``is paypal.com safe?``) is no label for Slack's link.
-        title = f"*{question}* · <{url}|{say.HOME_OPEN}>"
+        title = f"*{question}* · <{url}|{tr(say.HOME_OPEN)}>"
     else:
         title = f"*<{url}|{question}>*" if url else f"*{question}*"
-    asked = say.HOME_QUESTIONS.format(count=item.questions, s="" if item.questions == 1 else "s")
+    asked = tr(say.home_questions(item.questions))
     ref = thread_ref(item.channel, item.thread)
     buttons = [
-        _button(say.HOME_HISTORY_BUTTON, HOME_HISTORY_ACTION, value=ref),
-        _button(say.HOME_RESET_BUTTON, HOME_RESET_ACTION, value=ref),
+        _button(tr(say.HOME_HISTORY_BUTTON), HOME_HISTORY_ACTION, value=ref),
+        _button(tr(say.HOME_RESET_BUTTON), HOME_RESET_ACTION, value=ref),
     ]
     reset = buttons[1]
     if reset is not None:
         reset["confirm"] = _confirm(
-            say.HOME_RESET_CONFIRM_TITLE,
-            say.HOME_RESET_CONFIRM_TEXT,
-            say.HOME_RESET_BUTTON,
-            say.HOME_RESET_CANCEL,
+            tr(say.HOME_RESET_CONFIRM_TITLE),
+            tr(say.HOME_RESET_CONFIRM_TEXT),
+            tr(say.HOME_RESET_BUTTON),
+            tr(say.HOME_RESET_CANCEL),
         )
     elements = [b for b in buttons if b is not None]
     blocks: list[dict[str, Any]] = [
         _section(title),
-        _context(f"{_where(item.channel)} · {_when(item.started_at)} · {asked}"),
+        _context(f"{_where(item.channel, locale)} · {_when(item.started_at, locale)} · {asked}"),
     ]
     if elements:
         blocks.append({"type": "actions", "block_id": f"gloo_home_{index}", "elements": elements})
@@ -615,32 +638,38 @@ def home_view(
     conversations: Sequence[HomeConversation],
     admin: Sequence[tuple[str, Sequence[tuple[str, str]]]] | None = None,
     note: str = "",
+    locale: str = "",
 ) -> dict[str, Any]:
-    """The Home tab: the person's conversations, then (for admins) the stored settings.
+    """The Home tab: the person's conversations, then (for admins) the stored settings, the
+    bot's words in ``locale`` (the person's Slack language).
 
     ``admin`` is ``(scope label, describe_settings lines)`` per scope, or ``None`` for people
     who are not workspace admins. Whatever does not fit in 100 blocks is left out with a note
     saying how much, conversations before settings.
     """
-    top: list[dict[str, Any]] = [_header(say.HOME_TITLE)]
+
+    def tr(text: str) -> str:
+        return localize(text, locale)
+
+    top: list[dict[str, Any]] = [_header(tr(say.HOME_TITLE))]
     if note:
-        top.append(_context(note))
-    top.append(_context(say.HOME_INTRO))
+        top.append(_context(tr(note)))
+    top.append(_context(tr(say.HOME_INTRO)))
     listed: list[list[dict[str, Any]]] = [
-        _conversation_blocks(item, i) for i, item in enumerate(conversations)
+        _conversation_blocks(item, i, locale) for i, item in enumerate(conversations)
     ]
     if not listed:
-        top.append(_section(say.HOME_EMPTY))
+        top.append(_section(tr(say.HOME_EMPTY)))
     scopes: list[list[dict[str, Any]]] = []
     for label, lines in admin or ():
         shown = "\n".join(f"• {name}: {defang(value)}" for name, value in lines)
-        scopes.append([_section(f"*{label}*\n{shown}")])
+        scopes.append([_section(f"*{tr(label)}*\n{shown}")])
     # The admin part's heading goes with its first entry, so it never stands alone.
     if admin is not None:
         heading = [
             {"type": "divider"},
-            _header(say.HOME_ADMIN_TITLE),
-            _context(say.HOME_ADMIN_INTRO),
+            _header(tr(say.HOME_ADMIN_TITLE)),
+            _context(tr(say.HOME_ADMIN_INTRO)),
         ]
         scopes = [heading + (scopes[0] if scopes else []), *scopes[1:]]
     blocks = list(top)
@@ -658,27 +687,28 @@ def home_view(
     left_conversations = len(listed) - shown_conversations
     left_scopes = len(admin or ()) - shown_scopes
     if left_conversations or left_scopes:
-        note = say.HOME_NOT_SHOWN.format(conversations=left_conversations, settings=left_scopes)
+        note = tr(say.home_not_shown(left_conversations, left_scopes))
         blocks.append(_context(note))
     return {"type": "home", "callback_id": "gloo_home", "blocks": blocks}
 
 
-def _modal(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+def _modal(blocks: list[dict[str, Any]], locale: str = "") -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": HISTORY_MODAL_ID,
-        "title": _plain(say.HISTORY_MODAL_TITLE, MODAL_TITLE_LIMIT),
-        "close": _plain(say.HISTORY_MODAL_CLOSE, MODAL_TITLE_LIMIT),
+        "title": _plain(localize(say.HISTORY_MODAL_TITLE, locale), MODAL_TITLE_LIMIT),
+        "close": _plain(localize(say.HISTORY_MODAL_CLOSE, locale), MODAL_TITLE_LIMIT),
         "blocks": blocks[:VIEW_MAX_BLOCKS],
     }
 
 
-def history_modal(history: ChatHistory, viewer: str = "") -> dict[str, Any]:
+def history_modal(history: ChatHistory, viewer: str = "", locale: str = "") -> dict[str, Any]:
     """The conversation as Gloo keeps it, in a modal for ``viewer`` (a Slack user id; newest
     kept within 100 blocks)."""
-    return _modal(_history_blocks(history, VIEW_MAX_BLOCKS, title=False, viewer=viewer))
+    blocks = _history_blocks(history, VIEW_MAX_BLOCKS, title=False, viewer=viewer)
+    return _modal(blocks, locale)
 
 
-def notice_modal(text: str) -> dict[str, Any]:
-    """A modal with one sentence (loading, nothing to show, or a failure)."""
-    return _modal([_section(text)])
+def notice_modal(text: str, locale: str = "") -> dict[str, Any]:
+    """A modal with one sentence (loading, nothing to show, or a failure), in ``locale``."""
+    return _modal([_section(localize(text, locale))], locale)

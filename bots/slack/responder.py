@@ -571,7 +571,8 @@ class SlackSurface:
             self.responder.searching.discard(self.job.key)
 
     def _pending_tasks(self) -> list[Any]:
-        return [render.searching_task()] if self.card == "pending" else []
+        locale = self.job.question.locale
+        return [render.searching_task(locale)] if self.card == "pending" else []
 
     async def _cards_refused(self, exc: SlackApiError) -> bool:
         """True when ``exc`` refuses the task card: no cards from now on (remembered)."""
@@ -624,9 +625,10 @@ class SlackSurface:
         """The card's last change, for the stream's stop: found (answered) or stopped."""
         if self.card != "searching":
             return []
+        locale = self.job.question.locale
         if answered and self.found is not None:
-            return [render.found_task(self.found.sources)]
-        return [render.found_task(()) if answered else render.stopped_task()]
+            return [render.found_task(self.found.sources, locale)]
+        return [render.found_task((), locale) if answered else render.stopped_task(locale)]
 
     async def _stop(
         self, stream: AsyncChatStream, *, answered: bool, text: str | None = None, **kwargs: Any
@@ -763,7 +765,7 @@ class SlackSurface:
         self._let_go()  # the stop held for the stream; the message is edited instead
 
     async def _update_message(self, text: str) -> None:
-        message = render.progress_message(text)
+        message = render.progress_message(text, self.job.question.locale)
         if not self.ids:
             if not self.budget.take(self._scope("chat.postMessage"), "chat.postMessage"):
                 return  # the channel is busy: shown when it has room, or with the final
@@ -818,7 +820,7 @@ class SlackSurface:
 
     async def final(self, reply: Reply) -> None:
         """The final change, at once: Slack allows one call, and the reader waits for it."""
-        pages = render.render_reply(reply)
+        pages = render.render_reply(reply, self.job.question.locale)
         if self.stream is not None and await self._finish_stream(reply, pages):
             return
         try:
@@ -828,7 +830,7 @@ class SlackSurface:
                 raise
             log.warning("slack.blocks_refused", error=slack_error(exc), fallback="plain text")
             await self._publish(render.plain_pages(reply.text))
-            buttons = render.buttons_message(reply)
+            buttons = render.buttons_message(reply, self.job.question.locale)
             try:
                 for message in buttons:
                     await self._remember(await self._post(message))
@@ -847,7 +849,7 @@ class SlackSurface:
         full = render.defang(reply.text)
         await self._spend_surely("chat.stopStream")
         if len(pages) == 1 and full.startswith(self.sent) and len(full) <= render.MARKDOWN_LIMIT:
-            extras = render.reply_extras(reply)
+            extras = render.reply_extras(reply, self.job.question.locale)
             try:
                 await self._stop(
                     stream, answered=True, text=full[len(self.sent) :] or None, blocks=extras

@@ -188,7 +188,7 @@ class SlackShortcuts:
         """The sentence for a shortcut that may not be used here (off, or not allowed)."""
         settings = await self._service.settings_for(PLATFORM, workspace, channel)
         if not settings.enable_shortcuts:
-            return sentences.SHORTCUT_OFF
+            return await self._gate.said(workspace, user, sentences.SHORTCUT_OFF)
         return await self._gate.refusal(workspace, channel, user)
 
     async def _open(self, workspace: str, body: dict[str, Any]) -> None:
@@ -271,7 +271,8 @@ class SlackShortcuts:
             )
         except SlackApiError as exc:
             log.info("slack.shortcut_cannot_post", error=slack_error(exc), channel=channel)
-            await _tell(where["response_url"], sentences.SHORTCUT_CANNOT_POST)
+            sentence = await self._gate.said(workspace, user, sentences.SHORTCUT_CANNOT_POST)
+            await _tell(where["response_url"], sentence)
             return
         await self._submit(
             Job(

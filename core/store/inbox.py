@@ -62,6 +62,7 @@ from core.store.base import SqlBase
 from core.store.bursts import ORPHAN_PARTS, PART_KNOWN
 from core.store.records import SETTINGS_FIELDS, answer_values, channel_settings, merge_unique
 from core.store.tables import (
+    LOCALE_LENGTH,
     AnswerRow,
     ChannelSettingsRow,
     InboxRow,
@@ -137,6 +138,7 @@ class InboxQueries(SqlBase):
                 user_id=job.question.user_id,
                 user_name=job.question.user_name,
                 message_ref=job.question.message_ref,
+                locale=job.question.locale[:LOCALE_LENGTH],
                 chat_id=job.chat_id,
                 status="pending" if gathering_until is None else "gathering",
                 attempts=0,
@@ -689,6 +691,7 @@ def _job(row: RowMapping, context: AnswerContext | None = None) -> Job:
             user_id=row["user_id"],
             user_name=row["user_name"],
             message_ref=row["message_ref"],
+            locale=row["locale"],
         ),
         chat_id=row["chat_id"],
         posted=tuple(row["posted"]),

@@ -60,6 +60,8 @@ NAMING_CONVENTION: Final[dict[str, str]] = {
 PLATFORM_LENGTH: Final = 32
 ANSWER_ID_LENGTH: Final = 64
 ID_LENGTH: Final = 255
+#: A BCP 47 language tag as platforms give it ("es-419", "pt-BR"); 35 is the usual limit.
+LOCALE_LENGTH: Final = 35
 
 
 def utcnow() -> datetime:
@@ -244,6 +246,10 @@ class InboxRow(StoreModel, table=True):
     user_id: str = Field(default="", sa_type=String(ID_LENGTH))
     user_name: str = Field(default="", sa_type=String(ID_LENGTH))
     message_ref: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    #: The platform's locale tag of the asker (``""``: English), for what is posted later.
+    locale: str = Field(
+        default="", sa_type=String(LOCALE_LENGTH), sa_column_kwargs={"server_default": ""}
+    )
     chat_id: str | None = Field(default=None, sa_type=String(ID_LENGTH))
     status: str = Field(default="pending", index=True, sa_type=String(16))
     attempts: int = Field(default=0, sa_type=Integer)

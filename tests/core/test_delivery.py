@@ -115,7 +115,10 @@ class RecordingSurface:
 def question_job(key: str, text: str = "What is grace?", **kw: object) -> Job:
     thread = kw.pop("thread", THREAD)
     assert isinstance(thread, ThreadKey)
-    return Job(key=key, question=Question(thread, text, user_id=str(kw.get("user", "U1"))))
+    user = str(kw.get("user", "U1"))
+    return Job(
+        key=key, question=Question(thread, text, user_id=user, locale=str(kw.get("locale", "")))
+    )
 
 
 @asynccontextmanager
@@ -318,6 +321,29 @@ async def test_a_user_over_the_quota_is_told_and_gloo_is_not_asked(store: SqlSto
     assert job.key == "k2"
     assert "limit of 2 questions per minute" in message
     assert len(sim.message_records) == 3
+
+
+async def test_the_failure_sentence_is_said_in_the_askers_language(store: SqlStore) -> None:
+    # The locale travels with the question through the inbox (claimed from its row), so a
+    # sentence posted attempts later is in the asker's language; Gloo's errors are English.
+    sim = Simulator(SimulatorConfig(error_500=1.0))
+    async with dispatcher_for(store, sim) as (dispatcher, responder, sim):
+        await dispatcher.submit(question_job("k1", locale="es-ES"))
+        await dispatcher.drain(retries=True)
+    [(job, message)] = responder.failures
+    assert job.question.locale == "es-ES"
+    assert message.startswith("Lo siento, lo intenté 3 veces pero no pude obtener una respuesta")
+    assert "Si sigue pasando, avisa a un administrador." in message
+
+
+async def test_a_usage_limit_note_is_said_in_the_askers_language(store: SqlStore) -> None:
+    async with dispatcher_for(store, quota_user_per_minute=1) as (dispatcher, responder, _sim):
+        for i in range(2):
+            thread = ThreadKey("test", "W1", "C", str(i))
+            await dispatcher.submit(question_job(f"k{i}", thread=thread, locale="pt-BR"))
+        await dispatcher.drain(retries=True)
+    [(_job, message)] = responder.failures
+    assert message.startswith("Você atingiu o limite de 1 pergunta por minuto")
 
 
 def test_trace_ids_are_short_stable_and_distinct() -> None:

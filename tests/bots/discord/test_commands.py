@@ -201,7 +201,7 @@ async def test_settings_change_how_the_channel_is_answered(
         for c in [b.get("custom_id", "") for b in row["components"]]
     )
     # Discord's client keeps to the declared range; a value past it is refused in a sentence.
-    assert invalid["content"].startswith(texts.SETTINGS_INVALID.format(reason="")), invalid
+    assert invalid["content"].startswith(texts.settings_invalid("")), invalid
     assert sim.asked[0].query == "What is grace?"
 
 
@@ -216,7 +216,7 @@ async def test_an_out_of_range_character_limit_gets_the_core_range(
         stored = await bot.runtime.container.service.settings_for(
             "discord", "@dm", str(DM_CHANNEL_ID)
         )
-    assert invalid["content"].startswith(texts.SETTINGS_INVALID.format(reason="")), invalid
+    assert invalid["content"].startswith(texts.settings_invalid("")), invalid
     assert "from 1 to 100,000 characters" in invalid["content"]
     assert stored.character_limit is None
 

@@ -247,8 +247,10 @@ async def test_a_home_tab_without_users_info_or_permalinks_still_publishes(
 ) -> None:
     fake_slack.users[ALICE] = user_object(ALICE, is_admin=True)
     async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        # Failing from the start: a users.info answered earlier (the question's language)
+        # would be reused for a minute.
+        fake_slack.fail("users.info", "missing_scope", times=5)
         await ask_in_dm(slack, FIRST, "Tell me about hope")
-        fake_slack.fail("users.info", "missing_scope")
         fake_slack.fail("chat.getPermalink", "message_not_found")
         text = home_text(await open_home(slack))
     assert "*Tell me about hope*" in text  # no link, still listed

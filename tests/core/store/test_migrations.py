@@ -63,7 +63,7 @@ def _schema_diff(connection: Connection) -> list[Any]:
 def test_there_is_one_linear_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_heads() == [head_revision()]
-    assert head_revision() == "0009"
+    assert head_revision() == "0010"
 
 
 async def test_migrations_apply_from_empty(database_url: str) -> None:

@@ -479,6 +479,8 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
+        #: user id → the ``locale`` ``users.info`` answers with ``include_locale`` (else en-US).
+        self.user_locales: dict[str, str] = {}
         #: user id → the user object ``users.info`` answers (see :func:`user_object`).
         self.users: dict[str, dict[str, Any]] = {}
         #: The arguments of every ``chat.postEphemeral`` that Slack accepted.
@@ -937,6 +939,11 @@ class FakeSlack:
             found = user_object(user, team.team_id)  # anyone else in the workspace: a member
         if found is None:
             return {"ok": False, "error": "user_not_found"}
+        # "include_locale: Set this to true to receive the locale for this user" (absent
+        # otherwise); slack_sdk sends a true argument as "1".
+        found = {k: v for k, v in found.items() if k != "locale"}
+        if str(args.get("include_locale", "")).lower() in ("1", "true"):
+            found["locale"] = self.user_locales.get(user, "en-US")
         return {"ok": True, "user": found}
 
     def _m_assistant_threads_setStatus(self, args: dict[str, Any], team: Team) -> dict[str, Any]:
