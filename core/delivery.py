@@ -339,7 +339,9 @@ class Dispatcher:
         if ref is None:
             log.info("job.edit_not_offered", job=change.key)
             return False
-        await responder.offer_edit(change.thread, change.user_id, change.text, ref)
+        await responder.offer_edit(
+            change.thread, change.user_id, change.text, ref, locale=change.locale
+        )
         log.info("job.edit_offered", job=change.key)
         return True
 
@@ -486,6 +488,7 @@ class Dispatcher:
                 text=edited,
                 thread=job.question.thread,
                 user_id=job.question.user_id,
+                locale=job.question.locale,
             )
             self.offer_soon(change)
         if finished is None:

@@ -39,9 +39,12 @@ log = structlog.get_logger(__name__)
 class EditOffers(Protocol):
     """The optional capability of a platform's responder that offers edited questions."""
 
-    async def offer_edit(self, thread: ThreadKey, user_id: str, text: str, ref: str) -> None:
-        """Post :data:`core.messages.EDIT_OFFER` in ``thread`` for ``user_id`` with one
-        suggestion button showing ``text`` and carrying ``ref`` (a suggestion ref)."""
+    async def offer_edit(
+        self, thread: ThreadKey, user_id: str, text: str, ref: str, *, locale: str = ""
+    ) -> None:
+        """Post :data:`core.messages.EDIT_OFFER` (in ``locale``, the asker's language) in
+        ``thread`` for ``user_id`` with one suggestion button showing ``text`` and carrying
+        ``ref`` (a suggestion ref)."""
         ...
 
 

@@ -163,4 +163,4 @@ def too_many_access_rules(limit: int) -> Message:
 
 
 #: Beneath an answer whose question was edited while (or after) it was answered.
-EDIT_OFFER = "You edited your question — ask this instead?"
+EDIT_OFFER = t("You edited your question — ask this instead?")

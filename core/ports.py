@@ -362,7 +362,8 @@ class Change:
     after a withdrawal, the thread's oldest pending question. ``owner``: ``stopped`` or
     ``kept``, the process that was answering it. ``text``: ``offer``, the edited question.
     ``thread`` and ``user_id``: where the question was asked, and by whom (``offer``,
-    ``kept``, ``withdrawn``, ``stopped``).
+    ``kept``, ``withdrawn``, ``stopped``); ``locale``: the asker's language tag, as with the
+    question (:attr:`core.types.Question.locale`).
     """
 
     outcome: ChangeOutcome
@@ -372,6 +373,7 @@ class Change:
     text: str | None = None
     thread: ThreadKey | None = None
     user_id: str = ""
+    locale: str = ""
 
 
 class ChangeStore(Protocol):

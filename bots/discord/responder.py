@@ -304,14 +304,16 @@ class DiscordResponder:
         guild_id = None if thread.workspace == "@dm" else int(thread.workspace)
         return self._client.get_partial_messageable(int(thread.channel), guild_id=guild_id)
 
-    async def offer_edit(self, thread: ThreadKey, user_id: str, text: str, ref: str) -> None:
+    async def offer_edit(
+        self, thread: ThreadKey, user_id: str, text: str, ref: str, *, locale: str = ""
+    ) -> None:
         """The question was edited while or after it was answered: offer the edited text
         beneath the answer, as one suggestion button (clicked: asked as any suggestion)."""
         custom_id = f"{SUGGESTION_PREFIX}{ref}"
         if len(custom_id) > CUSTOM_ID_LIMIT:
             log.warning("discord.edit_offer_too_long", chars=len(custom_id))
             return
-        sentence = core_messages.EDIT_OFFER
+        sentence = localize(core_messages.EDIT_OFFER, locale)
         button = ActionButton("suggestion", custom_id, label=label(inert(text)))
         view = build_view(RenderedAnswer(pieces=(sentence,), rows=((button,),)))
         guild_id = None if thread.workspace == "@dm" else int(thread.workspace)

@@ -212,10 +212,10 @@ def asked_message(user_id: str, question: str) -> SlackMessage:
     return SlackMessage(text=notification_text(text), blocks=(_section(text, verbatim=True),))
 
 
-def edit_offer(text: str, ref: str) -> SlackMessage:
+def edit_offer(text: str, ref: str, *, locale: str = "") -> SlackMessage:
     """Beneath an answer whose question was edited: one short sentence and one suggestion
     button showing the edited question (clicked, it is asked as any suggestion is)."""
-    sentence = core_messages.EDIT_OFFER
+    sentence = localize(core_messages.EDIT_OFFER, locale)
     label = presentation.label(defang(" ".join(clean(text).split())), BUTTON_TEXT_LIMIT)
     button = _button(label, f"{SUGGEST_ACTION}:{ref}", value=ref)
     blocks: list[dict[str, Any]] = [_section(sentence)]

@@ -216,11 +216,13 @@ class SlackResponder:
         title.add_done_callback(self._titles.discard)
         await self._signal(client, job, WORKING_STATUS, WORKING_LOADING, WORKING_REACTION)
 
-    async def offer_edit(self, thread: ThreadKey, user_id: str, text: str, ref: str) -> None:
+    async def offer_edit(
+        self, thread: ThreadKey, user_id: str, text: str, ref: str, *, locale: str = ""
+    ) -> None:
         """The question was edited while or after it was answered: offer the edited text
         beneath the answer, as one suggestion button (:func:`render.edit_offer`)."""
         client = await self._clients.for_workspace(thread.workspace)
-        offer = render.edit_offer(text, ref)
+        offer = render.edit_offer(text, ref, locale=locale)
         await client.chat_postMessage(
             channel=thread.channel, thread_ts=thread.thread or None, **offer.as_kwargs()
         )

@@ -277,7 +277,7 @@ async def _keep_edit(conn: AsyncConnection, row: RowMapping, text: str) -> Chang
     )
     if text == row["text"]:
         return Change("unchanged", key)  # edited back to what was asked
-    where = {"thread": _thread_of(row), "user_id": row["user_id"]}
+    where = {"thread": _thread_of(row), "user_id": row["user_id"], "locale": row["locale"]}
     if row["status"] == "answering":
         return Change("kept", key, owner=row["claimed_by"], **where)
     return Change("offer", key, text=text, **where)
@@ -295,7 +295,12 @@ async def _withdraw(conn: AsyncConnection, row: RowMapping) -> Change:
     await conn.execute(update(InboxRow).where(col(InboxRow.key) == key).values(**values))
     thread = _thread_of(row)
     next_key = (await conn.execute(next_pending(thread))).scalar_one_or_none()
-    where = {"thread": thread, "user_id": row["user_id"], "next_key": next_key}
+    where = {
+        "thread": thread,
+        "user_id": row["user_id"],
+        "locale": row["locale"],
+        "next_key": next_key,
+    }
     if status == "answering":
         return Change("stopped", key, owner=row["claimed_by"], **where)
     return Change("withdrawn", key, **where)

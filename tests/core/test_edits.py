@@ -31,7 +31,9 @@ class EditingResponder(RecordingResponder):
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     holding: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def offer_edit(self, thread: ThreadKey, user_id: str, text: str, ref: str) -> None:
+    async def offer_edit(
+        self, thread: ThreadKey, user_id: str, text: str, ref: str, *, locale: str = ""
+    ) -> None:
         self.offers.append((thread, user_id, text, ref))
 
     async def open(self, job: Job, posted: PostedCallback) -> RecordingSurface:

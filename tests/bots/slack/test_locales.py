@@ -198,3 +198,10 @@ async def test_a_command_reply_is_in_the_persons_language(
     assert localize(sentences.RESET_CHANNEL, "pt-BR") in reset
     assert reset.startswith("Pronto. Nos canais cada fio é uma conversa própria")
     assert asked.startswith("Pergunte algo, por exemplo")
+
+
+def test_an_edit_offer_is_in_the_askers_language() -> None:
+    offer = render.edit_offer("¿Qué es la gracia?", "r1", locale="es-419")
+    assert offer.text == "Editaste tu pregunta. ¿Preguntar esto en su lugar?"
+    assert offer.blocks[0]["text"]["text"] == offer.text
+    assert render.edit_offer("x", "r1").text == messages.EDIT_OFFER

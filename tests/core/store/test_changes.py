@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from core.ports import AnswerRecord
@@ -217,3 +218,12 @@ async def test_an_edit_back_to_what_was_asked_is_not_offered(store: SqlStore) ->
     finished = await store.finish_answered("k1", "p1", None, bind=False, posted=[])
     # The finish hands back the text as asked: the dispatcher offers nothing equal to it.
     assert finished.edited_text == "What is grace?"
+
+
+async def test_an_offer_and_a_withdrawal_carry_the_askers_language(store: SqlStore) -> None:
+    asked = Question(THREAD, "What is grace?", user_id="U1", message_ref="k1", locale="es-ES")
+    await store.accept(Job(key="k1", question=asked))
+    await answered(store, "k1")
+    assert (await store.edit_question("k1", "¿Qué es la gracia?")).locale == "es-ES"
+    await store.accept(Job(key="k2", question=replace(asked, message_ref="k2")))
+    assert (await store.delete_question("k2")).locale == "es-ES"
