@@ -262,7 +262,9 @@ class SlackHandlers:
             return
         key = message_job_key(workspace, thread.channel, str(event["ts"]))
         user = str(event.get("user", ""))
+        language = self._locale_soon(workspace, user)
         if await self._gate.refused(workspace, thread.channel, user, key=key, thread_ts=thread_ts):
+            language.cancel()
             return
         await self._submit(
             Job(
@@ -275,6 +277,7 @@ class SlackHandlers:
                 ),
             ),
             _burst(workspace, event, thread_ts, direct=False),
+            language=language,
         )
 
     async def _submit_message(
@@ -289,7 +292,9 @@ class SlackHandlers:
         channel, ts = str(event["channel"]), str(event["ts"])
         key, user = message_job_key(workspace, channel, ts), str(event.get("user", ""))
         in_thread = str(event["thread_ts"]) if event.get("thread_ts") else None
+        language = self._locale_soon(workspace, user)
         if await self._gate.refused(workspace, channel, user, key=key, thread_ts=in_thread):
+            language.cancel()
             return
         await self._submit(
             Job(
@@ -302,13 +307,23 @@ class SlackHandlers:
                 ),
             ),
             burst,
+            language=language,
         )
 
-    async def _submit(self, job: Job, burst: Burst | None = None) -> bool:
+    def _locale_soon(self, workspace: str, user: str) -> asyncio.Task[str]:
+        """:meth:`locale`, started now: Slack's answer overlaps the access check."""
+        return asyncio.ensure_future(self.locale(workspace, user) if user else _no_locale())
+
+    async def _submit(
+        self, job: Job, burst: Burst | None = None, *, language: asyncio.Task[str] | None = None
+    ) -> bool:
         question = job.question
-        if not question.locale and question.user_id:
+        if not question.locale and (question.user_id or language is not None):
             # The asker's Slack language, for the bot's own words about this question.
-            locale = await self.locale(question.thread.workspace, question.user_id)
+            if language is not None:
+                locale = await language
+            else:
+                locale = await self.locale(question.thread.workspace, question.user_id)
             job = replace(job, question=replace(question, locale=locale))
         try:
             return await self._dispatcher.submit(job, burst=burst)
@@ -323,6 +338,9 @@ class SlackHandlers:
             return await asyncio.wait_for(self._admins.locale(workspace, user), LOCALE_BUDGET_S)
         except TimeoutError:
             log.info("slack.locale_unknown", workspace=workspace, user=user)
+            return ""
+        except Exception:  # the language is a nicety: never the reason a question is lost
+            log.warning("slack.locale_failed", workspace=workspace, user=user, exc_info=True)
             return ""
 
     # --- assistant view ------------------------------------------------------------------------
@@ -660,3 +678,7 @@ async def _ephemeral(
     """One ephemeral reply: ``text`` (in ``locale``, the person's) or a built ``message``."""
     message = message or render.text_message(localize(text, locale))
     await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+
+
+async def _no_locale() -> str:
+    return ""

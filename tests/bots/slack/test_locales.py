@@ -15,6 +15,7 @@ import pytest
 
 from bots.slack import messages as sentences
 from bots.slack import render
+from bots.slack.access import SlackAdmins
 from bots.slack.render import (
     BUTTON_TEXT_LIMIT,
     CONFIRM_BUTTON_LIMIT,
@@ -205,3 +206,20 @@ def test_an_edit_offer_is_in_the_askers_language() -> None:
     assert offer.text == "Editaste tu pregunta. ¿Preguntar esto en su lugar?"
     assert offer.blocks[0]["text"]["text"] == offer.text
     assert render.edit_offer("x", "r1").text == messages.EDIT_OFFER
+
+
+async def test_a_broken_language_lookup_never_loses_the_question(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fault outside Slack's own error answers (a dropped connection, a bug): the question
+    # is asked all the same, and the bot's words are in English.
+    async def broken(self: SlackAdmins, workspace: str, user_id: str) -> str:
+        raise ConnectionResetError("users.info: connection reset")
+
+    monkeypatch.setattr(SlackAdmins, "locale", broken)
+    fake_slack.user_locales[ALICE] = "es-ES"
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        answer = await mention(slack)
+    assert [q.query for q in sim.asked] == ["What is grace?"]
+    assert "Fuentes" not in answer.markdown
+    assert answer.markdown.strip()
