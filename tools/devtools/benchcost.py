@@ -48,6 +48,7 @@ from devtools.benchcost_common import (
     CORE_SUBSYSTEMS,
     CostResult,
     Counter,
+    count_server_transactions,
     count_statements,
     product_settings,
 )
@@ -231,17 +232,18 @@ async def measure(
             await one(index)
         await container.dispatcher.drain()
         platform.calls = 0
-        with count_statements(store.engine) as counter:
-            cpu = time.process_time()
-            started = time.perf_counter()
-            if profile is not None:
-                profile.enable()
-            await asyncio.gather(*(one(i) for i in range(answers)))
-            await container.dispatcher.drain()
-            if profile is not None:
-                profile.disable()
-            seconds = time.perf_counter() - started
-            cpu = time.process_time() - cpu
+        async with count_server_transactions(store.engine) as server:
+            with count_statements(store.engine) as counter:
+                cpu = time.process_time()
+                started = time.perf_counter()
+                if profile is not None:
+                    profile.enable()
+                await asyncio.gather(*(one(i) for i in range(answers)))
+                await container.dispatcher.drain()
+                if profile is not None:
+                    profile.disable()
+                seconds = time.perf_counter() - started
+                cpu = time.process_time() - cpu
         errors += len(platform.failures)
     return CostResult(
         answers=answers,
@@ -252,6 +254,10 @@ async def measure(
         statements_per_answer=round(counter.statements / answers, 2),
         responder_calls_per_answer=round(platform.calls / answers, 2),
         statements={k: round(v / answers, 2) for k, v in counter.kinds.most_common()},
+        connections_opened=counter.connections,
+        server_transactions_per_answer=(
+            None if server.transactions is None else round(server.transactions / answers, 2)
+        ),
     )
 
 

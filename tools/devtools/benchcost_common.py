@@ -8,14 +8,16 @@ statements with :func:`count_statements`, and name the core's subsystems for ``-
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +30,8 @@ __all__ = [
     "CORE_SUBSYSTEMS",
     "CostResult",
     "Counter",
+    "ServerCounter",
+    "count_server_transactions",
     "count_statements",
     "free_port",
     "product_settings",
@@ -120,15 +124,17 @@ CORE_SUBSYSTEMS: Final = (
 
 @dataclass
 class Counter:
-    """Transactions begun and statements executed on one engine."""
+    """Transactions begun, statements executed and connections opened on one engine."""
 
     transactions: int = 0
     statements: int = 0
+    connections: int = 0
     kinds: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def reset(self) -> None:
         self.transactions = 0
         self.statements = 0
+        self.connections = 0
         self.kinds.clear()
 
 
@@ -140,6 +146,9 @@ def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
 
     def on_begin(conn: Any) -> None:
         counter.transactions += 1
+
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        counter.connections += 1
 
     def on_execute(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
@@ -154,11 +163,74 @@ def count_statements(engine: AsyncEngine) -> Iterator[Counter]:
 
     event.listen(sync, "begin", on_begin)
     event.listen(sync, "before_cursor_execute", on_execute)
+    event.listen(sync, "connect", on_connect)
     try:
         yield counter
     finally:
         event.remove(sync, "begin", on_begin)
         event.remove(sync, "before_cursor_execute", on_execute)
+        event.remove(sync, "connect", on_connect)
+
+
+@dataclass
+class ServerCounter:
+    """PostgreSQL's own count of the bench database's transactions (``xact_commit +
+    xact_rollback`` in ``pg_stat_database``) at the start and the end of the measured phase;
+    ``None`` on SQLite."""
+
+    before: int | None = None
+    after: int | None = None
+
+    @property
+    def transactions(self) -> int | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+
+#: How long the server's count may take to settle, and how often it is read meanwhile.
+_SETTLE_WITHIN_S: Final = 5.0
+_SETTLE_POLL_S: Final = 0.05
+
+
+@contextlib.asynccontextmanager
+async def count_server_transactions(engine: AsyncEngine) -> AsyncIterator[ServerCounter]:
+    """Count, as PostgreSQL does, every transaction of ``engine``'s database while the block
+    runs: every backend's, read-only ones, pings and the background jobs' included.
+
+    A backend reports its counts when it ends (an idle one up to 10 s later), so the pool is
+    emptied at both ends and the count read until it stops moving. It is read from the
+    ``postgres`` database, so the reads themselves are not counted."""
+    counter = ServerCounter()
+    if engine.dialect.name != "postgresql":
+        yield counter
+        return
+    database = engine.url.database
+    conninfo = engine.url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as reader:
+        counter.before = await _settled_count(reader, engine, database)
+        yield counter
+        counter.after = await _settled_count(reader, engine, database)
+
+
+async def _settled_count(
+    reader: psycopg.AsyncConnection[Any], engine: AsyncEngine, database: str | None
+) -> int:
+    await engine.dispose()  # the pooled backends end, and report what they did
+    query = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s"
+    seen: list[int] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _SETTLE_WITHIN_S
+    while loop.time() < deadline:
+        await reader.execute("SELECT pg_stat_clear_snapshot()")
+        row = await (await reader.execute(query, (database,))).fetchone()
+        seen.append(int(row[0]) if row is not None else 0)
+        if len(seen) >= 4 and len(set(seen[-4:])) == 1:
+            break
+        await asyncio.sleep(_SETTLE_POLL_S)
+    return seen[-1]
 
 
 @dataclass(frozen=True)
@@ -175,6 +247,10 @@ class CostResult:
     platform_calls: dict[str, float] = field(default_factory=dict)
     #: Platform calls answered HTTP 429 over the run.
     platform_429: int = 0
+    #: PostgreSQL's own count per answer (:func:`count_server_transactions`); None on SQLite.
+    server_transactions_per_answer: float | None = None
+    #: Database connections (server backends) opened over the measured phase.
+    connections_opened: int = 0
 
 
 def free_port() -> int:

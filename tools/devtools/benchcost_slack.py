@@ -40,6 +40,7 @@ from devtools.benchcost_common import (
     CORE_POINTS,
     CORE_SUBSYSTEMS,
     CostResult,
+    count_server_transactions,
     count_statements,
     free_port,
     product_settings,
@@ -215,17 +216,18 @@ async def measure_slack(
             if warm["errors"]:
                 raise RuntimeError(f"the warm-up was not answered: {warm}")
             await adapter.settle()
-            with count_statements(store.engine) as counter:
-                cpu = time.process_time()
-                started = time.perf_counter()
-                if profile is not None:
-                    profile.enable()
-                summary = await workspace.phase("start")
-                await adapter.settle()
-                if profile is not None:
-                    profile.disable()
-                seconds = time.perf_counter() - started
-                cpu = time.process_time() - cpu
+            async with count_server_transactions(store.engine) as server:
+                with count_statements(store.engine) as counter:
+                    cpu = time.process_time()
+                    started = time.perf_counter()
+                    if profile is not None:
+                        profile.enable()
+                    summary = await workspace.phase("start")
+                    await adapter.settle()
+                    if profile is not None:
+                        profile.disable()
+                    seconds = time.perf_counter() - started
+                    cpu = time.process_time() - cpu
     calls: dict[str, int] = summary["calls_by_method"]
     return CostResult(
         answers=answers,
@@ -236,6 +238,12 @@ async def measure_slack(
         statements_per_answer=round(counter.statements / answers, 2),
         responder_calls_per_answer=round(int(summary["calls"]) / answers, 2),
         statements={k: round(v / answers, 2) for k, v in counter.kinds.most_common()},
+        connections_opened=counter.connections,
         platform_calls={method: round(n / answers, 2) for method, n in calls.items()},
         platform_429=int(summary["http_429"]),
+        server_transactions_per_answer=_per(server.transactions, answers),
     )
+
+
+def _per(count: int | None, answers: int) -> float | None:
+    return None if count is None else round(count / answers, 2)
