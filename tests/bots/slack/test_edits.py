@@ -248,3 +248,30 @@ async def test_a_question_deleted_while_its_answer_streams_stops_it_and_the_next
     assert len(thread) == 3  # the first answer, the stopped one, the next question's
     assert thread[-1].feedback_buttons()
     assert counts == {"answered": 2, "withdrawn": 1}
+
+
+async def test_an_edit_while_the_answer_streams_is_offered_beneath_it_once_it_is_done(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await mention(slack)
+        sim.config.chunk_latency = 0.01  # as above: the follow-up's stream is held mid-answer
+        fake_slack.hold("chat.appendStream")
+        try:
+            streaming = await held_mid_answer(slack, fake_slack)
+            edit = changed(FOLLOW_UP, "And what is mercy?", "And mercy?", thread_ts=MENTION_TS)
+            await send(slack, edit)
+            await send(slack, edit)  # Slack's redelivery: offered once
+            assert streaming.streaming
+            assert len(fake_slack.in_thread(CHANNEL, MENTION_TS)) == 2  # not offered yet
+        finally:
+            sim.config.chunk_latency = 0.0
+            fake_slack.release("chat.appendStream").set()
+        await slack.settle()
+    _first, answer, offer = fake_slack.in_thread(CHANNEL, MENTION_TS)
+    assert answer is streaming
+    assert answer.feedback_buttons()  # the answer was finished, not stopped
+    assert offer.text == messages.EDIT_OFFER
+    [button] = offer.buttons("gloo_suggest")
+    assert button["text"]["text"] == "And what is mercy?"
+    assert [r.query for r in sim.asked] == ["What is grace?", "And mercy?"]
