@@ -275,3 +275,23 @@ async def test_an_edit_while_the_answer_streams_is_offered_beneath_it_once_it_is
     [button] = offer.buttons("gloo_suggest")
     assert button["text"]["text"] == "And what is mercy?"
     assert [r.query for r in sim.asked] == ["What is grace?", "And mercy?"]
+
+
+async def test_a_question_deleted_before_gloo_answers_clears_the_threads_status(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        await mention(slack)
+        # Gloo's first chunk comes only long after the test (the stop ends that wait).
+        sim.config.first_chunk_latency = 30.0
+        asked = event("message_channels", ts=FOLLOW_UP, thread_ts=MENTION_TS, text="And mercy?")
+        await send(slack, asked)
+        await fake_slack.wait_for(lambda: (CHANNEL, MENTION_TS) in fake_slack.statuses)
+        await send(slack, deleted(FOLLOW_UP, thread_ts=MENTION_TS, text="And mercy?"))
+        # Not "is thinking…" until Slack's timeout: cleared, or (Completions V2) replaced by
+        # the search's card, closed as stopped.
+        await fake_slack.wait_for(lambda: (CHANNEL, MENTION_TS) not in fake_slack.statuses)
+        await slack.settle()
+        counts = await slack.runtime.container.store.inbox_counts()
+    assert counts == {"answered": 1, "withdrawn": 1}
+    assert all(not m.feedback_buttons() for m in fake_slack.in_thread(CHANNEL, MENTION_TS)[1:])
