@@ -194,15 +194,19 @@ FOLLOW_UP = "1700000200.000100"  # the recorded message_channels reply's ts
 NEXT = "1700000210.000100"
 
 
-async def held_mid_answer(slack: SlackProcess, fake: FakeSlack) -> Message:
-    """Ask the follow-up FOLLOW_UP and return its answer's message once it has streamed text
-    and its next ``chat.appendStream`` is held (``fake.hold`` set by the caller)."""
+async def held_mid_answer(
+    slack: SlackProcess, fake: FakeSlack, asked: dict[str, Any] | None = None
+) -> Message:
+    """Ask ``asked`` (the follow-up FOLLOW_UP) and return its answer's message once it has
+    streamed text and its next ``chat.appendStream`` is held (``fake.hold`` set by the
+    caller)."""
     seen = len(fake.calls)
 
     def appends(since: int) -> list[Call]:
         return [c for c in fake.calls[since:] if c.method == "chat.appendStream"]
 
-    asked = event("message_channels", ts=FOLLOW_UP, thread_ts=MENTION_TS, text="And mercy?")
+    if asked is None:
+        asked = event("message_channels", ts=FOLLOW_UP, thread_ts=MENTION_TS, text="And mercy?")
     await send(slack, asked)
     while True:  # each append held in turn until one comes after text was shown
         [*_, held] = await fake.wait_for(functools.partial(appends, seen))
@@ -295,3 +299,36 @@ async def test_a_question_deleted_before_gloo_answers_clears_the_threads_status(
         counts = await slack.runtime.container.store.inbox_counts()
     assert counts == {"answered": 1, "withdrawn": 1}
     assert all(not m.feedback_buttons() for m in fake_slack.in_thread(CHANNEL, MENTION_TS)[1:])
+
+
+async def test_a_thread_root_deleted_while_its_answer_streams_stops_it_and_its_thread(
+    sqlite_url: str, fake_slack: FakeSlack, sim: Simulator
+) -> None:
+    # The root has a reply (the answer streaming), so Slack replaces it with a tombstone
+    # (docs.slack.dev/reference/events/message/message_changed) rather than removing it.
+    text = f"<@{BOT_USER_ID}> What is grace?"
+    async with slack_process(sqlite_url, fake_slack, sim) as slack:
+        sim.config.chunk_latency = 0.01  # as above: the answer's stream is held mid-answer
+        fake_slack.hold("chat.appendStream")
+        try:
+            root = event("app_mention", ts=MENTION_TS, user=ALICE, text=text)
+            streaming = await held_mid_answer(slack, fake_slack, root)
+            after_it = event("message_channels", ts=NEXT, thread_ts=MENTION_TS, text="And hope?")
+            await send(slack, after_it)  # waits behind the answer in the thread
+            deleted_at = len(fake_slack.calls)
+            tombstone = changed(
+                MENTION_TS, "This message was deleted.", text, subtype="tombstone", reply_count=1
+            )
+            await send(slack, tombstone)
+            await fake_slack.wait_for(lambda: not streaming.streaming)
+        finally:
+            sim.config.chunk_latency = 0.0
+            fake_slack.release("chat.appendStream").set()
+        await slack.settle()
+        counts = await slack.runtime.container.store.inbox_counts()
+    later = [c for c in fake_slack.calls[deleted_at:] if c.args.get("ts") == streaming.ts]
+    assert [c.method for c in later] == ["chat.stopStream"]
+    assert streaming.streamed
+    assert [r.query for r in sim.asked] == ["What is grace?"]  # the thread's next: withdrawn
+    assert fake_slack.in_thread(CHANNEL, MENTION_TS) == [streaming]
+    assert counts == {"withdrawn": 2}
