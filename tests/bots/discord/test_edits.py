@@ -144,15 +144,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
 TEXTS = {
     "inbox": "SELECT text FROM inbox ORDER BY accepted_at",
     "burst_parts": "SELECT text FROM burst_parts ORDER BY id",
+    # An edit while the question is being answered is kept aside, offered after the answer.
+    "edited": "SELECT edited_text FROM inbox ORDER BY accepted_at",
 }
 
 
-async def texts(bot: Bot, table: str) -> list[str]:
-    """The question texts in ``table`` (inbox or burst_parts), oldest first."""
+async def texts(bot: Bot, which: str) -> list[str]:
+    """The question texts of ``TEXTS[which]``, oldest first."""
     store = bot.runtime.container.store
     assert isinstance(store, SqlStore)
     async with store.engine.connect() as connection:
-        result = await connection.execute(text(TEXTS[table]))
+        result = await connection.execute(text(TEXTS[which]))
         return [str(row) for row in result.scalars()]
 
 
@@ -215,3 +217,39 @@ async def test_a_question_deleted_while_its_answer_is_written_stops_it(
     assert fake.messages[int(partial["id"])]["content"] == partial["content"]
     assert [r.query for r in sim.asked] == ["What is grace?", "What is hope?"]
     assert counts == {"answered": 1, "withdrawn": 1}
+
+
+async def test_an_edit_while_the_answer_is_written_is_offered_once_it_is_done(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url) as bot:
+        # Mid-answer, deterministically: Discord is slow to take the answer's first message.
+        posting = fake.hold("POST", rf"/channels/{DM_CHANNEL_ID}/messages")
+        try:
+            asked = await bot.dm("What is grce?")
+
+            async def held() -> bool:
+                return bool(fake.calls_to("POST", rf"/channels/{DM_CHANNEL_ID}/messages"))
+
+            await fake.wait_for(held, within=5)
+            await edit(bot, asked, "What is grace?")
+            store = bot.runtime.container.store
+            await eventually(lambda: _are(texts(bot, "edited"), ["What is grace?"]), within=5)
+            assert (await store.inbox_counts()) == {"answering": 1}  # edited mid-answer
+        finally:
+            posting.set()
+        await bot.answered(DM_CHANNEL_ID)
+
+        def offers() -> list[dict[str, Any]]:
+            return [
+                m for m in bot.bot_messages(DM_CHANNEL_ID) if m["content"] == messages.EDIT_OFFER
+            ]
+
+        await wait_until(lambda: bool(offers()))
+        await bot.runtime.dispatcher.drain()
+        [offer] = offers()
+        [button] = offer["components"][0]["components"]
+        assert button["label"] == "What is grace?"
+        [answer, _offer] = bot.bot_messages(DM_CHANNEL_ID)
+        assert answer["components"]  # the answer was finished first, then the offer
+    assert [r.query for r in sim.asked] == ["What is grce?"]  # never a silent second answer
