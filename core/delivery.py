@@ -596,6 +596,7 @@ class Dispatcher:
                     job.key, show_answer(surface, events, clock=self._clock)
                 )
         except AnswerStopped:
+            keep_alive.cancel()  # no "still working" sign after the stop's last change
             await self._stopped(surface)
             self._claims.pop(job.key, None)  # cleared by the withdrawal
             self._count(job, "withdrawn")

@@ -797,6 +797,16 @@ class SlackSurface:
         elif stream is not None:
             self.shown = ""
 
+    async def stopped(self) -> None:
+        """The question was deleted while being answered (:mod:`core.stopping`), after
+        :meth:`halt`: when this answer showed nothing in the thread yet, its status (the
+        sign of work) is cleared instead of saying Gloo is at work until Slack's two-minute
+        timeout (docs.slack.dev/reference/methods/assistant.threads.setStatus; an empty
+        status clears it). A message shown clears the status itself."""
+        if self.ids or self.started or self.responder is None:
+            return
+        await self.responder.set_status(self.immediate, self.thread, "")
+
     async def failure(self, sentence: str) -> None:
         """Say ``sentence``: under what this attempt showed, else instead of the placeholder
         or partial answer an earlier attempt left (edited), else as a new message."""

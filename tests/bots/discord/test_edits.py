@@ -139,3 +139,117 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 - the store has no event to wait on
             await asyncio.sleep(0.01)
+
+
+TEXTS = {
+    "inbox": "SELECT text FROM inbox ORDER BY accepted_at",
+    "burst_parts": "SELECT text FROM burst_parts ORDER BY id",
+    # An edit while the question is being answered is kept aside, offered after the answer.
+    "edited": "SELECT edited_text FROM inbox ORDER BY accepted_at",
+}
+
+
+async def texts(bot: Bot, which: str) -> list[str]:
+    """The question texts of ``TEXTS[which]``, oldest first."""
+    store = bot.runtime.container.store
+    assert isinstance(store, SqlStore)
+    async with store.engine.connect() as connection:
+        result = await connection.execute(text(TEXTS[which]))
+        return [str(row) for row in result.scalars()]
+
+
+async def test_an_edit_inside_a_burst_window_is_what_is_asked(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url, burst_window_dm_seconds=WINDOW) as bot:
+        timers = FakeTimers()
+        bursts = bot.runtime.dispatcher.bursts
+        bursts.timers = timers
+        first = await bot.dm("hi, what is grce?")
+        await wait_until(lambda: bursts.key_of(SCOPE) is not None)
+        second = await bot.dm("how do I forgve?")
+        await wait_until(lambda: bursts.parts_of(SCOPE) == 1)
+        await edit(bot, first, "hi, what is grace?")  # the burst's first message (its key)
+        await eventually(lambda: _are(texts(bot, "inbox"), ["hi, what is grace?"]))
+        await edit(bot, second, "how do I forgive?")  # a later part
+        await eventually(lambda: _are(texts(bot, "burst_parts"), ["how do I forgive?"]))
+        timers.advance(WINDOW)
+        await bot.answered(DM_CHANNEL_ID)
+        assert all(m["content"] != messages.EDIT_OFFER for m in bot.bot_messages(DM_CHANNEL_ID))
+    assert [r.query for r in sim.asked] == ["hi, what is grace?\nhow do I forgive?"]
+
+
+async def _are(found: Awaitable[list[str]], expected: list[str]) -> bool:
+    return await found == expected
+
+
+async def test_a_question_deleted_while_its_answer_is_written_stops_it(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    # Mid-answer, deterministically: Gloo's first chunk comes at once and the next only
+    # long after the test (the stop ends the stream's wait).
+    sim.config.chunk_latency = 30.0
+    async with running(fake, sim, sqlite_url) as bot:
+        asked = await bot.dm("What is grace?")
+
+        async def shown() -> bool:
+            return any(m["content"] for m in bot.bot_messages(DM_CHANNEL_ID))
+
+        await fake.wait_for(shown, within=5)
+        [partial] = bot.bot_messages(DM_CHANNEL_ID)
+        assert not partial["components"]  # not finished
+        deleted_at = len(fake.calls)
+        gone = payload("message_delete", message_id=asked["id"], channel_id=str(DM_CHANNEL_ID))
+        await fake.dispatch("MESSAGE_DELETE", gone)
+        store = bot.runtime.container.store
+
+        async def withdrawn() -> bool:
+            return (await store.inbox_counts()) == {"withdrawn": 1}
+
+        await eventually(withdrawn, within=5)
+        await wait_until(lambda: bot.runtime.dispatcher.in_flight == 0)
+        sim.config.chunk_latency = 0.0
+        await bot.dm("What is hope?")
+        await bot.answered(DM_CHANNEL_ID)
+        counts = await store.inbox_counts()
+    edits = [c for c in fake.calls[deleted_at:] if c.path.endswith(f"/messages/{partial['id']}")]
+    assert edits == []  # the stopped answer is no longer edited, left as it was shown
+    assert fake.messages[int(partial["id"])]["content"] == partial["content"]
+    assert [r.query for r in sim.asked] == ["What is grace?", "What is hope?"]
+    assert counts == {"answered": 1, "withdrawn": 1}
+
+
+async def test_an_edit_while_the_answer_is_written_is_offered_once_it_is_done(
+    fake: FakeDiscord, sim: Simulator, sqlite_url: str
+) -> None:
+    async with running(fake, sim, sqlite_url) as bot:
+        # Mid-answer, deterministically: Discord is slow to take the answer's first message.
+        posting = fake.hold("POST", rf"/channels/{DM_CHANNEL_ID}/messages")
+        try:
+            asked = await bot.dm("What is grce?")
+
+            async def held() -> bool:
+                return bool(fake.calls_to("POST", rf"/channels/{DM_CHANNEL_ID}/messages"))
+
+            await fake.wait_for(held, within=5)
+            await edit(bot, asked, "What is grace?")
+            store = bot.runtime.container.store
+            await eventually(lambda: _are(texts(bot, "edited"), ["What is grace?"]), within=5)
+            assert (await store.inbox_counts()) == {"answering": 1}  # edited mid-answer
+        finally:
+            posting.set()
+        await bot.answered(DM_CHANNEL_ID)
+
+        def offers() -> list[dict[str, Any]]:
+            return [
+                m for m in bot.bot_messages(DM_CHANNEL_ID) if m["content"] == messages.EDIT_OFFER
+            ]
+
+        await wait_until(lambda: bool(offers()))
+        await bot.runtime.dispatcher.drain()
+        [offer] = offers()
+        [button] = offer["components"][0]["components"]
+        assert button["label"] == "What is grace?"
+        [answer, _offer] = bot.bot_messages(DM_CHANNEL_ID)
+        assert answer["components"]  # the answer was finished first, then the offer
+    assert [r.query for r in sim.asked] == ["What is grce?"]  # never a silent second answer

@@ -186,6 +186,8 @@ class FakeDiscord:
         self._global = Limiter()
         self._windows: dict[tuple[str, str], _Window] = {}
         self.calls: list[Call] = []
+        #: (method, path pattern) → the event its calls wait on to be answered (:meth:`hold`).
+        self._held: dict[tuple[str, str], asyncio.Event] = {}
         #: channel id → ``time.perf_counter()`` of the first bot message with text there; for
         #: replies also the id of the question answered (see :meth:`_answered`).
         self.first_text_at: dict[int, float] = {}
@@ -472,6 +474,10 @@ class FakeDiscord:
                 body = json.loads(raw) if request.content_type == "application/json" else raw
         call = Call(request.method, path, dict(request.query), body, time.perf_counter())
         self.calls.append(call)
+        for (method, pattern), held in list(self._held.items()):
+            if method == call.method and re.fullmatch(pattern, path) and not held.is_set():
+                await self._notify()
+                await held.wait()
         try:
             status, data = await self._route(request, call)
         except InvalidForm as exc:
@@ -983,6 +989,12 @@ class FakeDiscord:
                     await self._changed.wait()
 
         await asyncio.wait_for(wait(), within)
+
+    def hold(self, method: str, pattern: str) -> asyncio.Event:
+        """Calls of ``method`` on a path matching ``pattern`` are recorded, then wait to be
+        answered until the returned event is set (a slow Discord, at a moment the test
+        chooses)."""
+        return self._held.setdefault((method, pattern), asyncio.Event())
 
     def calls_to(self, method: str, pattern: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and re.fullmatch(pattern, c.path)]

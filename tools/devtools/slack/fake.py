@@ -542,6 +542,15 @@ class FakeSlack:
         event is set (a slow Slack, at a moment the test chooses)."""
         return self._held.setdefault(method, asyncio.Event())
 
+    def release(self, method: str) -> asyncio.Event:
+        """Answer the calls of ``method`` held so far; later ones are held again (until the
+        returned event is set)."""
+        held = self._held.get(method)
+        self._held[method] = asyncio.Event()
+        if held is not None:
+            held.set()
+        return self._held[method]
+
     # --- inspection ------------------------------------------------------------------------
 
     def calls_to(self, *methods: str) -> list[Call]:
