@@ -162,5 +162,8 @@ def too_many_access_rules(limit: int) -> Message:
     )
 
 
+#: Beneath the part of an answer shown when its question was deleted (the answer stops there).
+ANSWER_STOPPED = t("Stopped: the question was deleted.")
+
 #: Beneath an answer whose question was edited while (or after) it was answered.
 EDIT_OFFER = t("You edited your question — ask this instead?")

@@ -243,6 +243,13 @@ class DiscordSurface:
         """Nothing to close: what was streamed is shown as it is (the dispatcher showed the
         text it held before calling this)."""
 
+    async def stopped(self) -> None:
+        """The question was deleted while being answered (:mod:`core.stopping`): what was
+        shown stays, with one line saying why it ends there; nothing shown, nothing said
+        (the typing sign ends by itself)."""
+        if self._ids:
+            await self.failure(localize(core_messages.ANSWER_STOPPED, self._locale))
+
     def close(self) -> None:
         """No longer one of the live answers sharing the budget."""
         self._live.close()

@@ -213,8 +213,11 @@ async def test_a_question_deleted_while_its_answer_is_written_stops_it(
         await bot.answered(DM_CHANNEL_ID)
         counts = await store.inbox_counts()
     edits = [c for c in fake.calls[deleted_at:] if c.path.endswith(f"/messages/{partial['id']}")]
-    assert edits == []  # the stopped answer is no longer edited, left as it was shown
-    assert fake.messages[int(partial["id"])]["content"] == partial["content"]
+    # Left as it was shown, with one line saying why it ends there (one edit, no more text).
+    assert len(edits) == 1
+    final = fake.messages[int(partial["id"])]["content"]
+    assert final.startswith(partial["content"].rstrip())
+    assert messages.ANSWER_STOPPED in final.splitlines()[-1]
     assert [r.query for r in sim.asked] == ["What is grace?", "What is hope?"]
     assert counts == {"answered": 1, "withdrawn": 1}
 
