@@ -189,8 +189,9 @@ class ServerCounter:
 
 
 #: How long the server's count may take to settle, and how often it is read meanwhile.
-_SETTLE_WITHIN_S: Final = 5.0
+_SETTLE_WITHIN_S: Final = 15.0
 _SETTLE_POLL_S: Final = 0.05
+_SETTLED_READS: Final = 20
 
 
 @contextlib.asynccontextmanager
@@ -218,19 +219,24 @@ async def count_server_transactions(engine: AsyncEngine) -> AsyncIterator[Server
 async def _settled_count(
     reader: psycopg.AsyncConnection[Any], engine: AsyncEngine, database: str | None
 ) -> int:
+    """The database's count once the pool's backends have ended and reported: the number of
+    its backends and the count both unchanged over :data:`_SETTLED_READS` reads."""
     await engine.dispose()  # the pooled backends end, and report what they did
-    query = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s"
-    seen: list[int] = []
+    query = (
+        "SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s),"
+        " (SELECT count(*) FROM pg_stat_activity WHERE datname = %s)"
+    )
+    seen: list[tuple[int, int]] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _SETTLE_WITHIN_S
     while loop.time() < deadline:
         await reader.execute("SELECT pg_stat_clear_snapshot()")
-        row = await (await reader.execute(query, (database,))).fetchone()
-        seen.append(int(row[0]) if row is not None else 0)
-        if len(seen) >= 4 and len(set(seen[-4:])) == 1:
+        row = await (await reader.execute(query, (database, database))).fetchone()
+        seen.append((int(row[0] or 0), int(row[1] or 0)) if row is not None else (0, 0))
+        if len(seen) >= _SETTLED_READS and len(set(seen[-_SETTLED_READS:])) == 1:
             break
         await asyncio.sleep(_SETTLE_POLL_S)
-    return seen[-1]
+    return seen[-1][0]
 
 
 @dataclass(frozen=True)
