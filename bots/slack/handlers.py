@@ -129,7 +129,9 @@ class SlackHandlers:
         self._admins = SlackAdmins(clients)
         self._home = HomeTab(service, clients, self._admins)
         self._gate = SlackGate(service, clients, background, self._admins)
-        self._shortcuts = SlackShortcuts(service, clients, background, self._gate, self._submit)
+        self._shortcuts = SlackShortcuts(
+            service, clients, background, self._gate, self._submit, language=self.locale
+        )
 
     @property
     def agent_view(self) -> bool:
@@ -444,7 +446,7 @@ class SlackHandlers:
             await respond(text=exc.user_message, response_type="ephemeral", replace_original=False)
             return
         client = await self._clients.for_workspace(click.thread.workspace)
-        asked = render.asked_message(user, click.text)
+        asked = render.asked_message(user, click.text, await self.locale(workspace, user))
         posted = await client.chat_postMessage(
             channel=click.thread.channel, thread_ts=click.thread.thread or None, **asked.as_kwargs()
         )
@@ -596,7 +598,7 @@ class SlackHandlers:
             await _ephemeral(respond, refusal)
             return
         client = await self._clients.for_workspace(workspace)
-        asked = render.asked_message(user, question)
+        asked = render.asked_message(user, question, await self.locale(workspace, user))
         try:
             posted = await client.chat_postMessage(channel=channel, **asked.as_kwargs())
         except SlackApiError as exc:

@@ -13,7 +13,14 @@ from core.bounds import MAX_CHARACTER_LIMIT, MAX_SOURCES_LIMIT
 from core.i18n import Message, t, tn
 
 THINKING: Final = t("_Thinking…_")
-ASKED: Final = "<@{user}> asked: *{text}*"
+
+
+def asked(user: str, text: str) -> Message:
+    """The line that shows, in the channel, what a person asked through a button, a command
+    or a shortcut (``user`` mentioned, ``text`` already inert)."""
+    return t("<@{user}> asked: *{text}*", user=user, text=text)
+
+
 SOURCES_HEADER: Final = t("*Sources*")
 SUGGESTIONS_HEADER: Final = t("*Ask next*")
 FEEDBACK_HEADER: Final = "Was this helpful?"

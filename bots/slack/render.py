@@ -201,14 +201,14 @@ def _fit_inert(text: str, budget: int) -> str:
     return shown
 
 
-def asked_message(user_id: str, question: str) -> SlackMessage:
+def asked_message(user_id: str, question: str, locale: str = "") -> SlackMessage:
     """``<@user> asked: *question*``; the question is a person's (or a suggestion's) text,
     cleaned of bidirectional and other controls by the core's intake rule and shown inert
     (:func:`inert`, in a ``verbatim`` text object): the bot never re-posts a link, masked
-    or not, as its own."""
-    budget = SECTION_TEXT_LIMIT - len(say.ASKED.format(user=user_id, text=""))
+    or not, as its own. In ``locale``, the asker's."""
+    budget = SECTION_TEXT_LIMIT - len(localize(say.asked(user_id, ""), locale))
     shown = _fit_inert(" ".join(clean(question).split()), budget).replace("*", "∗")
-    text = say.ASKED.format(user=user_id, text=shown)
+    text = localize(say.asked(user_id, shown), locale)
     return SlackMessage(text=notification_text(text), blocks=(_section(text, verbatim=True),))
 
 

@@ -166,7 +166,11 @@ class SlackShortcuts:
         background: Background,
         gate: SlackGate,
         submit: Submit,
+        *,
+        language: Callable[[str, str], Awaitable[str]] | None = None,
     ) -> None:
+        #: The person's Slack language (workspace, user), for the line showing what they asked.
+        self._language = language
         self._service = service
         self._clients = clients
         self._background = background
@@ -264,7 +268,8 @@ class SlackShortcuts:
         channel = where["channel"]
         root = where["thread_ts"] or where["ts"]
         client = await self._clients.for_workspace(workspace)
-        asked = render.asked_message(user, question)
+        locale = await self._language(workspace, user) if self._language is not None else ""
+        asked = render.asked_message(user, question, locale)
         try:
             posted = await client.chat_postMessage(
                 channel=channel, thread_ts=root, **asked.as_kwargs()

@@ -22,6 +22,7 @@ from bots.slack.render import (
     CONFIRM_TITLE_LIMIT,
     HEADER_TEXT_LIMIT,
     MODAL_TITLE_LIMIT,
+    SECTION_TEXT_LIMIT,
     HomeConversation,
 )
 from core import messages
@@ -223,3 +224,17 @@ async def test_a_broken_language_lookup_never_loses_the_question(
     assert [q.query for q in sim.asked] == ["What is grace?"]
     assert "Fuentes" not in answer.markdown
     assert answer.markdown.strip()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_asked_line_is_in_the_askers_language_within_slacks_section_limit(
+    locale: str,
+) -> None:
+    # docs.slack.dev/reference/block-kit/blocks/section-block: text at most 3,000 characters.
+    message = render.asked_message("U1", "why " * 1000, locale)
+    (section,) = message.blocks
+    text = section["text"]["text"]
+    assert len(text) <= SECTION_TEXT_LIMIT
+    expected = {"es": "<@U1> preguntó: *why", "pt_BR": "<@U1> perguntou: *why"}[locale]
+    assert text.startswith(expected)
+    assert text.endswith("…*")  # the question cut to fit, the line whole
