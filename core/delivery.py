@@ -656,9 +656,10 @@ class Dispatcher:
         if surface is None:
             return
         try:
-            await surface.halt()
             if isinstance(surface, StopsAnswers):
                 await surface.stopped()
+            else:
+                await surface.halt()
         except Exception:
             log.warning("job.stop_notice_failed", exc_info=True)
 

@@ -35,8 +35,9 @@ class StopsAnswers(Protocol):
     """The optional capability of an answer surface that can say why an answer stopped."""
 
     async def stopped(self) -> None:
-        """The question was deleted: end what was shown (after :meth:`halt`) with a short
-        sentence, or leave it as it is."""
+        """The question was deleted: end the answer in place of
+        :meth:`~core.answering.AnswerSurface.halt`, what was shown readable and, where it
+        can, with one short sentence saying why it ends there."""
         ...
 
 

@@ -244,9 +244,10 @@ class DiscordSurface:
         text it held before calling this)."""
 
     async def stopped(self) -> None:
-        """The question was deleted while being answered (:mod:`core.stopping`): what was
-        shown stays, with one line saying why it ends there; nothing shown, nothing said
-        (the typing sign ends by itself)."""
+        """The question was deleted while being answered (:mod:`core.stopping`), in place
+        of :meth:`halt`: what was shown stays, with one line saying why it ends there;
+        nothing shown, nothing said (the typing sign ends by itself)."""
+        await self.halt()
         if self._ids:
             await self.failure(localize(core_messages.ANSWER_STOPPED, self._locale))
 

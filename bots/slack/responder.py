@@ -41,8 +41,10 @@ from bots.slack.clients import WebClients, retry_after_header, split_workspace
 from bots.slack.limits import SLACK_RATES, slack_scope
 from bots.slack.render import SlackMessage
 from bots.slack.steps import CHUNK_REFUSALS, StepsMemory
+from core import messages as core_messages
 from core.budget import Budget, Reservation
 from core.delivery import Job, PostedCallback
+from core.i18n import localize
 from core.presentation import thread_title
 from core.types import Reply, SearchingSources, SourcesFound, Step, ThreadKey
 
@@ -798,11 +800,25 @@ class SlackSurface:
             self.shown = ""
 
     async def stopped(self) -> None:
-        """The question was deleted while being answered (:mod:`core.stopping`), after
-        :meth:`halt`: when this answer showed nothing in the thread yet, its status (the
-        sign of work) is cleared instead of saying Gloo is at work until Slack's two-minute
-        timeout (docs.slack.dev/reference/methods/assistant.threads.setStatus; an empty
-        status clears it). A message shown clears the status itself."""
+        """The question was deleted while being answered (:mod:`core.stopping`), in place
+        of :meth:`halt`. A stream is stopped with one line saying why it ends there (in
+        the asker's language, the stream's last chunk). When this answer showed nothing in
+        the thread yet, its status (the sign of work) is cleared instead of saying Gloo is
+        at work until Slack's two-minute timeout
+        (docs.slack.dev/reference/methods/assistant.threads.setStatus; an empty status
+        clears it); a message shown clears the status itself."""
+        stream = self.stream
+        if stream is not None and stream.ts and self.sent.strip():
+            self.stream = None
+            note = localize(core_messages.ANSWER_STOPPED, self.job.question.locale)
+            await self._spend_surely("chat.stopStream")
+            try:
+                await self._stop(stream, answered=False, text=f"\n\n_{note}_")
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
+            self.shown = self.sent
+            return
+        await self.halt()
         if self.ids or self.started or self.responder is None:
             return
         await self.responder.set_status(self.immediate, self.thread, "")

@@ -246,6 +246,8 @@ async def test_a_question_deleted_while_its_answer_streams_stops_it_and_the_next
     later = [c for c in fake_slack.calls[deleted_at:] if c.args.get("ts") == streaming.ts]
     assert [c.method for c in later] == ["chat.stopStream"]
     assert streaming.streamed
+    # What streamed stays, ended by one line saying why (the stop's last chunk).
+    assert streaming.streamed.rstrip().endswith(f"_{messages.ANSWER_STOPPED}_")
     assert not streaming.feedback_buttons()  # never shown as a finished answer
     assert [r.query for r in sim.asked] == ["What is grace?", "And mercy?", "And hope?"]
     thread = fake_slack.in_thread(CHANNEL, MENTION_TS)
