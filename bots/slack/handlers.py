@@ -314,7 +314,7 @@ class SlackHandlers:
 
     def _locale_soon(self, workspace: str, user: str) -> asyncio.Task[str]:
         """:meth:`locale`, started now: Slack's answer overlaps the access check."""
-        return asyncio.ensure_future(self.locale(workspace, user) if user else _no_locale())
+        return asyncio.ensure_future(self.locale(workspace, user))  # no user: "" at once
 
     async def _submit(
         self, job: Job, burst: Burst | None = None, *, language: asyncio.Task[str] | None = None
@@ -680,7 +680,3 @@ async def _ephemeral(
     """One ephemeral reply: ``text`` (in ``locale``, the person's) or a built ``message``."""
     message = message or render.text_message(localize(text, locale))
     await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
-
-
-async def _no_locale() -> str:
-    return ""
